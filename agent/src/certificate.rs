@@ -1,0 +1,341 @@
+//! Reading X.509 certificates found on cards, including the Taiwan government fields.
+//!
+//! Parsing is done by `x509-parser`; the Subject Directory Attributes extension (2.5.29.9),
+//! which that crate leaves raw, is decoded with `der`/`x509-cert`.
+
+use der::{asn1::SetOfVec, Any, Decode, Tag, Tagged};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::error::{Error, Result};
+
+/// The arc 2.16.886.1.100.2 under which Taiwan's government PKI names subject attributes.
+pub mod oid {
+    use const_oid::ObjectIdentifier;
+    /// Subject type (natural person, agency, company, ...).
+    pub const SUBJECT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.886.1.100.2.1");
+    /// Last four digits of the national ID (MOICA).
+    pub const ID_LAST4: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.886.1.100.2.51");
+    /// Business number 統一編號 (MOEACA).
+    pub const BUSINESS_NUMBER: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("2.16.886.1.100.2.101");
+    /// Organisation code (GCA, XCA).
+    pub const ORGANISATION_CODE: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("2.16.886.1.100.2.102");
+    /// Card serial number.
+    pub const CARD_SERIAL: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.886.1.100.2.204");
+    /// Subject Directory Attributes extension.
+    pub const SUBJECT_DIRECTORY_ATTRIBUTES: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("2.5.29.9");
+}
+
+/// Which government CA family issued a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CardFamily {
+    /// 自然人憑證, 內政部憑證管理中心.
+    Moica,
+    /// 工商憑證, 工商憑證管理中心.
+    Moeaca,
+    /// 政府機關憑證, 政府憑證管理中心.
+    Gca,
+    /// 組織及團體憑證, 組織及團體憑證管理中心.
+    Xca,
+    /// 醫事憑證, 衛生福利部醫事憑證管理中心.
+    Hca,
+    /// Anything else.
+    Unknown,
+}
+
+impl CardFamily {
+    /// Recognises the family from the issuer's OU/CN text. Order matters: the HCA and XCA
+    /// names contain shorter names as substrings.
+    pub fn from_issuer(issuer: &str) -> Self {
+        const TABLE: &[(&str, CardFamily)] = &[
+            ("醫事憑證管理中心", CardFamily::Hca),
+            ("組織及團體憑證管理中心", CardFamily::Xca),
+            ("工商憑證管理中心", CardFamily::Moeaca),
+            ("內政部憑證管理中心", CardFamily::Moica),
+            ("政府憑證管理中心", CardFamily::Gca),
+            ("MOICA", CardFamily::Moica),
+            ("MOEACA", CardFamily::Moeaca),
+            ("HCA", CardFamily::Hca),
+            ("XCA", CardFamily::Xca),
+            ("GCA", CardFamily::Gca),
+        ];
+        TABLE
+            .iter()
+            .find(|(needle, _)| issuer.contains(needle))
+            .map(|(_, family)| *family)
+            .unwrap_or(CardFamily::Unknown)
+    }
+
+    /// Wire name: `MOICA`, `MOEACA`, `GCA`, `XCA`, `HCA`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardFamily::Moica => "MOICA",
+            CardFamily::Moeaca => "MOEACA",
+            CardFamily::Gca => "GCA",
+            CardFamily::Xca => "XCA",
+            CardFamily::Hca => "HCA",
+            CardFamily::Unknown => "unknown",
+        }
+    }
+}
+
+/// The public key's algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// RSA with this modulus size.
+    Rsa {
+        /// Modulus bits.
+        bits: usize,
+    },
+    /// Elliptic curve with this field size.
+    Ec {
+        /// Curve bits (256 for P-256).
+        bits: usize,
+    },
+    /// Something else.
+    Other,
+}
+
+impl KeyAlgorithm {
+    /// e.g. `RSA-2048`, `EC-256`.
+    pub fn name(self) -> String {
+        match self {
+            KeyAlgorithm::Rsa { bits } => format!("RSA-{bits}"),
+            KeyAlgorithm::Ec { bits } => format!("EC-{bits}"),
+            KeyAlgorithm::Other => "other".to_owned(),
+        }
+    }
+}
+
+/// A parsed certificate: what people and pages need to know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificateInfo {
+    /// DER encoding.
+    pub der: Vec<u8>,
+    /// Subject DN, `C=TW, CN=...` in certificate order.
+    pub subject: String,
+    /// Subject common name.
+    pub subject_cn: Option<String>,
+    /// Subject organisation (MOEACA companies appear here).
+    pub subject_o: Option<String>,
+    /// Subject serialNumber attribute (MOICA's 16 digits; sometimes a business number).
+    pub subject_serial_number: Option<String>,
+    /// Subject e-mail, when present.
+    pub email: Option<String>,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial number, upper-case hex without leading zero bytes.
+    pub serial_hex: String,
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// End of validity, Unix seconds.
+    pub not_after: i64,
+    /// Key usage names in X.509 order.
+    pub key_usage: Vec<&'static str>,
+    /// Public key algorithm.
+    pub key_algorithm: KeyAlgorithm,
+    /// Signature algorithm OID, dotted.
+    pub signature_algorithm: String,
+    /// SHA-1 of the DER, lower-case hex.
+    pub sha1: String,
+    /// SHA-256 of the DER, lower-case hex.
+    pub sha256: String,
+    /// Family from the issuer.
+    pub family: CardFamily,
+    /// Last four national-ID digits (MOICA).
+    pub id_last4: Option<String>,
+    /// Business number (MOEACA): the directory attribute, else a subject serialNumber of 8 digits.
+    pub business_number: Option<String>,
+    /// Organisation code (GCA/XCA).
+    pub organisation_code: Option<String>,
+    /// Card serial number from the directory attributes.
+    pub card_serial: Option<String>,
+    /// Subject type OID from the directory attributes.
+    pub subject_type: Option<String>,
+    /// Whether it is a CA certificate (basicConstraints cA).
+    pub is_ca: bool,
+}
+
+impl CertificateInfo {
+    /// Parses a DER certificate.
+    pub fn parse(der: &[u8]) -> Result<Self> {
+        let (_, cert) = X509Certificate::from_der(der)
+            .map_err(|e| Error::Certificate(format!("not an X.509 certificate: {e}")))?;
+        let subject = cert.subject();
+        let subject_serial_number =
+            first_text(subject.iter_by_oid(&x509_parser::oid_registry::OID_X509_SERIALNUMBER));
+        let directory = subject_directory_attributes(&cert);
+        let lookup = |wanted| {
+            directory
+                .iter()
+                .find(|(oid, _)| *oid == wanted)
+                .map(|(_, v)| v.clone())
+        };
+        let issuer = cert.issuer().to_string();
+        let business_number = lookup(oid::BUSINESS_NUMBER).or_else(|| {
+            subject_serial_number
+                .clone()
+                .filter(|s| s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()))
+        });
+        Ok(CertificateInfo {
+            der: der.to_vec(),
+            subject: subject.to_string(),
+            subject_cn: first_text(subject.iter_common_name()),
+            subject_o: first_text(subject.iter_organization()),
+            email: first_text(subject.iter_email()),
+            subject_serial_number,
+            family: CardFamily::from_issuer(&issuer),
+            issuer,
+            serial_hex: hex::encode_upper(trim_leading_zeros(cert.raw_serial())),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            key_usage: key_usage(&cert),
+            key_algorithm: key_algorithm(&cert),
+            signature_algorithm: cert.signature_algorithm.algorithm.to_id_string(),
+            sha1: hex::encode(Sha1::digest(der)),
+            sha256: hex::encode(Sha256::digest(der)),
+            id_last4: lookup(oid::ID_LAST4),
+            business_number,
+            organisation_code: lookup(oid::ORGANISATION_CODE),
+            card_serial: lookup(oid::CARD_SERIAL),
+            subject_type: lookup(oid::SUBJECT_TYPE),
+            is_ca: cert.is_ca(),
+        })
+    }
+
+    /// Whole days from `now` (Unix seconds) to the end of validity; negative once expired.
+    pub fn days_to_expiry(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+
+    /// Whether this certificate is meant for signatures (digitalSignature or nonRepudiation).
+    pub fn is_for_signing(&self) -> bool {
+        self.key_usage.is_empty()
+            || self
+                .key_usage
+                .iter()
+                .any(|u| *u == "digitalSignature" || *u == "nonRepudiation")
+    }
+
+    /// The name to show a person: CN, else O, else the whole subject.
+    pub fn holder_name(&self) -> &str {
+        self.subject_cn
+            .as_deref()
+            .or(self.subject_o.as_deref())
+            .unwrap_or(&self.subject)
+    }
+}
+
+fn first_text<'a, 'b: 'a>(
+    mut it: impl Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'b>>,
+) -> Option<String> {
+    it.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
+}
+
+fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    &bytes[start..]
+}
+
+fn key_usage(cert: &X509Certificate) -> Vec<&'static str> {
+    let Ok(Some(ku)) = cert.key_usage() else {
+        return Vec::new();
+    };
+    let ku = ku.value;
+    [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "nonRepudiation"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+        (ku.encipher_only(), "encipherOnly"),
+        (ku.decipher_only(), "decipherOnly"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
+}
+
+fn key_algorithm(cert: &X509Certificate) -> KeyAlgorithm {
+    match cert.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => KeyAlgorithm::Rsa { bits: rsa.key_size() },
+        Ok(PublicKey::EC(ec)) => KeyAlgorithm::Ec { bits: ec.key_size() },
+        _ => KeyAlgorithm::Other,
+    }
+}
+
+/// Decodes Subject Directory Attributes into (OID, first value as text) pairs.
+///
+/// RFC 5280 says each attribute holds a SET OF values; some issuers put a bare value. Both are
+/// accepted: each entry is read as (OID, ANY) and a SET is opened to its first element.
+fn subject_directory_attributes(cert: &X509Certificate) -> Vec<(const_oid::ObjectIdentifier, String)> {
+    let Some(ext) = cert
+        .extensions()
+        .iter()
+        .find(|e| e.oid.to_id_string() == oid::SUBJECT_DIRECTORY_ATTRIBUTES.to_string())
+    else {
+        return Vec::new();
+    };
+    let Ok(entries) = Vec::<AttributeTypeAndValue>::from_der(ext.value) else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter_map(|atv| Some((atv.oid, any_to_text(&atv.value)?)))
+        .collect()
+}
+
+fn any_to_text(value: &Any) -> Option<String> {
+    if value.tag() == Tag::Set {
+        let set = SetOfVec::<Any>::from_der(&der::Encode::to_der(value).ok()?).ok()?;
+        return set.iter().next().and_then(any_to_text);
+    }
+    match value.tag() {
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::NumericString
+        | Tag::VisibleString | Tag::TeletexString => {
+            std::str::from_utf8(value.value()).ok().map(str::to_owned)
+        }
+        Tag::BmpString => {
+            let units: Vec<u16> = value
+                .value()
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        Tag::ObjectIdentifier => const_oid::ObjectIdentifier::from_bytes(value.value())
+            .ok()
+            .map(|o| o.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_from_issuer() {
+        let f = CardFamily::from_issuer;
+        assert_eq!(f("C=TW, O=行政院, OU=內政部憑證管理中心"), CardFamily::Moica);
+        assert_eq!(f("C=TW, O=行政院, OU=工商憑證管理中心"), CardFamily::Moeaca);
+        assert_eq!(f("C=TW, O=行政院, OU=政府憑證管理中心"), CardFamily::Gca);
+        assert_eq!(f("C=TW, O=行政院, OU=組織及團體憑證管理中心"), CardFamily::Xca);
+        assert_eq!(f("C=TW, O=行政院, OU=衛生福利部醫事憑證管理中心"), CardFamily::Hca);
+        assert_eq!(f("CN=Example CA"), CardFamily::Unknown);
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        assert!(matches!(CertificateInfo::parse(b"not a cert"), Err(Error::Certificate(_))));
+        assert!(matches!(CertificateInfo::parse(&[]), Err(Error::Certificate(_))));
+    }
+}

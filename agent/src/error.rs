@@ -1,0 +1,203 @@
+//! The agent's error type and its one mapping to stable wire codes.
+//!
+//! Lower layers (PKCS#11, PC/SC, certificates, files) produce these variants; every transport
+//! (CLI, native protocol, legacy HTTP API) turns them into codes through [`Error::code`] and
+//! into words through [`Error::user_message`], so no adapter decides a code on its own.
+
+use card_agent_protocol::{ErrorCode, Language};
+
+use crate::pin::PinFormatError;
+
+/// Result with the agent's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in card-agent. Never carries a PIN.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// PC/SC reports no reader.
+    #[error("no smart card reader found")]
+    NoReader,
+    /// The smart-card service (pcscd, or Windows' SCardSvr) cannot be reached.
+    #[error("the smart card service is not available: {0}")]
+    PcscService(String),
+    /// A reader is present but holds no card.
+    #[error("no card in the reader")]
+    NoCard,
+    /// A card is present but no loaded module presents it as a token.
+    #[error("unknown card (ATR {atr})")]
+    UnknownCard {
+        /// The card's ATR in hex.
+        atr: String,
+    },
+    /// No PKCS#11 module could be loaded.
+    #[error("no PKCS#11 module could be loaded (tried: {tried})")]
+    NoModule {
+        /// Paths tried, with reasons.
+        tried: String,
+    },
+    /// No token matches the request.
+    #[error("no matching token{}", .serial.as_deref().map(|s| format!(" with serial {s}")).unwrap_or_default())]
+    NoToken {
+        /// The serial asked for, if any.
+        serial: Option<String>,
+    },
+    /// Several tokens or certificates match and the caller must choose.
+    #[error("{what}: choose one with {hint}")]
+    Ambiguous {
+        /// What is ambiguous.
+        what: String,
+        /// How to choose.
+        hint: &'static str,
+    },
+    /// No certificate matches the request.
+    #[error("certificate {wanted} not found")]
+    CertNotFound {
+        /// What was asked for.
+        wanted: String,
+    },
+    /// The certificate has no matching private key on the token.
+    #[error("no private key for the chosen certificate")]
+    KeyNotFound,
+    /// The card refused the PIN.
+    #[error("wrong PIN{}", tries_text(*.tries_left))]
+    PinIncorrect {
+        /// Tries left, when known.
+        tries_left: Option<u8>,
+    },
+    /// The PIN is locked.
+    #[error("the PIN is locked")]
+    PinLocked,
+    /// The PIN failed the format rule and was not sent.
+    #[error("PIN not accepted: {0}; it was not sent to the card")]
+    PinFormat(#[from] PinFormatError),
+    /// A PIN is needed and none was given.
+    #[error("a PIN is required")]
+    PinRequired,
+    /// The user cancelled.
+    #[error("cancelled by the user")]
+    UserCancelled,
+    /// The key cannot do what was asked.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The card or token went away during the operation.
+    #[error("the card was removed during the operation")]
+    CardRemoved,
+    /// The caller's input was malformed.
+    #[error("{0}")]
+    BadInput(String),
+    /// A certificate could not be parsed.
+    #[error("certificate could not be read: {0}")]
+    Certificate(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A PKCS#11 call failed in a way no other variant describes.
+    #[error("PKCS#11 {function} failed: {reason}")]
+    Pkcs11 {
+        /// The function that failed.
+        function: &'static str,
+        /// The module's return value or reason.
+        reason: String,
+    },
+    /// An operation took too long.
+    #[error("timed out")]
+    Timeout,
+    /// A bug or an impossible state.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn tries_text(tries: Option<u8>) -> String {
+    match tries {
+        Some(n) => format!(" ({n} tries left)"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// The stable wire code. The one place internal errors become codes.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::NoReader | Error::PcscService(_) => ErrorCode::NoReader,
+            Error::NoCard => ErrorCode::NoCard,
+            Error::UnknownCard { .. } => ErrorCode::UnknownCard,
+            Error::NoModule { .. } => ErrorCode::NoModule,
+            Error::NoToken { .. } => ErrorCode::NoToken,
+            Error::Ambiguous { .. } | Error::BadInput(_) => ErrorCode::BadRequest,
+            Error::CertNotFound { .. } => ErrorCode::CertNotFound,
+            Error::KeyNotFound => ErrorCode::KeyNotFound,
+            Error::PinIncorrect { .. } => ErrorCode::PinIncorrect,
+            Error::PinLocked => ErrorCode::PinLocked,
+            Error::PinFormat(_) => ErrorCode::PinFormat,
+            Error::PinRequired => ErrorCode::PinRequired,
+            Error::UserCancelled => ErrorCode::UserCancelled,
+            Error::Unsupported(_) => ErrorCode::UnsupportedAlgorithm,
+            Error::CardRemoved => ErrorCode::CardRemoved,
+            Error::Io { .. } => ErrorCode::Io,
+            Error::Timeout => ErrorCode::Timeout,
+            Error::Certificate(_) | Error::Pkcs11 { .. } | Error::Internal(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+
+    /// Tries left, for the errors that know it.
+    pub fn tries_left(&self) -> Option<u8> {
+        match self {
+            Error::PinIncorrect { tries_left } => *tries_left,
+            Error::PinLocked => Some(0),
+            _ => None,
+        }
+    }
+
+    /// One line for a person: the code's message in their language, then the specifics.
+    pub fn user_message(&self, lang: Language) -> String {
+        let base = self.code().message(lang);
+        match (self, lang) {
+            (Error::PinIncorrect { tries_left: Some(n) }, Language::ZhTw) => {
+                format!("{base}剩餘 {n} 次嘗試機會。")
+            }
+            (Error::PinIncorrect { tries_left: Some(n) }, Language::En) => {
+                format!("{base} {n} tries left.")
+            }
+            (Error::PinFormat(e), Language::En) => format!("{base} ({e})"),
+            (Error::NoReader | Error::NoCard | Error::PinLocked | Error::PinRequired, _)
+            | (Error::UserCancelled | Error::CardRemoved | Error::Timeout, _)
+            | (Error::PinIncorrect { tries_left: None }, _)
+            | (Error::PinFormat(_), Language::ZhTw) => base.to_owned(),
+            (other, _) => format!("{base} ({other})"),
+        }
+    }
+
+    /// Wraps an I/O error with the file it concerns.
+    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_string(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tries_left_is_reported_in_both_languages() {
+        let e = Error::PinIncorrect { tries_left: Some(2) };
+        assert_eq!(e.code(), ErrorCode::PinIncorrect);
+        assert!(e.user_message(Language::En).contains("2 tries left"));
+        assert!(e.user_message(Language::ZhTw).contains("剩餘 2 次"));
+        assert_eq!(e.to_string(), "wrong PIN (2 tries left)");
+    }
+
+    #[test]
+    fn pin_format_message_names_the_rule_not_the_pin() {
+        let e = Error::from(PinFormatError::TooShort { min: 6 });
+        assert_eq!(e.code(), ErrorCode::PinFormat);
+        assert!(e.user_message(Language::En).contains("shorter than 6"));
+    }
+}

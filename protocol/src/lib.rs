@@ -1,0 +1,17 @@
+//! # card-agent protocol
+//!
+//! Everything that crosses a process boundary between card-agent and its clients, and nothing
+//! that performs I/O, so that a web server or a test can depend on it alone.
+//!
+//! ## Layout
+//! - [`error_code`]: the stable error codes every channel reports, with their zh-TW and
+//!   English messages. One table; the agent maps its internal errors onto it in one place.
+//! - [`types`]: the JSON shapes of readers, tokens and certificates, shared by the CLI's
+//!   `--json` output and the native protocol, so both always say the same thing.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::unwrap_used)]
+
+pub mod error_code;
+pub mod types;
+
+pub use error_code::{ErrorCode, Language};

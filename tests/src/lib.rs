@@ -1,0 +1,1 @@
+//! Real-component test bed for card-agent.
