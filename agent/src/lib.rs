@@ -7,14 +7,25 @@
 //! - [`pin`]: the PIN rules (format check before any login, zeroizing buffer). One place.
 //! - [`error`]: the error enum and its one mapping to the stable wire codes.
 //! - [`certificate`]: X.509 parsing with the Taiwan fields (family, ID digits, business number).
+//! - [`pkcs11`]: PKCS#11 modules (discovery, tokens, certificates, login, raw signing).
 //! - [`token`]: plain data about tokens and their certificates.
+//! - [`card_core`]: every token from every module (or the demo token) behind one set of
+//!   operations; the PIN gate and per-token queueing live here.
+//! - [`inventory`]: the one conversion from card-core data to the protocol's wire types.
+//! - [`config`]: the TOML config file.
+//! - [`cli`]: the `card-agent` command line, one module per command.
 //! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
+pub mod card_core;
 pub mod certificate;
+pub mod cli;
+pub mod config;
 pub mod error;
+pub mod inventory;
 pub mod pin;
+pub mod pkcs11;
 pub mod signer;
 pub mod token;
 

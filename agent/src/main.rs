@@ -1,4 +1,4 @@
 //! The `card-agent` command.
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    card_agent::cli::main()
 }

@@ -1,0 +1,286 @@
+//! The card core: every token the agent can use, from every loaded PKCS#11 module or the demo
+//! token, behind one set of operations.
+//!
+//! Two rules live here because every operation passes through:
+//! - the PIN gate: a PIN is checked against [`crate::pin::PinLimits`] and the token's lock state
+//!   *before* any login, so a malformed PIN never reaches a card and never costs a try;
+//! - one operation at a time per token: concurrent callers queue on a per-token lock, because a
+//!   smart card is a single-threaded device and interleaved logins would confuse its state.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use card_agent_protocol::types::Module as ModuleReport;
+
+use crate::demo::DemoToken;
+use crate::error::{Error, Result};
+use crate::pin::{Pin, PinState};
+use crate::pkcs11::discovery::{self, ModuleCandidate};
+use crate::pkcs11::Module;
+use crate::signer::{self, CmsOptions, HashAlgorithm, RawMechanism, SignFormat, SignInput};
+use crate::token::{TokenCertificate, TokenInfo, TokenRef};
+
+/// A source of tokens.
+enum Provider {
+    Pkcs11(Module),
+    Demo(Box<DemoToken>),
+}
+
+/// Which modules to load.
+#[derive(Debug, Clone, Default)]
+pub struct CoreOptions {
+    /// Serve only the built-in demo token (never chosen silently).
+    pub demo: bool,
+    /// `--pkcs11-module` paths.
+    pub command_line_modules: Vec<PathBuf>,
+    /// The value of `CARD_AGENT_PKCS11_MODULE`, if set.
+    pub environment_modules: Option<std::ffi::OsString>,
+    /// `pkcs11_modules` from the config file.
+    pub config_modules: Vec<PathBuf>,
+}
+
+/// All tokens the agent can use.
+pub struct CardCore {
+    providers: Vec<Provider>,
+    modules: Vec<ModuleReport>,
+    locks: Mutex<HashMap<TokenRef, Arc<Mutex<()>>>>,
+}
+
+impl CardCore {
+    /// Loads the modules the options name (or the demo token). A module that fails to load is
+    /// recorded in [`CardCore::modules`] with its reason; it never stops the others.
+    pub fn open(options: &CoreOptions) -> Result<Self> {
+        if options.demo {
+            return Ok(Self::with_demo(DemoToken::new()?));
+        }
+        let candidates = discovery::candidates(
+            &options.command_line_modules,
+            options.environment_modules.as_deref(),
+            &options.config_modules,
+        );
+        Ok(Self::load(candidates))
+    }
+
+    /// A core serving only the given demo token.
+    pub fn with_demo(demo: DemoToken) -> Self {
+        CardCore {
+            providers: vec![Provider::Demo(Box::new(demo))],
+            modules: vec![ModuleReport {
+                path: "demo".to_owned(),
+                loaded: true,
+                source: "demo".to_owned(),
+                error: None,
+                description: Some("card-agent DEMO token (not a real card)".to_owned()),
+            }],
+            locks: Mutex::default(),
+        }
+    }
+
+    fn load(candidates: Vec<ModuleCandidate>) -> Self {
+        let mut providers = Vec::new();
+        let mut modules = Vec::new();
+        let mut seen = Vec::new();
+        for candidate in candidates {
+            // The same library loaded twice would share one C_Initialize state; load it once.
+            let canonical = std::fs::canonicalize(&candidate.path).unwrap_or(candidate.path.clone());
+            if seen.contains(&canonical) {
+                continue;
+            }
+            seen.push(canonical);
+            let mut report = ModuleReport {
+                path: candidate.path.display().to_string(),
+                loaded: false,
+                source: candidate.source.as_str().to_owned(),
+                error: None,
+                description: None,
+            };
+            match Module::load(&candidate.path) {
+                Ok(module) => {
+                    report.loaded = true;
+                    report.description = Some(module.description().to_owned());
+                    providers.push(Provider::Pkcs11(module));
+                }
+                Err(reason) => {
+                    tracing::warn!(path = %report.path, %reason, "PKCS#11 module not loaded");
+                    report.error = Some(reason);
+                }
+            }
+            modules.push(report);
+        }
+        CardCore { providers, modules, locks: Mutex::default() }
+    }
+
+    /// Every module tried, loaded or not.
+    pub fn modules(&self) -> &[ModuleReport] {
+        &self.modules
+    }
+
+    /// Whether this core serves the demo token.
+    pub fn is_demo(&self) -> bool {
+        self.providers.iter().any(|p| matches!(p, Provider::Demo(_)))
+    }
+
+    /// Every present token. Fails with NO_MODULE when no module could be loaded at all.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        if self.providers.is_empty() {
+            return Err(self.no_module());
+        }
+        let mut tokens = Vec::new();
+        for (index, provider) in self.providers.iter().enumerate() {
+            match provider {
+                Provider::Pkcs11(m) => match m.tokens(index) {
+                    Ok(found) => tokens.extend(found),
+                    Err(e) => tracing::warn!(module = %m.path().display(), error = %e, "cannot list tokens"),
+                },
+                Provider::Demo(d) => tokens.push(d.info(TokenRef { provider: index, slot_id: 0 })),
+            }
+        }
+        Ok(tokens)
+    }
+
+    /// Fresh information about one token.
+    pub fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
+        match self.provider(token_ref)? {
+            Provider::Pkcs11(m) => m.token(token_ref),
+            Provider::Demo(d) => Ok(d.info(token_ref)),
+        }
+    }
+
+    /// Certificates on a token.
+    pub fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
+        self.with_turn(token_ref, || match self.provider(token_ref)? {
+            Provider::Pkcs11(m) => m.certificates(token_ref.slot_id),
+            Provider::Demo(d) => d.certificates(),
+        })
+    }
+
+    /// Chooses a token: the one with `serial`, or the only one present. Never picks one of
+    /// several at random.
+    pub fn select_token(&self, serial: Option<&str>) -> Result<TokenInfo> {
+        let tokens = self.tokens()?;
+        match serial {
+            Some(s) => tokens
+                .into_iter()
+                .find(|t| t.serial == s)
+                .ok_or(Error::NoToken { serial: Some(s.to_owned()) }),
+            None => exactly_one(tokens, "several cards are present", "--token SERIAL"),
+        }
+    }
+
+    /// Finds a signing certificate: the one whose SHA-256 thumbprint is `sha256`, or, when none
+    /// is named, the only signing certificate with a key across all tokens.
+    pub fn find_certificate(&self, sha256: Option<&str>) -> Result<(TokenInfo, TokenCertificate)> {
+        let tokens = self.tokens()?;
+        if tokens.is_empty() {
+            return Err(Error::NoCard);
+        }
+        let mut matches = Vec::new();
+        for token in tokens {
+            for cert in self.certificates(token.token_ref)? {
+                let wanted = match sha256 {
+                    Some(h) => cert.info.sha256.eq_ignore_ascii_case(h),
+                    None => cert.has_private_key && cert.info.is_for_signing() && !cert.info.is_ca,
+                };
+                if wanted {
+                    matches.push((token.clone(), cert));
+                }
+            }
+        }
+        if matches.is_empty() {
+            return Err(match sha256 {
+                Some(h) => Error::CertNotFound { wanted: h.to_owned() },
+                None => Error::CertNotFound { wanted: "a signing certificate".to_owned() },
+            });
+        }
+        exactly_one(matches, "several signing certificates are present", "--cert SHA256")
+    }
+
+    /// Checks a PIN against the card (one login, never retried).
+    pub fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
+        self.with_turn(token.token_ref, || {
+            let token = self.pin_gate(token.token_ref, pin)?;
+            match self.provider(token.token_ref)? {
+                Provider::Pkcs11(m) => m.verify_pin(&token, pin),
+                Provider::Demo(d) => d.login(pin),
+            }
+        })
+    }
+
+    /// Signs with the key of `cert` on `token`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign(
+        &self,
+        token: &TokenInfo,
+        cert: &TokenCertificate,
+        pin: &Pin,
+        hash_alg: HashAlgorithm,
+        input: &SignInput,
+        format: SignFormat,
+        cms: &CmsOptions,
+    ) -> Result<Vec<u8>> {
+        self.with_turn(token.token_ref, || {
+            let token = self.pin_gate(token.token_ref, pin)?;
+            let provider = self.provider(token.token_ref)?;
+            let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| match provider {
+                Provider::Pkcs11(m) => m.sign_raw(&token, &cert.id, pin, mechanism, data),
+                Provider::Demo(d) => {
+                    d.login(pin)?;
+                    d.sign_raw(&cert.id, mechanism, data)
+                }
+            };
+            signer::sign_with(&mut raw_sign, &cert.info, hash_alg, input, format, cms)
+        })
+    }
+
+    /// The PIN gate: format rule and lock state, checked against fresh token information before
+    /// anything reaches the card.
+    fn pin_gate(&self, token_ref: TokenRef, pin: &Pin) -> Result<TokenInfo> {
+        let token = self.token(token_ref)?;
+        token.pin_limits.check(pin)?;
+        if token.pin_state == PinState::Locked {
+            return Err(Error::PinLocked);
+        }
+        Ok(token)
+    }
+
+    fn provider(&self, token_ref: TokenRef) -> Result<&Provider> {
+        self.providers
+            .get(token_ref.provider)
+            .ok_or(Error::NoToken { serial: None })
+    }
+
+    /// Runs `operation` when it is this token's turn; callers queue on the token's lock.
+    fn with_turn<R>(&self, token_ref: TokenRef, operation: impl FnOnce() -> Result<R>) -> Result<R> {
+        let lock = {
+            let mut locks = self
+                .locks
+                .lock()
+                .map_err(|_| Error::Internal("token lock table poisoned".to_owned()))?;
+            locks.entry(token_ref).or_default().clone()
+        };
+        // A panic in an earlier operation poisons the lock but leaves the card usable: the next
+        // operation opens a fresh session anyway.
+        let _turn = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        operation()
+    }
+
+    fn no_module(&self) -> Error {
+        let tried: Vec<String> = self
+            .modules
+            .iter()
+            .map(|m| format!("{}: {}", m.path, m.error.as_deref().unwrap_or("?")))
+            .collect();
+        Error::NoModule {
+            tried: if tried.is_empty() { "no module found in the usual places".to_owned() } else { tried.join("; ") },
+        }
+    }
+}
+
+fn exactly_one<T>(mut items: Vec<T>, what: &str, hint: &'static str) -> Result<T> {
+    match items.len() {
+        0 => Err(Error::NoCard),
+        1 => items.pop().ok_or(Error::NoCard),
+        _ => Err(Error::Ambiguous { what: what.to_owned(), hint }),
+    }
+}

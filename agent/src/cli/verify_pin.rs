@@ -1,0 +1,28 @@
+//! `card-agent verify-pin`: one login with the PIN from standard input.
+
+use super::{open_core, read_pin, Cli};
+use crate::error::Result;
+
+/// Arguments of `verify-pin`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Serial of the token to check, when several are present.
+    #[arg(long, value_name = "SERIAL")]
+    token: Option<String>,
+    /// Use the built-in demo token (PIN 123456).
+    #[arg(long)]
+    demo: bool,
+    /// Read the PIN from the first line of standard input.
+    #[arg(long)]
+    pin_stdin: bool,
+}
+
+/// Runs `verify-pin`.
+pub fn run(cli: &Cli, args: &Args) -> Result<()> {
+    let pin = read_pin(args.pin_stdin)?;
+    let core = open_core(cli, args.demo)?;
+    let token = core.select_token(args.token.as_deref())?;
+    core.verify_pin(&token, &pin)?;
+    println!("PIN OK: {} ({})", token.label, token.serial);
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Running the real `card-agent` binary and checking its output with openssl.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `card-agent` binary: `CARD_AGENT_BIN` if set, else the one built beside this test in the
+/// same target directory (the README's test command builds it first).
+pub fn agent_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CARD_AGENT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current test executable");
+    // target/<profile>/deps/<test> -> target/<profile>/card-agent
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join(format!("card-agent{}", std::env::consts::EXE_SUFFIX)))
+        .expect("target directory");
+    assert!(bin.exists(), "{} not found: run `cargo build --workspace` first (the README's test command does)", bin.display());
+    bin
+}
+
+/// The result of one run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Parses stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs `command` (already carrying its environment), feeding `stdin`.
+pub fn run(mut command: Command, stdin: &[u8]) -> Run {
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // A language fixed for assertions on messages; tests that check zh-TW pass --lang.
+    command.env("LANG", "en_US.UTF-8").env_remove("LC_ALL").env_remove("LC_MESSAGES");
+    command.env_remove("CARD_AGENT_PKCS11_MODULE").env_remove("CARD_AGENT_CONFIG");
+    let mut child = command.spawn().expect("spawn card-agent");
+    if let Some(mut input) = child.stdin.take() {
+        // The child may exit before reading (e.g. a usage error); a broken pipe is fine then.
+        let _ = input.write_all(stdin);
+    }
+    Run::from(child.wait_with_output().expect("wait for card-agent"))
+}
+
+/// Runs `openssl` with `args` and returns whether it succeeded, with its output for messages.
+pub fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl").args(args).output().expect("openssl is installed");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Writes the public key of a DER certificate as PEM and returns its path.
+pub fn public_key_pem(dir: &Path, cert_der: &[u8], name: &str) -> PathBuf {
+    let cert = dir.join(format!("{name}.crt.der"));
+    std::fs::write(&cert, cert_der).expect("write certificate");
+    let key = dir.join(format!("{name}.pub.pem"));
+    let (ok, text) = openssl(&["x509", "-inform", "DER", "-in", path(&cert), "-pubkey", "-noout", "-out", path(&key)]);
+    assert!(ok, "openssl x509 -pubkey: {text}");
+    key
+}
+
+/// A path as &str for command arguments (test paths are always UTF-8).
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
