@@ -9,10 +9,15 @@
 //! - [`certificate`]: X.509 parsing with the Taiwan fields (family, ID digits, business number).
 //! - [`token`]: plain data about tokens and their certificates.
 //! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
+//! - [`cms_signature`]: CMS SignedData ("PKCS7") with the signed attributes legacy pages expect.
+//! - [`demo`]: the DEMO software token for `--demo`, and the MOICA-like test PKI it (and the
+//!   SoftHSM test fixture) issues certificates from.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
 pub mod certificate;
+pub mod cms_signature;
+pub mod demo;
 pub mod error;
 pub mod pin;
 pub mod signer;
