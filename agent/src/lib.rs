@@ -15,13 +15,18 @@
 //! - [`config`]: the TOML config file.
 //! - [`cli`]: the `card-agent` command line, one module per command.
 //! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
+//! - [`cms_signature`]: CMS SignedData ("PKCS7") with the signed attributes legacy pages expect.
+//! - [`demo`]: the DEMO software token for `--demo`, and the MOICA-like test PKI it (and the
+//!   SoftHSM test fixture) issues certificates from.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
 pub mod card_core;
 pub mod certificate;
 pub mod cli;
+pub mod cms_signature;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod inventory;
 pub mod pin;

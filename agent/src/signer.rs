@@ -1,9 +1,14 @@
 //! Signature formats and the orchestration of a signature: hash, DigestInfo, the card's raw
 //! operation, and CMS packaging.
 
+use der::asn1::{AnyRef, OctetStringRef, UintRef};
+use der::{Encode, Sequence};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use spki::AlgorithmIdentifierRef;
 
+use crate::certificate::{CertificateInfo, KeyAlgorithm};
+use crate::cms_signature::{self, Content};
 use crate::error::{Error, Result};
 
 /// Hash algorithms a caller may choose.
@@ -125,6 +130,10 @@ pub enum RawMechanism {
     Ecdsa,
 }
 
+/// The token's private-key operation as [`sign_with`] calls it: mechanism and input in, the
+/// raw result (PKCS#1 v1.5 signature, or ECDSA `r || s`) out.
+pub type RawSign<'a> = dyn FnMut(RawMechanism, &[u8]) -> Result<Vec<u8>> + 'a;
+
 /// Checks a precomputed hash's length against its algorithm.
 pub fn check_hash(hash_alg: HashAlgorithm, hash: &[u8]) -> Result<()> {
     if hash.len() != hash_alg.output_len() {
@@ -136,4 +145,386 @@ pub fn check_hash(hash_alg: HashAlgorithm, hash: &[u8]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `DigestInfo ::= SEQUENCE { digestAlgorithm AlgorithmIdentifier, digest OCTET STRING }`
+/// (RFC 8017 section 9.2), the value an RSA PKCS#1 v1.5 signature wraps.
+#[derive(Sequence)]
+struct DigestInfo<'a> {
+    digest_algorithm: AlgorithmIdentifierRef<'a>,
+    digest: OctetStringRef<'a>,
+}
+
+/// The DER DigestInfo of `hash`, the input CKM_RSA_PKCS expects for a signature.
+///
+/// The algorithm parameters are an explicit NULL, as RFC 8017 prescribes and as every RSA
+/// verifier expects byte for byte.
+pub fn digest_info(hash_alg: HashAlgorithm, hash: &[u8]) -> Result<Vec<u8>> {
+    check_hash(hash_alg, hash)?;
+    DigestInfo {
+        digest_algorithm: AlgorithmIdentifierRef {
+            oid: hash_alg.oid(),
+            parameters: Some(AnyRef::NULL),
+        },
+        digest: OctetStringRef::new(hash).map_err(encoding_error)?,
+    }
+    .to_der()
+    .map_err(encoding_error)
+}
+
+/// `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 section 2.2.3).
+#[derive(Sequence)]
+struct EcdsaSigValue<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// Converts the `r || s` that CKM_ECDSA returns into a DER ECDSA-Sig-Value.
+///
+/// Works for any curve: the two halves are equal-length big-endian integers. Only a token
+/// produces this input, so a length that cannot be `r || s` or a zero half is reported as
+/// [`Error::Internal`] (the token misbehaved), not as a caller error.
+pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>> {
+    // 132 bytes is r || s for P-521, the largest curve PKCS#11 tokens offer.
+    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 132 {
+        return Err(Error::Internal(format!(
+            "the token returned a {}-byte ECDSA signature, which cannot be r || s",
+            raw.len()
+        )));
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    if r.iter().all(|b| *b == 0) || s.iter().all(|b| *b == 0) {
+        return Err(Error::Internal(
+            "the token returned an ECDSA signature with r or s zero".into(),
+        ));
+    }
+    EcdsaSigValue {
+        r: UintRef::new(r).map_err(encoding_error)?,
+        s: UintRef::new(s).map_err(encoding_error)?,
+    }
+    .to_der()
+    .map_err(encoding_error)
+}
+
+/// Signs `input` with the certificate's private key through `raw_sign`, in `format`.
+///
+/// `raw_sign` is the token's private-key operation and is called exactly once: for RSA keys
+/// with [`RawMechanism::RsaPkcs1`] and a DigestInfo, for EC keys with [`RawMechanism::Ecdsa`]
+/// and a bare hash (it returns `r || s`). The mechanism follows `cert.key_algorithm`.
+///
+/// - [`SignFormat::Pkcs1`]: the bare signature (DER ECDSA-Sig-Value for EC keys).
+/// - [`SignFormat::Cms`] / [`SignFormat::CmsAttached`]: a DER CMS ContentInfo with SignedData,
+///   built by [`cms_signature::build`] with the attributes in `cms`.
+///
+/// A precomputed [`SignInput::Hash`] must have the algorithm's length, and cannot be used with
+/// [`SignFormat::CmsAttached`] since the content itself is not available.
+pub fn sign_with(
+    raw_sign: &mut RawSign<'_>,
+    cert: &CertificateInfo,
+    hash_alg: HashAlgorithm,
+    input: &SignInput,
+    format: SignFormat,
+    cms: &CmsOptions,
+) -> Result<Vec<u8>> {
+    // Refuse an unusable key before touching the data or the token.
+    supported_key(cert.key_algorithm)?;
+    let hash = match input {
+        SignInput::Data(data) => hash_alg.digest(data),
+        SignInput::Hash(hash) => {
+            check_hash(hash_alg, hash)?;
+            hash.clone()
+        }
+    };
+    match (format, input) {
+        (SignFormat::Pkcs1, _) => sign_digest(raw_sign, cert.key_algorithm, hash_alg, &hash),
+        (SignFormat::Cms, _) => cms_signature::build(
+            Content::Detached { digest: &hash },
+            hash_alg,
+            cert,
+            cms,
+            raw_sign,
+        ),
+        (SignFormat::CmsAttached, SignInput::Data(data)) => {
+            cms_signature::build(Content::Attached(data), hash_alg, cert, cms, raw_sign)
+        }
+        (SignFormat::CmsAttached, SignInput::Hash(_)) => Err(Error::BadInput(
+            "an attached CMS signature needs the data itself, not its hash".into(),
+        )),
+    }
+}
+
+/// Signs a digest with the key kind's mechanism: one call to `raw_sign`, and the result in its
+/// final form (PKCS#1 v1.5 bytes for RSA, DER ECDSA-Sig-Value for EC).
+pub(crate) fn sign_digest(
+    raw_sign: &mut RawSign<'_>,
+    key: KeyAlgorithm,
+    hash_alg: HashAlgorithm,
+    digest: &[u8],
+) -> Result<Vec<u8>> {
+    match supported_key(key)? {
+        RawMechanism::RsaPkcs1 => raw_sign(RawMechanism::RsaPkcs1, &digest_info(hash_alg, digest)?),
+        RawMechanism::Ecdsa => {
+            check_hash(hash_alg, digest)?;
+            ecdsa_raw_to_der(&raw_sign(RawMechanism::Ecdsa, digest)?)
+        }
+    }
+}
+
+/// The raw mechanism for a key, or [`Error::Unsupported`].
+pub(crate) fn supported_key(key: KeyAlgorithm) -> Result<RawMechanism> {
+    match key {
+        KeyAlgorithm::Rsa { .. } => Ok(RawMechanism::RsaPkcs1),
+        KeyAlgorithm::Ec { .. } => Ok(RawMechanism::Ecdsa),
+        KeyAlgorithm::Other => Err(Error::Unsupported(
+            "the certificate's key is neither RSA nor EC".into(),
+        )),
+    }
+}
+
+/// A DER encoding failure of our own structures: a bug, not bad input.
+pub(crate) fn encoding_error(e: der::Error) -> Error {
+    Error::Internal(format!("DER encoding failed: {e}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::ecdsa::{Signature, SigningKey};
+    use p256::pkcs8::EncodePublicKey;
+
+    use super::*;
+    use crate::demo::testutil::{openssl, shared_demo, Scratch};
+    use crate::demo::{CertUsage, Holder};
+
+    const ALL_HASHES: [HashAlgorithm; 4] = [
+        HashAlgorithm::Sha1,
+        HashAlgorithm::Sha256,
+        HashAlgorithm::Sha384,
+        HashAlgorithm::Sha512,
+    ];
+
+    #[test]
+    fn digest_info_matches_rfc_8017() {
+        // RFC 8017 section 9.2, note 1: the DER prefixes T minus the hash.
+        let prefixes: [(HashAlgorithm, &str); 4] = [
+            (HashAlgorithm::Sha1, "3021300906052b0e03021a05000414"),
+            (
+                HashAlgorithm::Sha256,
+                "3031300d060960864801650304020105000420",
+            ),
+            (
+                HashAlgorithm::Sha384,
+                "3041300d060960864801650304020205000430",
+            ),
+            (
+                HashAlgorithm::Sha512,
+                "3051300d060960864801650304020305000440",
+            ),
+        ];
+        for (hash_alg, prefix) in prefixes {
+            let hash = hash_alg.digest(b"abc");
+            let expected = [hex::decode(prefix).unwrap(), hash.clone()].concat();
+            assert_eq!(
+                digest_info(hash_alg, &hash).unwrap(),
+                expected,
+                "{}",
+                hash_alg.name()
+            );
+        }
+    }
+
+    #[test]
+    fn digest_info_refuses_a_hash_of_the_wrong_length() {
+        assert!(matches!(
+            digest_info(HashAlgorithm::Sha256, &[0; 20]),
+            Err(Error::BadInput(_))
+        ));
+    }
+
+    #[test]
+    fn ecdsa_raw_to_der_matches_the_ecdsa_crate() {
+        let key = SigningKey::random(&mut rand::thread_rng());
+        let mut raws: Vec<Vec<u8>> = (0..20u8)
+            .map(|i| {
+                let sig: Signature = key.sign_prehash(&[i; 32]).unwrap();
+                sig.to_bytes().to_vec()
+            })
+            .collect();
+        // High bit set (needs a 0x00 pad) and leading zeros (must be stripped).
+        let mut edge = vec![0x80; 32];
+        edge.extend([0; 31]);
+        edge.push(1);
+        raws.push(edge);
+        for raw in raws {
+            let expected = Signature::from_slice(&raw).unwrap().to_der();
+            assert_eq!(ecdsa_raw_to_der(&raw).unwrap(), expected.as_bytes());
+        }
+    }
+
+    #[test]
+    fn ecdsa_raw_to_der_refuses_what_cannot_be_r_and_s() {
+        for raw in [
+            vec![],
+            vec![1; 63],
+            vec![1; 134],
+            [vec![0; 32], vec![1; 32]].concat(),
+        ] {
+            assert!(
+                matches!(ecdsa_raw_to_der(&raw), Err(Error::Internal(_))),
+                "{}",
+                raw.len()
+            );
+        }
+    }
+
+    #[test]
+    fn sign_with_refuses_before_calling_the_token() {
+        let mut cert = shared_demo().certificates().unwrap().remove(0).info;
+        let mut calls = 0;
+        let mut raw = |_: RawMechanism, _: &[u8]| -> Result<Vec<u8>> {
+            calls += 1;
+            Ok(vec![])
+        };
+        let opts = CmsOptions::default();
+        let hash = SignInput::Hash(vec![0; 32]);
+        let r = sign_with(
+            &mut raw,
+            &cert,
+            HashAlgorithm::Sha256,
+            &hash,
+            SignFormat::CmsAttached,
+            &opts,
+        );
+        assert!(matches!(r, Err(Error::BadInput(_))));
+        let short = SignInput::Hash(vec![0; 31]);
+        let r = sign_with(
+            &mut raw,
+            &cert,
+            HashAlgorithm::Sha256,
+            &short,
+            SignFormat::Pkcs1,
+            &opts,
+        );
+        assert!(matches!(r, Err(Error::BadInput(_))));
+        cert.key_algorithm = KeyAlgorithm::Other;
+        let data = SignInput::Data(b"x".to_vec());
+        let r = sign_with(
+            &mut raw,
+            &cert,
+            HashAlgorithm::Sha256,
+            &data,
+            SignFormat::Cms,
+            &opts,
+        );
+        assert!(matches!(r, Err(Error::Unsupported(_))));
+        assert_eq!(calls, 0);
+    }
+
+    #[test]
+    fn token_errors_pass_through() {
+        let cert = shared_demo().certificates().unwrap().remove(0).info;
+        let mut raw = |_: RawMechanism, _: &[u8]| -> Result<Vec<u8>> { Err(Error::PinLocked) };
+        let data = SignInput::Data(b"x".to_vec());
+        for format in [SignFormat::Pkcs1, SignFormat::Cms, SignFormat::CmsAttached] {
+            let r = sign_with(
+                &mut raw,
+                &cert,
+                HashAlgorithm::Sha256,
+                &data,
+                format,
+                &CmsOptions::default(),
+            );
+            assert!(matches!(r, Err(Error::PinLocked)));
+        }
+    }
+
+    /// An EC P-256 key held "on the token" (here, in the test closure), with a certificate
+    /// from the demo's test PKI.
+    #[test]
+    fn ec_signatures_verify_with_openssl() {
+        let demo = shared_demo();
+        let key = SigningKey::random(&mut rand::thread_rng());
+        let spki = key.verifying_key().to_public_key_der().unwrap();
+        let holder = Holder {
+            name: "EC TEST".into(),
+            serial_number: "1111222233334444".into(),
+            ..Holder::default()
+        };
+        let cert_der = demo
+            .pki()
+            .issue(&holder, spki.as_bytes(), CertUsage::Signing, 30)
+            .unwrap();
+        let cert = CertificateInfo::parse(&cert_der).unwrap();
+        assert_eq!(cert.key_algorithm, KeyAlgorithm::Ec { bits: 256 });
+
+        let dir = Scratch::new();
+        let public_key = dir.public_key("ec.pub.pem", &cert_der);
+        let chain = dir.pem("chain.pem", &[demo.root_der(), demo.issuer_der()]);
+        let data = b"EC DEMO data".to_vec();
+        let data_path = dir.file("data.txt", &data);
+        for hash_alg in ALL_HASHES {
+            let expected_hash = hash_alg.digest(&data);
+            let mut calls = 0;
+            let mut raw = |m: RawMechanism, input: &[u8]| -> Result<Vec<u8>> {
+                calls += 1;
+                assert_eq!(m, RawMechanism::Ecdsa);
+                assert_eq!(input.len(), hash_alg.output_len());
+                let sig: Signature = key.sign_prehash(input).unwrap();
+                Ok(sig.to_bytes().to_vec())
+            };
+            let input = SignInput::Data(data.clone());
+            let opts = CmsOptions::default();
+            let sig =
+                sign_with(&mut raw, &cert, hash_alg, &input, SignFormat::Pkcs1, &opts).unwrap();
+            let sig_path = dir.file("ec.sig", &sig);
+            let digest_flag = format!("-{}", hash_alg.name());
+            openssl(&[
+                "dgst",
+                &digest_flag,
+                "-verify",
+                &public_key,
+                "-signature",
+                &sig_path,
+                &data_path,
+            ]);
+
+            let cms = sign_with(
+                &mut raw,
+                &cert,
+                hash_alg,
+                &SignInput::Hash(expected_hash),
+                SignFormat::Cms,
+                &opts,
+            )
+            .unwrap();
+            let cms_path = dir.file("ec.p7s", &cms);
+            openssl(&[
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                &cms_path,
+                "-content",
+                &data_path,
+                "-CAfile",
+                &chain,
+                "-purpose",
+                "any",
+                "-out",
+                &dir.path("out"),
+            ]);
+            let printed = openssl(&[
+                "cms", "-cmsout", "-print", "-inform", "DER", "-in", &cms_path,
+            ]);
+            let ecdsa_name = format!("ecdsa-with-{}", hash_alg.name().to_uppercase());
+            assert!(
+                printed.contains(&ecdsa_name),
+                "{ecdsa_name} missing:\n{printed}"
+            );
+            assert_eq!(calls, 2);
+        }
+    }
 }
