@@ -83,7 +83,8 @@ impl CardCore {
         let mut seen = Vec::new();
         for candidate in candidates {
             // The same library loaded twice would share one C_Initialize state; load it once.
-            let canonical = std::fs::canonicalize(&candidate.path).unwrap_or(candidate.path.clone());
+            let canonical =
+                std::fs::canonicalize(&candidate.path).unwrap_or(candidate.path.clone());
             if seen.contains(&canonical) {
                 continue;
             }
@@ -108,7 +109,11 @@ impl CardCore {
             }
             modules.push(report);
         }
-        CardCore { providers, modules, locks: Mutex::default() }
+        CardCore {
+            providers,
+            modules,
+            locks: Mutex::default(),
+        }
     }
 
     /// Every module tried, loaded or not.
@@ -118,7 +123,9 @@ impl CardCore {
 
     /// Whether this core serves the demo token.
     pub fn is_demo(&self) -> bool {
-        self.providers.iter().any(|p| matches!(p, Provider::Demo(_)))
+        self.providers
+            .iter()
+            .any(|p| matches!(p, Provider::Demo(_)))
     }
 
     /// Every present token. Fails with NO_MODULE when no module could be loaded at all.
@@ -131,9 +138,14 @@ impl CardCore {
             match provider {
                 Provider::Pkcs11(m) => match m.tokens(index) {
                     Ok(found) => tokens.extend(found),
-                    Err(e) => tracing::warn!(module = %m.path().display(), error = %e, "cannot list tokens"),
+                    Err(e) => {
+                        tracing::warn!(module = %m.path().display(), error = %e, "cannot list tokens")
+                    }
                 },
-                Provider::Demo(d) => tokens.push(d.info(TokenRef { provider: index, slot_id: 0 })),
+                Provider::Demo(d) => tokens.push(d.info(TokenRef {
+                    provider: index,
+                    slot_id: 0,
+                })),
             }
         }
         Ok(tokens)
@@ -163,7 +175,9 @@ impl CardCore {
             Some(s) => tokens
                 .into_iter()
                 .find(|t| t.serial == s)
-                .ok_or(Error::NoToken { serial: Some(s.to_owned()) }),
+                .ok_or(Error::NoToken {
+                    serial: Some(s.to_owned()),
+                }),
             None => exactly_one(tokens, "several cards are present", "--token SERIAL"),
         }
     }
@@ -189,11 +203,19 @@ impl CardCore {
         }
         if matches.is_empty() {
             return Err(match sha256 {
-                Some(h) => Error::CertNotFound { wanted: h.to_owned() },
-                None => Error::CertNotFound { wanted: "a signing certificate".to_owned() },
+                Some(h) => Error::CertNotFound {
+                    wanted: h.to_owned(),
+                },
+                None => Error::CertNotFound {
+                    wanted: "a signing certificate".to_owned(),
+                },
             });
         }
-        exactly_one(matches, "several signing certificates are present", "--cert SHA256")
+        exactly_one(
+            matches,
+            "several signing certificates are present",
+            "--cert SHA256",
+        )
     }
 
     /// Checks a PIN against the card (one login, never retried).
@@ -251,7 +273,11 @@ impl CardCore {
     }
 
     /// Runs `operation` when it is this token's turn; callers queue on the token's lock.
-    fn with_turn<R>(&self, token_ref: TokenRef, operation: impl FnOnce() -> Result<R>) -> Result<R> {
+    fn with_turn<R>(
+        &self,
+        token_ref: TokenRef,
+        operation: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
         let lock = {
             let mut locks = self
                 .locks
@@ -272,7 +298,11 @@ impl CardCore {
             .map(|m| format!("{}: {}", m.path, m.error.as_deref().unwrap_or("?")))
             .collect();
         Error::NoModule {
-            tried: if tried.is_empty() { "no module found in the usual places".to_owned() } else { tried.join("; ") },
+            tried: if tried.is_empty() {
+                "no module found in the usual places".to_owned()
+            } else {
+                tried.join("; ")
+            },
         }
     }
 }
@@ -281,6 +311,9 @@ fn exactly_one<T>(mut items: Vec<T>, what: &str, hint: &'static str) -> Result<T
     match items.len() {
         0 => Err(Error::NoCard),
         1 => items.pop().ok_or(Error::NoCard),
-        _ => Err(Error::Ambiguous { what: what.to_owned(), hint }),
+        _ => Err(Error::Ambiguous {
+            what: what.to_owned(),
+            hint,
+        }),
     }
 }

@@ -239,7 +239,10 @@ fn first_text<'a, 'b: 'a>(
 }
 
 fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
     &bytes[start..]
 }
 
@@ -266,8 +269,12 @@ fn key_usage(cert: &X509Certificate) -> Vec<&'static str> {
 
 fn key_algorithm(cert: &X509Certificate) -> KeyAlgorithm {
     match cert.public_key().parsed() {
-        Ok(PublicKey::RSA(rsa)) => KeyAlgorithm::Rsa { bits: rsa.key_size() },
-        Ok(PublicKey::EC(ec)) => KeyAlgorithm::Ec { bits: ec.key_size() },
+        Ok(PublicKey::RSA(rsa)) => KeyAlgorithm::Rsa {
+            bits: rsa.key_size(),
+        },
+        Ok(PublicKey::EC(ec)) => KeyAlgorithm::Ec {
+            bits: ec.key_size(),
+        },
         _ => KeyAlgorithm::Other,
     }
 }
@@ -276,7 +283,9 @@ fn key_algorithm(cert: &X509Certificate) -> KeyAlgorithm {
 ///
 /// RFC 5280 says each attribute holds a SET OF values; some issuers put a bare value. Both are
 /// accepted: each entry is read as (OID, ANY) and a SET is opened to its first element.
-fn subject_directory_attributes(cert: &X509Certificate) -> Vec<(const_oid::ObjectIdentifier, String)> {
+fn subject_directory_attributes(
+    cert: &X509Certificate,
+) -> Vec<(const_oid::ObjectIdentifier, String)> {
     let Some(ext) = cert
         .extensions()
         .iter()
@@ -299,10 +308,12 @@ fn any_to_text(value: &Any) -> Option<String> {
         return set.iter().next().and_then(any_to_text);
     }
     match value.tag() {
-        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::NumericString
-        | Tag::VisibleString | Tag::TeletexString => {
-            std::str::from_utf8(value.value()).ok().map(str::to_owned)
-        }
+        Tag::Utf8String
+        | Tag::PrintableString
+        | Tag::Ia5String
+        | Tag::NumericString
+        | Tag::VisibleString
+        | Tag::TeletexString => std::str::from_utf8(value.value()).ok().map(str::to_owned),
         Tag::BmpString => {
             let units: Vec<u16> = value
                 .value()
@@ -325,17 +336,32 @@ mod tests {
     #[test]
     fn family_from_issuer() {
         let f = CardFamily::from_issuer;
-        assert_eq!(f("C=TW, O=行政院, OU=內政部憑證管理中心"), CardFamily::Moica);
+        assert_eq!(
+            f("C=TW, O=行政院, OU=內政部憑證管理中心"),
+            CardFamily::Moica
+        );
         assert_eq!(f("C=TW, O=行政院, OU=工商憑證管理中心"), CardFamily::Moeaca);
         assert_eq!(f("C=TW, O=行政院, OU=政府憑證管理中心"), CardFamily::Gca);
-        assert_eq!(f("C=TW, O=行政院, OU=組織及團體憑證管理中心"), CardFamily::Xca);
-        assert_eq!(f("C=TW, O=行政院, OU=衛生福利部醫事憑證管理中心"), CardFamily::Hca);
+        assert_eq!(
+            f("C=TW, O=行政院, OU=組織及團體憑證管理中心"),
+            CardFamily::Xca
+        );
+        assert_eq!(
+            f("C=TW, O=行政院, OU=衛生福利部醫事憑證管理中心"),
+            CardFamily::Hca
+        );
         assert_eq!(f("CN=Example CA"), CardFamily::Unknown);
     }
 
     #[test]
     fn garbage_is_a_clear_error() {
-        assert!(matches!(CertificateInfo::parse(b"not a cert"), Err(Error::Certificate(_))));
-        assert!(matches!(CertificateInfo::parse(&[]), Err(Error::Certificate(_))));
+        assert!(matches!(
+            CertificateInfo::parse(b"not a cert"),
+            Err(Error::Certificate(_))
+        ));
+        assert!(matches!(
+            CertificateInfo::parse(&[]),
+            Err(Error::Certificate(_))
+        ));
     }
 }

@@ -72,11 +72,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.toml");
         std::fs::write(&good, "pkcs11_modules = [\"/usr/lib/x.so\"]\n").unwrap();
-        assert_eq!(Config::read(&good).unwrap().pkcs11_modules, vec![PathBuf::from("/usr/lib/x.so")]);
+        assert_eq!(
+            Config::read(&good).unwrap().pkcs11_modules,
+            vec![PathBuf::from("/usr/lib/x.so")]
+        );
         let typo = dir.path().join("typo.toml");
         std::fs::write(&typo, "pkcs11_module = [\"/usr/lib/x.so\"]\n").unwrap();
         let err = Config::read(&typo).unwrap_err().to_string();
         assert!(err.contains("pkcs11_module"), "{err}");
-        assert!(matches!(Config::read(&dir.path().join("absent.toml")), Err(Error::Io { .. })));
+        assert!(matches!(
+            Config::read(&dir.path().join("absent.toml")),
+            Err(Error::Io { .. })
+        ));
     }
 }

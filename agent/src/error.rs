@@ -160,10 +160,20 @@ impl Error {
     pub fn user_message(&self, lang: Language) -> String {
         let base = self.code().message(lang);
         match (self, lang) {
-            (Error::PinIncorrect { tries_left: Some(n) }, Language::ZhTw) => {
+            (
+                Error::PinIncorrect {
+                    tries_left: Some(n),
+                },
+                Language::ZhTw,
+            ) => {
                 format!("{base}剩餘 {n} 次嘗試機會。")
             }
-            (Error::PinIncorrect { tries_left: Some(n) }, Language::En) => {
+            (
+                Error::PinIncorrect {
+                    tries_left: Some(n),
+                },
+                Language::En,
+            ) => {
                 format!("{base} {n} tries left.")
             }
             (Error::PinFormat(e), Language::En) => format!("{base} ({e})"),
@@ -177,7 +187,10 @@ impl Error {
 
     /// Wraps an I/O error with the file it concerns.
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_string(), source }
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
     }
 }
 
@@ -187,7 +200,9 @@ mod tests {
 
     #[test]
     fn tries_left_is_reported_in_both_languages() {
-        let e = Error::PinIncorrect { tries_left: Some(2) };
+        let e = Error::PinIncorrect {
+            tries_left: Some(2),
+        };
         assert_eq!(e.code(), ErrorCode::PinIncorrect);
         assert!(e.user_message(Language::En).contains("2 tries left"));
         assert!(e.user_message(Language::ZhTw).contains("剩餘 2 次"));

@@ -85,8 +85,13 @@ impl PinLimits {
     /// token cannot switch the check off.
     pub fn from_token(min: u64, max: u64) -> Self {
         let min = usize::try_from(min).unwrap_or(usize::MAX).max(1);
-        let max = usize::try_from(max).unwrap_or(usize::MAX).min(MAX_PIN_INPUT);
-        PinLimits { min, max: max.max(min) }
+        let max = usize::try_from(max)
+            .unwrap_or(usize::MAX)
+            .min(MAX_PIN_INPUT);
+        PinLimits {
+            min,
+            max: max.max(min),
+        }
     }
 
     /// The rule every PIN passes before any login: digits only, within the token's lengths.
@@ -169,10 +174,19 @@ mod tests {
         assert_eq!(l.check(&pin("123456")), Ok(()));
         assert_eq!(l.check(&pin("12345678")), Ok(()));
         assert_eq!(l.check(&pin("")), Err(PinFormatError::Empty));
-        assert_eq!(l.check(&pin("12345")), Err(PinFormatError::TooShort { min: 6 }));
-        assert_eq!(l.check(&pin("123456789")), Err(PinFormatError::TooLong { max: 8 }));
+        assert_eq!(
+            l.check(&pin("12345")),
+            Err(PinFormatError::TooShort { min: 6 })
+        );
+        assert_eq!(
+            l.check(&pin("123456789")),
+            Err(PinFormatError::TooLong { max: 8 })
+        );
         assert_eq!(l.check(&pin("12345a")), Err(PinFormatError::NotDigits));
-        assert_eq!(l.check(&pin("１２３４５６")), Err(PinFormatError::NotDigits));
+        assert_eq!(
+            l.check(&pin("１２３４５６")),
+            Err(PinFormatError::NotDigits)
+        );
         assert_eq!(l.check(&pin("123 456")), Err(PinFormatError::NotDigits));
     }
 
@@ -181,16 +195,28 @@ mod tests {
         let l = PinLimits::from_token(0, 0);
         assert_eq!(l, PinLimits { min: 1, max: 1 });
         let l = PinLimits::from_token(4, 255);
-        assert_eq!(l, PinLimits { min: 4, max: MAX_PIN_INPUT });
+        assert_eq!(
+            l,
+            PinLimits {
+                min: 4,
+                max: MAX_PIN_INPUT
+            }
+        );
     }
 
     #[test]
     fn read_line_strips_endings_and_bounds_input() {
-        assert_eq!(Pin::read_line(&b"123456\r\n"[..]).unwrap().expose(), "123456");
+        assert_eq!(
+            Pin::read_line(&b"123456\r\n"[..]).unwrap().expose(),
+            "123456"
+        );
         assert_eq!(Pin::read_line(&b"123456"[..]).unwrap().expose(), "123456");
         let long = vec![b'1'; 10_000];
         assert_eq!(Pin::read_line(&long[..]).unwrap().len(), MAX_PIN_INPUT + 1);
-        assert_eq!(Pin::read_line(&[0xff, 0xfe][..]).unwrap().expose(), "\u{fffd}");
+        assert_eq!(
+            Pin::read_line(&[0xff, 0xfe][..]).unwrap().expose(),
+            "\u{fffd}"
+        );
     }
 
     #[test]

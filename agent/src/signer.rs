@@ -229,6 +229,13 @@ pub fn sign_with(
     // Refuse an unusable key before touching the data or the token.
     supported_key(cert.key_algorithm)?;
     let hash = match input {
+        // Signing nothing is almost always a caller's bug (an unread file, an empty form), and a
+        // signature over nothing could be replayed onto any empty document.
+        SignInput::Data(data) if data.is_empty() => {
+            return Err(Error::BadInput(
+                "there is nothing to sign: the data is empty".into(),
+            ))
+        }
         SignInput::Data(data) => hash_alg.digest(data),
         SignInput::Hash(hash) => {
             check_hash(hash_alg, hash)?;

@@ -17,7 +17,11 @@ pub fn agent_bin() -> PathBuf {
         .and_then(Path::parent)
         .map(|d| d.join(format!("card-agent{}", std::env::consts::EXE_SUFFIX)))
         .expect("target directory");
-    assert!(bin.exists(), "{} not found: run `cargo build --workspace` first (the README's test command does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo build --workspace` first (the README's test command does)",
+        bin.display()
+    );
     bin
 }
 
@@ -43,16 +47,25 @@ impl Run {
 
     /// Parses stdout as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
 }
 
 /// Runs `command` (already carrying its environment), feeding `stdin`.
 pub fn run(mut command: Command, stdin: &[u8]) -> Run {
-    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // A language fixed for assertions on messages; tests that check zh-TW pass --lang.
-    command.env("LANG", "en_US.UTF-8").env_remove("LC_ALL").env_remove("LC_MESSAGES");
-    command.env_remove("CARD_AGENT_PKCS11_MODULE").env_remove("CARD_AGENT_CONFIG");
+    command
+        .env("LANG", "en_US.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES");
+    command
+        .env_remove("CARD_AGENT_PKCS11_MODULE")
+        .env_remove("CARD_AGENT_CONFIG");
     let mut child = command.spawn().expect("spawn card-agent");
     if let Some(mut input) = child.stdin.take() {
         // The child may exit before reading (e.g. a usage error); a broken pipe is fine then.
@@ -63,8 +76,15 @@ pub fn run(mut command: Command, stdin: &[u8]) -> Run {
 
 /// Runs `openssl` with `args` and returns whether it succeeded, with its output for messages.
 pub fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl").args(args).output().expect("openssl is installed");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -73,7 +93,17 @@ pub fn public_key_pem(dir: &Path, cert_der: &[u8], name: &str) -> PathBuf {
     let cert = dir.join(format!("{name}.crt.der"));
     std::fs::write(&cert, cert_der).expect("write certificate");
     let key = dir.join(format!("{name}.pub.pem"));
-    let (ok, text) = openssl(&["x509", "-inform", "DER", "-in", path(&cert), "-pubkey", "-noout", "-out", path(&key)]);
+    let (ok, text) = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        path(&cert),
+        "-pubkey",
+        "-noout",
+        "-out",
+        path(&key),
+    ]);
     assert!(ok, "openssl x509 -pubkey: {text}");
     key
 }

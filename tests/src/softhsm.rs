@@ -41,7 +41,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { label: "MOICA TEST".to_owned(), family: CardFamily::Moica, with_ec: false }
+        Options {
+            label: "MOICA TEST".to_owned(),
+            family: CardFamily::Moica,
+            with_ec: false,
+        }
     }
 }
 
@@ -65,24 +69,60 @@ impl SoftHsm {
     /// Builds a token as `options` say. Panics with a clear message when SoftHSM or
     /// pkcs11-tool is missing: the test bed cannot run without them.
     pub fn new(options: Options) -> SoftHsm {
-        assert!(Path::new(SOFTHSM_MODULE).exists(), "SoftHSM2 is not installed ({SOFTHSM_MODULE}); run the README's test command");
+        assert!(
+            Path::new(SOFTHSM_MODULE).exists(),
+            "SoftHSM2 is not installed ({SOFTHSM_MODULE}); run the README's test command"
+        );
         let dir = tempfile::tempdir().expect("temporary directory");
         let tokens = dir.path().join("tokens");
         std::fs::create_dir(&tokens).expect("token directory");
         let conf = dir.path().join("softhsm2.conf");
         std::fs::write(
             &conf,
-            format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
         )
         .expect("write softhsm2.conf");
         let pki = TestPki::generate(options.family).expect("test PKI");
-        let mut hsm = SoftHsm { dir, conf, label: options.label, pki, sign_cert: Vec::new(), keyx_cert: Vec::new(), ec_cert: None };
-        hsm.run_ok(Command::new("softhsm2-util").args(["--init-token", "--free", "--label", &hsm.label, "--so-pin", SO_PIN, "--pin", USER_PIN]));
+        let mut hsm = SoftHsm {
+            dir,
+            conf,
+            label: options.label,
+            pki,
+            sign_cert: Vec::new(),
+            keyx_cert: Vec::new(),
+            ec_cert: None,
+        };
+        hsm.run_ok(Command::new("softhsm2-util").args([
+            "--init-token",
+            "--free",
+            "--label",
+            &hsm.label,
+            "--so-pin",
+            SO_PIN,
+            "--pin",
+            USER_PIN,
+        ]));
         let holder = holder_for(options.family);
-        hsm.sign_cert = hsm.key_with_certificate(SIGN_ID, "rsa:2048", "signing", &holder, CertUsage::Signing);
-        hsm.keyx_cert = hsm.key_with_certificate(KEYX_ID, "rsa:2048", "encryption", &holder, CertUsage::Encryption);
+        hsm.sign_cert =
+            hsm.key_with_certificate(SIGN_ID, "rsa:2048", "signing", &holder, CertUsage::Signing);
+        hsm.keyx_cert = hsm.key_with_certificate(
+            KEYX_ID,
+            "rsa:2048",
+            "encryption",
+            &holder,
+            CertUsage::Encryption,
+        );
         if options.with_ec {
-            hsm.ec_cert = Some(hsm.key_with_certificate(EC_ID, "EC:prime256v1", "EC signing", &holder, CertUsage::Signing));
+            hsm.ec_cert = Some(hsm.key_with_certificate(
+                EC_ID,
+                "EC:prime256v1",
+                "EC signing",
+                &holder,
+                CertUsage::Signing,
+            ));
         }
         hsm
     }
@@ -107,14 +147,22 @@ impl SoftHsm {
     /// Writes the root and issuer certificates as one PEM bundle, for `openssl -CAfile`.
     pub fn write_chain_pem(&self) -> PathBuf {
         let path = self.dir.path().join("chain.pem");
-        let pem = format!("{}{}", der_to_pem(self.pki.root_der()), der_to_pem(self.pki.issuer_der()));
+        let pem = format!(
+            "{}{}",
+            der_to_pem(self.pki.root_der()),
+            der_to_pem(self.pki.issuer_der())
+        );
         std::fs::write(&path, pem).expect("write chain");
         path
     }
 
     /// The token's flags line as pkcs11-tool prints it (e.g. to see "user PIN count low").
     pub fn token_flags(&self) -> String {
-        let out = self.run_ok(self.command("pkcs11-tool").args(["--module", SOFTHSM_MODULE, "--list-token-slots"]));
+        let out = self.run_ok(self.command("pkcs11-tool").args([
+            "--module",
+            SOFTHSM_MODULE,
+            "--list-token-slots",
+        ]));
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| l.contains("token flags"))
@@ -122,29 +170,77 @@ impl SoftHsm {
             .join("\n")
     }
 
-    fn key_with_certificate(&self, id: &str, key_type: &str, label: &str, holder: &Holder, usage: CertUsage) -> Vec<u8> {
+    fn key_with_certificate(
+        &self,
+        id: &str,
+        key_type: &str,
+        label: &str,
+        holder: &Holder,
+        usage: CertUsage,
+    ) -> Vec<u8> {
         let p11 = |args: &[&str]| {
             let mut c = self.command("pkcs11-tool");
-            c.args(["--module", SOFTHSM_MODULE, "--token-label", &self.label]).args(args);
+            c.args(["--module", SOFTHSM_MODULE, "--token-label", &self.label])
+                .args(args);
             c
         };
-        self.run_ok(&mut p11(&["--login", "--pin", USER_PIN, "--keypairgen", "--key-type", key_type, "--id", id, "--label", label]));
+        self.run_ok(&mut p11(&[
+            "--login",
+            "--pin",
+            USER_PIN,
+            "--keypairgen",
+            "--key-type",
+            key_type,
+            "--id",
+            id,
+            "--label",
+            label,
+        ]));
         let spki_path = self.dir.path().join(format!("{id}.pub.der"));
         let spki_arg = spki_path.to_string_lossy().into_owned();
-        self.run_ok(&mut p11(&["--read-object", "--type", "pubkey", "--id", id, "-o", &spki_arg]));
+        self.run_ok(&mut p11(&[
+            "--read-object",
+            "--type",
+            "pubkey",
+            "--id",
+            id,
+            "-o",
+            &spki_arg,
+        ]));
         let spki = std::fs::read(&spki_path).expect("exported public key");
-        let cert = self.pki.issue(holder, &spki, usage, 3650).expect("issue certificate");
+        let cert = self
+            .pki
+            .issue(holder, &spki, usage, 3650)
+            .expect("issue certificate");
         let cert_path = self.dir.path().join(format!("{id}.crt.der"));
         std::fs::write(&cert_path, &cert).expect("write certificate");
         let cert_arg = cert_path.to_string_lossy().into_owned();
-        self.run_ok(&mut p11(&["--login", "--pin", USER_PIN, "--write-object", &cert_arg, "--type", "cert", "--id", id, "--label", label]));
+        self.run_ok(&mut p11(&[
+            "--login",
+            "--pin",
+            USER_PIN,
+            "--write-object",
+            &cert_arg,
+            "--type",
+            "cert",
+            "--id",
+            id,
+            "--label",
+            label,
+        ]));
         cert
     }
 
     fn run_ok(&self, command: &mut Command) -> Output {
         command.env("SOFTHSM2_CONF", &self.conf);
-        let out = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-        assert!(out.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     }
 }
@@ -153,20 +249,17 @@ impl SoftHsm {
 fn holder_for(family: CardFamily) -> Holder {
     match family {
         CardFamily::Moeaca => Holder {
-            name: None,
-            serial_number: None,
-            id_last4: None,
             business_number: Some("12345675".to_owned()),
             organisation: Some("測試科技股份有限公司 TEST".to_owned()),
             card_serial: Some("MT00000000000042".to_owned()),
+            ..Holder::default()
         },
         _ => Holder {
-            name: Some("王小明 TEST".to_owned()),
-            serial_number: Some("0000000012345678".to_owned()),
+            name: "王小明 TEST".to_owned(),
+            serial_number: "0000000012345678".to_owned(),
             id_last4: Some("5678".to_owned()),
-            business_number: None,
-            organisation: None,
             card_serial: Some("TP00000000000042".to_owned()),
+            ..Holder::default()
         },
     }
 }

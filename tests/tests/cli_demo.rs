@@ -32,17 +32,33 @@ fn demo_token_is_labelled_and_never_chosen_silently() {
     let mut c = demo(&["--pkcs11-module", "/nonexistent.so", "list", "--json"]);
     c.env("HOME", "/nonexistent");
     let r = run(c, b"");
-    assert!(!r.stdout.contains("DEMO") && !r.stderr.contains("DEMO"), "{r:?}");
+    assert!(
+        !r.stdout.contains("DEMO") && !r.stderr.contains("DEMO"),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn demo_signatures_verify_with_openssl() {
     let dir = tempfile::tempdir().expect("tempdir");
     let inv = run(demo(&["list", "--demo", "--json"]), b"").json();
-    let certs = inv["tokens"][0]["certificates"].as_array().expect("certs").clone();
-    let signing = certs.iter().find(|c| c["pkcs11Id"] == "5349474e").expect("SIGN");
-    let chain: String = certs.iter().filter(|c| c["hasPrivateKey"] == false).map(|c| der_to_pem(&der(c))).collect();
-    assert!(!chain.is_empty(), "the demo token carries its CA certificates");
+    let certs = inv["tokens"][0]["certificates"]
+        .as_array()
+        .expect("certs")
+        .clone();
+    let signing = certs
+        .iter()
+        .find(|c| c["pkcs11Id"] == "5349474e")
+        .expect("SIGN");
+    let chain: String = certs
+        .iter()
+        .filter(|c| c["hasPrivateKey"] == false)
+        .map(|c| der_to_pem(&der(c)))
+        .collect();
+    assert!(
+        !chain.is_empty(),
+        "the demo token carries its CA certificates"
+    );
     let chain_path = dir.path().join("chain.pem");
     std::fs::write(&chain_path, chain).expect("write chain");
     let pubkey = public_key_pem(dir.path(), &der(signing), "demo");
@@ -50,12 +66,65 @@ fn demo_signatures_verify_with_openssl() {
     std::fs::write(&data, "示範 demo").expect("write");
     for format in ["pkcs1", "cms", "cms-attached"] {
         let out = dir.path().join(format!("sig.{format}"));
-        let r = run(demo(&["sign", "--demo", "--in", path(&data), "--out", path(&out), "--format", format, "--hash", "sha256", "--pin-stdin"]), b"123456\n");
+        let r = run(
+            demo(&[
+                "sign",
+                "--demo",
+                "--in",
+                path(&data),
+                "--out",
+                path(&out),
+                "--format",
+                format,
+                "--hash",
+                "sha256",
+                "--pin-stdin",
+            ]),
+            b"123456\n",
+        );
         assert_eq!(r.code, 0, "{r:?}");
         let (ok, text) = match format {
-            "pkcs1" => openssl(&["dgst", "-sha256", "-verify", path(&pubkey), "-signature", path(&out), path(&data)]),
-            "cms" => openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", path(&out), "-content", path(&data), "-CAfile", path(&chain_path), "-purpose", "any", "-out", "/dev/null"]),
-            _ => openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", path(&out), "-CAfile", path(&chain_path), "-purpose", "any", "-out", "/dev/null"]),
+            "pkcs1" => openssl(&[
+                "dgst",
+                "-sha256",
+                "-verify",
+                path(&pubkey),
+                "-signature",
+                path(&out),
+                path(&data),
+            ]),
+            "cms" => openssl(&[
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                path(&out),
+                "-content",
+                path(&data),
+                "-CAfile",
+                path(&chain_path),
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ]),
+            _ => openssl(&[
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                path(&out),
+                "-CAfile",
+                path(&chain_path),
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ]),
         };
         assert!(ok, "{format}: {text}");
     }
@@ -70,6 +139,9 @@ fn demo_pin_errors_report_tries_left() {
     assert_eq!(r.code, 5, "{r:?}");
     let r = run(demo(&["verify-pin", "--demo", "--pin-stdin"]), b"123456\n");
     assert_eq!(r.code, 0, "{r:?}");
-    let r = run(demo(&["--lang", "zh-TW", "verify-pin", "--demo", "--pin-stdin"]), b"000000\n");
+    let r = run(
+        demo(&["--lang", "zh-TW", "verify-pin", "--demo", "--pin-stdin"]),
+        b"000000\n",
+    );
     assert!(r.stderr.contains("剩餘 2 次"), "{}", r.stderr);
 }

@@ -12,8 +12,27 @@ fn agent(hsm: &SoftHsm, args: &[&str]) -> Command {
     c
 }
 
-fn sign(hsm: &SoftHsm, input: &str, out: &str, format: &str, hash: &str, extra: &[&str], pin: &str) -> Run {
-    let mut args = vec!["sign", "--in", input, "--out", out, "--format", format, "--hash", hash, "--pin-stdin"];
+fn sign(
+    hsm: &SoftHsm,
+    input: &str,
+    out: &str,
+    format: &str,
+    hash: &str,
+    extra: &[&str],
+    pin: &str,
+) -> Run {
+    let mut args = vec![
+        "sign",
+        "--in",
+        input,
+        "--out",
+        out,
+        "--format",
+        format,
+        "--hash",
+        hash,
+        "--pin-stdin",
+    ];
     args.extend_from_slice(extra);
     run(agent(hsm, &args), format!("{pin}\n").as_bytes())
 }
@@ -34,26 +53,46 @@ fn list_shows_token_certificates_and_taiwan_fields() {
     assert_eq!(token["demo"], false);
     let certs = token["certificates"].as_array().expect("certificates");
     assert_eq!(certs.len(), 2);
-    let sign = certs.iter().find(|c| c["pkcs11Id"] == "5349474e").expect("SIGN certificate");
+    let sign = certs
+        .iter()
+        .find(|c| c["pkcs11Id"] == "5349474e")
+        .expect("SIGN certificate");
     assert_eq!(sign["cardFamily"], "MOICA");
     assert_eq!(sign["idLast4"], "5678");
     assert_eq!(sign["subjectCn"], "王小明 TEST");
     assert_eq!(sign["hasPrivateKey"], true);
     assert_eq!(sign["sha256"], sha256_hex(&hsm.sign_cert));
-    assert!(sign["keyUsage"].as_array().expect("usage").contains(&"nonRepudiation".into()));
+    assert!(sign["keyUsage"]
+        .as_array()
+        .expect("usage")
+        .contains(&"nonRepudiation".into()));
     assert!(sign["daysToExpiry"].as_i64().expect("days") > 3000);
-    let keyx = certs.iter().find(|c| c["pkcs11Id"] == "4b455958").expect("KEYX certificate");
-    assert!(keyx["keyUsage"].as_array().expect("usage").contains(&"keyEncipherment".into()));
+    let keyx = certs
+        .iter()
+        .find(|c| c["pkcs11Id"] == "4b455958")
+        .expect("KEYX certificate");
+    assert!(keyx["keyUsage"]
+        .as_array()
+        .expect("usage")
+        .contains(&"keyEncipherment".into()));
     assert_eq!(inv["modules"][0]["loaded"], true);
 
     let human = run(agent(&hsm, &["list"]), b"");
     assert_eq!(human.code, 0, "{human:?}");
-    assert!(human.stdout.contains("MOICA TEST") && human.stdout.contains("national ID ends 5678"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("MOICA TEST") && human.stdout.contains("national ID ends 5678"),
+        "{}",
+        human.stdout
+    );
 }
 
 #[test]
 fn business_card_shows_business_number() {
-    let hsm = SoftHsm::new(Options { label: "MOEACA TEST".into(), family: CardFamily::Moeaca, with_ec: false });
+    let hsm = SoftHsm::new(Options {
+        label: "MOEACA TEST".into(),
+        family: CardFamily::Moeaca,
+        with_ec: false,
+    });
     let inv = run(agent(&hsm, &["list", "--json"]), b"").json();
     let cert = &inv["tokens"][0]["certificates"][0];
     assert_eq!(cert["cardFamily"], "MOEACA");
@@ -71,24 +110,89 @@ fn every_format_and_hash_verifies_with_openssl() {
     let cert = sha256_hex(&hsm.sign_cert);
     for hash in ["sha1", "sha256", "sha384", "sha512"] {
         let sig = dir.join(format!("{hash}.p1"));
-        let r = sign(&hsm, path(&data), path(&sig), "pkcs1", hash, &["--cert", &cert], USER_PIN);
+        let r = sign(
+            &hsm,
+            path(&data),
+            path(&sig),
+            "pkcs1",
+            hash,
+            &["--cert", &cert],
+            USER_PIN,
+        );
         assert_eq!(r.code, 0, "{r:?}");
-        let (ok, text) = openssl(&["dgst", &format!("-{hash}"), "-verify", path(&pubkey), "-signature", path(&sig), path(&data)]);
+        let (ok, text) = openssl(&[
+            "dgst",
+            &format!("-{hash}"),
+            "-verify",
+            path(&pubkey),
+            "-signature",
+            path(&sig),
+            path(&data),
+        ]);
         assert!(ok, "pkcs1 {hash}: {text}");
 
         let cms = dir.join(format!("{hash}.p7s"));
-        let r = sign(&hsm, path(&data), path(&cms), "cms", hash, &["--cert", &cert, "--nonce", "0011223344556677"], USER_PIN);
+        let r = sign(
+            &hsm,
+            path(&data),
+            path(&cms),
+            "cms",
+            hash,
+            &["--cert", &cert, "--nonce", "0011223344556677"],
+            USER_PIN,
+        );
         assert_eq!(r.code, 0, "{r:?}");
-        let (ok, text) = openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", path(&cms), "-content", path(&data), "-CAfile", path(&chain), "-purpose", "any", "-out", "/dev/null"]);
+        let (ok, text) = openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            path(&cms),
+            "-content",
+            path(&data),
+            "-CAfile",
+            path(&chain),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ]);
         assert!(ok, "cms {hash}: {text}");
 
         let attached = dir.join(format!("{hash}.att.p7s"));
         let out = dir.join(format!("{hash}.out"));
-        let r = sign(&hsm, path(&data), path(&attached), "cms-attached", hash, &["--cert", &cert], USER_PIN);
+        let r = sign(
+            &hsm,
+            path(&data),
+            path(&attached),
+            "cms-attached",
+            hash,
+            &["--cert", &cert],
+            USER_PIN,
+        );
         assert_eq!(r.code, 0, "{r:?}");
-        let (ok, text) = openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", path(&attached), "-CAfile", path(&chain), "-purpose", "any", "-out", path(&out)]);
+        let (ok, text) = openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            path(&attached),
+            "-CAfile",
+            path(&chain),
+            "-purpose",
+            "any",
+            "-out",
+            path(&out),
+        ]);
         assert!(ok, "cms-attached {hash}: {text}");
-        assert_eq!(std::fs::read(&out).expect("content"), std::fs::read(&data).expect("data"));
+        assert_eq!(
+            std::fs::read(&out).expect("content"),
+            std::fs::read(&data).expect("data")
+        );
     }
 }
 
@@ -102,43 +206,142 @@ fn precomputed_hash_gives_a_verifiable_signature() {
     std::fs::write(&hash_file, Sha256::digest(b"precomputed hash input")).expect("write");
     let pubkey = public_key_pem(dir, &hsm.sign_cert, "sign");
     let sig = dir.join("sig");
-    let r = sign(&hsm, path(&hash_file), path(&sig), "pkcs1", "sha256", &["--prehashed", "--cert", &sha256_hex(&hsm.sign_cert)], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&hash_file),
+        path(&sig),
+        "pkcs1",
+        "sha256",
+        &["--prehashed", "--cert", &sha256_hex(&hsm.sign_cert)],
+        USER_PIN,
+    );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&["dgst", "-sha256", "-verify", path(&pubkey), "-signature", path(&sig), path(&data)]);
+    let (ok, text) = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        path(&pubkey),
+        "-signature",
+        path(&sig),
+        path(&data),
+    ]);
     assert!(ok, "{text}");
     let chain = hsm.write_chain_pem();
     let cms = dir.join("sig.p7s");
-    let r = sign(&hsm, path(&hash_file), path(&cms), "cms", "sha256", &["--prehashed", "--cert", &sha256_hex(&hsm.sign_cert)], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&hash_file),
+        path(&cms),
+        "cms",
+        "sha256",
+        &["--prehashed", "--cert", &sha256_hex(&hsm.sign_cert)],
+        USER_PIN,
+    );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", path(&cms), "-content", path(&data), "-CAfile", path(&chain), "-purpose", "any", "-out", "/dev/null"]);
+    let (ok, text) = openssl(&[
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        path(&cms),
+        "-content",
+        path(&data),
+        "-CAfile",
+        path(&chain),
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
+    ]);
     assert!(ok, "{text}");
     // A hash of the wrong length is refused before the card is asked.
-    let r = sign(&hsm, path(&data), path(&sig), "pkcs1", "sha256", &["--prehashed", "--cert", &sha256_hex(&hsm.sign_cert)], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&data),
+        path(&sig),
+        "pkcs1",
+        "sha256",
+        &["--prehashed", "--cert", &sha256_hex(&hsm.sign_cert)],
+        USER_PIN,
+    );
     assert_eq!(r.code, 9, "{r:?}");
     assert!(r.stderr.contains("BAD_REQUEST"), "{}", r.stderr);
 }
 
 #[test]
 fn ec_key_signs_ecdsa_verified_by_openssl() {
-    let hsm = SoftHsm::new(Options { with_ec: true, ..Options::default() });
+    let hsm = SoftHsm::new(Options {
+        with_ec: true,
+        ..Options::default()
+    });
     let dir = hsm.dir();
     let ec_cert = hsm.ec_cert.clone().expect("EC certificate");
     let data = dir.join("data.txt");
     std::fs::write(&data, "ecdsa").expect("write");
     let pubkey = public_key_pem(dir, &ec_cert, "ec");
     let sig = dir.join("ec.sig");
-    let r = sign(&hsm, path(&data), path(&sig), "pkcs1", "sha256", &["--cert", &sha256_hex(&ec_cert)], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&data),
+        path(&sig),
+        "pkcs1",
+        "sha256",
+        &["--cert", &sha256_hex(&ec_cert)],
+        USER_PIN,
+    );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&["dgst", "-sha256", "-verify", path(&pubkey), "-signature", path(&sig), path(&data)]);
+    let (ok, text) = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        path(&pubkey),
+        "-signature",
+        path(&sig),
+        path(&data),
+    ]);
     assert!(ok, "{text}");
     let chain = hsm.write_chain_pem();
     let cms = dir.join("ec.p7s");
-    let r = sign(&hsm, path(&data), path(&cms), "cms", "sha256", &["--cert", &sha256_hex(&ec_cert)], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&data),
+        path(&cms),
+        "cms",
+        "sha256",
+        &["--cert", &sha256_hex(&ec_cert)],
+        USER_PIN,
+    );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&["cms", "-verify", "-binary", "-inform", "DER", "-in", path(&cms), "-content", path(&data), "-CAfile", path(&chain), "-purpose", "any", "-out", "/dev/null"]);
+    let (ok, text) = openssl(&[
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        path(&cms),
+        "-content",
+        path(&data),
+        "-CAfile",
+        path(&chain),
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
+    ]);
     assert!(ok, "{text}");
     // Two signing certificates: without --cert the agent refuses to guess.
-    let r = sign(&hsm, path(&data), path(&sig), "pkcs1", "sha256", &[], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&data),
+        path(&sig),
+        "pkcs1",
+        "sha256",
+        &[],
+        USER_PIN,
+    );
     assert_eq!(r.code, 9, "{r:?}");
     assert!(r.stderr.contains("--cert"), "{}", r.stderr);
 }
@@ -146,20 +349,47 @@ fn ec_key_signs_ecdsa_verified_by_openssl() {
 #[test]
 fn malformed_pin_never_reaches_the_token() {
     let hsm = SoftHsm::new(Options::default());
-    assert!(!hsm.token_flags().contains("count low"), "{}", hsm.token_flags());
+    assert!(
+        !hsm.token_flags().contains("count low"),
+        "{}",
+        hsm.token_flags()
+    );
     for bad in ["12345", "123456789", "12a456", "", "１２３４５６"] {
-        let r = run(agent(&hsm, &["verify-pin", "--pin-stdin"]), format!("{bad}\n").as_bytes());
+        let r = run(
+            agent(&hsm, &["verify-pin", "--pin-stdin"]),
+            format!("{bad}\n").as_bytes(),
+        );
         assert_eq!(r.code, 5, "{bad:?}: {r:?}");
         assert!(r.stderr.contains("PIN_FORMAT"), "{}", r.stderr);
-        assert!(!r.stderr.contains(bad) || bad.is_empty(), "the PIN must not be echoed: {}", r.stderr);
+        assert!(
+            !r.stderr.contains(bad) || bad.is_empty(),
+            "the PIN must not be echoed: {}",
+            r.stderr
+        );
     }
     // SoftHSM sets "user PIN count low" after any failed C_Login: its absence proves no login.
-    assert!(!hsm.token_flags().contains("count low"), "{}", hsm.token_flags());
+    assert!(
+        !hsm.token_flags().contains("count low"),
+        "{}",
+        hsm.token_flags()
+    );
     let data = hsm.dir().join("d");
     std::fs::write(&data, "x").expect("write");
-    let r = sign(&hsm, path(&data), path(&hsm.dir().join("s")), "cms", "sha256", &["--cert", &sha256_hex(&hsm.sign_cert)], "12");
+    let r = sign(
+        &hsm,
+        path(&data),
+        path(&hsm.dir().join("s")),
+        "cms",
+        "sha256",
+        &["--cert", &sha256_hex(&hsm.sign_cert)],
+        "12",
+    );
     assert_eq!(r.code, 5, "{r:?}");
-    assert!(!hsm.token_flags().contains("count low"), "{}", hsm.token_flags());
+    assert!(
+        !hsm.token_flags().contains("count low"),
+        "{}",
+        hsm.token_flags()
+    );
 }
 
 #[test]
@@ -170,10 +400,20 @@ fn wrong_pin_is_reported_once_and_never_retried() {
     assert!(r.stderr.contains("PIN_INCORRECT"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "one clear line: {}", r.stderr);
     assert!(!r.stderr.contains("999999"));
-    assert!(hsm.token_flags().contains("count low"), "{}", hsm.token_flags());
-    let ok = run(agent(&hsm, &["verify-pin", "--pin-stdin"]), format!("{USER_PIN}\n").as_bytes());
+    assert!(
+        hsm.token_flags().contains("count low"),
+        "{}",
+        hsm.token_flags()
+    );
+    let ok = run(
+        agent(&hsm, &["verify-pin", "--pin-stdin"]),
+        format!("{USER_PIN}\n").as_bytes(),
+    );
     assert_eq!(ok.code, 0, "{ok:?}");
-    let zh = run(agent(&hsm, &["--lang", "zh-TW", "verify-pin", "--pin-stdin"]), b"999999\n");
+    let zh = run(
+        agent(&hsm, &["--lang", "zh-TW", "verify-pin", "--pin-stdin"]),
+        b"999999\n",
+    );
     assert!(zh.stderr.contains("PIN 碼錯誤"), "{}", zh.stderr);
 }
 
@@ -185,29 +425,73 @@ fn bad_inputs_get_clear_errors() {
     std::fs::write(&empty, b"").expect("write");
     let out = dir.join("out");
     let cert = sha256_hex(&hsm.sign_cert);
-    let r = sign(&hsm, path(&empty), path(&out), "cms", "sha256", &["--cert", &cert], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&empty),
+        path(&out),
+        "cms",
+        "sha256",
+        &["--cert", &cert],
+        USER_PIN,
+    );
     assert_eq!(r.code, 9, "{r:?}");
     assert!(r.stderr.contains("BAD_REQUEST"), "{}", r.stderr);
 
     let data = dir.join("data");
     std::fs::write(&data, b"x").expect("write");
-    let r = sign(&hsm, path(&data), path(&out), "cms", "sha256", &["--cert", &"00".repeat(32)], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&data),
+        path(&out),
+        "cms",
+        "sha256",
+        &["--cert", &"00".repeat(32)],
+        USER_PIN,
+    );
     assert_eq!(r.code, 8, "{r:?}");
     assert!(r.stderr.contains("CERT_NOT_FOUND"), "{}", r.stderr);
 
-    let r = sign(&hsm, path(&dir.join("absent")), path(&out), "cms", "sha256", &[], USER_PIN);
+    let r = sign(
+        &hsm,
+        path(&dir.join("absent")),
+        path(&out),
+        "cms",
+        "sha256",
+        &[],
+        USER_PIN,
+    );
     assert_eq!(r.code, 9, "{r:?}");
-    assert!(r.stderr.contains("IO_ERROR") && r.stderr.contains("absent"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("IO_ERROR") && r.stderr.contains("absent"),
+        "{}",
+        r.stderr
+    );
 
     let mut c = hsm.command(agent_bin());
-    c.args(["--pkcs11-module", "/nonexistent/libnothing.so", "verify-pin", "--pin-stdin"]);
+    c.args([
+        "--pkcs11-module",
+        "/nonexistent/libnothing.so",
+        "verify-pin",
+        "--pin-stdin",
+    ]);
     let r = run(c, format!("{USER_PIN}\n").as_bytes());
     assert_eq!(r.code, 7, "{r:?}");
-    assert!(r.stderr.contains("NO_MODULE") && r.stderr.contains("/nonexistent/libnothing.so"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("NO_MODULE") && r.stderr.contains("/nonexistent/libnothing.so"),
+        "{}",
+        r.stderr
+    );
 
     // A bad module next to a good one is reported, and the good one still works.
     let mut c = hsm.command(agent_bin());
-    c.args(["--pkcs11-module", "/nonexistent/libnothing.so", "--pkcs11-module", SOFTHSM_MODULE, "list", "--json"]);
+    c.args([
+        "--pkcs11-module",
+        "/nonexistent/libnothing.so",
+        "--pkcs11-module",
+        SOFTHSM_MODULE,
+        "list",
+        "--json",
+    ]);
     let r = run(c, b"");
     assert_eq!(r.code, 0, "{r:?}");
     let inv = r.json();

@@ -69,7 +69,11 @@ fn run(cli: &Cli) -> Result<()> {
 
 /// Opens the card core with the global options; `demo` serves only the demo token.
 fn open_core(cli: &Cli, demo: bool) -> Result<CardCore> {
-    let config = if demo { Config::default() } else { Config::load(cli.config.as_deref())? };
+    let config = if demo {
+        Config::default()
+    } else {
+        Config::load(cli.config.as_deref())?
+    };
     CardCore::open(&CoreOptions {
         demo,
         command_line_modules: cli.pkcs11_module.clone(),
@@ -94,7 +98,10 @@ fn language(flag: Option<&str>) -> Language {
             .filter_map(|v| std::env::var(v).ok())
             .find(|v| !v.is_empty())
     };
-    flag.map(str::to_owned).or_else(from_env).map(|l| Language::from_locale(&l)).unwrap_or(Language::En)
+    flag.map(str::to_owned)
+        .or_else(from_env)
+        .map(|l| Language::from_locale(&l))
+        .unwrap_or(Language::En)
 }
 
 /// Exit statuses, documented in the README; 2 is clap's usage error.
@@ -116,5 +123,8 @@ fn exit_status(code: ErrorCode) -> u8 {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

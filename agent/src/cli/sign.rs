@@ -43,19 +43,28 @@ pub struct Args {
 
 /// Runs `sign`.
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
-    let format = SignFormat::parse(&args.format).ok_or_else(|| Error::BadInput(format!("unknown format {}", args.format)))?;
-    let hash = HashAlgorithm::parse(&args.hash).ok_or_else(|| Error::BadInput(format!("unknown hash {}", args.hash)))?;
+    let format = SignFormat::parse(&args.format)
+        .ok_or_else(|| Error::BadInput(format!("unknown format {}", args.format)))?;
+    let hash = HashAlgorithm::parse(&args.hash)
+        .ok_or_else(|| Error::BadInput(format!("unknown hash {}", args.hash)))?;
     let nonce = args
         .nonce
         .as_deref()
         .map(|n| hex::decode(n).map_err(|_| Error::BadInput("--nonce must be hex".to_owned())))
         .transpose()?;
     let data = read_input(&args.input)?;
-    let input = if args.prehashed { SignInput::Hash(data) } else { SignInput::Data(data) };
+    let input = if args.prehashed {
+        SignInput::Hash(data)
+    } else {
+        SignInput::Data(data)
+    };
     let pin = read_pin(args.pin_stdin)?;
     let core = open_core(cli, args.demo)?;
     let (token, cert) = core.find_certificate(args.cert.as_deref())?;
-    let cms = CmsOptions { nonce, ..CmsOptions::default() };
+    let cms = CmsOptions {
+        nonce,
+        ..CmsOptions::default()
+    };
     let signature = core.sign(&token, &cert, &pin, hash, &input, format, &cms)?;
     std::fs::write(&args.output, &signature).map_err(|e| Error::io(args.output.display(), e))?;
     eprintln!(
@@ -71,7 +80,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
 fn read_input(path: &PathBuf) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
     if meta.len() > MAX_INPUT_BYTES {
-        return Err(Error::BadInput(format!("{}: larger than {MAX_INPUT_BYTES} bytes", path.display())));
+        return Err(Error::BadInput(format!(
+            "{}: larger than {MAX_INPUT_BYTES} bytes",
+            path.display()
+        )));
     }
     std::fs::read(path).map_err(|e| Error::io(path.display(), e))
 }

@@ -122,8 +122,11 @@ impl DemoToken {
     }
 
     /// The signing and encryption certificates, each with its private key.
+    ///
+    /// Like many real cards, the token also carries its CA certificates (issuer and root,
+    /// without keys), so the chain can be checked with nothing but the token's own contents.
     pub fn certificates(&self) -> Result<Vec<TokenCertificate>> {
-        Ok(self
+        let mut certs: Vec<TokenCertificate> = self
             .keys
             .iter()
             .map(|k| TokenCertificate {
@@ -132,7 +135,19 @@ impl DemoToken {
                 label: k.label.into(),
                 has_private_key: true,
             })
-            .collect())
+            .collect();
+        for (der, label) in [
+            (self.pki.issuer_der(), "DEMO issuing CA"),
+            (self.pki.root_der(), "DEMO root CA"),
+        ] {
+            certs.push(TokenCertificate {
+                info: CertificateInfo::parse(der)?,
+                id: Vec::new(),
+                label: label.into(),
+                has_private_key: false,
+            });
+        }
+        Ok(certs)
     }
 
     /// Checks the PIN like the card does. The caller has already applied the PIN format rule.

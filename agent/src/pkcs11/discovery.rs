@@ -56,13 +56,20 @@ pub fn candidates(
     config: &[PathBuf],
 ) -> Vec<ModuleCandidate> {
     let tag = |paths: Vec<PathBuf>, source| -> Vec<ModuleCandidate> {
-        paths.into_iter().map(|path| ModuleCandidate { path, source }).collect()
+        paths
+            .into_iter()
+            .map(|path| ModuleCandidate { path, source })
+            .collect()
     };
     if !command_line.is_empty() {
         return tag(command_line.to_vec(), ModuleSource::CommandLine);
     }
     let from_env: Vec<PathBuf> = environment
-        .map(|v| std::env::split_paths(v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .map(|v| {
+            std::env::split_paths(v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     if !from_env.is_empty() {
         return tag(from_env, ModuleSource::Environment);
@@ -70,10 +77,7 @@ pub fn candidates(
     if !config.is_empty() {
         return tag(config.to_vec(), ModuleSource::Config);
     }
-    let existing = well_known()
-        .into_iter()
-        .filter(|p| p.is_file())
-        .collect();
+    let existing = well_known().into_iter().filter(|p| p.is_file()).collect();
     tag(existing, ModuleSource::WellKnown)
 }
 
@@ -85,13 +89,32 @@ pub fn well_known() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = Vec::new();
     #[cfg(target_os = "linux")]
     {
-        for dir in ["/usr/lib", "/usr/local/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/opt/HiCOS/lib"] {
+        for dir in [
+            "/usr/lib",
+            "/usr/local/lib",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+            "/opt/HiCOS/lib",
+        ] {
             paths.push(Path::new(dir).join("libHicos_p11.so"));
         }
-        for dir in ["/usr/lib", "/usr/local/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"] {
-            paths.push(Path::new(dir).join(format!("open-gpki-pkcs11-linux-{}.so", std::env::consts::ARCH)));
+        for dir in [
+            "/usr/lib",
+            "/usr/local/lib",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+        ] {
+            paths.push(Path::new(dir).join(format!(
+                "open-gpki-pkcs11-linux-{}.so",
+                std::env::consts::ARCH
+            )));
         }
-        for dir in ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib"] {
+        for dir in [
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+            "/usr/lib",
+            "/usr/local/lib",
+        ] {
             paths.push(Path::new(dir).join("opensc-pkcs11.so"));
         }
     }
@@ -101,15 +124,23 @@ pub fn well_known() -> Vec<PathBuf> {
             paths.push(Path::new(&home).join("Library/HiPKILocalSignServer/libHicos_p11v1.dylib"));
         }
         paths.push(PathBuf::from("/Library/FBTokenLib/libHicos_p11v1.dylib"));
-        paths.push(PathBuf::from(format!("/usr/local/lib/open-gpki-pkcs11-macos-{}.dylib", std::env::consts::ARCH)));
+        paths.push(PathBuf::from(format!(
+            "/usr/local/lib/open-gpki-pkcs11-macos-{}.dylib",
+            std::env::consts::ARCH
+        )));
         paths.push(PathBuf::from("/Library/OpenSC/lib/opensc-pkcs11.so"));
     }
     #[cfg(target_os = "windows")]
     {
         paths.push(PathBuf::from(r"C:\Windows\System32\HiCOSPKCS11.dll"));
         paths.push(PathBuf::from(r"C:\Windows\System32\HiCOS_PKCS11.dll"));
-        paths.push(PathBuf::from(format!(r"C:\Windows\System32\open-gpki-pkcs11-windows-{}.dll", std::env::consts::ARCH)));
-        paths.push(PathBuf::from(r"C:\Program Files\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll"));
+        paths.push(PathBuf::from(format!(
+            r"C:\Windows\System32\open-gpki-pkcs11-windows-{}.dll",
+            std::env::consts::ARCH
+        )));
+        paths.push(PathBuf::from(
+            r"C:\Program Files\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll",
+        ));
     }
     paths
 }
@@ -124,12 +155,24 @@ mod tests {
         let cfg = vec![PathBuf::from("/c.so")];
         let env = OsStr::new("/e1.so:/e2.so");
         let got = candidates(&cli, Some(env), &cfg);
-        assert_eq!(got, vec![ModuleCandidate { path: "/a.so".into(), source: ModuleSource::CommandLine }]);
+        assert_eq!(
+            got,
+            vec![ModuleCandidate {
+                path: "/a.so".into(),
+                source: ModuleSource::CommandLine
+            }]
+        );
         let got = candidates(&[], Some(env), &cfg);
         assert_eq!(got.len(), 2);
         assert!(got.iter().all(|c| c.source == ModuleSource::Environment));
         let got = candidates(&[], Some(OsStr::new("")), &cfg);
-        assert_eq!(got, vec![ModuleCandidate { path: "/c.so".into(), source: ModuleSource::Config }]);
+        assert_eq!(
+            got,
+            vec![ModuleCandidate {
+                path: "/c.so".into(),
+                source: ModuleSource::Config
+            }]
+        );
     }
 
     #[test]

@@ -38,7 +38,9 @@ pub struct Module {
 
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Module").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Module")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -58,7 +60,11 @@ impl Module {
             .get_library_info()
             .map(|i| i.library_description().trim().to_owned())
             .unwrap_or_default();
-        Ok(Module { path: path.to_path_buf(), context, description })
+        Ok(Module {
+            path: path.to_path_buf(),
+            context,
+            description,
+        })
     }
 
     /// Path of the shared library.
@@ -109,7 +115,10 @@ impl Module {
             PinState::Ok
         };
         Ok(TokenInfo {
-            token_ref: TokenRef { provider, slot_id: slot.id() },
+            token_ref: TokenRef {
+                provider,
+                slot_id: slot.id(),
+            },
             label: info.label().trim().to_owned(),
             manufacturer: info.manufacturer_id().trim().to_owned(),
             model: info.model().trim().to_owned(),
@@ -140,7 +149,12 @@ impl Module {
             let info = CertificateInfo::parse(&value)
                 .map_err(|e| Error::Certificate(format!("object {label:?}: {e}")))?;
             let has_private_key = has_key_object(&session, &id)?;
-            out.push(TokenCertificate { info, id, label, has_private_key });
+            out.push(TokenCertificate {
+                info,
+                id,
+                label,
+                has_private_key,
+            });
         }
         Ok(out)
     }
@@ -200,7 +214,9 @@ impl Module {
     fn after_wrong_pin(&self, token: &TokenInfo) -> Error {
         match self.token(token.token_ref).map(|t| t.pin_state) {
             Ok(PinState::Locked) => Error::PinLocked,
-            Ok(state) => Error::PinIncorrect { tries_left: state.tries_left() },
+            Ok(state) => Error::PinIncorrect {
+                tries_left: state.tries_left(),
+            },
             Err(_) => Error::PinIncorrect { tries_left: None },
         }
     }
@@ -215,7 +231,14 @@ fn read_cert_object(
     handle: ObjectHandle,
 ) -> Result<(Option<Vec<u8>>, Vec<u8>, String)> {
     let attrs = session
-        .get_attributes(handle, &[AttributeType::Value, AttributeType::Id, AttributeType::Label])
+        .get_attributes(
+            handle,
+            &[
+                AttributeType::Value,
+                AttributeType::Id,
+                AttributeType::Label,
+            ],
+        )
         .map_err(|e| map_error("C_GetAttributeValue", e))?;
     let (mut value, mut id, mut label) = (None, Vec::new(), String::new());
     for attr in attrs {
@@ -245,7 +268,10 @@ fn has_key_object(session: &Session, id: &[u8]) -> Result<bool> {
 
 fn find_private_key(session: &Session, key_id: &[u8]) -> Result<ObjectHandle> {
     session
-        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(key_id.to_vec())])
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(key_id.to_vec()),
+        ])
         .map_err(|e| map_error("C_FindObjects", e))?
         .into_iter()
         .next()
@@ -268,12 +294,18 @@ pub fn map_error(function: &'static str, error: CkError) -> Error {
             | RvError::DeviceError => Error::CardRemoved,
             RvError::SlotIdInvalid => Error::NoToken { serial: None },
             RvError::TokenNotRecognized => Error::UnknownCard { atr: String::new() },
-            RvError::KeyTypeInconsistent | RvError::MechanismInvalid | RvError::KeyFunctionNotPermitted => {
-                Error::Unsupported(format!("{function}: {rv}"))
-            }
+            RvError::KeyTypeInconsistent
+            | RvError::MechanismInvalid
+            | RvError::KeyFunctionNotPermitted => Error::Unsupported(format!("{function}: {rv}")),
             RvError::FunctionCanceled => Error::UserCancelled,
-            other => Error::Pkcs11 { function, reason: format!("{other:?}") },
+            other => Error::Pkcs11 {
+                function,
+                reason: format!("{other:?}"),
+            },
         },
-        other => Error::Pkcs11 { function, reason: other.to_string() },
+        other => Error::Pkcs11 {
+            function,
+            reason: other.to_string(),
+        },
     }
 }
