@@ -1,6 +1,7 @@
 //! The PC/SC layer: which readers exist, which hold a card, and what card it is.
 //!
 //! - [`list`] takes one snapshot of all readers.
+//! - [`Watcher`] reports reader and card changes as they happen, without polling.
 //! - [`family_from_atr`] and [`atr_hex`] read an ATR; [`reader_for_slot`] relates a PKCS#11
 //!   slot to the reader behind it.
 //!
@@ -8,6 +9,7 @@
 //! smart-card service is [`Error::PcscService`].
 
 mod atr;
+mod watch;
 
 use std::ffi::{CStr, CString};
 use std::time::Duration;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use pcsc::{Context, Scope, State};
 
 pub use atr::{atr_hex, family_from_atr, historical_bytes, MOICA_GEN1_ATR};
+pub use watch::{ReaderEvent, Watcher};
 
 use crate::certificate::CardFamily;
 use crate::error::{Error, Result};
