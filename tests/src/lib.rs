@@ -1,1 +1,4 @@
 //! Real-component test bed for card-agent.
+
+pub mod pcscd;
+pub mod virtual_card;
