@@ -139,7 +139,7 @@ impl Error {
             Error::UserCancelled => ErrorCode::UserCancelled,
             Error::Unsupported(_) => ErrorCode::UnsupportedAlgorithm,
             Error::CardRemoved => ErrorCode::CardRemoved,
-            Error::Io { .. } => ErrorCode::Io,
+            Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout => ErrorCode::Timeout,
             Error::Certificate(_) | Error::Pkcs11 { .. } | Error::Internal(_) => {
                 ErrorCode::Internal

@@ -18,6 +18,7 @@
 //! - [`cms_signature`]: CMS SignedData ("PKCS7") with the signed attributes legacy pages expect.
 //! - [`demo`]: the DEMO software token for `--demo`, and the MOICA-like test PKI it (and the
 //!   SoftHSM test fixture) issues certificates from.
+//! - [`reader`]: the PC/SC layer: reader snapshots, card events, ATR recognition.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
@@ -31,6 +32,7 @@ pub mod error;
 pub mod inventory;
 pub mod pin;
 pub mod pkcs11;
+pub mod reader;
 pub mod signer;
 pub mod token;
 

@@ -87,7 +87,7 @@ error_codes! {
     UnsupportedAlgorithm => "UNSUPPORTED_ALGORITHM", "The card's key does not support this algorithm.", "卡片金鑰不支援此演算法。";
     Timeout => "TIMEOUT", "The operation took too long and was stopped.", "操作逾時。";
     CardRemoved => "CARD_REMOVED", "The card was removed during the operation. Insert it again and retry.", "操作中卡片被移除，請重新插入後再試一次。";
-    Io => "IO_ERROR", "A file could not be read or written.", "無法讀取或寫入檔案。";
+    IoError => "IO_ERROR", "A file could not be read or written.", "無法讀取或寫入檔案。";
     Internal => "INTERNAL", "An internal error occurred in card-agent.", "card-agent 發生內部錯誤。";
 }
 

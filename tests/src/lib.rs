@@ -3,8 +3,12 @@
 //!
 //! ## Layout
 //! - [`softhsm`]: SoftHSM2 tokens in temporary directories.
+//! - [`pcscd`]: starting (or reusing) pcscd with the vpcd driver; exclusive use of its readers.
+//! - [`virtual_card`]: a card emulator that plugs into vpcd as a TCP client.
 //! - [`agent`]: locating and running the `card-agent` binary; openssl verification helpers.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod pcscd;
 pub mod softhsm;
+pub mod virtual_card;

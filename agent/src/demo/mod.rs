@@ -26,6 +26,16 @@ pub use pki::{CertUsage, Holder, TestPki};
 /// protecting, and people need to know it to try signing.
 pub const DEMO_PIN: &str = "123456";
 
+/// The seed every demo key and serial number is derived from. Public on purpose: the demo
+/// token is a toy, and anyone may recreate its keys.
+const DEMO_SEED: [u8; 32] = *b"card-agent DEMO token, not real!";
+
+/// The demo PKI's fixed start of validity: 2026-01-01T00:00:00Z (holder certificates run ten
+/// years from it, the CAs twenty).
+fn demo_epoch() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600)
+}
+
 /// The demo token's serial number (16 characters, like a real card's).
 pub const DEMO_SERIAL: &str = "DEMO000000000001";
 
@@ -62,10 +72,12 @@ pub struct DemoToken {
 }
 
 impl DemoToken {
-    /// Creates the token: a MOICA-like test PKI and two fresh RSA-2048 holder keys with
-    /// certificates (four key generations in all).
+    /// Creates the token: a MOICA-like test PKI and two RSA-2048 holder keys with certificates
+    /// (four key generations in all). Everything is derived from a fixed seed and epoch, so the
+    /// demo token shows the same certificates in every process: a certificate listed by one
+    /// command verifies a signature made by the next.
     pub fn new() -> Result<DemoToken> {
-        let pki = TestPki::generate(CardFamily::Moica)?;
+        let pki = TestPki::deterministic(CardFamily::Moica, DEMO_SEED, demo_epoch())?;
         let holder = Holder {
             name: "DEMO 示範用戶".into(),
             serial_number: "0000000000000000".into(),
@@ -78,12 +90,18 @@ impl DemoToken {
             (SIGN_KEY_ID, "DEMO signing", CertUsage::Signing),
             (KEYX_KEY_ID, "DEMO encryption", CertUsage::Encryption),
         ] {
-            let key = pki::rsa_key()?;
+            let key = pki.new_rsa_key()?;
             let spki = der::Encode::to_der(&pki::public_key_info(&key)?)
                 .map_err(crate::signer::encoding_error)?;
             // Ten years: pages check validity, and a demo certificate must never expire
             // in the middle of a demo.
-            let cert = CertificateInfo::parse(&pki.issue(&holder, &spki, usage, 3650)?)?;
+            let cert = CertificateInfo::parse(&pki.issue_at(
+                &holder,
+                &spki,
+                usage,
+                demo_epoch(),
+                3650,
+            )?)?;
             keys.push(DemoKey {
                 id,
                 label,
@@ -361,7 +379,11 @@ mod tests {
         assert!(info.demo);
 
         let certs = demo.certificates().unwrap();
-        assert_eq!(certs.len(), 2);
+        assert_eq!(certs.len(), 4);
+        assert_eq!(certs.iter().filter(|c| c.has_private_key).count(), 2);
+        assert!(certs[2..]
+            .iter()
+            .all(|c| c.info.is_ca && c.label.contains("DEMO")));
         let sign = &certs[0];
         assert_eq!(hex::encode(&sign.id), "5349474e");
         assert_eq!(sign.label, "DEMO signing");

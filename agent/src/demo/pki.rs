@@ -9,6 +9,7 @@
 //! (sha256WithRSAEncryption). The crate's `CertificateBuilder` is not used because its leaf
 //! profile always sets digitalSignature, which an encryption certificate must not carry.
 
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use const_oid::db::rfc4519;
@@ -16,6 +17,8 @@ use const_oid::{AssociatedOid, ObjectIdentifier};
 use der::asn1::{PrintableStringRef, SetOfVec, Utf8StringRef};
 use der::referenced::OwnedToRef;
 use der::{Any, Decode, Encode};
+use rand::rngs::StdRng;
+use rand::{CryptoRng, RngCore, SeedableRng};
 use rsa::pkcs1v15::SigningKey;
 use rsa::RsaPrivateKey;
 use sha2::Sha256;
@@ -90,8 +93,13 @@ struct Ca {
 
 impl Ca {
     /// A new RSA-2048 CA, self-signed when `parent` is `None`.
-    fn generate(name: Name, parent: Option<&Ca>, validity: Validity) -> Result<Ca> {
-        let key = rsa_key()?;
+    fn generate(
+        name: Name,
+        parent: Option<&Ca>,
+        validity: Validity,
+        rng: &mut StdRng,
+    ) -> Result<Ca> {
+        let key = rsa_key(rng)?;
         let spki = public_key_info(&key)?;
         let key = SigningKey::<Sha256>::new(key);
         let mut extensions = Vec::with_capacity(4);
@@ -117,6 +125,7 @@ impl Ca {
         };
         let der = sign(
             signer,
+            random_serial(rng)?,
             signer_name,
             name.clone(),
             spki.clone(),
@@ -133,16 +142,32 @@ impl Ca {
 }
 
 /// A test root and a MOICA- or MOEACA-like issuing CA under it.
+///
+/// A PKI is either fresh (random keys, validity from now) or deterministic (keys, serials and
+/// dates derived from a seed and a fixed epoch), which is what the demo token uses so that
+/// every process shows the same demo certificates.
 pub struct TestPki {
     family: CardFamily,
     root: Ca,
     issuer: Ca,
+    rng: Mutex<StdRng>,
 }
 
 impl TestPki {
     /// Generates the root and issuer (two RSA-2048 keys). `family` is [`CardFamily::Moica`]
     /// (issuer OU 內政部憑證管理中心) or [`CardFamily::Moeaca`] (OU 工商憑證管理中心).
     pub fn generate(family: CardFamily) -> Result<TestPki> {
+        Self::build(family, StdRng::from_entropy(), None)
+    }
+
+    /// Like [`TestPki::generate`], but every key, serial number and date comes from `seed` and
+    /// `epoch`: the same inputs give the same certificates in every process (with the same
+    /// build of card-agent).
+    pub fn deterministic(family: CardFamily, seed: [u8; 32], epoch: SystemTime) -> Result<TestPki> {
+        Self::build(family, StdRng::from_seed(seed), Some(epoch))
+    }
+
+    fn build(family: CardFamily, mut rng: StdRng, epoch: Option<SystemTime>) -> Result<TestPki> {
         let (unit, cn) = match family {
             CardFamily::Moica => ("內政部憑證管理中心", "TEST MOICA"),
             CardFamily::Moeaca => ("工商憑證管理中心", "TEST MOEACA"),
@@ -153,26 +178,41 @@ impl TestPki {
                 )))
             }
         };
-        let now = SystemTime::now();
-        let ca_validity = validity(now.checked_sub(DAY), now.checked_add(DAY * CA_VALID_DAYS))?;
+        let start = epoch.unwrap_or_else(SystemTime::now);
+        let ca_validity = validity(
+            start.checked_sub(DAY),
+            start.checked_add(DAY * CA_VALID_DAYS),
+        )?;
         let root_name = name(&[
             (rfc4519::C, "TW"),
             (rfc4519::O, "card-agent TEST"),
             (rfc4519::CN, "TEST Government Root CA"),
         ])?;
-        let root = Ca::generate(root_name, None, ca_validity)?;
+        let root = Ca::generate(root_name, None, ca_validity, &mut rng)?;
         let issuer_name = name(&[
             (rfc4519::C, "TW"),
             (rfc4519::O, "行政院"),
             (rfc4519::OU, unit),
             (rfc4519::CN, cn),
         ])?;
-        let issuer = Ca::generate(issuer_name, Some(&root), ca_validity)?;
+        let issuer = Ca::generate(issuer_name, Some(&root), ca_validity, &mut rng)?;
         Ok(TestPki {
             family,
             root,
             issuer,
+            rng: Mutex::new(rng),
         })
+    }
+
+    /// A new RSA-2048 key from this PKI's randomness (seeded for a deterministic PKI).
+    pub fn new_rsa_key(&self) -> Result<RsaPrivateKey> {
+        rsa_key(&mut *self.rng()?)
+    }
+
+    fn rng(&self) -> Result<std::sync::MutexGuard<'_, StdRng>> {
+        self.rng
+            .lock()
+            .map_err(|_| Error::Internal("test PKI random generator poisoned".into()))
     }
 
     /// The family the issuer imitates.
@@ -193,8 +233,8 @@ impl TestPki {
     /// Issues a holder certificate for the public key `spki_der` (a DER SubjectPublicKeyInfo,
     /// RSA or EC, whose private key lives elsewhere, e.g. on a SoftHSM token).
     ///
-    /// Valid from a day before now (clock skew) for `valid_days` from now; zero or negative
-    /// gives an already expired certificate, for tests of expiry handling.
+    /// Valid from a day before now (clock skew) for `valid_days`; zero or negative gives an
+    /// already expired certificate, for tests of expiry handling.
     pub fn issue(
         &self,
         holder: &Holder,
@@ -202,9 +242,22 @@ impl TestPki {
         usage: CertUsage,
         valid_days: i64,
     ) -> Result<Vec<u8>> {
+        self.issue_at(holder, spki_der, usage, SystemTime::now(), valid_days)
+    }
+
+    /// Like [`TestPki::issue`] with `start` in place of now, so a deterministic PKI issues the
+    /// same certificate whenever it runs.
+    pub fn issue_at(
+        &self,
+        holder: &Holder,
+        spki_der: &[u8],
+        usage: CertUsage,
+        start: SystemTime,
+        valid_days: i64,
+    ) -> Result<Vec<u8>> {
         let spki = SubjectPublicKeyInfoOwned::from_der(spki_der)
             .map_err(|e| Error::BadInput(format!("not a DER SubjectPublicKeyInfo: {e}")))?;
-        let now = SystemTime::now();
+        let now = start;
         let offset = DAY
             * u32::try_from(valid_days.unsigned_abs())
                 .map_err(|_| Error::BadInput(format!("{valid_days} days is out of range")))?;
@@ -230,8 +283,10 @@ impl TestPki {
                 &self.directory_attributes(holder)?,
             )?,
         ];
+        let serial = random_serial(&mut *self.rng()?)?;
         sign(
             &self.issuer.key,
+            serial,
             &self.issuer.name,
             holder_name(holder)?,
             spki,
@@ -265,8 +320,8 @@ impl TestPki {
 }
 
 /// A fresh RSA-2048 key.
-pub(crate) fn rsa_key() -> Result<RsaPrivateKey> {
-    RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+fn rsa_key(rng: &mut (impl RngCore + CryptoRng)) -> Result<RsaPrivateKey> {
+    RsaPrivateKey::new(rng, 2048)
         .map_err(|e| Error::Internal(format!("RSA key generation failed: {e}")))
 }
 
@@ -279,6 +334,7 @@ pub(crate) fn public_key_info(key: &RsaPrivateKey) -> Result<SubjectPublicKeyInf
 /// Signs a TBSCertificate with a CA key and returns the certificate's DER.
 fn sign(
     ca_key: &SigningKey<Sha256>,
+    serial_number: SerialNumber,
     issuer: &Name,
     subject: Name,
     spki: SubjectPublicKeyInfoOwned,
@@ -290,7 +346,7 @@ fn sign(
         .map_err(|e| Error::Internal(format!("signature algorithm: {e}")))?;
     let tbs = TbsCertificate {
         version: Version::V3,
-        serial_number: random_serial()?,
+        serial_number,
         signature: signature_algorithm.clone(),
         issuer: issuer.clone(),
         validity,
@@ -313,8 +369,9 @@ fn sign(
 }
 
 /// A positive 16-byte serial number; random so that re-generated PKIs never collide.
-fn random_serial() -> Result<SerialNumber> {
-    let mut bytes: [u8; 16] = rand::random();
+fn random_serial(rng: &mut impl RngCore) -> Result<SerialNumber> {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
     // Keep it positive and exactly 16 bytes long.
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     SerialNumber::new(&bytes).map_err(encoding_error)

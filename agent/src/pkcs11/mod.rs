@@ -100,6 +100,11 @@ impl Module {
             .context
             .get_token_info(slot)
             .map_err(|e| map_error("C_GetTokenInfo", e))?;
+        // An uninitialised token (SoftHSM's spare slot, a blank card) holds no keys; listing it
+        // would only make "which card?" ambiguous.
+        if !info.token_initialized() {
+            return Err(Error::NoToken { serial: None });
+        }
         let slot_description = self
             .context
             .get_slot_info(slot)
