@@ -33,8 +33,8 @@ demo() {
   install_packages "${BUILD_PACKAGES[@]}"
   say "building card-agent"
   cargo build -q -p card-agent
-  local agent=target/debug/card-agent work
-  work=$(mktemp -d)
+  local agent=target/debug/card-agent
+  work=$(mktemp -d)   # global: the EXIT trap runs after this function returns
   trap 'rm -rf "$work"' EXIT
   say "card-agent list --demo   (the demo token: a software card, never a real one)"
   "$agent" list --demo

@@ -221,7 +221,7 @@ impl CardCore {
     /// Checks a PIN against the card (one login, never retried).
     pub fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
         self.with_turn(token.token_ref, || {
-            let token = self.pin_gate(token.token_ref, pin)?;
+            let token = self.pin_gate(token, pin)?;
             match self.provider(token.token_ref)? {
                 Provider::Pkcs11(m) => m.verify_pin(&token, pin),
                 Provider::Demo(d) => d.login(pin),
@@ -242,7 +242,7 @@ impl CardCore {
         cms: &CmsOptions,
     ) -> Result<Vec<u8>> {
         self.with_turn(token.token_ref, || {
-            let token = self.pin_gate(token.token_ref, pin)?;
+            let token = self.pin_gate(token, pin)?;
             let provider = self.provider(token.token_ref)?;
             let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| match provider {
                 Provider::Pkcs11(m) => m.sign_raw(&token, &cert.id, pin, mechanism, data),
@@ -257,8 +257,12 @@ impl CardCore {
 
     /// The PIN gate: format rule and lock state, checked against fresh token information before
     /// anything reaches the card.
-    fn pin_gate(&self, token_ref: TokenRef, pin: &Pin) -> Result<TokenInfo> {
-        let token = self.token(token_ref)?;
+    fn pin_gate(&self, expected: &TokenInfo, pin: &Pin) -> Result<TokenInfo> {
+        let token = self.token(expected.token_ref)?;
+        // Another card in the same slot: the caller chose a certificate on the first one.
+        if token.serial != expected.serial {
+            return Err(Error::CardRemoved);
+        }
         token.pin_limits.check(pin)?;
         if token.pin_state == PinState::Locked {
             return Err(Error::PinLocked);
@@ -315,5 +319,138 @@ fn exactly_one<T>(mut items: Vec<T>, what: &str, hint: &'static str) -> Result<T
             what: what.to_owned(),
             hint,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_core() -> CardCore {
+        CardCore::open(&CoreOptions {
+            demo: true,
+            ..CoreOptions::default()
+        })
+        .unwrap()
+    }
+
+    fn pin(s: &str) -> Pin {
+        Pin::new(s.to_owned())
+    }
+
+    #[test]
+    fn three_wrong_pins_lock_and_the_right_pin_no_longer_helps() {
+        let core = demo_core();
+        let token = core.select_token(None).unwrap();
+        assert!(matches!(
+            core.verify_pin(&token, &pin("000000")),
+            Err(Error::PinIncorrect {
+                tries_left: Some(2)
+            })
+        ));
+        assert_eq!(
+            core.token(token.token_ref).unwrap().pin_state,
+            PinState::CountLow
+        );
+        assert!(matches!(
+            core.verify_pin(&token, &pin("000000")),
+            Err(Error::PinIncorrect {
+                tries_left: Some(1)
+            })
+        ));
+        assert_eq!(
+            core.token(token.token_ref).unwrap().pin_state,
+            PinState::FinalTry
+        );
+        assert!(matches!(
+            core.verify_pin(&token, &pin("000000")),
+            Err(Error::PinLocked)
+        ));
+        assert!(matches!(
+            core.verify_pin(&token, &pin(crate::demo::DEMO_PIN)),
+            Err(Error::PinLocked)
+        ));
+        let info = core.token(token.token_ref).unwrap();
+        assert_eq!(info.pin_state, PinState::Locked);
+        assert_eq!(info.known_tries_left(), Some(0));
+    }
+
+    #[test]
+    fn malformed_pins_cost_no_try() {
+        let core = demo_core();
+        let token = core.select_token(None).unwrap();
+        for bad in ["", "12345", "123456789", "12345a", "12 456"] {
+            assert!(
+                matches!(core.verify_pin(&token, &pin(bad)), Err(Error::PinFormat(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            core.token(token.token_ref).unwrap().known_tries_left(),
+            Some(3)
+        );
+        let (token, cert) = core.find_certificate(None).unwrap();
+        let input = SignInput::Data(b"data".to_vec());
+        let result = core.sign(
+            &token,
+            &cert,
+            &pin("12"),
+            HashAlgorithm::Sha256,
+            &input,
+            SignFormat::Pkcs1,
+            &CmsOptions::default(),
+        );
+        assert!(matches!(result, Err(Error::PinFormat(_))));
+        assert_eq!(
+            core.token(token.token_ref).unwrap().known_tries_left(),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn concurrent_callers_queue_and_all_succeed() {
+        let core = Arc::new(demo_core());
+        let (token, cert) = core.find_certificate(None).unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (core, token, cert) = (core.clone(), token.clone(), cert.clone());
+                std::thread::spawn(move || {
+                    let input = SignInput::Data(format!("document {i}").into_bytes());
+                    core.sign(
+                        &token,
+                        &cert,
+                        &pin(crate::demo::DEMO_PIN),
+                        HashAlgorithm::Sha256,
+                        &input,
+                        SignFormat::Cms,
+                        &CmsOptions::default(),
+                    )
+                })
+            })
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap().is_ok());
+        }
+    }
+
+    #[test]
+    fn unknown_certificate_and_no_module_are_clear() {
+        let core = demo_core();
+        assert!(matches!(
+            core.find_certificate(Some(&"00".repeat(32))),
+            Err(Error::CertNotFound { .. })
+        ));
+        let empty = CardCore::open(&CoreOptions {
+            command_line_modules: vec![PathBuf::from("/nonexistent/module.so")],
+            ..CoreOptions::default()
+        })
+        .unwrap();
+        let err = empty.tokens().unwrap_err();
+        assert!(matches!(err, Error::NoModule { .. }));
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/module.so: file not found"),
+            "{err}"
+        );
     }
 }

@@ -190,7 +190,13 @@ impl CertificateInfo {
             subject_o: first_text(subject.iter_organization()),
             email: first_text(subject.iter_email()),
             subject_serial_number,
-            family: CardFamily::from_issuer(&issuer),
+            // A CA certificate belongs to the family it issues for (its own name says which);
+            // a holder certificate to the family of its issuer.
+            family: CardFamily::from_issuer(&if cert.is_ca() {
+                subject.to_string()
+            } else {
+                issuer.clone()
+            }),
             issuer,
             serial_hex: hex::encode_upper(trim_leading_zeros(cert.raw_serial())),
             not_before: cert.validity().not_before.timestamp(),

@@ -90,9 +90,15 @@ impl Module {
             .collect())
     }
 
-    /// What the token in `slot_id` says about itself.
+    /// What a token seen earlier says about itself now. A token that can no longer be read
+    /// has, for the person using it, been removed: modules report that with anything from
+    /// CKR_TOKEN_NOT_PRESENT to CKR_GENERAL_ERROR.
     pub fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
         self.token_info(token_ref.provider, slot(token_ref.slot_id)?)
+            .map_err(|e| match e {
+                Error::Pkcs11 { .. } | Error::NoToken { .. } => Error::CardRemoved,
+                other => other,
+            })
     }
 
     fn token_info(&self, provider: usize, slot: Slot) -> Result<TokenInfo> {
