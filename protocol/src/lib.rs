@@ -8,10 +8,15 @@
 //!   English messages. One table; the agent maps its internal errors onto it in one place.
 //! - [`types`]: the JSON shapes of readers, tokens and certificates, shared by the CLI's
 //!   `--json` output and the native protocol, so both always say the same thing.
+//! - [`frame`]: the length-prefixed framing of native messaging, used on stdin/stdout and on
+//!   the daemon's socket alike; a pure encoder and an incremental, bounded decoder.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
+// Tests may unwrap: a panic there is a test failure with a location, which is what we want.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod error_code;
+pub mod frame;
 pub mod types;
 
 pub use error_code::{ErrorCode, Language};
