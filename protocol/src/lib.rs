@@ -16,6 +16,9 @@
 //! - [`auth`]: the origin-bound authentication token and the exact bytes the card signs.
 //! - [`secret`]: [`SecretString`], how a PIN travels: redacted in `Debug`, wiped on drop.
 //! - [`encoding`]: base64 as the protocol accepts and produces it.
+//! - `verifier` (cargo feature `verifier`): what a relying party's server runs to check an
+//!   authentication token: X.509 path to its trusted roots, then the origin-bound signature.
+//!   Servers depend on this crate with that feature and nothing of the agent.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 // Tests may unwrap: a panic there is a test failure with a location, which is what we want.
@@ -28,6 +31,8 @@ pub mod frame;
 pub mod message;
 pub mod secret;
 pub mod types;
+#[cfg(feature = "verifier")]
+pub mod verifier;
 
 pub use error_code::{ErrorCode, Language};
 pub use message::{
