@@ -639,3 +639,51 @@ fn every_request_error_maps_to_bad_request() {
         assert_eq!(body.message, e.error.to_string());
     }
 }
+
+/// The README's examples are part of the contract: each JSON block must parse as what it
+/// shows, and every error code and command must be documented.
+#[test]
+fn readme_examples_parse_and_cover_every_code_and_command() {
+    let readme = include_str!("../../README.md");
+    let mut blocks = 0;
+    for block in readme.split("```json\n").skip(1) {
+        let text = block.split("```").next().unwrap();
+        let value: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        blocks += 1;
+        if value.get("command").is_some() {
+            parse_request(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        } else if value.get("format").is_some() {
+            serde_json::from_value::<crate::auth::AuthToken>(value).unwrap();
+        } else {
+            let message = ServerMessage::parse(text.as_bytes()).unwrap();
+            if let ServerMessage::Response(Response {
+                body: ResponseBody::Result(result),
+                ..
+            }) = message
+            {
+                if result.get("certificates").is_some() {
+                    serde_json::from_value::<CertificatesResult>(result).unwrap();
+                } else if result.get("readers").is_some() {
+                    serde_json::from_value::<StatusResult>(result).unwrap();
+                }
+            }
+        }
+    }
+    assert!(blocks >= 20, "only {blocks} JSON examples found");
+    for code in ErrorCode::ALL {
+        assert!(
+            readme.contains(&format!("| `{}` |", code.as_str())),
+            "{code} is not documented"
+        );
+    }
+    for name in COMMAND_NAMES {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "{name} is not documented"
+        );
+        assert!(
+            readme.contains(&format!("\"command\": \"{name}\"")),
+            "{name} has no example"
+        );
+    }
+}
