@@ -33,11 +33,13 @@ macro_rules! error_codes {
         /// A stable, machine-readable failure code, shared by the CLI, the native protocol and
         /// (through its own mapping) the legacy HiPKI API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         #[non_exhaustive]
         pub enum ErrorCode {
             $(
                 #[doc = $en]
+                // Serde takes the spelling from the table, not from the variant name:
+                // `Io` is `IO_ERROR` on the wire, which a case rule would turn into `IO`.
+                #[serde(rename = $wire)]
                 $variant,
             )+
         }

@@ -149,3 +149,88 @@ pub struct Certificate {
     /// DER, base64 (standard alphabet, padded).
     pub der_base64: String,
 }
+
+/// The government CA family that issued a certificate, as far as its issuer name tells.
+/// Informational: trust comes from the chain, never from this name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CardFamily {
+    /// 自然人憑證, issued by 內政部憑證管理中心.
+    #[serde(rename = "MOICA")]
+    Moica,
+    /// 工商憑證, issued by 工商憑證管理中心.
+    #[serde(rename = "MOEACA")]
+    Moeaca,
+    /// 政府機關憑證, issued by 政府憑證管理中心.
+    #[serde(rename = "GCA")]
+    Gca,
+    /// 組織及團體憑證, issued by 組織及團體憑證管理中心.
+    #[serde(rename = "XCA")]
+    Xca,
+    /// 醫事憑證, issued by 衛生福利部醫事憑證管理中心.
+    #[serde(rename = "HCA")]
+    Hca,
+    /// Anything else.
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl CardFamily {
+    /// Recognises the family from issuer text (a whole DN or one OU value). Longer names are
+    /// tried first because some CA names contain shorter ones.
+    pub fn from_issuer(issuer: &str) -> Self {
+        const TABLE: &[(&str, CardFamily)] = &[
+            ("醫事憑證管理中心", CardFamily::Hca),
+            ("組織及團體憑證管理中心", CardFamily::Xca),
+            ("工商憑證管理中心", CardFamily::Moeaca),
+            ("內政部憑證管理中心", CardFamily::Moica),
+            ("政府憑證管理中心", CardFamily::Gca),
+        ];
+        TABLE
+            .iter()
+            .find(|(needle, _)| issuer.contains(needle))
+            .map_or(CardFamily::Unknown, |(_, family)| *family)
+    }
+
+    /// Wire name: `MOICA`, `MOEACA`, `GCA`, `XCA`, `HCA` or `unknown` (the values of
+    /// [`Certificate::card_family`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardFamily::Moica => "MOICA",
+            CardFamily::Moeaca => "MOEACA",
+            CardFamily::Gca => "GCA",
+            CardFamily::Xca => "XCA",
+            CardFamily::Hca => "HCA",
+            CardFamily::Unknown => "unknown",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_family_from_issuer() {
+        let f = CardFamily::from_issuer;
+        assert_eq!(
+            f("C=TW, O=行政院, OU=內政部憑證管理中心"),
+            CardFamily::Moica
+        );
+        assert_eq!(f("C=TW, O=行政院, OU=工商憑證管理中心"), CardFamily::Moeaca);
+        assert_eq!(f("C=TW, O=行政院, OU=政府憑證管理中心"), CardFamily::Gca);
+        assert_eq!(
+            f("C=TW, O=行政院, OU=組織及團體憑證管理中心"),
+            CardFamily::Xca
+        );
+        assert_eq!(
+            f("C=TW, O=行政院, OU=衛生福利部醫事憑證管理中心"),
+            CardFamily::Hca
+        );
+        assert_eq!(f("CN=Example CA"), CardFamily::Unknown);
+        assert_eq!(
+            serde_json::to_string(&CardFamily::Moica).unwrap(),
+            "\"MOICA\""
+        );
+        assert_eq!(CardFamily::Unknown.as_str(), "unknown");
+    }
+}
