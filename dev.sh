@@ -61,9 +61,9 @@ run_tests() {
   need_cargo
   install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   say "building"
-  cargo build --workspace --all-targets
+  cargo build --workspace --all-targets --all-features
   say "running every test"
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --all-features --no-fail-fast
 }
 
 case "${1:-}" in

@@ -37,8 +37,8 @@ macro_rules! error_codes {
         pub enum ErrorCode {
             $(
                 #[doc = $en]
-                // Serde takes the spelling from the table, not from the variant name:
-                // `Io` is `IO_ERROR` on the wire, which a case rule would turn into `IO`.
+                // Serde takes the spelling from the table, not from a case rule on the variant
+                // name, so the wire spelling is written down exactly once.
                 #[serde(rename = $wire)]
                 $variant,
             )+
