@@ -18,14 +18,57 @@ pub const CONFIG_ENV: &str = "CARD_AGENT_CONFIG";
 /// Largest config file we read; a real one is a few hundred bytes.
 const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 
-/// Settings from the config file. Every key is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Settings from the config file. Every key is optional; the README documents each with its
+/// default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// PKCS#11 modules to load, used when neither `--pkcs11-module` nor
     /// `CARD_AGENT_PKCS11_MODULE` names any. Default: none (the well-known locations are tried).
-    #[serde(default)]
     pub pkcs11_modules: Vec<PathBuf>,
+    /// Sites that may use the card without asking: exact origins (`https://www.example.gov.tw`)
+    /// or a wildcard on the leftmost label (`https://*.gov.tw`). Default: none; every site is
+    /// asked about once, in a native dialog, and remembered.
+    pub trusted_sites: Vec<String>,
+    /// Where the legacy HiPKI-compatible HTTP API listens. Default `127.0.0.1:61161`; only
+    /// loopback addresses are accepted.
+    pub http_listen: String,
+    /// Where PINs are typed: `auto` (the page's PIN if it sends one, else the dialog),
+    /// `dialog` (only the agent's own dialog; a PIN from a page is refused) or `page` (only the
+    /// page's PIN). Default `auto`.
+    pub pin_entry: PinEntry,
+    /// The pinentry program for the PIN and site dialogs. Default: the first of
+    /// pinentry-gnome3, pinentry-qt, pinentry-gtk-2, pinentry-mac, pinentry found on PATH.
+    pub pinentry: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pkcs11_modules: Vec::new(),
+            trusted_sites: Vec::new(),
+            http_listen: DEFAULT_HTTP_LISTEN.to_owned(),
+            pin_entry: PinEntry::Auto,
+            pinentry: None,
+        }
+    }
+}
+
+/// The legacy API's default address: where HiPKI Local Sign Server listens, so pages work
+/// unchanged.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:61161";
+
+/// Where PINs are typed (config key `pin_entry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinEntry {
+    /// The page's PIN when it sends one, else the agent's dialog.
+    #[default]
+    Auto,
+    /// Only the agent's dialog: the PIN never passes through a page.
+    Dialog,
+    /// Only the page's PIN (for kiosks and tests without a desktop).
+    Page,
 }
 
 impl Config {
@@ -71,11 +114,16 @@ mod tests {
     fn parses_keys_and_refuses_typos() {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.toml");
-        std::fs::write(&good, "pkcs11_modules = [\"/usr/lib/x.so\"]\n").unwrap();
-        assert_eq!(
-            Config::read(&good).unwrap().pkcs11_modules,
-            vec![PathBuf::from("/usr/lib/x.so")]
-        );
+        let text = "pkcs11_modules = [\"/usr/lib/x.so\"]\ntrusted_sites = [\"https://*.gov.tw\"]\npin_entry = \"dialog\"\n";
+        std::fs::write(&good, text).unwrap();
+        let config = Config::read(&good).unwrap();
+        assert_eq!(config.pkcs11_modules, vec![PathBuf::from("/usr/lib/x.so")]);
+        assert_eq!(config.trusted_sites, vec!["https://*.gov.tw".to_owned()]);
+        assert_eq!(config.pin_entry, PinEntry::Dialog);
+        assert_eq!(config.http_listen, DEFAULT_HTTP_LISTEN);
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "pin_entry = \"sometimes\"\n").unwrap();
+        assert!(Config::read(&bad).is_err());
         let typo = dir.path().join("typo.toml");
         std::fs::write(&typo, "pkcs11_module = [\"/usr/lib/x.so\"]\n").unwrap();
         let err = Config::read(&typo).unwrap_err().to_string();

@@ -1,0 +1,172 @@
+//! One client connection to the daemon: frames in, one task per request, responses and pushed
+//! events out through a single writer.
+//!
+//! Requests on one connection run concurrently (a `status` is answered while a `sign` waits for
+//! its PIN dialog); responses carry the request's id, so order does not matter. Card work
+//! itself is still one operation at a time per token, in the card core.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use card_agent_protocol::frame::FrameDecoder;
+use card_agent_protocol::message::{parse_request, Command, Request, Response, SubscriptionResult};
+use card_agent_protocol::Language;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::policy::Origin;
+use crate::service::{Caller, Service};
+
+/// Longest a quick command may take (status, certificates).
+const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a command with a PIN may take: the user reads the dialog, types, the card signs.
+const PIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// Responses waiting for the writer; a client that stops reading stalls only itself.
+const OUTGOING_QUEUE: usize = 32;
+
+/// Serves one connection until the client closes it or sends a broken frame.
+pub async fn serve<S>(stream: S, service: Arc<Service>, lang: Language)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(OUTGOING_QUEUE);
+    let writer_task = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if writer.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+
+    let mut decoder = FrameDecoder::new();
+    let mut subscription: Option<JoinHandle<()>> = None;
+    let mut buf = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        decoder.push(&buf[..n]);
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(payload)) => {
+                    on_frame(&payload, &service, lang, &out, &mut subscription).await;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The length prefix is the only delimiter: after a bad frame the stream
+                    // cannot be trusted, so say why once and close.
+                    tracing::warn!(error = %e, "closing connection after a bad frame");
+                    let body = card_agent_protocol::message::ErrorBody::new(
+                        card_agent_protocol::ErrorCode::BadRequest,
+                        e.to_string(),
+                    );
+                    let _ = out.send(Response::error(None, body).frame_for_browser()).await;
+                    break 'read;
+                }
+            }
+        }
+    }
+    if let Err(e) = decoder.finish() {
+        tracing::debug!(error = %e, "client left mid-frame");
+    }
+    if let Some(task) = subscription {
+        task.abort();
+    }
+    drop(out);
+    let _ = writer_task.await;
+}
+
+async fn on_frame(
+    payload: &[u8],
+    service: &Arc<Service>,
+    lang: Language,
+    out: &mpsc::Sender<Vec<u8>>,
+    subscription: &mut Option<JoinHandle<()>>,
+) {
+    let request = match parse_request(payload) {
+        Ok(r) => r,
+        Err(invalid) => {
+            let _ = out.send(invalid.to_response().frame_for_browser()).await;
+            return;
+        }
+    };
+    match request.command {
+        Command::Subscribe => {
+            if subscription.is_none() {
+                *subscription = Some(forward_events(service, out.clone()));
+            }
+            let reply = Response::result(request.id, &SubscriptionResult { subscribed: true });
+            let _ = out.send(reply.frame_for_browser()).await;
+        }
+        Command::Unsubscribe => {
+            if let Some(task) = subscription.take() {
+                task.abort();
+            }
+            let reply = Response::result(request.id, &SubscriptionResult { subscribed: false });
+            let _ = out.send(reply.frame_for_browser()).await;
+        }
+        _ => {
+            let (service, out) = (service.clone(), out.clone());
+            tokio::spawn(async move {
+                let reply = run(request, service, lang).await;
+                let _ = out.send(reply.frame_for_browser()).await;
+            });
+        }
+    }
+}
+
+/// Runs one command on a blocking thread, bounded in time.
+async fn run(request: Request, service: Arc<Service>, lang: Language) -> Response {
+    let id = request.id.clone();
+    let origin = match request.origin.as_deref().map(Origin::parse).transpose() {
+        Ok(o) => o,
+        Err(e) => return Response::error(id, e.to_wire(lang)),
+    };
+    let caller = Caller { origin, lang };
+    let limit = match request.command {
+        Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_) => PIN_TIMEOUT,
+        _ => QUICK_TIMEOUT,
+    };
+    let command = request.command;
+    let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));
+    let outcome = match tokio::time::timeout(limit, work).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(Error::Internal(format!("command failed: {join}"))),
+        // The card operation cannot be interrupted; it finishes in the background holding the
+        // token's turn, and the caller hears now rather than never.
+        Err(_) => Err(Error::Timeout),
+    };
+    match outcome {
+        Ok(value) => Response::ok(id, value),
+        Err(e) => {
+            tracing::info!(code = %e.code(), error = %e, "request failed");
+            Response::error(id, e.to_wire(lang))
+        }
+    }
+}
+
+/// Pushes every card and reader event to this connection until aborted.
+fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<()> {
+    let mut events = service.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    let Ok(json) = event.into_message().to_json() else { continue };
+                    let Ok(frame) = card_agent_protocol::frame::encode(&json) else { continue };
+                    if out.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+                // A slow client missed some events; the next ones still matter.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    })
+}

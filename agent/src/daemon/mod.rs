@@ -1,0 +1,142 @@
+//! `card-agent serve`: the per-user daemon. It owns the cards, watches readers, and answers
+//! clients on its local endpoint (see [`crate::ipc`]).
+
+mod connection;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use card_agent_protocol::message::Event;
+use card_agent_protocol::Language;
+use tokio::sync::Semaphore;
+
+use crate::card_core::{CardCore, CoreOptions};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ipc::{self, Endpoint};
+use crate::pinentry::PinDialog;
+use crate::policy::Policy;
+use crate::reader::{self, ReaderEvent};
+use crate::service::{Service, Settings};
+
+/// Most clients served at once; each browser tab shares one native host, so real use needs a
+/// handful. Beyond this, new connections wait.
+const MAX_CONNECTIONS: usize = 64;
+
+/// What `serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Which tokens to serve.
+    pub core: CoreOptions,
+    /// The configuration.
+    pub config: Config,
+    /// The language of dialogs and messages.
+    pub lang: Language,
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(options: ServeOptions) -> Result<()> {
+    let endpoint = Endpoint::for_current_user();
+    // Take the lock before anything slow, so a second daemon is refused at once.
+    let lock = endpoint.lock_instance()?;
+    let service = Arc::new(build_service(&options)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        let listener = ipc::bind(&endpoint, &lock)?;
+        let _watcher = if options.core.demo { None } else { watch_readers(service.clone()) };
+        tracing::info!(socket = %endpoint.socket.display(), "card-agent daemon ready");
+        eprintln!("card-agent {} listening on {}", env!("CARGO_PKG_VERSION"), endpoint.socket.display());
+        accept_until_shutdown(listener, service, options.lang).await;
+        let _ = std::fs::remove_file(&endpoint.socket);
+        Ok(())
+    })
+}
+
+fn build_service(options: &ServeOptions) -> Result<Service> {
+    let core = Arc::new(CardCore::open(&options.core)?);
+    for m in core.modules().iter().filter(|m| !m.loaded) {
+        eprintln!("card-agent: PKCS#11 module {} not loaded: {}", m.path, m.error.as_deref().unwrap_or("?"));
+    }
+    let policy = Policy::load(&options.config.trusted_sites, approvals_path())?;
+    let dialog = PinDialog::find(options.config.pinentry.as_deref()).map_err(|e| e.to_string());
+    if let Err(why) = &dialog {
+        eprintln!("card-agent: {why}");
+    }
+    Ok(Service::new(core, policy, dialog, Settings { pin_entry: options.config.pin_entry }))
+}
+
+/// The file of sites the user approved: `<per-user state dir>/trusted-sites.json`.
+pub fn approvals_path() -> PathBuf {
+    directories::ProjectDirs::from("tw", "card-agent", "card-agent")
+        .map(|d| d.state_dir().unwrap_or_else(|| d.data_local_dir()).join("trusted-sites.json"))
+        .unwrap_or_else(|| std::env::temp_dir().join("card-agent-trusted-sites.json"))
+}
+
+/// Starts the PC/SC watcher feeding the service's event channel. Without the smart-card
+/// service the daemon still runs (tokens from software modules work); the watcher reports the
+/// outage and recovers by itself.
+fn watch_readers(service: Arc<Service>) -> Option<reader::Watcher> {
+    match reader::Watcher::spawn(move |event| {
+        if let Some(event) = wire_event(event) {
+            service.publish(event);
+        }
+    }) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            eprintln!("card-agent: card events unavailable: {e}");
+            None
+        }
+    }
+}
+
+/// Reader events as the protocol shows them; service outages are logged, not pushed.
+fn wire_event(event: ReaderEvent) -> Option<Event> {
+    Some(match event {
+        ReaderEvent::CardInserted { reader, atr, family } => Event::CardInserted {
+            reader,
+            atr: reader::atr_hex(&atr),
+            card_family: family.as_str().to_owned(),
+        },
+        ReaderEvent::CardRemoved { reader } => Event::CardRemoved { reader },
+        ReaderEvent::ReaderAdded { name } => Event::ReaderAdded { reader: name },
+        ReaderEvent::ReaderRemoved { name } => Event::ReaderRemoved { reader: name },
+        other => {
+            tracing::warn!(event = ?other, "smart card service state changed");
+            return None;
+        }
+    })
+}
+
+#[cfg(unix)]
+async fn accept_until_shutdown(listener: tokio::net::UnixListener, service: Arc<Service>, lang: Language) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("card-agent: cannot watch SIGTERM: {e}");
+            return;
+        }
+    };
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        if !ipc::peer_is_current_user(&stream) {
+            tracing::warn!("refused a connection from another user");
+            continue;
+        }
+        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let service = service.clone();
+        tokio::spawn(async move {
+            connection::serve(stream, service, lang).await;
+            drop(permit);
+        });
+    }
+    tracing::info!("card-agent daemon stopping");
+}

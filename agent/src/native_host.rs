@@ -1,0 +1,281 @@
+//! `card-agent native-host`: what the browser starts for the extension (native messaging host
+//! `tw.card_agent`). It checks who started it, then relays framed messages between the
+//! browser (stdin/stdout) and the daemon (the IPC socket), starting the daemon when none runs.
+//!
+//! The host is deliberately thin: it enforces only what must be enforced at the browser's door
+//! — the caller is one of our extensions, every frame is bounded, every page request carries
+//! the origin the extension took from the browser — and leaves every other rule to the daemon.
+
+use std::time::Duration;
+
+use card_agent_protocol::frame::{FrameDecoder, MAX_BROWSER_MESSAGE};
+use card_agent_protocol::message::{parse_request, ErrorBody, Response};
+use card_agent_protocol::{ErrorCode, Language};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+use crate::ipc::Endpoint;
+
+/// The extension ID that extension/manifest.json's `key` yields: the development and test
+/// build. Store IDs join this list when the extension is published.
+pub const DEV_EXTENSION_ID: &str = "hccjmiblnokapoamfkgnbbighmnfpoig";
+/// The Firefox add-on ID (browser_specific_settings.gecko.id).
+pub const FIREFOX_ADDON_ID: &str = "card-agent@card-agent.tw";
+/// The native messaging host name.
+pub const HOST_NAME: &str = "tw.card_agent";
+
+/// How long to wait for an autostarted daemon to answer.
+const AUTOSTART_WAIT: Duration = Duration::from_secs(10);
+
+/// Who started the host, from the browser's arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserCaller {
+    /// Chrome, Chromium, Edge, Brave: `chrome-extension://<id>/`.
+    Chromium(String),
+    /// Firefox: the add-on ID (the second argument, after the manifest path).
+    Firefox(String),
+}
+
+impl BrowserCaller {
+    /// Reads the caller from the host's arguments (the program name excluded). Chrome passes
+    /// the origin first (and on Windows `--parent-window=N`); Firefox passes the manifest path
+    /// and then the add-on ID.
+    pub fn from_args(args: &[String]) -> Option<Self> {
+        let positional: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+        let first = positional.first()?;
+        if let Some(rest) = first.strip_prefix("chrome-extension://") {
+            let id = rest.trim_end_matches('/');
+            let valid = id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b));
+            return valid.then(|| BrowserCaller::Chromium(id.to_owned()));
+        }
+        positional.get(1).map(|id| BrowserCaller::Firefox((*id).clone()))
+    }
+
+    /// Whether this caller is one of ours, or one the user configured (`allowed_extensions`).
+    pub fn is_allowed(&self, configured: &[String]) -> bool {
+        let (id, builtin) = match self {
+            BrowserCaller::Chromium(id) => (id, DEV_EXTENSION_ID),
+            BrowserCaller::Firefox(id) => (id, FIREFOX_ADDON_ID),
+        };
+        id == builtin || configured.iter().any(|c| c.trim_end_matches('/').trim_start_matches("chrome-extension://") == id)
+    }
+}
+
+/// Runs the host until the browser closes stdin.
+pub fn run(args: &[String], configured: &[String]) -> Result<()> {
+    let caller = BrowserCaller::from_args(args)
+        .ok_or_else(|| Error::BadInput("native-host: started without a browser caller argument".to_owned()))?;
+    if !caller.is_allowed(configured) {
+        return Err(Error::CallerNotAllowed { caller: format!("{caller:?}") });
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        let daemon = connect_or_start().await;
+        relay(tokio::io::stdin(), tokio::io::stdout(), daemon).await
+    })
+}
+
+/// Connects to the daemon, starting it first when none answers (as gpg-agent autostarts).
+#[cfg(unix)]
+async fn connect_or_start() -> Result<tokio::net::UnixStream> {
+    let endpoint = Endpoint::for_current_user();
+    if let Ok(s) = tokio::net::UnixStream::connect(&endpoint.socket).await {
+        return Ok(s);
+    }
+    start_daemon()?;
+    let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match tokio::net::UnixStream::connect(&endpoint.socket).await {
+            Ok(s) => return Ok(s),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(Error::AgentUnavailable(format!("{}: {e}", endpoint.socket.display())));
+            }
+            // Waiting for a process we just started to create its socket; nothing to block on.
+            Err(_) => tokio::time::sleep(pause).await,
+        }
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Starts `card-agent serve` detached from the browser: its own process group, so closing the
+/// browser (which signals the host's group) does not stop the daemon other clients use.
+fn start_daemon() -> Result<()> {
+    let exe = std::env::current_exe().map_err(|e| Error::AgentUnavailable(format!("cannot find card-agent: {e}")))?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("serve")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    command
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| Error::AgentUnavailable(format!("cannot start card-agent serve: {e}")))
+}
+
+/// Relays frames until the browser closes stdin. Frames from the browser are checked (bounded,
+/// a request with an origin) before they reach the daemon; frames from the daemon are checked
+/// against the browser's message limit. When the daemon cannot be reached, every request gets
+/// an error response rather than silence.
+pub async fn relay<R, W, D>(browser_in: R, mut browser_out: W, daemon: Result<D>) -> Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+    D: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (to_browser, mut outgoing) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if browser_out.write_all(&frame).await.is_err() || browser_out.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut daemon_writer = match daemon {
+        Ok(stream) => {
+            let (daemon_reader, daemon_writer) = tokio::io::split(stream);
+            tokio::spawn(daemon_to_browser(daemon_reader, to_browser.clone()));
+            Some(daemon_writer)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "daemon unreachable");
+            None
+        }
+    };
+    let mut decoder = FrameDecoder::new();
+    let mut input = browser_in;
+    let mut buf = vec![0u8; 16 * 1024];
+    let lang = Language::from_locale(&std::env::var("LANG").unwrap_or_default());
+    'read: loop {
+        let n = match input.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        decoder.push(&buf[..n]);
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(payload)) => {
+                    if let Some(refusal) = check_request(&payload, daemon_writer.is_some(), lang) {
+                        let _ = to_browser.send(refusal.frame_for_browser()).await;
+                        continue;
+                    }
+                    let Some(writer) = daemon_writer.as_mut() else { continue };
+                    let Ok(frame) = card_agent_protocol::frame::encode(&payload) else { continue };
+                    if writer.write_all(&frame).await.is_err() {
+                        daemon_writer = None;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let body = ErrorBody::new(ErrorCode::BadRequest, e.to_string());
+                    let _ = to_browser.send(Response::error(None, body).frame_for_browser()).await;
+                    break 'read;
+                }
+            }
+        }
+    }
+    drop(daemon_writer);
+    drop(to_browser);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    Ok(())
+}
+
+/// The host's own checks on a browser frame; `Some(response)` refuses it.
+fn check_request(payload: &[u8], daemon_up: bool, lang: Language) -> Option<Response> {
+    let request = match parse_request(payload) {
+        Ok(r) => r,
+        Err(invalid) => return Some(invalid.to_response()),
+    };
+    if request.origin.is_none() {
+        // The extension always sets the origin from the browser; a request without one did not
+        // come from a page through our extension.
+        let body = ErrorBody::new(ErrorCode::BadRequest, "origin is required from the browser");
+        return Some(Response::error(request.id, body.with_field("origin")));
+    }
+    if !daemon_up {
+        return Some(Response::error(request.id, ErrorBody::from_code(ErrorCode::Internal, lang)));
+    }
+    None
+}
+
+/// Copies the daemon's frames to the browser, bounding each to the browser's 1 MB limit.
+async fn daemon_to_browser<R: AsyncRead + Unpin>(mut daemon: R, to_browser: tokio::sync::mpsc::Sender<Vec<u8>>) {
+    let mut decoder = FrameDecoder::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match daemon.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        decoder.push(&buf[..n]);
+        while let Ok(Some(payload)) = decoder.next_frame() {
+            if payload.len() > MAX_BROWSER_MESSAGE {
+                continue;
+            }
+            let Ok(frame) = card_agent_protocol::frame::encode(&payload) else { continue };
+            if to_browser.send(frame).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn callers_from_browser_arguments() {
+        let ours = format!("chrome-extension://{DEV_EXTENSION_ID}/");
+        assert_eq!(BrowserCaller::from_args(&args(&[&ours])), Some(BrowserCaller::Chromium(DEV_EXTENSION_ID.into())));
+        assert_eq!(
+            BrowserCaller::from_args(&args(&[&ours, "--parent-window=1234"])),
+            Some(BrowserCaller::Chromium(DEV_EXTENSION_ID.into()))
+        );
+        assert_eq!(
+            BrowserCaller::from_args(&args(&["/usr/lib/mozilla/native-messaging-hosts/tw.card_agent.json", FIREFOX_ADDON_ID])),
+            Some(BrowserCaller::Firefox(FIREFOX_ADDON_ID.into()))
+        );
+        assert_eq!(BrowserCaller::from_args(&args(&["chrome-extension://short/"])), None);
+        assert_eq!(BrowserCaller::from_args(&args(&[])), None);
+    }
+
+    #[test]
+    fn only_our_extensions_and_configured_ones_are_allowed() {
+        assert!(BrowserCaller::Chromium(DEV_EXTENSION_ID.into()).is_allowed(&[]));
+        assert!(BrowserCaller::Firefox(FIREFOX_ADDON_ID.into()).is_allowed(&[]));
+        let other = "abcdefghijklmnopabcdefghijklmnop".to_owned();
+        assert!(!BrowserCaller::Chromium(other.clone()).is_allowed(&[]));
+        assert!(BrowserCaller::Chromium(other.clone()).is_allowed(&[format!("chrome-extension://{other}/")]));
+        assert!(!BrowserCaller::Firefox("evil@example.com".into()).is_allowed(&[]));
+    }
+
+    /// The development ID is the one extension/manifest.json's key yields, so the host and the
+    /// extension cannot drift apart.
+    #[test]
+    fn dev_id_matches_the_manifest_key() {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let manifest = include_str!("../../extension/manifest.json");
+        let json: serde_json::Value = serde_json::from_str(manifest).unwrap();
+        let der = base64::engine::general_purpose::STANDARD.decode(json["key"].as_str().unwrap()).unwrap();
+        let id: String = hex::encode(sha2::Sha256::digest(der))[..32]
+            .chars()
+            .map(|c| (b'a' + c.to_digit(16).unwrap() as u8) as char)
+            .collect();
+        assert_eq!(id, DEV_EXTENSION_ID);
+    }
+}

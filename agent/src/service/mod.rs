@@ -1,0 +1,168 @@
+//! The one service behind every channel. The native host (through the daemon's IPC socket) and
+//! the legacy HTTP API are thin adapters that turn their wire format into calls here; every
+//! rule — which sites may ask, where PINs come from, which certificate signs — is decided in
+//! this module and its children, once.
+//!
+//! Service calls block (cards and dialogs are slow and synchronous); async transports run them
+//! on blocking threads.
+
+mod authenticate;
+mod pin_source;
+mod sign;
+mod site;
+
+use std::sync::{Arc, Mutex};
+
+use card_agent_protocol::message::{
+    CertificatesResult, Command, Event, TokenCertificate as WireCertificate, VerifyPinArgs,
+    VerifyPinResult, VersionResult,
+};
+use card_agent_protocol::Language;
+use serde_json::Value;
+
+use crate::card_core::CardCore;
+use crate::config::PinEntry;
+use crate::error::{Error, Result};
+use crate::inventory;
+use crate::pinentry::PinDialog;
+use crate::policy::{Origin, Policy};
+
+pub use sign::{SignOutput, SignRequest};
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The page's origin, taken from the browser (never from the page). `None` for local
+    /// clients of the same user (CLI, tray, doctor).
+    pub origin: Option<Origin>,
+    /// The language for dialogs and messages.
+    pub lang: Language,
+}
+
+impl Caller {
+    /// A local client: no page, no site policy.
+    pub fn local(lang: Language) -> Self {
+        Caller { origin: None, lang }
+    }
+}
+
+/// How the service behaves, from the config file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where PINs are typed.
+    pub pin_entry: PinEntry,
+}
+
+/// The card-agent service.
+pub struct Service {
+    core: Arc<CardCore>,
+    policy: Mutex<Policy>,
+    /// The dialog program, or what was looked for when none was found.
+    dialog: std::result::Result<PinDialog, String>,
+    settings: Settings,
+    /// One dialog on screen at a time: two pages asking at once must not stack PIN prompts
+    /// that the user cannot tell apart.
+    dialog_turn: Mutex<()>,
+    events: tokio::sync::broadcast::Sender<Event>,
+}
+
+impl Service {
+    /// A service over `core`. `dialog` is the pinentry program, or (when none was found) what
+    /// was looked for; requests that need a dialog then fail with a message saying so.
+    pub fn new(
+        core: Arc<CardCore>,
+        policy: Policy,
+        dialog: std::result::Result<PinDialog, String>,
+        settings: Settings,
+    ) -> Self {
+        let (events, _) = tokio::sync::broadcast::channel(64);
+        Service { core, policy: Mutex::new(policy), dialog, settings, dialog_turn: Mutex::new(()), events }
+    }
+
+    /// The card core.
+    pub fn core(&self) -> &CardCore {
+        &self.core
+    }
+
+    /// Publishes a card or reader event to every subscriber.
+    pub fn publish(&self, event: Event) {
+        // No subscriber is not an error: events are only for whoever listens now.
+        let _ = self.events.send(event);
+    }
+
+    /// A receiver of card and reader events from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Runs one protocol command (except `subscribe`/`unsubscribe`, which belong to the
+    /// connection that asks) and returns its `result` object.
+    pub fn handle(&self, caller: &Caller, command: Command) -> Result<Value> {
+        match command {
+            Command::Version => to_value(&VersionResult::new(env!("CARGO_PKG_VERSION"))),
+            Command::Status => {
+                self.admit(caller)?;
+                to_value(&inventory::collect(&self.core, inventory::now_unix())?)
+            }
+            Command::GetCertificates => {
+                self.admit(caller)?;
+                to_value(&self.certificates()?)
+            }
+            Command::VerifyPin(args) => {
+                self.admit(caller)?;
+                self.verify_pin(caller, args)?;
+                to_value(&VerifyPinResult { verified: true })
+            }
+            Command::Sign(args) => {
+                self.admit(caller)?;
+                let request = SignRequest::from_args(args)?;
+                to_value(&self.sign(caller, request)?.into_wire())
+            }
+            Command::Authenticate(args) => {
+                self.admit(caller)?;
+                to_value(&self.authenticate(caller, args)?)
+            }
+            Command::Subscribe | Command::Unsubscribe => Err(Error::Internal(
+                "subscriptions are handled by the connection".to_owned(),
+            )),
+        }
+    }
+
+    /// Every certificate on every token, with its token's serial.
+    pub fn certificates(&self) -> Result<CertificatesResult> {
+        let now = inventory::now_unix();
+        let mut certificates = Vec::new();
+        for token in self.core.tokens()? {
+            for cert in self.core.certificates(token.token_ref)? {
+                certificates.push(WireCertificate {
+                    token_serial: token.serial.clone(),
+                    certificate: inventory::certificate(&cert, now),
+                });
+            }
+        }
+        Ok(CertificatesResult { certificates })
+    }
+
+    fn verify_pin(&self, caller: &Caller, args: VerifyPinArgs) -> Result<()> {
+        let token = self.core.select_token(args.token.as_deref())?;
+        let holder = self
+            .core
+            .certificates(token.token_ref)?
+            .into_iter()
+            .find(|c| c.has_private_key)
+            .map(|c| c.info.holder_name().to_owned())
+            .unwrap_or_else(|| token.label.clone());
+        let pin = self.obtain_pin(caller, args.pin, &token, &holder)?;
+        self.core.verify_pin(&token, &pin)
+    }
+}
+
+impl Service {
+    fn dialog(&self) -> Result<&PinDialog> {
+        self.dialog.as_ref().map_err(|tried| Error::NoPinDialog { tried: tried.clone() })
+    }
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(format!("encoding a result: {e}")))
+}

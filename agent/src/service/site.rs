@@ -1,0 +1,63 @@
+//! The trusted-site rule, applied to every request from a page, on every channel.
+
+use super::{Caller, Service};
+use crate::error::{Error, Result};
+use crate::policy::SiteDecision;
+
+impl Service {
+    /// Lets a caller through, or refuses it. Local callers (no origin) pass. A page's origin
+    /// must be a secure context and trusted by `trusted_sites` or an earlier approval; an
+    /// unknown site is shown to the user in a native confirmation that names it, and the answer
+    /// is remembered only when it is yes.
+    pub fn admit(&self, caller: &Caller) -> Result<()> {
+        let Some(origin) = &caller.origin else {
+            return Ok(());
+        };
+        if !origin.is_secure_context() {
+            return Err(Error::InsecureOrigin { origin: origin.to_string() });
+        }
+        if self.decide(origin)? == SiteDecision::Trusted {
+            return Ok(());
+        }
+        if self.ask_user_to_trust(caller)? {
+            Ok(())
+        } else {
+            Err(Error::SiteNotTrusted { origin: origin.to_string() })
+        }
+    }
+
+    /// Asks the user whether the caller's site may use the card, and records a yes. The page
+    /// never reaches this without the user seeing the site's name in the agent's own dialog.
+    pub fn ask_user_to_trust(&self, caller: &Caller) -> Result<bool> {
+        let Some(origin) = &caller.origin else {
+            return Ok(true);
+        };
+        // Without a dialog nobody can say yes: the site stays untrusted.
+        let Ok(dialog) = self.dialog() else {
+            return Ok(false);
+        };
+        let approved = {
+            let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
+            // Another request may have approved the site while this one waited for the dialog.
+            if self.decide(origin)? == SiteDecision::Trusted {
+                return Ok(true);
+            }
+            dialog.confirm_site(origin.as_str(), caller.lang)?
+        };
+        if approved {
+            let now = crate::inventory::rfc3339(crate::inventory::now_unix());
+            self.policy().map(|mut p| p.approve(origin, &now))??;
+            tracing::info!(site = %origin, "site approved by the user");
+        }
+        Ok(approved)
+    }
+
+    fn decide(&self, origin: &crate::policy::Origin) -> Result<SiteDecision> {
+        Ok(self.policy()?.decide(origin))
+    }
+
+    /// The policy, for reading or for the tray's "Trusted sites" list.
+    pub fn policy(&self) -> Result<std::sync::MutexGuard<'_, crate::policy::Policy>> {
+        self.policy.lock().map_err(|_| Error::Internal("policy lock poisoned".to_owned()))
+    }
+}
