@@ -7,6 +7,7 @@
 use card_agent_protocol::{ErrorCode, Language};
 
 use crate::pin::PinFormatError;
+use crate::policy::{OriginError, SitePatternError};
 
 /// Result with the agent's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -108,6 +109,35 @@ pub enum Error {
     /// An operation took too long.
     #[error("timed out")]
     Timeout,
+    /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
+    #[error("invalid origin \"{input}\": {reason}")]
+    BadOrigin {
+        /// The input, shortened to 80 characters with control characters escaped.
+        input: String,
+        /// Which rule it broke.
+        reason: OriginError,
+    },
+    /// The origin is well formed but not a secure context (https, or http on loopback), so it
+    /// can never use the card.
+    #[error("{origin} is not a secure origin: only https sites (http only on localhost) may use the card")]
+    InsecureOrigin {
+        /// The canonical origin.
+        origin: String,
+    },
+    /// Neither `trusted_sites` nor the user's approvals cover the site.
+    #[error("{origin} is not a trusted site")]
+    SiteNotTrusted {
+        /// The canonical origin.
+        origin: String,
+    },
+    /// A `trusted_sites` entry in the configuration was refused.
+    #[error("trusted_sites entry \"{pattern}\" is not valid: {reason}")]
+    BadSitePattern {
+        /// The entry, shortened to 80 characters with control characters escaped.
+        pattern: String,
+        /// Why.
+        reason: SitePatternError,
+    },
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -129,7 +159,15 @@ impl Error {
             Error::UnknownCard { .. } => ErrorCode::UnknownCard,
             Error::NoModule { .. } => ErrorCode::NoModule,
             Error::NoToken { .. } => ErrorCode::NoToken,
-            Error::Ambiguous { .. } | Error::BadInput(_) => ErrorCode::BadRequest,
+            Error::Ambiguous { .. }
+            | Error::BadInput(_)
+            | Error::BadOrigin { .. }
+            | Error::BadSitePattern { .. } => ErrorCode::BadRequest,
+            // To a page, an insecure origin means what an unapproved one means: this origin
+            // may not use the card. The message says that only https fixes it.
+            Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
+                ErrorCode::SiteNotTrusted
+            }
             Error::CertNotFound { .. } => ErrorCode::CertNotFound,
             Error::KeyNotFound => ErrorCode::KeyNotFound,
             Error::PinIncorrect { .. } => ErrorCode::PinIncorrect,
@@ -160,13 +198,47 @@ impl Error {
     pub fn user_message(&self, lang: Language) -> String {
         let base = self.code().message(lang);
         match (self, lang) {
-            (Error::PinIncorrect { tries_left: Some(n) }, Language::ZhTw) => {
+            (
+                Error::PinIncorrect {
+                    tries_left: Some(n),
+                },
+                Language::ZhTw,
+            ) => {
                 format!("{base}剩餘 {n} 次嘗試機會。")
             }
-            (Error::PinIncorrect { tries_left: Some(n) }, Language::En) => {
+            (
+                Error::PinIncorrect {
+                    tries_left: Some(n),
+                },
+                Language::En,
+            ) => {
                 format!("{base} {n} tries left.")
             }
             (Error::PinFormat(e), Language::En) => format!("{base} ({e})"),
+            (Error::BadOrigin { input, reason }, _) => {
+                format!("{base} ({}: {input})", reason.message(lang))
+            }
+            (Error::SiteNotTrusted { origin }, Language::ZhTw) => format!("{base}（{origin}）"),
+            (Error::SiteNotTrusted { origin }, Language::En) => format!("{base} ({origin})"),
+            (Error::InsecureOrigin { origin }, Language::ZhTw) => {
+                format!(
+                    "{base}只有 https 網站（開發時可用 http://localhost）能使用憑證卡：{origin}"
+                )
+            }
+            (Error::InsecureOrigin { origin }, Language::En) => format!(
+                "{base} Only https sites (or http://localhost during development) may use the \
+                 card: {origin}"
+            ),
+            (Error::BadSitePattern { pattern, reason }, Language::ZhTw) => {
+                format!(
+                    "設定項目 trusted_sites 中的「{pattern}」無效：{}",
+                    reason.message(lang)
+                )
+            }
+            (Error::BadSitePattern { pattern, reason }, Language::En) => format!(
+                "The trusted_sites entry \"{pattern}\" in the configuration is not valid: {}",
+                reason.message(lang)
+            ),
             (Error::NoReader | Error::NoCard | Error::PinLocked | Error::PinRequired, _)
             | (Error::UserCancelled | Error::CardRemoved | Error::Timeout, _)
             | (Error::PinIncorrect { tries_left: None }, _)
@@ -177,7 +249,10 @@ impl Error {
 
     /// Wraps an I/O error with the file it concerns.
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_string(), source }
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
     }
 }
 
@@ -187,7 +262,9 @@ mod tests {
 
     #[test]
     fn tries_left_is_reported_in_both_languages() {
-        let e = Error::PinIncorrect { tries_left: Some(2) };
+        let e = Error::PinIncorrect {
+            tries_left: Some(2),
+        };
         assert_eq!(e.code(), ErrorCode::PinIncorrect);
         assert!(e.user_message(Language::En).contains("2 tries left"));
         assert!(e.user_message(Language::ZhTw).contains("剩餘 2 次"));

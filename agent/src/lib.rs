@@ -9,12 +9,14 @@
 //! - [`certificate`]: X.509 parsing with the Taiwan fields (family, ID digits, business number).
 //! - [`token`]: plain data about tokens and their certificates.
 //! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
+//! - [`policy`]: the trusted-site policy: origins, `trusted_sites` patterns, the user's approvals.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
 pub mod certificate;
 pub mod error;
 pub mod pin;
+pub mod policy;
 pub mod signer;
 pub mod token;
 
