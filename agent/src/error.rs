@@ -138,6 +138,15 @@ pub enum Error {
         /// Why.
         reason: SitePatternError,
     },
+    /// No pinentry program (the trusted PIN dialog) could be found.
+    #[error("no PIN dialog program (pinentry) found (looked for: {tried})")]
+    NoPinDialog {
+        /// What was looked for, and where.
+        tried: String,
+    },
+    /// The pinentry program failed or broke the protocol. Never carries a PIN.
+    #[error("the PIN dialog failed: {0}")]
+    PinDialog(String),
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -168,6 +177,8 @@ impl Error {
             Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
                 ErrorCode::SiteNotTrusted
             }
+            // No dialog, no PIN: the operation could not get the PIN it needs.
+            Error::NoPinDialog { .. } | Error::PinDialog(_) => ErrorCode::PinRequired,
             Error::CertNotFound { .. } => ErrorCode::CertNotFound,
             Error::KeyNotFound => ErrorCode::KeyNotFound,
             Error::PinIncorrect { .. } => ErrorCode::PinIncorrect,
@@ -239,6 +250,25 @@ impl Error {
                 "The trusted_sites entry \"{pattern}\" in the configuration is not valid: {}",
                 reason.message(lang)
             ),
+            (Error::NoPinDialog { tried }, Language::ZhTw) => format!(
+                "找不到輸入 PIN 碼的視窗程式（pinentry）。請安裝，例如 Debian/Ubuntu：\
+                 `sudo apt install pinentry-gnome3`，Fedora：`sudo dnf install pinentry-gnome3`，\
+                 macOS：`brew install pinentry-mac`，Windows：安裝 Gpg4win；或在設定檔以 \
+                 `pinentry = \"/路徑/pinentry\"` 指定。（已尋找：{tried}）"
+            ),
+            (Error::NoPinDialog { tried }, Language::En) => format!(
+                "No PIN dialog program (pinentry) was found. Install one, e.g. \
+                 `sudo apt install pinentry-gnome3` (Debian/Ubuntu), \
+                 `sudo dnf install pinentry-gnome3` (Fedora), `brew install pinentry-mac` \
+                 (macOS) or Gpg4win (Windows), or set `pinentry = \"/path/to/pinentry\"` in the \
+                 configuration. (Looked for: {tried})"
+            ),
+            (Error::PinDialog(reason), Language::ZhTw) => {
+                format!("{base}無法顯示 PIN 碼輸入視窗：{reason}")
+            }
+            (Error::PinDialog(reason), Language::En) => {
+                format!("{base} The PIN dialog could not be shown: {reason}")
+            }
             (Error::NoReader | Error::NoCard | Error::PinLocked | Error::PinRequired, _)
             | (Error::UserCancelled | Error::CardRemoved | Error::Timeout, _)
             | (Error::PinIncorrect { tries_left: None }, _)

@@ -10,12 +10,14 @@
 //! - [`token`]: plain data about tokens and their certificates.
 //! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
 //! - [`policy`]: the trusted-site policy: origins, `trusted_sites` patterns, the user's approvals.
+//! - [`pinentry`]: the trusted PIN and site-confirmation dialogs, through a pinentry program.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
 pub mod certificate;
 pub mod error;
 pub mod pin;
+pub mod pinentry;
 pub mod policy;
 pub mod signer;
 pub mod token;
