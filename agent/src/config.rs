@@ -40,6 +40,9 @@ pub struct Config {
     /// The pinentry program for the PIN and site dialogs. Default: the first of
     /// pinentry-gnome3, pinentry-qt, pinentry-gtk-2, pinentry-mac, pinentry found on PATH.
     pub pinentry: Option<PathBuf>,
+    /// Browser extensions, besides card-agent's own, that may start the native host:
+    /// `chrome-extension://<id>/` or a Firefox add-on ID. Default: none.
+    pub allowed_extensions: Vec<String>,
 }
 
 impl Default for Config {
@@ -50,6 +53,7 @@ impl Default for Config {
             http_listen: DEFAULT_HTTP_LISTEN.to_owned(),
             pin_entry: PinEntry::Auto,
             pinentry: None,
+            allowed_extensions: Vec::new(),
         }
     }
 }

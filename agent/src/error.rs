@@ -7,6 +7,7 @@
 use card_agent_protocol::{ErrorCode, Language};
 
 use crate::pin::PinFormatError;
+use crate::policy::{OriginError, SitePatternError};
 
 /// Result with the agent's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -105,9 +106,64 @@ pub enum Error {
         /// The module's return value or reason.
         reason: String,
     },
+    /// Another daemon already serves this user.
+    #[error("card-agent is already running for this user (pid {pid}, {socket})")]
+    AlreadyRunning {
+        /// Its process ID, as written in the lock file.
+        pid: String,
+        /// Its socket.
+        socket: String,
+    },
+    /// The native host was started by a browser extension that is not ours.
+    #[error("native-host: caller {caller} is not an allowed extension")]
+    CallerNotAllowed {
+        /// Who called.
+        caller: String,
+    },
+    /// The daemon could not be reached or started.
+    #[error("the card-agent service could not be reached: {0}")]
+    AgentUnavailable(String),
     /// An operation took too long.
     #[error("timed out")]
     Timeout,
+    /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
+    #[error("invalid origin \"{input}\": {reason}")]
+    BadOrigin {
+        /// The input, shortened to 80 characters with control characters escaped.
+        input: String,
+        /// Which rule it broke.
+        reason: OriginError,
+    },
+    /// The origin is well formed but not a secure context (https, or http on loopback), so it
+    /// can never use the card.
+    #[error("{origin} is not a secure origin: only https sites (http only on localhost) may use the card")]
+    InsecureOrigin {
+        /// The canonical origin.
+        origin: String,
+    },
+    /// Neither `trusted_sites` nor the user's approvals cover the site.
+    #[error("{origin} is not a trusted site")]
+    SiteNotTrusted {
+        /// The canonical origin.
+        origin: String,
+    },
+    /// A `trusted_sites` entry in the configuration was refused.
+    #[error("trusted_sites entry \"{pattern}\" is not valid: {reason}")]
+    BadSitePattern {
+        /// The entry, shortened to 80 characters with control characters escaped.
+        pattern: String,
+        /// Why.
+        reason: SitePatternError,
+    },
+    /// No pinentry program (the trusted PIN dialog) could be found.
+    #[error("no PIN dialog program (pinentry) found (looked for: {tried})")]
+    NoPinDialog {
+        /// What was looked for, and where.
+        tried: String,
+    },
+    /// The pinentry program failed or broke the protocol. Never carries a PIN.
+    #[error("the PIN dialog failed: {0}")]
+    PinDialog(String),
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -129,7 +185,17 @@ impl Error {
             Error::UnknownCard { .. } => ErrorCode::UnknownCard,
             Error::NoModule { .. } => ErrorCode::NoModule,
             Error::NoToken { .. } => ErrorCode::NoToken,
-            Error::Ambiguous { .. } | Error::BadInput(_) => ErrorCode::BadRequest,
+            Error::Ambiguous { .. }
+            | Error::BadInput(_)
+            | Error::BadOrigin { .. }
+            | Error::BadSitePattern { .. } => ErrorCode::BadRequest,
+            // To a page, an insecure origin means what an unapproved one means: this origin
+            // may not use the card. The message says that only https fixes it.
+            Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
+                ErrorCode::SiteNotTrusted
+            }
+            // No dialog, no PIN: the operation could not get the PIN it needs.
+            Error::NoPinDialog { .. } | Error::PinDialog(_) => ErrorCode::PinRequired,
             Error::CertNotFound { .. } => ErrorCode::CertNotFound,
             Error::KeyNotFound => ErrorCode::KeyNotFound,
             Error::PinIncorrect { .. } => ErrorCode::PinIncorrect,
@@ -141,6 +207,8 @@ impl Error {
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout => ErrorCode::Timeout,
+            Error::CallerNotAllowed { .. } => ErrorCode::SiteNotTrusted,
+            Error::AlreadyRunning { .. } | Error::AgentUnavailable(_) => ErrorCode::Internal,
             Error::Certificate(_) | Error::Pkcs11 { .. } | Error::Internal(_) => {
                 ErrorCode::Internal
             }
@@ -177,12 +245,71 @@ impl Error {
                 format!("{base} {n} tries left.")
             }
             (Error::PinFormat(e), Language::En) => format!("{base} ({e})"),
+            (Error::BadOrigin { input, reason }, _) => {
+                format!("{base} ({}: {input})", reason.message(lang))
+            }
+            (Error::SiteNotTrusted { origin }, Language::ZhTw) => format!("{base}（{origin}）"),
+            (Error::SiteNotTrusted { origin }, Language::En) => format!("{base} ({origin})"),
+            (Error::InsecureOrigin { origin }, Language::ZhTw) => {
+                format!(
+                    "{base}只有 https 網站（開發時可用 http://localhost）能使用憑證卡：{origin}"
+                )
+            }
+            (Error::InsecureOrigin { origin }, Language::En) => format!(
+                "{base} Only https sites (or http://localhost during development) may use the \
+                 card: {origin}"
+            ),
+            (Error::BadSitePattern { pattern, reason }, Language::ZhTw) => {
+                format!(
+                    "設定項目 trusted_sites 中的「{pattern}」無效：{}",
+                    reason.message(lang)
+                )
+            }
+            (Error::BadSitePattern { pattern, reason }, Language::En) => format!(
+                "The trusted_sites entry \"{pattern}\" in the configuration is not valid: {}",
+                reason.message(lang)
+            ),
+            (Error::NoPinDialog { tried }, Language::ZhTw) => format!(
+                "找不到輸入 PIN 碼的視窗程式（pinentry）。請安裝，例如 Debian/Ubuntu：\
+                 `sudo apt install pinentry-gnome3`，Fedora：`sudo dnf install pinentry-gnome3`，\
+                 macOS：`brew install pinentry-mac`，Windows：安裝 Gpg4win；或在設定檔以 \
+                 `pinentry = \"/路徑/pinentry\"` 指定。（已尋找：{tried}）"
+            ),
+            (Error::NoPinDialog { tried }, Language::En) => format!(
+                "No PIN dialog program (pinentry) was found. Install one, e.g. \
+                 `sudo apt install pinentry-gnome3` (Debian/Ubuntu), \
+                 `sudo dnf install pinentry-gnome3` (Fedora), `brew install pinentry-mac` \
+                 (macOS) or Gpg4win (Windows), or set `pinentry = \"/path/to/pinentry\"` in the \
+                 configuration. (Looked for: {tried})"
+            ),
+            (Error::PinDialog(reason), Language::ZhTw) => {
+                format!("{base}無法顯示 PIN 碼輸入視窗：{reason}")
+            }
+            (Error::PinDialog(reason), Language::En) => {
+                format!("{base} The PIN dialog could not be shown: {reason}")
+            }
             (Error::NoReader | Error::NoCard | Error::PinLocked | Error::PinRequired, _)
             | (Error::UserCancelled | Error::CardRemoved | Error::Timeout, _)
             | (Error::PinIncorrect { tries_left: None }, _)
             | (Error::PinFormat(_), Language::ZhTw) => base.to_owned(),
             (other, _) => format!("{base} ({other})"),
         }
+    }
+
+    /// The error as the native protocol sends it: code, message for a person, and the details
+    /// a page can act on (tries left, the unknown card's ATR).
+    pub fn to_wire(&self, lang: Language) -> card_agent_protocol::message::ErrorBody {
+        let mut body =
+            card_agent_protocol::message::ErrorBody::new(self.code(), self.user_message(lang));
+        if let Some(n) = self.tries_left() {
+            body = body.with_retries_left(n);
+        }
+        if let Error::UnknownCard { atr } = self {
+            if !atr.is_empty() {
+                body = body.with_atr(atr.clone());
+            }
+        }
+        body
     }
 
     /// Wraps an I/O error with the file it concerns.

@@ -37,7 +37,11 @@ impl Endpoint {
     /// The endpoint for the current user.
     pub fn for_current_user() -> Self {
         let dir = runtime_dir();
-        Endpoint { socket: dir.join("agent.sock"), lock: dir.join("agent.lock"), dir }
+        Endpoint {
+            socket: dir.join("agent.sock"),
+            lock: dir.join("agent.lock"),
+            dir,
+        }
     }
 
     /// Takes the one-daemon lock, creating the private directory first. Fails with a clear
@@ -54,7 +58,8 @@ impl Endpoint {
         match file.try_lock() {
             Ok(()) => {
                 use std::io::{Seek, Write};
-                file.set_len(0).map_err(|e| Error::io(self.lock.display(), e))?;
+                file.set_len(0)
+                    .map_err(|e| Error::io(self.lock.display(), e))?;
                 let _ = file.seek(std::io::SeekFrom::Start(0));
                 let _ = write!(file, "{}", std::process::id());
                 Ok(InstanceLock { _file: file })
@@ -62,7 +67,10 @@ impl Endpoint {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
-                Err(Error::AlreadyRunning { pid: pid.trim().to_owned(), socket: self.socket.display().to_string() })
+                Err(Error::AlreadyRunning {
+                    pid: pid.trim().to_owned(),
+                    socket: self.socket.display().to_string(),
+                })
             }
             Err(std::fs::TryLockError::Error(e)) => Err(Error::io(self.lock.display(), e)),
         }
@@ -74,7 +82,11 @@ impl Endpoint {
         use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
         let io = |e| Error::io(self.dir.display(), e);
         if !self.dir.exists() {
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).map_err(io)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)
+                .map_err(io)?;
         }
         let meta = std::fs::symlink_metadata(&self.dir).map_err(io)?;
         if !meta.is_dir() || meta.uid() != current_uid() {
@@ -84,7 +96,8 @@ impl Endpoint {
             )));
         }
         if meta.mode() & 0o077 != 0 {
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io)?;
         }
         Ok(())
     }
@@ -122,7 +135,10 @@ pub fn current_uid() -> u32 {
 /// Whether the peer of a Unix stream runs as the current user (SO_PEERCRED).
 #[cfg(unix)]
 pub fn peer_is_current_user(stream: &tokio::net::UnixStream) -> bool {
-    stream.peer_cred().map(|c| c.uid() == current_uid()).unwrap_or(false)
+    stream
+        .peer_cred()
+        .map(|c| c.uid() == current_uid())
+        .unwrap_or(false)
 }
 
 /// Binds the listening socket, replacing a stale one (the instance lock proves nobody uses it),
@@ -137,6 +153,7 @@ pub fn bind(endpoint: &Endpoint, _lock: &InstanceLock) -> Result<tokio::net::Uni
         Err(e) => return Err(io(e)),
     }
     let listener = tokio::net::UnixListener::bind(&endpoint.socket).map_err(io)?;
-    std::fs::set_permissions(&endpoint.socket, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    std::fs::set_permissions(&endpoint.socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(io)?;
     Ok(listener)
 }

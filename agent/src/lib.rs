@@ -19,6 +19,12 @@
 //! - [`demo`]: the DEMO software token for `--demo`, and the MOICA-like test PKI it (and the
 //!   SoftHSM test fixture) issues certificates from.
 //! - [`reader`]: the PC/SC layer: reader snapshots, card events, ATR recognition.
+//! - [`policy`]: the trusted-site policy: origins, `trusted_sites` patterns, the user's approvals.
+//! - [`pinentry`]: the trusted PIN and site-confirmation dialogs, through a pinentry program.
+//! - [`service`]: the one service every channel adapts to: site admission, PIN source, commands.
+//! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
+//! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
+//! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
@@ -27,12 +33,18 @@ pub mod certificate;
 pub mod cli;
 pub mod cms_signature;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod inventory;
+pub mod ipc;
+pub mod native_host;
 pub mod pin;
+pub mod pinentry;
 pub mod pkcs11;
+pub mod policy;
 pub mod reader;
+pub mod service;
 pub mod signer;
 pub mod token;
 

@@ -48,7 +48,9 @@ impl BrowserCaller {
             let valid = id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b));
             return valid.then(|| BrowserCaller::Chromium(id.to_owned()));
         }
-        positional.get(1).map(|id| BrowserCaller::Firefox((*id).clone()))
+        positional
+            .get(1)
+            .map(|id| BrowserCaller::Firefox((*id).clone()))
     }
 
     /// Whether this caller is one of ours, or one the user configured (`allowed_extensions`).
@@ -57,16 +59,24 @@ impl BrowserCaller {
             BrowserCaller::Chromium(id) => (id, DEV_EXTENSION_ID),
             BrowserCaller::Firefox(id) => (id, FIREFOX_ADDON_ID),
         };
-        id == builtin || configured.iter().any(|c| c.trim_end_matches('/').trim_start_matches("chrome-extension://") == id)
+        id == builtin
+            || configured.iter().any(|c| {
+                c.trim_end_matches('/')
+                    .trim_start_matches("chrome-extension://")
+                    == id
+            })
     }
 }
 
 /// Runs the host until the browser closes stdin.
 pub fn run(args: &[String], configured: &[String]) -> Result<()> {
-    let caller = BrowserCaller::from_args(args)
-        .ok_or_else(|| Error::BadInput("native-host: started without a browser caller argument".to_owned()))?;
+    let caller = BrowserCaller::from_args(args).ok_or_else(|| {
+        Error::BadInput("native-host: started without a browser caller argument".to_owned())
+    })?;
     if !caller.is_allowed(configured) {
-        return Err(Error::CallerNotAllowed { caller: format!("{caller:?}") });
+        return Err(Error::CallerNotAllowed {
+            caller: format!("{caller:?}"),
+        });
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -92,7 +102,10 @@ async fn connect_or_start() -> Result<tokio::net::UnixStream> {
         match tokio::net::UnixStream::connect(&endpoint.socket).await {
             Ok(s) => return Ok(s),
             Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(Error::AgentUnavailable(format!("{}: {e}", endpoint.socket.display())));
+                return Err(Error::AgentUnavailable(format!(
+                    "{}: {e}",
+                    endpoint.socket.display()
+                )));
             }
             // Waiting for a process we just started to create its socket; nothing to block on.
             Err(_) => tokio::time::sleep(pause).await,
@@ -104,7 +117,8 @@ async fn connect_or_start() -> Result<tokio::net::UnixStream> {
 /// Starts `card-agent serve` detached from the browser: its own process group, so closing the
 /// browser (which signals the host's group) does not stop the daemon other clients use.
 fn start_daemon() -> Result<()> {
-    let exe = std::env::current_exe().map_err(|e| Error::AgentUnavailable(format!("cannot find card-agent: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::AgentUnavailable(format!("cannot find card-agent: {e}")))?;
     let mut command = std::process::Command::new(exe);
     command
         .arg("serve")
@@ -168,8 +182,12 @@ where
                         let _ = to_browser.send(refusal.frame_for_browser()).await;
                         continue;
                     }
-                    let Some(writer) = daemon_writer.as_mut() else { continue };
-                    let Ok(frame) = card_agent_protocol::frame::encode(&payload) else { continue };
+                    let Some(writer) = daemon_writer.as_mut() else {
+                        continue;
+                    };
+                    let Ok(frame) = card_agent_protocol::frame::encode(&payload) else {
+                        continue;
+                    };
                     if writer.write_all(&frame).await.is_err() {
                         daemon_writer = None;
                     }
@@ -177,7 +195,9 @@ where
                 Ok(None) => break,
                 Err(e) => {
                     let body = ErrorBody::new(ErrorCode::BadRequest, e.to_string());
-                    let _ = to_browser.send(Response::error(None, body).frame_for_browser()).await;
+                    let _ = to_browser
+                        .send(Response::error(None, body).frame_for_browser())
+                        .await;
                     break 'read;
                 }
             }
@@ -202,13 +222,19 @@ fn check_request(payload: &[u8], daemon_up: bool, lang: Language) -> Option<Resp
         return Some(Response::error(request.id, body.with_field("origin")));
     }
     if !daemon_up {
-        return Some(Response::error(request.id, ErrorBody::from_code(ErrorCode::Internal, lang)));
+        return Some(Response::error(
+            request.id,
+            ErrorBody::from_code(ErrorCode::Internal, lang),
+        ));
     }
     None
 }
 
 /// Copies the daemon's frames to the browser, bounding each to the browser's 1 MB limit.
-async fn daemon_to_browser<R: AsyncRead + Unpin>(mut daemon: R, to_browser: tokio::sync::mpsc::Sender<Vec<u8>>) {
+async fn daemon_to_browser<R: AsyncRead + Unpin>(
+    mut daemon: R,
+    to_browser: tokio::sync::mpsc::Sender<Vec<u8>>,
+) {
     let mut decoder = FrameDecoder::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -221,7 +247,9 @@ async fn daemon_to_browser<R: AsyncRead + Unpin>(mut daemon: R, to_browser: toki
             if payload.len() > MAX_BROWSER_MESSAGE {
                 continue;
             }
-            let Ok(frame) = card_agent_protocol::frame::encode(&payload) else { continue };
+            let Ok(frame) = card_agent_protocol::frame::encode(&payload) else {
+                continue;
+            };
             if to_browser.send(frame).await.is_err() {
                 return;
             }
@@ -240,16 +268,25 @@ mod tests {
     #[test]
     fn callers_from_browser_arguments() {
         let ours = format!("chrome-extension://{DEV_EXTENSION_ID}/");
-        assert_eq!(BrowserCaller::from_args(&args(&[&ours])), Some(BrowserCaller::Chromium(DEV_EXTENSION_ID.into())));
+        assert_eq!(
+            BrowserCaller::from_args(&args(&[&ours])),
+            Some(BrowserCaller::Chromium(DEV_EXTENSION_ID.into()))
+        );
         assert_eq!(
             BrowserCaller::from_args(&args(&[&ours, "--parent-window=1234"])),
             Some(BrowserCaller::Chromium(DEV_EXTENSION_ID.into()))
         );
         assert_eq!(
-            BrowserCaller::from_args(&args(&["/usr/lib/mozilla/native-messaging-hosts/tw.card_agent.json", FIREFOX_ADDON_ID])),
+            BrowserCaller::from_args(&args(&[
+                "/usr/lib/mozilla/native-messaging-hosts/tw.card_agent.json",
+                FIREFOX_ADDON_ID
+            ])),
             Some(BrowserCaller::Firefox(FIREFOX_ADDON_ID.into()))
         );
-        assert_eq!(BrowserCaller::from_args(&args(&["chrome-extension://short/"])), None);
+        assert_eq!(
+            BrowserCaller::from_args(&args(&["chrome-extension://short/"])),
+            None
+        );
         assert_eq!(BrowserCaller::from_args(&args(&[])), None);
     }
 
@@ -259,7 +296,8 @@ mod tests {
         assert!(BrowserCaller::Firefox(FIREFOX_ADDON_ID.into()).is_allowed(&[]));
         let other = "abcdefghijklmnopabcdefghijklmnop".to_owned();
         assert!(!BrowserCaller::Chromium(other.clone()).is_allowed(&[]));
-        assert!(BrowserCaller::Chromium(other.clone()).is_allowed(&[format!("chrome-extension://{other}/")]));
+        assert!(BrowserCaller::Chromium(other.clone())
+            .is_allowed(&[format!("chrome-extension://{other}/")]));
         assert!(!BrowserCaller::Firefox("evil@example.com".into()).is_allowed(&[]));
     }
 
@@ -271,7 +309,9 @@ mod tests {
         use sha2::Digest as _;
         let manifest = include_str!("../../extension/manifest.json");
         let json: serde_json::Value = serde_json::from_str(manifest).unwrap();
-        let der = base64::engine::general_purpose::STANDARD.decode(json["key"].as_str().unwrap()).unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(json["key"].as_str().unwrap())
+            .unwrap();
         let id: String = hex::encode(sha2::Sha256::digest(der))[..32]
             .chars()
             .map(|c| (b'a' + c.to_digit(16).unwrap() as u8) as char)

@@ -186,7 +186,7 @@ struct EcdsaSigValue<'a> {
 /// [`Error::Internal`] (the token misbehaved), not as a caller error.
 pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>> {
     // 132 bytes is r || s for P-521, the largest curve PKCS#11 tokens offer.
-    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 132 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) || raw.len() > 132 {
         return Err(Error::Internal(format!(
             "the token returned a {}-byte ECDSA signature, which cannot be r || s",
             raw.len()

@@ -43,6 +43,25 @@ enum Command {
     Sign(sign::Args),
     /// Check a PIN against the card (costs a try if wrong, like any login).
     VerifyPin(verify_pin::Args),
+    /// Run the per-user daemon that browsers and local tools talk to.
+    Serve(ServeArgs),
+    /// The browser's native messaging host (started by the browser, not by people).
+    NativeHost(NativeHostArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Serve the built-in demo token instead of real cards.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct NativeHostArgs {
+    /// What the browser passes: the caller's origin (Chrome) or the manifest path and add-on ID
+    /// (Firefox); Windows adds --parent-window.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    browser_args: Vec<String>,
 }
 
 /// Runs the command line and returns the process exit status.
@@ -64,6 +83,22 @@ fn run(cli: &Cli) -> Result<()> {
         Command::List(args) => list::run(cli, args),
         Command::Sign(args) => sign::run(cli, args),
         Command::VerifyPin(args) => verify_pin::run(cli, args),
+        Command::Serve(args) => {
+            let config = Config::load(cli.config.as_deref())?;
+            crate::daemon::run(crate::daemon::ServeOptions {
+                core: core_options(cli, args.demo, &config),
+                config,
+                lang: language(cli.lang.as_deref()),
+            })
+        }
+        Command::NativeHost(args) => {
+            // A broken config must not stop the browser from reaching the daemon, which reports
+            // config errors itself; the host only needs the extra allowed extensions.
+            let allowed = Config::load(cli.config.as_deref())
+                .map(|c| c.allowed_extensions)
+                .unwrap_or_default();
+            crate::native_host::run(&args.browser_args, &allowed)
+        }
     }
 }
 
@@ -74,12 +109,16 @@ fn open_core(cli: &Cli, demo: bool) -> Result<CardCore> {
     } else {
         Config::load(cli.config.as_deref())?
     };
-    CardCore::open(&CoreOptions {
+    CardCore::open(&core_options(cli, demo, &config))
+}
+
+fn core_options(cli: &Cli, demo: bool, config: &Config) -> CoreOptions {
+    CoreOptions {
         demo,
         command_line_modules: cli.pkcs11_module.clone(),
         environment_modules: std::env::var_os(crate::pkcs11::discovery::MODULE_ENV),
-        config_modules: config.pkcs11_modules,
-    })
+        config_modules: config.pkcs11_modules.clone(),
+    }
 }
 
 /// Reads the PIN from standard input when `--pin-stdin` is given.

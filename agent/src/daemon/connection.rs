@@ -65,7 +65,9 @@ where
                         card_agent_protocol::ErrorCode::BadRequest,
                         e.to_string(),
                     );
-                    let _ = out.send(Response::error(None, body).frame_for_browser()).await;
+                    let _ = out
+                        .send(Response::error(None, body).frame_for_browser())
+                        .await;
                     break 'read;
                 }
             }
@@ -157,8 +159,12 @@ fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<(
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    let Ok(json) = event.into_message().to_json() else { continue };
-                    let Ok(frame) = card_agent_protocol::frame::encode(&json) else { continue };
+                    let Ok(json) = event.into_message().to_json() else {
+                        continue;
+                    };
+                    let Ok(frame) = card_agent_protocol::frame::encode(&json) else {
+                        continue;
+                    };
                     if out.send(frame).await.is_err() {
                         break;
                     }

@@ -46,9 +46,17 @@ pub fn run(options: ServeOptions) -> Result<()> {
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         let listener = ipc::bind(&endpoint, &lock)?;
-        let _watcher = if options.core.demo { None } else { watch_readers(service.clone()) };
+        let _watcher = if options.core.demo {
+            None
+        } else {
+            watch_readers(service.clone())
+        };
         tracing::info!(socket = %endpoint.socket.display(), "card-agent daemon ready");
-        eprintln!("card-agent {} listening on {}", env!("CARGO_PKG_VERSION"), endpoint.socket.display());
+        eprintln!(
+            "card-agent {} listening on {}",
+            env!("CARGO_PKG_VERSION"),
+            endpoint.socket.display()
+        );
         accept_until_shutdown(listener, service, options.lang).await;
         let _ = std::fs::remove_file(&endpoint.socket);
         Ok(())
@@ -58,20 +66,35 @@ pub fn run(options: ServeOptions) -> Result<()> {
 fn build_service(options: &ServeOptions) -> Result<Service> {
     let core = Arc::new(CardCore::open(&options.core)?);
     for m in core.modules().iter().filter(|m| !m.loaded) {
-        eprintln!("card-agent: PKCS#11 module {} not loaded: {}", m.path, m.error.as_deref().unwrap_or("?"));
+        eprintln!(
+            "card-agent: PKCS#11 module {} not loaded: {}",
+            m.path,
+            m.error.as_deref().unwrap_or("?")
+        );
     }
     let policy = Policy::load(&options.config.trusted_sites, approvals_path())?;
     let dialog = PinDialog::find(options.config.pinentry.as_deref()).map_err(|e| e.to_string());
     if let Err(why) = &dialog {
         eprintln!("card-agent: {why}");
     }
-    Ok(Service::new(core, policy, dialog, Settings { pin_entry: options.config.pin_entry }))
+    Ok(Service::new(
+        core,
+        policy,
+        dialog,
+        Settings {
+            pin_entry: options.config.pin_entry,
+        },
+    ))
 }
 
 /// The file of sites the user approved: `<per-user state dir>/trusted-sites.json`.
 pub fn approvals_path() -> PathBuf {
     directories::ProjectDirs::from("tw", "card-agent", "card-agent")
-        .map(|d| d.state_dir().unwrap_or_else(|| d.data_local_dir()).join("trusted-sites.json"))
+        .map(|d| {
+            d.state_dir()
+                .unwrap_or_else(|| d.data_local_dir())
+                .join("trusted-sites.json")
+        })
         .unwrap_or_else(|| std::env::temp_dir().join("card-agent-trusted-sites.json"))
 }
 
@@ -95,7 +118,11 @@ fn watch_readers(service: Arc<Service>) -> Option<reader::Watcher> {
 /// Reader events as the protocol shows them; service outages are logged, not pushed.
 fn wire_event(event: ReaderEvent) -> Option<Event> {
     Some(match event {
-        ReaderEvent::CardInserted { reader, atr, family } => Event::CardInserted {
+        ReaderEvent::CardInserted {
+            reader,
+            atr,
+            family,
+        } => Event::CardInserted {
             reader,
             atr: reader::atr_hex(&atr),
             card_family: family.as_str().to_owned(),
@@ -111,15 +138,20 @@ fn wire_event(event: ReaderEvent) -> Option<Event> {
 }
 
 #[cfg(unix)]
-async fn accept_until_shutdown(listener: tokio::net::UnixListener, service: Arc<Service>, lang: Language) {
+async fn accept_until_shutdown(
+    listener: tokio::net::UnixListener,
+    service: Arc<Service>,
+    lang: Language,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("card-agent: cannot watch SIGTERM: {e}");
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("card-agent: cannot watch SIGTERM: {e}");
+                return;
+            }
+        };
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -131,7 +163,9 @@ async fn accept_until_shutdown(listener: tokio::net::UnixListener, service: Arc<
             tracing::warn!("refused a connection from another user");
             continue;
         }
-        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
         let service = service.clone();
         tokio::spawn(async move {
             connection::serve(stream, service, lang).await;

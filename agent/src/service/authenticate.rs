@@ -18,13 +18,19 @@ impl Service {
             .origin
             .as_ref()
             .ok_or_else(|| Error::BadInput("authenticate needs the page's origin".to_owned()))?;
-        check_nonce(&args.challenge_nonce).map_err(|e| Error::BadInput(format!("challengeNonce: {e}")))?;
+        check_nonce(&args.challenge_nonce)
+            .map_err(|e| Error::BadInput(format!("challengeNonce: {e}")))?;
         let (token, certificate) = self.signing_certificate(args.certificate.as_deref(), None)?;
         let (algorithm, hash) = match certificate.info.key_algorithm {
             KeyAlgorithm::Rsa { .. } => (AuthAlgorithm::Rs256, HashAlgorithm::Sha256),
             KeyAlgorithm::Ec { bits: 256 } => (AuthAlgorithm::Es256, HashAlgorithm::Sha256),
             KeyAlgorithm::Ec { bits: 384 } => (AuthAlgorithm::Es384, HashAlgorithm::Sha384),
-            other => return Err(Error::Unsupported(format!("authentication with a {} key", other.name()))),
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "authentication with a {} key",
+                    other.name()
+                )))
+            }
         };
         let pin = self.obtain_pin(caller, args.pin, &token, certificate.info.holder_name())?;
         let message = auth_signed_message(origin.as_str(), &args.challenge_nonce);
@@ -38,6 +44,11 @@ impl Service {
             &CmsOptions::default(),
         )?;
         tracing::info!(site = %origin, token = %token.serial, "authenticated");
-        Ok(AuthToken::new(&certificate.info.der, algorithm, &signature, env!("CARGO_PKG_VERSION")))
+        Ok(AuthToken::new(
+            &certificate.info.der,
+            algorithm,
+            &signature,
+            env!("CARGO_PKG_VERSION"),
+        ))
     }
 }

@@ -76,7 +76,14 @@ impl Service {
         settings: Settings,
     ) -> Self {
         let (events, _) = tokio::sync::broadcast::channel(64);
-        Service { core, policy: Mutex::new(policy), dialog, settings, dialog_turn: Mutex::new(()), events }
+        Service {
+            core,
+            policy: Mutex::new(policy),
+            dialog,
+            settings,
+            dialog_turn: Mutex::new(()),
+            events,
+        }
     }
 
     /// The card core.
@@ -159,7 +166,9 @@ impl Service {
 
 impl Service {
     fn dialog(&self) -> Result<&PinDialog> {
-        self.dialog.as_ref().map_err(|tried| Error::NoPinDialog { tried: tried.clone() })
+        self.dialog.as_ref().map_err(|tried| Error::NoPinDialog {
+            tried: tried.clone(),
+        })
     }
 }
 

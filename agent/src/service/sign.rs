@@ -53,7 +53,10 @@ impl SignRequest {
         let nonce = args
             .nonce
             .as_deref()
-            .map(|n| card_agent_protocol::encoding::decode_base64(n).map_err(|_| Error::BadInput("nonce is not base64".to_owned())))
+            .map(|n| {
+                card_agent_protocol::encoding::decode_base64(n)
+                    .map_err(|_| Error::BadInput("nonce is not base64".to_owned()))
+            })
             .transpose()?;
         Ok(SignRequest {
             certificate: Some(args.certificate),
@@ -64,7 +67,10 @@ impl SignRequest {
                 SignatureFormat::Cms => SignFormat::Cms,
                 SignatureFormat::CmsAttached => SignFormat::CmsAttached,
             },
-            cms: CmsOptions { nonce, ..CmsOptions::default() },
+            cms: CmsOptions {
+                nonce,
+                ..CmsOptions::default()
+            },
             pin: args.pin,
             slot_description: None,
         })
@@ -101,16 +107,32 @@ impl Service {
     /// Signs for `caller` (already admitted). The agent refuses when the card does not hold the
     /// certificate the caller expects, so a page never gets a signature from someone else's card.
     pub fn sign(&self, caller: &Caller, request: SignRequest) -> Result<SignOutput> {
-        let (token, certificate) = self.signing_certificate(request.certificate.as_deref(), request.slot_description.as_deref())?;
+        let (token, certificate) = self.signing_certificate(
+            request.certificate.as_deref(),
+            request.slot_description.as_deref(),
+        )?;
         let pin = self.obtain_pin(caller, request.pin, &token, certificate.info.holder_name())?;
-        let signature = self.core.sign(&token, &certificate, &pin, request.hash, &request.input, request.format, &request.cms)?;
+        let signature = self.core.sign(
+            &token,
+            &certificate,
+            &pin,
+            request.hash,
+            &request.input,
+            request.format,
+            &request.cms,
+        )?;
         tracing::info!(
             site = caller.origin.as_ref().map(|o| o.as_str()).unwrap_or("local"),
             token = %token.serial,
             format = ?request.format,
             "signed"
         );
-        Ok(SignOutput { signature, format: request.format, token, certificate })
+        Ok(SignOutput {
+            signature,
+            format: request.format,
+            token,
+            certificate,
+        })
     }
 
     /// The certificate to sign with: the one named, else the only signing certificate (in the
@@ -137,7 +159,9 @@ impl Service {
                         Some(h) => c.info.sha256.eq_ignore_ascii_case(h),
                         None => c.has_private_key && c.info.is_for_signing() && !c.info.is_ca,
                     })
-                    .ok_or_else(|| Error::CertNotFound { wanted: sha256.unwrap_or("a signing certificate").to_owned() })?;
+                    .ok_or_else(|| Error::CertNotFound {
+                        wanted: sha256.unwrap_or("a signing certificate").to_owned(),
+                    })?;
                 Ok((token, cert))
             }
         }

@@ -14,7 +14,9 @@ impl Service {
             return Ok(());
         };
         if !origin.is_secure_context() {
-            return Err(Error::InsecureOrigin { origin: origin.to_string() });
+            return Err(Error::InsecureOrigin {
+                origin: origin.to_string(),
+            });
         }
         if self.decide(origin)? == SiteDecision::Trusted {
             return Ok(());
@@ -22,7 +24,9 @@ impl Service {
         if self.ask_user_to_trust(caller)? {
             Ok(())
         } else {
-            Err(Error::SiteNotTrusted { origin: origin.to_string() })
+            Err(Error::SiteNotTrusted {
+                origin: origin.to_string(),
+            })
         }
     }
 
@@ -42,7 +46,16 @@ impl Service {
             if self.decide(origin)? == SiteDecision::Trusted {
                 return Ok(true);
             }
-            dialog.confirm_site(origin.as_str(), caller.lang)?
+            match dialog.confirm_site(origin.as_str(), caller.lang) {
+                Ok(answer) => answer,
+                // A dialog that cannot be shown is a "no": the site stays untrusted. The reason
+                // goes to the log for whoever runs the environment check.
+                Err(e @ (Error::NoPinDialog { .. } | Error::PinDialog(_))) => {
+                    tracing::warn!(site = %origin, error = %e, "cannot ask the user about a site");
+                    false
+                }
+                Err(e) => return Err(e),
+            }
         };
         if approved {
             let now = crate::inventory::rfc3339(crate::inventory::now_unix());
@@ -58,6 +71,8 @@ impl Service {
 
     /// The policy, for reading or for the tray's "Trusted sites" list.
     pub fn policy(&self) -> Result<std::sync::MutexGuard<'_, crate::policy::Policy>> {
-        self.policy.lock().map_err(|_| Error::Internal("policy lock poisoned".to_owned()))
+        self.policy
+            .lock()
+            .map_err(|_| Error::Internal("policy lock poisoned".to_owned()))
     }
 }

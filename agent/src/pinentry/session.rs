@@ -1,0 +1,282 @@
+//! One running pinentry program: spawning, the reader thread, the deadline, and the polite
+//! or forceful end.
+
+use std::io::{self, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
+
+use zeroize::{Zeroize, Zeroizing};
+
+use super::assuan::{self, gpg_err};
+use super::{PinDialog, MAX_LINE};
+use crate::error::{Error, Result};
+use crate::pin::MAX_PIN_INPUT;
+
+/// How long a program may take to exit after `BYE` before it is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Lines buffered between the reader thread and the dialog; a program that floods status lines
+/// blocks on the pipe instead of growing memory.
+const LINE_QUEUE: usize = 16;
+/// Decoded data kept from one answer: enough to tell "a PIN" from "too long to be a PIN".
+const DATA_CAP: usize = MAX_PIN_INPUT + 1;
+
+/// What the reader thread reports.
+enum ReadEvent {
+    /// One line without its LF (and without a CR before it).
+    Line(Zeroizing<Vec<u8>>),
+    /// A line longer than [`MAX_LINE`]; the reader stopped.
+    TooLong,
+    /// The program closed its output.
+    Eof,
+    /// Reading failed.
+    Failed(io::ErrorKind),
+}
+
+/// How the program answered one command.
+pub(super) enum Outcome {
+    /// `OK`, with any `D` data decoded (at most [`DATA_CAP`] bytes; `overflow` when more came).
+    Ok {
+        data: Zeroizing<Vec<u8>>,
+        overflow: bool,
+    },
+    /// `ERR <code> <text>`.
+    Err { code: u32, text: String },
+}
+
+pub(super) struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<ReadEvent>,
+    deadline: Instant,
+    /// False once the conversation is out of step (timeout, bad line, broken pipe): such a
+    /// program is killed rather than asked to say goodbye.
+    healthy: bool,
+    closed: bool,
+}
+
+impl Session {
+    pub(super) fn start(dialog: &PinDialog) -> Result<Session> {
+        let deadline = Instant::now() + dialog.timeout;
+        let mut command = Command::new(&dialog.program);
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (key, value) in &dialog.env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().map_err(|e| {
+            Error::PinDialog(format!("cannot start {}: {e}", dialog.program.display()))
+        })?;
+        let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
+        let (tx, rx) = mpsc::sync_channel(LINE_QUEUE);
+        let reader = stdout.map(|out| {
+            std::thread::Builder::new()
+                .name("pinentry-reader".to_owned())
+                .spawn(move || read_lines(out, tx))
+        });
+        let mut session = Session {
+            child,
+            stdin,
+            lines: rx,
+            deadline,
+            healthy: true,
+            closed: false,
+        };
+        match reader {
+            // The thread is not joined: it ends by itself when the program's output closes,
+            // which killing the program guarantees, and joining could only add a way to hang.
+            Some(Ok(_)) if session.stdin.is_some() => {}
+            Some(Err(e)) => {
+                session.healthy = false;
+                return Err(Error::Internal(format!(
+                    "cannot start the pinentry reader: {e}"
+                )));
+            }
+            _ => {
+                session.healthy = false;
+                return Err(Error::Internal("pinentry pipes missing".to_owned()));
+            }
+        }
+        match session.read_outcome()? {
+            Outcome::Ok { .. } => Ok(session),
+            Outcome::Err { code, text } => Err(Error::PinDialog(format!(
+                "the pinentry program did not start (error {code}: {text})"
+            ))),
+        }
+    }
+
+    /// Sends `VERB text` and requires `OK`.
+    pub(super) fn expect_ok(&mut self, verb: &str, text: &str) -> Result<()> {
+        match self.transact(&assuan::command_line(verb, text))? {
+            Outcome::Ok { .. } => Ok(()),
+            Outcome::Err { code, .. } if gpg_err::is_cancel(code) => Err(Error::UserCancelled),
+            Outcome::Err { code, text } => Err(refused(verb, code, &text)),
+        }
+    }
+
+    /// Sends one command line and reads its answer. Commands go one at a time, each waiting
+    /// for its answer, so at most one line is ever unread in the pipe and a write cannot block
+    /// on a program that stopped reading.
+    pub(super) fn transact(&mut self, line: &str) -> Result<Outcome> {
+        self.send(line.as_bytes())?;
+        self.read_outcome()
+    }
+
+    fn send(&mut self, line: &[u8]) -> Result<()> {
+        let written = match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(line).and_then(|()| stdin.flush()),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        };
+        written.map_err(|e| {
+            self.healthy = false;
+            Error::PinDialog(format!("the pinentry program stopped reading: {e}"))
+        })
+    }
+
+    /// Reads lines until `OK` or `ERR`, collecting `D` data and skipping status and comments.
+    fn read_outcome(&mut self) -> Result<Outcome> {
+        let result = self.read_outcome_inner();
+        if result.is_err() {
+            self.healthy = false;
+        }
+        result
+    }
+
+    fn read_outcome_inner(&mut self) -> Result<Outcome> {
+        let mut data = Zeroizing::new(Vec::with_capacity(DATA_CAP));
+        let mut overflow = false;
+        loop {
+            let wait = self.deadline.saturating_duration_since(Instant::now());
+            let line = match self.lines.recv_timeout(wait) {
+                Ok(ReadEvent::Line(line)) => line,
+                Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
+                Ok(ReadEvent::TooLong) => {
+                    return Err(Error::PinDialog(format!(
+                        "the pinentry program sent a line longer than {MAX_LINE} bytes"
+                    )))
+                }
+                Ok(ReadEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::PinDialog(
+                        "the pinentry program exited unexpectedly".into(),
+                    ))
+                }
+                Ok(ReadEvent::Failed(kind)) => {
+                    return Err(Error::PinDialog(format!(
+                        "reading from the pinentry program failed: {kind}"
+                    )))
+                }
+            };
+            match assuan::parse_line(&line) {
+                assuan::Response::Ok => return Ok(Outcome::Ok { data, overflow }),
+                assuan::Response::Err { code, text } => return Ok(Outcome::Err { code, text }),
+                assuan::Response::Data(escaped) => {
+                    overflow |=
+                        assuan::decode_data(escaped, &mut data, DATA_CAP).map_err(|_| {
+                            Error::PinDialog("the pinentry program sent badly escaped data".into())
+                        })?;
+                }
+                assuan::Response::Status | assuan::Response::Comment => {}
+                // We offer nothing to inquire about; cancelling the inquiry keeps the
+                // conversation in step and the command then ends with OK or ERR.
+                assuan::Response::Inquire => self.send(b"CAN\n")?,
+                // Never echo the line: it came from a program that may be talking about a PIN.
+                assuan::Response::Unknown => {
+                    return Err(Error::PinDialog(
+                        "the pinentry program sent an answer that is not Assuan".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Ends the conversation and reaps the program. A healthy program gets `BYE` and a short
+    /// grace period to take its window down; any other is killed at once.
+    pub(super) fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if self.healthy && self.send(b"BYE\n").is_ok() {
+            // Closing stdin also ends a program that ignores BYE.
+            self.stdin = None;
+            let until = Instant::now()
+                + CLOSE_GRACE.min(self.deadline.saturating_duration_since(Instant::now()));
+            // Drain the farewell until the program closes its output (or the grace ends).
+            while let Ok(ReadEvent::Line(_)) = self
+                .lines
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
+            {}
+        }
+        self.stdin = None;
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            // Errors here mean the process is already gone, which is the goal.
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.healthy = false;
+        self.close();
+    }
+}
+
+/// The reader thread: splits the program's output into lines of at most [`MAX_LINE`] bytes.
+/// Every buffer that may hold the PIN is zeroizing and sized up front so it never reallocates
+/// (a reallocation would leave an unwiped copy behind).
+fn read_lines(mut out: ChildStdout, tx: SyncSender<ReadEvent>) {
+    let mut chunk = Zeroizing::new([0u8; 512]);
+    let mut pending: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::with_capacity(MAX_LINE));
+    loop {
+        let n = match out.read(&mut chunk[..]) {
+            Ok(0) => {
+                let _ = tx.send(ReadEvent::Eof);
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.send(ReadEvent::Failed(e.kind()));
+                return;
+            }
+        };
+        for &byte in &chunk[..n] {
+            if byte != b'\n' {
+                // Room for the LF too: the limit counts it.
+                if pending.len() + 1 >= MAX_LINE {
+                    let _ = tx.send(ReadEvent::TooLong);
+                    return;
+                }
+                pending.push(byte);
+                continue;
+            }
+            let end = pending.len() - usize::from(pending.last() == Some(&b'\r'));
+            let mut line = Zeroizing::new(Vec::with_capacity(end));
+            line.extend_from_slice(&pending[..end]);
+            pending.zeroize();
+            // The receiver is gone when the dialog ended early; so is our reason to read.
+            if tx.send(ReadEvent::Line(line)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The error for an `ERR` answer that is neither a cancel nor a timeout.
+pub(super) fn refused(command: &str, code: u32, text: &str) -> Error {
+    // The commonest failure: a terminal pinentry (curses, or gnome3 falling back to curses
+    // without a display) started by a daemon, which has no terminal.
+    let hint = if gpg_err::is_no_terminal(code) {
+        "; this pinentry needs a terminal, which the agent does not have: install a graphical \
+         one (pinentry-gnome3 or pinentry-qt) or set `pinentry` in the configuration"
+    } else {
+        ""
+    };
+    Error::PinDialog(format!(
+        "the pinentry program refused {command} (error {code}: {text}){hint}"
+    ))
+}
