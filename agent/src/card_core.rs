@@ -255,6 +255,26 @@ impl CardCore {
         })
     }
 
+    /// Decrypts a PKCS#1 v1.5 ciphertext with the key of `cert` (an encryption certificate).
+    pub fn decrypt(
+        &self,
+        token: &TokenInfo,
+        cert: &TokenCertificate,
+        pin: &Pin,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.with_turn(token.token_ref, || {
+            let token = self.pin_gate(token, pin)?;
+            match self.provider(token.token_ref)? {
+                Provider::Pkcs11(m) => m.decrypt_raw(&token, &cert.id, pin, ciphertext),
+                Provider::Demo(d) => {
+                    d.login(pin)?;
+                    d.decrypt_raw(&cert.id, ciphertext)
+                }
+            }
+        })
+    }
+
     /// The PIN gate: format rule and lock state, checked against fresh token information before
     /// anything reaches the card.
     fn pin_gate(&self, expected: &TokenInfo, pin: &Pin) -> Result<TokenInfo> {

@@ -60,6 +60,12 @@ pub enum Error {
     /// The certificate has no matching private key on the token.
     #[error("no private key for the chosen certificate")]
     KeyNotFound,
+    /// The certificate is outside its validity period (checked only when a caller asks).
+    #[error("the certificate {}", if *.expired { "has expired" } else { "is not valid yet" })]
+    CertificateNotValid {
+        /// True when expired, false when not yet valid.
+        expired: bool,
+    },
     /// The card refused the PIN.
     #[error("wrong PIN{}", tries_text(*.tries_left))]
     PinIncorrect {
@@ -119,6 +125,14 @@ pub enum Error {
     CallerNotAllowed {
         /// Who called.
         caller: String,
+    },
+    /// The legacy API's port is taken.
+    #[error("cannot listen on {address}: the port is already in use{holder}")]
+    PortInUse {
+        /// The address.
+        address: String,
+        /// ` by <process> (pid N)` when known.
+        holder: String,
     },
     /// The daemon could not be reached or started.
     #[error("the card-agent service could not be reached: {0}")]
@@ -198,6 +212,8 @@ impl Error {
             Error::NoPinDialog { .. } | Error::PinDialog(_) => ErrorCode::PinRequired,
             Error::CertNotFound { .. } => ErrorCode::CertNotFound,
             Error::KeyNotFound => ErrorCode::KeyNotFound,
+            Error::CertificateNotValid { expired: true } => ErrorCode::CertExpired,
+            Error::CertificateNotValid { expired: false } => ErrorCode::CertNotYetValid,
             Error::PinIncorrect { .. } => ErrorCode::PinIncorrect,
             Error::PinLocked => ErrorCode::PinLocked,
             Error::PinFormat(_) => ErrorCode::PinFormat,
@@ -208,7 +224,9 @@ impl Error {
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout => ErrorCode::Timeout,
             Error::CallerNotAllowed { .. } => ErrorCode::SiteNotTrusted,
-            Error::AlreadyRunning { .. } | Error::AgentUnavailable(_) => ErrorCode::Internal,
+            Error::AlreadyRunning { .. } | Error::AgentUnavailable(_) | Error::PortInUse { .. } => {
+                ErrorCode::Internal
+            }
             Error::Certificate(_) | Error::Pkcs11 { .. } | Error::Internal(_) => {
                 ErrorCode::Internal
             }

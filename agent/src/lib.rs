@@ -23,6 +23,7 @@
 //! - [`pinentry`]: the trusted PIN and site-confirmation dialogs, through a pinentry program.
 //! - [`service`]: the one service every channel adapts to: site admission, PIN source, commands.
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
+//! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
 #![forbid(unsafe_code)]
@@ -38,6 +39,7 @@ pub mod demo;
 pub mod error;
 pub mod inventory;
 pub mod ipc;
+pub mod legacy_api;
 pub mod native_host;
 pub mod pin;
 pub mod pinentry;

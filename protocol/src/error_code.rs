@@ -79,6 +79,8 @@ error_codes! {
     NoToken => "NO_TOKEN", "The requested card or token is not present.", "找不到指定的憑證卡。";
     CertNotFound => "CERT_NOT_FOUND", "The requested certificate is not on the card.", "卡片上沒有指定的憑證。";
     KeyNotFound => "KEY_NOT_FOUND", "The card has no private key for this certificate.", "卡片上找不到此憑證對應的私密金鑰。";
+    CertExpired => "CERT_EXPIRED", "The certificate has expired. Renew it at a registration office or online before signing.", "憑證已過期，請先辦理展期或重新申請。";
+    CertNotYetValid => "CERT_NOT_YET_VALID", "The certificate is not valid yet. Check the computer's date and time.", "憑證尚未生效，請檢查電腦的日期與時間。";
     PinIncorrect => "PIN_INCORRECT", "The PIN is incorrect.", "PIN 碼錯誤。";
     PinLocked => "PIN_LOCKED", "The PIN is locked after too many wrong tries. Take the card to a registration office to unlock it.", "PIN 碼已鎖住（錯誤次數過多），請攜卡至受理窗口解鎖。";
     PinFormat => "PIN_FORMAT", "The PIN must be digits only, of the length the card accepts (6 to 8 digits on government cards). It was not sent to the card.", "PIN 碼格式不符（政府憑證卡為 6 至 8 位數字），未送至卡片，不會扣除嘗試次數。";

@@ -152,6 +152,7 @@ fn exit_status(code: ErrorCode) -> u8 {
         ErrorCode::NoReader | ErrorCode::NoCard | ErrorCode::NoToken | ErrorCode::CardRemoved => 6,
         ErrorCode::NoModule | ErrorCode::UnknownCard => 7,
         ErrorCode::CertNotFound | ErrorCode::KeyNotFound => 8,
+        ErrorCode::CertExpired | ErrorCode::CertNotYetValid => 8,
         ErrorCode::BadRequest | ErrorCode::UnsupportedAlgorithm | ErrorCode::IoError => 9,
         _ => 1,
     }

@@ -51,6 +51,7 @@ pub fn run(options: ServeOptions) -> Result<()> {
         } else {
             watch_readers(service.clone())
         };
+        let _legacy = start_legacy_api(&options.config.http_listen, service.clone()).await;
         tracing::info!(socket = %endpoint.socket.display(), "card-agent daemon ready");
         eprintln!(
             "card-agent {} listening on {}",
@@ -61,6 +62,31 @@ pub fn run(options: ServeOptions) -> Result<()> {
         let _ = std::fs::remove_file(&endpoint.socket);
         Ok(())
     })
+}
+
+/// Starts the HiPKI-compatible HTTP API. A taken port (HiPKI itself still installed, say) is
+/// reported plainly but does not stop the daemon: the browser extension's channel still works.
+/// An empty `http_listen` turns the legacy API off.
+async fn start_legacy_api(
+    http_listen: &str,
+    service: Arc<Service>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if http_listen.trim().is_empty() {
+        return None;
+    }
+    match crate::legacy_api::bind(http_listen).await {
+        Ok(listeners) => {
+            for addr in listeners.addresses() {
+                eprintln!("card-agent legacy API listening on http://{addr}");
+            }
+            Some(tokio::spawn(listeners.serve(service)))
+        }
+        Err(e) => {
+            eprintln!("card-agent: legacy API not started: {e}");
+            tracing::error!(error = %e, "legacy API not started");
+            None
+        }
+    }
 }
 
 fn build_service(options: &ServeOptions) -> Result<Service> {

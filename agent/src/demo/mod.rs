@@ -199,6 +199,34 @@ impl DemoToken {
         Ok(())
     }
 
+    /// Decrypts a PKCS#1 v1.5 ciphertext with key `key_id` (CKM_RSA_PKCS), after a successful
+    /// [`login`](Self::login).
+    pub fn decrypt_raw(&self, key_id: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>> {
+        let key = self.logged_in_key(key_id)?;
+        key.key
+            .decrypt(rsa::Pkcs1v15Encrypt, ciphertext)
+            .map_err(|_| Error::BadInput("the ciphertext was not made for this card's key".into()))
+    }
+
+    /// The key with `key_id`, once a login has succeeded, as a card checks before any
+    /// private-key operation.
+    fn logged_in_key(&self, key_id: &[u8]) -> Result<&DemoKey> {
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id == key_id)
+            .ok_or(Error::KeyNotFound)?;
+        let counter = self.counter()?;
+        if counter.tries_left == 0 {
+            return Err(Error::PinLocked);
+        }
+        // A card refuses private-key operations before login (CKR_USER_NOT_LOGGED_IN).
+        if !counter.logged_in {
+            return Err(Error::PinRequired);
+        }
+        Ok(key)
+    }
+
     /// The private-key operation of key `key_id`, after a successful [`login`](Self::login).
     ///
     /// [`RawMechanism::RsaPkcs1`] pads the given DigestInfo (PKCS#1 v1.5 type 1) and applies
@@ -210,21 +238,7 @@ impl DemoToken {
         mechanism: RawMechanism,
         input: &[u8],
     ) -> Result<Vec<u8>> {
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.id == key_id)
-            .ok_or(Error::KeyNotFound)?;
-        {
-            let counter = self.counter()?;
-            if counter.tries_left == 0 {
-                return Err(Error::PinLocked);
-            }
-            // A card refuses private-key operations before login (CKR_USER_NOT_LOGGED_IN).
-            if !counter.logged_in {
-                return Err(Error::PinRequired);
-            }
-        }
+        let key = self.logged_in_key(key_id)?;
         match mechanism {
             // With an RNG, rsa blinds the private-key operation against timing attacks.
             RawMechanism::RsaPkcs1 => key

@@ -203,6 +203,34 @@ impl Module {
         result
     }
 
+    /// Logs in and decrypts a PKCS#1 v1.5 ciphertext (CKM_RSA_PKCS) with the key whose CKA_ID
+    /// is `key_id`. The caller has already checked the PIN's format.
+    pub fn decrypt_raw(
+        &self,
+        token: &TokenInfo,
+        key_id: &[u8],
+        pin: &Pin,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>> {
+        let session = self.open(token.token_ref.slot_id)?;
+        self.login(&session, token, pin)?;
+        let result = find_private_key(&session, key_id).and_then(|key| {
+            session
+                .decrypt(&Mechanism::RsaPkcs, key, ciphertext)
+                .map_err(|e| match e {
+                    CkError::Pkcs11(
+                        RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
+                        _,
+                    ) => Error::BadInput(
+                        "the ciphertext was not made for this card's key".to_owned(),
+                    ),
+                    other => map_error("C_Decrypt", other),
+                })
+        });
+        let _ = session.logout();
+        result
+    }
+
     fn open(&self, slot_id: u64) -> Result<Session> {
         self.context
             .open_ro_session(slot(slot_id)?)

@@ -7,6 +7,7 @@
 //! on blocking threads.
 
 mod authenticate;
+mod decrypt;
 mod pin_source;
 mod sign;
 mod site;

@@ -28,6 +28,10 @@ pub struct SignRequest {
     pub pin: Option<SecretString>,
     /// Only a token whose slot description contains this (legacy `slotDescription`).
     pub slot_description: Option<String>,
+    /// Add the card's serial number as a signed attribute (legacy `withCardSN`).
+    pub with_card_serial: bool,
+    /// Refuse a certificate outside its validity period (legacy `checkValidity`).
+    pub check_validity: bool,
 }
 
 /// A signature and what made it.
@@ -73,6 +77,8 @@ impl SignRequest {
             },
             pin: args.pin,
             slot_description: None,
+            with_card_serial: false,
+            check_validity: false,
         })
     }
 }
@@ -111,6 +117,19 @@ impl Service {
             request.certificate.as_deref(),
             request.slot_description.as_deref(),
         )?;
+        if request.check_validity {
+            let now = crate::inventory::now_unix();
+            if now > certificate.info.not_after {
+                return Err(Error::CertificateNotValid { expired: true });
+            }
+            if now < certificate.info.not_before {
+                return Err(Error::CertificateNotValid { expired: false });
+            }
+        }
+        let mut cms = request.cms;
+        if request.with_card_serial {
+            cms.card_serial = Some(token.serial.clone());
+        }
         let pin = self.obtain_pin(caller, request.pin, &token, certificate.info.holder_name())?;
         let signature = self.core.sign(
             &token,
@@ -119,7 +138,7 @@ impl Service {
             request.hash,
             &request.input,
             request.format,
-            &request.cms,
+            &cms,
         )?;
         tracing::info!(
             site = caller.origin.as_ref().map(|o| o.as_str()).unwrap_or("local"),

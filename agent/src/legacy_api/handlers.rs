@@ -1,0 +1,538 @@
+//! The endpoints. Each turns HiPKI's request into a service call and the result (or error)
+//! into HiPKI's response.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Method, Response, StatusCode, Uri};
+use serde_json::{json, Value};
+
+use super::guard::{self, Requester};
+use super::tbs::TbsPackage;
+use super::{bmp, codes, pages, pkcs11info, Body};
+use crate::error::{Error, Result};
+use crate::policy::Origin;
+use crate::service::{Caller, Service, SignRequest};
+use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+use card_agent_protocol::Language;
+
+/// Longest a request that may show the PIN dialog can take.
+const CARD_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// What every handler needs.
+pub struct Context {
+    /// The service.
+    pub service: Arc<Service>,
+    /// Who asks.
+    pub requester: Requester,
+    /// The language of messages.
+    pub lang: Language,
+}
+
+/// The language pages' users read: zh-TW unless the browser prefers something else first.
+pub fn language(headers: &HeaderMap) -> Language {
+    headers
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            if v.trim_start().to_ascii_lowercase().starts_with("en") {
+                Language::En
+            } else {
+                Language::ZhTw
+            }
+        })
+        .unwrap_or(Language::ZhTw)
+}
+
+/// Routes one request.
+pub async fn route(
+    ctx: &Context,
+    method: &Method,
+    uri: &Uri,
+    body: zeroize::Zeroizing<Vec<u8>>,
+) -> Response<Body> {
+    let with_cert = uri.query().is_some_and(|q| {
+        form_value(q.as_bytes(), "withcert").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    });
+    match (method, uri.path()) {
+        (&Method::OPTIONS, _) => preflight(ctx),
+        (&Method::GET, "/") => text(
+            ctx,
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            version_text(),
+        ),
+        (&Method::GET | &Method::POST, "/pkcs11info") => pkcs11info(ctx, with_cert).await,
+        (&Method::POST, "/sign" | "/umakeSig") => sign(ctx, &body).await,
+        (&Method::POST, "/decrypt") => decrypt(ctx, &body).await,
+        (&Method::GET, "/popupForm" | "/ChtPopupForm") => html(pages::POPUP_FORM.to_owned()),
+        (&Method::GET, "/addDomain") => add_domain(ctx, uri.query().unwrap_or("")).await,
+        (&Method::GET, "/selfTest.htm") => html(pages::SELF_TEST.to_owned()),
+        (&Method::GET, "/p11Image.bmp") => p11_image(ctx, with_cert).await,
+        (&Method::GET, "/waiting.gif") => bytes("image/gif", pages::waiting_gif()),
+        (&Method::POST, "/CardManagement/sendCardCommand") => {
+            let func = TbsPackage::parse(&form_package(&body).unwrap_or_default())
+                .ok()
+                .and_then(|p| p.func())
+                .unwrap_or_default();
+            json_response(
+                ctx,
+                None,
+                fail_with(
+                    &func,
+                    codes::UNSUPPORTED,
+                    0,
+                    "card management (changing the PIN) is done with the card's own tools",
+                ),
+            )
+        }
+        _ => text(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found\n".to_owned(),
+        ),
+    }
+}
+
+fn version_text() -> String {
+    format!(
+        "card-agent {} — HiPKI Local Sign Server compatible interface\nversion:{}\n",
+        env!("CARGO_PKG_VERSION"),
+        pkcs11info::COMPAT_VERSION
+    )
+}
+
+/// The caller as the service sees it: local programs and our own pages have no site; the popup
+/// bridge speaks for its opener; a page speaks for its origin.
+fn caller(ctx: &Context) -> Result<Caller> {
+    let origin = match &ctx.requester {
+        Requester::Local | Requester::OwnPage { opener: None } => None,
+        Requester::OwnPage { opener: Some(o) } => Some(o.clone()),
+        Requester::Site(o) => Some(o.clone()),
+        Requester::Invalid => {
+            return Err(Error::SiteNotTrusted {
+                origin: "null".to_owned(),
+            })
+        }
+    };
+    Ok(Caller {
+        origin,
+        lang: ctx.lang,
+    })
+}
+
+/// The caller, admitted only if its site is already trusted (no dialog: pages call
+/// `/addDomain` for that). Returns the origin to echo in CORS.
+fn admitted(ctx: &Context) -> Result<(Caller, Option<Origin>)> {
+    let caller = caller(ctx)?;
+    ctx.service.admit_without_asking(&caller)?;
+    let cors = match &ctx.requester {
+        Requester::Site(o) => Some(o.clone()),
+        _ => None,
+    };
+    Ok((caller, cors))
+}
+
+async fn pkcs11info(ctx: &Context, with_cert: bool) -> Response<Body> {
+    let func = if with_cert {
+        "GetUserCert"
+    } else {
+        "CheckEnvir"
+    };
+    let (_, cors) = match admitted(ctx) {
+        Ok(a) => a,
+        Err(e) => return json_response(ctx, None, failure(func, &e, ctx.lang)),
+    };
+    let service = ctx.service.clone();
+    match blocking(move || pkcs11info::build(service.core(), with_cert)).await {
+        Ok(v) => json_response(ctx, cors.as_ref(), v),
+        Err(e) => json_response(ctx, cors.as_ref(), failure(func, &e, ctx.lang)),
+    }
+}
+
+async fn p11_image(ctx: &Context, with_cert: bool) -> Response<Body> {
+    let func = if with_cert {
+        "GetUserCert"
+    } else {
+        "CheckEnvir"
+    };
+    let (value, cors) = match admitted(ctx) {
+        Err(e) => (failure(func, &e, ctx.lang), None),
+        Ok((_, cors)) => {
+            let service = ctx.service.clone();
+            let v = blocking(move || pkcs11info::build(service.core(), with_cert)).await;
+            (v.unwrap_or_else(|e| failure(func, &e, ctx.lang)), cors)
+        }
+    };
+    let mut r = bytes("image/bmp", bmp::pack(value.to_string().as_bytes()));
+    add_cors(&mut r, cors.as_ref());
+    r
+}
+
+async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
+    let Some(text) = form_package(body) else {
+        return json_response(
+            ctx,
+            None,
+            fail_with(
+                "MakeSignature",
+                codes::JSON_FORMAT,
+                0,
+                "the body has no tbsPackage",
+            ),
+        );
+    };
+    let mut package = match TbsPackage::parse(&text) {
+        Ok(p) => p,
+        Err(_) => {
+            return json_response(
+                ctx,
+                None,
+                fail_with(
+                    "MakeSignature",
+                    codes::JSON_FORMAT,
+                    0,
+                    "tbsPackage is not valid JSON",
+                ),
+            )
+        }
+    };
+    drop(zeroize::Zeroizing::new(text));
+    let func = package.func().unwrap_or_else(|| "MakeSignature".to_owned());
+    if func == "DecryptData" {
+        return decrypt_package(ctx, package).await;
+    }
+    if func != "MakeSignature" && func != "umakeSig" {
+        return json_response(
+            ctx,
+            None,
+            fail_with(&func, codes::UNSUPPORTED, 0, "unsupported func"),
+        );
+    }
+    let (caller, cors) = match admitted(ctx) {
+        Ok(a) => a,
+        Err(e) => return json_response(ctx, None, failure(&func, &e, ctx.lang)),
+    };
+    let request = match sign_request(&mut package, func == "umakeSig") {
+        Ok(r) => r,
+        Err((code, why)) => {
+            return json_response(ctx, cors.as_ref(), fail_with(&func, code, 0, why))
+        }
+    };
+    let with_card_sn = request.with_card_serial;
+    let service = ctx.service.clone();
+    let outcome = blocking(move || service.sign(&caller, request)).await;
+    let value = match outcome {
+        Ok(out) => {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let mut v = json!({
+                "func": func,
+                "ret_code": codes::OK,
+                "last_error": 0,
+                "signature": b64.encode(&out.signature),
+                "certb64": b64.encode(&out.certificate.info.der),
+            });
+            if with_card_sn {
+                v["cardSN"] = out.token.serial.into();
+            }
+            v
+        }
+        Err(e) => failure(&func, &e, ctx.lang),
+    };
+    json_response(ctx, cors.as_ref(), value)
+}
+
+/// HiPKI's MakeSignature fields as a service request. Errors are `(ret_code, reason)`.
+fn sign_request(
+    p: &mut TbsPackage,
+    umake: bool,
+) -> std::result::Result<SignRequest, (u32, &'static str)> {
+    let tbs = p.text("tbs").ok_or((codes::MISSING_TBS, "tbs is empty"))?;
+    let data = match p.text("tbsEncoding").map(|e| e.to_ascii_lowercase()) {
+        None => tbs.into_bytes(),
+        Some(e) if e == "none" => tbs.into_bytes(),
+        Some(e) if e == "base64" => {
+            decode_base64(&tbs).ok_or((codes::BASE64, "tbs is not valid base64"))?
+        }
+        Some(_) => return Err((codes::BAD_PARAMETER, "tbsEncoding must be NONE or base64")),
+    };
+    let hash = match p.text("hashAlgorithm") {
+        None => HashAlgorithm::Sha256,
+        Some(h) => HashAlgorithm::parse(&h).ok_or((
+            codes::BAD_PARAMETER,
+            "hashAlgorithm must be SHA1, SHA256, SHA384 or SHA512",
+        ))?,
+    };
+    // PKCS7 carries the signed text inside (attached), so a server can verify the signature
+    // from it alone, as with HiPKI.
+    let format = match p.text("signatureType").map(|t| t.to_ascii_uppercase()) {
+        None => SignFormat::CmsAttached,
+        Some(t) if t == "PKCS7" => SignFormat::CmsAttached,
+        Some(t) if t == "PKCS1" => SignFormat::Pkcs1,
+        Some(_) => return Err((codes::BAD_PARAMETER, "signatureType must be PKCS7 or PKCS1")),
+    };
+    Ok(SignRequest {
+        certificate: None,
+        input: SignInput::Data(data),
+        hash,
+        format,
+        cms: CmsOptions {
+            nonce: p.text("nonce").map(String::into_bytes),
+            ..CmsOptions::default()
+        },
+        pin: p.take_secret("pin"),
+        slot_description: p.text("slotDescription"),
+        with_card_serial: umake || p.flag("withCardSN"),
+        check_validity: p.flag("checkValidity"),
+    })
+}
+
+async fn decrypt(ctx: &Context, body: &[u8]) -> Response<Body> {
+    let package =
+        form_package(body).and_then(|t| TbsPackage::parse(&zeroize::Zeroizing::new(t)).ok());
+    match package {
+        Some(p) => decrypt_package(ctx, p).await,
+        None => json_response(
+            ctx,
+            None,
+            fail_with(
+                "DecryptData",
+                codes::JSON_FORMAT,
+                0,
+                "tbsPackage is not valid JSON",
+            ),
+        ),
+    }
+}
+
+async fn decrypt_package(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
+    let func = "DecryptData";
+    let (caller, cors) = match admitted(ctx) {
+        Ok(a) => a,
+        Err(e) => return json_response(ctx, None, failure(func, &e, ctx.lang)),
+    };
+    // The field's name is not documented anywhere public; accept the likely spellings.
+    let cipher = ["cipher", "cipherText", "ciphertext", "encData", "tbs"]
+        .iter()
+        .find_map(|k| p.text(k));
+    let Some(cipher) = cipher else {
+        return json_response(
+            ctx,
+            cors.as_ref(),
+            fail_with(func, codes::MISSING_CIPHER, 0, "no ciphertext"),
+        );
+    };
+    let Some(cipher) = decode_base64(&cipher) else {
+        return json_response(
+            ctx,
+            cors.as_ref(),
+            fail_with(func, codes::BASE64, 0, "the ciphertext is not valid base64"),
+        );
+    };
+    let (pin, slot) = (p.take_secret("pin"), p.text("slotDescription"));
+    let service = ctx.service.clone();
+    let outcome = blocking(move || service.decrypt(&caller, &cipher, pin, slot.as_deref())).await;
+    let value = match outcome {
+        Ok(plain) => {
+            let plain = zeroize::Zeroizing::new(plain);
+            json!({
+                "func": func,
+                "ret_code": codes::OK,
+                "last_error": 0,
+                "data": base64::engine::general_purpose::STANDARD.encode(&*plain),
+                "tbsEncoding": "base64",
+            })
+        }
+        Err(e) => failure(func, &e, ctx.lang),
+    };
+    json_response(ctx, cors.as_ref(), value)
+}
+
+/// `/addDomain?domain=<host or origin>`: the user decides in the agent's own dialog; the page
+/// never adds a site by itself. The answer goes back to the opener by postMessage.
+async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
+    let domain = form_value(query.as_bytes(), "domain").unwrap_or_default();
+    let candidate = if domain.contains("://") {
+        domain.clone()
+    } else {
+        format!("https://{domain}")
+    };
+    let origin = match Origin::parse_page(&candidate) {
+        Ok(o) => o,
+        Err(_) => {
+            return html(pages::add_domain_answer(
+                codes::FORBIDDEN_DOMAIN,
+                None,
+                false,
+            ))
+        }
+    };
+    let service = ctx.service.clone();
+    let caller = Caller {
+        origin: Some(origin.clone()),
+        lang: ctx.lang,
+    };
+    let answer = blocking(move || service.ask_user_to_trust(&caller)).await;
+    let (code, approved) = match answer {
+        Ok(true) => (codes::OK, true),
+        Ok(false) => (codes::CANCELLED, false),
+        Err(e) => (codes::for_error(&e).0, false),
+    };
+    html(pages::add_domain_answer(
+        code,
+        Some(origin.as_str()),
+        approved,
+    ))
+}
+
+fn preflight(ctx: &Context) -> Response<Body> {
+    let trusted = match &ctx.requester {
+        Requester::Site(o) => ctx
+            .service
+            .admit_without_asking(&Caller {
+                origin: Some(o.clone()),
+                lang: ctx.lang,
+            })
+            .is_ok()
+            .then_some(o),
+        _ => None,
+    };
+    let mut r = Response::new(Full::new(Bytes::new()));
+    let Some(origin) = trusted else {
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    };
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    add_cors(&mut r, Some(origin));
+    let h = r.headers_mut();
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST"),
+    );
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("Content-Type"),
+    );
+    h.insert(
+        "access-control-allow-private-network",
+        HeaderValue::from_static("true"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("600"));
+    r
+}
+
+/// Runs blocking service work on a blocking thread, bounded in time.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::time::timeout(CARD_TIMEOUT, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(Error::Internal(format!("request failed: {e}"))),
+        Err(_) => Err(Error::Timeout),
+    }
+}
+
+/// A failure response with the mapped codes and a message for people.
+fn failure(func: &str, error: &Error, lang: Language) -> Value {
+    let (ret_code, last_error) = codes::for_error(error);
+    tracing::info!(func, code = %error.code(), ret_code = format!("{ret_code:#x}"), "legacy request failed");
+    json!({ "func": func, "ret_code": ret_code, "last_error": last_error, "message": error.user_message(lang) })
+}
+
+fn fail_with(func: &str, ret_code: u32, last_error: u32, message: &str) -> Value {
+    json!({ "func": func, "ret_code": ret_code, "last_error": last_error, "message": message })
+}
+
+/// The `tbsPackage` field of a form body.
+fn form_package(body: &[u8]) -> Option<String> {
+    form_value(body, "tbsPackage")
+}
+
+fn form_value(form: &[u8], key: &str) -> Option<String> {
+    form_urlencoded::parse(form)
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    card_agent_protocol::encoding::decode_base64(s.trim()).ok()
+}
+
+fn json_response(ctx: &Context, cors: Option<&Origin>, value: Value) -> Response<Body> {
+    let mut r = text(
+        ctx,
+        StatusCode::OK,
+        "application/json; charset=utf-8",
+        value.to_string(),
+    );
+    add_cors(&mut r, cors);
+    r
+}
+
+fn html(page: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(page)));
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+fn text(
+    ctx: &Context,
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(content_type));
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // A trusted page may read the version text; no one else gets CORS headers.
+    if let Requester::Site(o) = &ctx.requester {
+        if ctx
+            .service
+            .admit_without_asking(&Caller {
+                origin: Some(o.clone()),
+                lang: ctx.lang,
+            })
+            .is_ok()
+        {
+            add_cors(&mut r, Some(o));
+        }
+    }
+    r
+}
+
+fn bytes(content_type: &'static str, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    r
+}
+
+fn add_cors(r: &mut Response<Body>, origin: Option<&Origin>) {
+    if let Some(origin) = origin {
+        for (k, v) in guard::cors_headers(origin) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The legacy HTTP API: what e-government pages written for Chunghwa Telecom's HiPKI Local
+//! Sign Server call on `http://localhost:61161`, answered the same way so those pages work
+//! unchanged — and with the safety the original lacked: only loopback, only our Host names,
+//! only trusted sites, CORS only for them, the PIN wiped after use.
+//!
+//! This is an adapter: every decision (site trust, PIN source, which certificate) is the
+//! service's. Here are only HiPKI's wire format and HTTP itself.
+
+mod bmp;
+mod codes;
+mod guard;
+mod handlers;
+mod pages;
+mod pkcs11info;
+mod port_owner;
+mod tbs;
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::error::{Error, Result};
+use crate::service::Service;
+
+pub use bmp::{pack as pack_bmp, unpack as unpack_bmp};
+pub use pkcs11info::COMPAT_VERSION;
+
+/// Largest request body: a tbsPackage with a document of about 1.5 MB in base64.
+const MAX_BODY: usize = tbs::MAX_PACKAGE;
+/// Time allowed for the request line and headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for the body once the headers are in (a slow body is a hostile one).
+const BODY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The listening sockets, bound before the daemon says it is ready.
+pub struct Listeners {
+    listeners: Vec<TcpListener>,
+    port: u16,
+}
+
+/// Binds `http_listen` (a loopback `address:port`). The default `127.0.0.1:61161` also binds
+/// `[::1]:61161` when the machine has IPv6. A non-loopback address is refused; a port in use
+/// is an error naming the process that holds it when that can be found.
+pub async fn bind(http_listen: &str) -> Result<Listeners> {
+    let addr: SocketAddr = http_listen.parse().map_err(|_| {
+        Error::BadInput(format!(
+            "http_listen: {http_listen:?} is not an address:port"
+        ))
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(Error::BadInput(format!(
+            "http_listen: {http_listen} is not a loopback address; card-agent only listens on this computer"
+        )));
+    }
+    let mut listeners = vec![bind_one(addr).await?];
+    let port = listeners[0]
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(addr.port());
+    if addr.ip() == IpAddr::from([127, 0, 0, 1]) {
+        // The IPv6 twin is best effort: many machines have no ::1.
+        if let Ok(l) = TcpListener::bind(SocketAddr::new(
+            IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            port,
+        ))
+        .await
+        {
+            listeners.push(l);
+        }
+    }
+    Ok(Listeners { listeners, port })
+}
+
+async fn bind_one(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            let holder = port_owner::find(addr.port())
+                .map(|p| format!(" by {p}"))
+                .unwrap_or_default();
+            Error::PortInUse {
+                address: addr.to_string(),
+                holder,
+            }
+        } else {
+            Error::io(addr, e)
+        }
+    })
+}
+
+impl Listeners {
+    /// The port actually bound (useful with port 0 in tests).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The bound addresses.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until the task is dropped.
+    pub async fn serve(self, service: Arc<Service>) {
+        let port = self.port;
+        let mut tasks = Vec::new();
+        for listener in self.listeners {
+            let service = service.clone();
+            tasks.push(tokio::spawn(accept_loop(listener, service, port)));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, service: Arc<Service>, port: u16) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        // Defence in depth: the socket is bound to loopback, so this never refuses anything
+        // unless the binding logic is ever broken.
+        if !peer.ip().is_loopback() {
+            continue;
+        }
+        let service = service.clone();
+        tokio::spawn(async move {
+            let handler = hyper::service::service_fn(move |req| handle(req, service.clone(), port));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), handler)
+                .await;
+        });
+    }
+}
+
+/// A response body.
+type Body = Full<Bytes>;
+
+async fn handle(
+    req: Request<Incoming>,
+    service: Arc<Service>,
+    port: u16,
+) -> std::result::Result<Response<Body>, Infallible> {
+    if !guard::host_is_ours(req.headers(), port) {
+        return Ok(plain(
+            StatusCode::MISDIRECTED_REQUEST,
+            "card-agent answers only to localhost, 127.0.0.1 and [::1]\n",
+        ));
+    }
+    let requester = guard::requester(req.headers(), port);
+    let lang = handlers::language(req.headers());
+    let (parts, body) = req.into_parts();
+    let body = if parts.method == Method::POST {
+        match read_body(body).await {
+            Ok(b) => b,
+            Err(status) => return Ok(plain(status, "request body too large or too slow\n")),
+        }
+    } else {
+        zeroize::Zeroizing::new(Vec::new())
+    };
+    let ctx = handlers::Context {
+        service,
+        requester,
+        lang,
+    };
+    Ok(handlers::route(&ctx, &parts.method, &parts.uri, body).await)
+}
+
+/// Reads a body within the size and time bounds. The bytes may hold a PIN: they live in a
+/// zeroizing buffer.
+async fn read_body(body: Incoming) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, StatusCode> {
+    let collected = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect())
+        .await
+        .map_err(|_| StatusCode::REQUEST_TIMEOUT)?
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
+    Ok(zeroize::Zeroizing::new(collected.to_bytes().to_vec()))
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}

@@ -1,0 +1,162 @@
+//! The `tbsPackage` JSON pages post, read liberally: pages wrap values in
+//! `encodeURIComponent()`, send `"__NotExistedTag__"` or `""` for "absent", booleans as strings,
+//! and numbers as strings. Everything here is pure.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// The string some pages send for "this field is absent".
+pub const NOT_EXISTED: &str = "__NotExistedTag__";
+/// Largest `tbsPackage` accepted (the request body limit bounds it too).
+pub const MAX_PACKAGE: usize = 2 * 1024 * 1024;
+
+/// A parsed `tbsPackage`.
+#[derive(Debug, Default)]
+pub struct TbsPackage {
+    fields: Map<String, Value>,
+}
+
+impl TbsPackage {
+    /// Parses the JSON text of a `tbsPackage` (already taken out of the form body).
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.len() > MAX_PACKAGE {
+            return Err(Error::BadInput("tbsPackage is too large".to_owned()));
+        }
+        // Some pages wrap the whole package in encodeURIComponent() as well.
+        let trimmed = text.trim();
+        let decoded;
+        let json = if trimmed.starts_with('%') {
+            decoded = percent_decode(trimmed)
+                .ok_or_else(|| Error::BadInput("tbsPackage is not valid JSON".to_owned()))?;
+            decoded.as_str()
+        } else {
+            trimmed
+        };
+        match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(fields)) => Ok(TbsPackage { fields }),
+            _ => Err(Error::BadInput(
+                "tbsPackage is not a JSON object".to_owned(),
+            )),
+        }
+    }
+
+    /// A text field: absent, `null`, `""` and `"__NotExistedTag__"` are all `None`;
+    /// numbers and booleans are given as text; `encodeURIComponent` wrapping is undone.
+    pub fn text(&self, key: &str) -> Option<String> {
+        let raw = match self.fields.get(key)? {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return None,
+        };
+        if raw.is_empty() || raw == NOT_EXISTED {
+            return None;
+        }
+        let value = if looks_uri_encoded(&raw) {
+            percent_decode(&raw).unwrap_or(raw)
+        } else {
+            raw
+        };
+        (!value.is_empty() && value != NOT_EXISTED).then_some(value)
+    }
+
+    /// Takes a secret field (the PIN) out of the package: decoded like [`TbsPackage::text`],
+    /// moved into a zeroizing buffer, and the package's own copy wiped.
+    pub fn take_secret(&mut self, key: &str) -> Option<card_agent_protocol::SecretString> {
+        use zeroize::Zeroize as _;
+        let mut raw = match self.fields.remove(key)? {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        let value = if looks_uri_encoded(&raw) {
+            percent_decode(&raw)
+        } else {
+            Some(raw.clone())
+        };
+        raw.zeroize();
+        value
+            .filter(|v| !v.is_empty() && v != NOT_EXISTED)
+            .map(card_agent_protocol::SecretString::new)
+    }
+
+    /// A yes/no field: `true`, `"true"`, `1`, `"1"`, `"yes"` are yes; anything else is no.
+    pub fn flag(&self, key: &str) -> bool {
+        self.text(key)
+            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "y"))
+            .unwrap_or(false)
+    }
+
+    /// The `func` field.
+    pub fn func(&self) -> Option<String> {
+        self.text("func")
+    }
+}
+
+/// A value "looks encoded" when it has `%XX` escapes. Text that merely contains a `%` not
+/// followed by two hex digits is left alone.
+fn looks_uri_encoded(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+}
+
+/// decodeURIComponent: `%XX` escapes to bytes, the result must be UTF-8. `+` stays `+`
+/// (encodeURIComponent never produces it for a space).
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quirks_are_accepted() {
+        let p = TbsPackage::parse(
+            r#"{"func":"MakeSignature","tbs":"%E7%94%B3%E8%AB%8B%20a%2Bb","pin":"%31%32%33%34%35%36","nonce":"__NotExistedTag__","slotDescription":"","withCardSN":"true","withSigningTime":true,"hashAlgorithm":"SHA256","n":5}"#,
+        )
+        .unwrap();
+        assert_eq!(p.func().as_deref(), Some("MakeSignature"));
+        assert_eq!(p.text("tbs").as_deref(), Some("申請 a+b"));
+        let mut p = p;
+        assert_eq!(p.take_secret("pin").unwrap().expose(), "123456");
+        assert!(p.take_secret("pin").is_none(), "taken once, then gone");
+        assert_eq!(p.text("nonce"), None);
+        assert_eq!(p.text("slotDescription"), None);
+        assert_eq!(p.text("absent"), None);
+        assert!(p.flag("withCardSN") && p.flag("withSigningTime") && !p.flag("absent"));
+        assert_eq!(p.text("n").as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn plain_values_and_literal_percent_signs_survive() {
+        let p = TbsPackage::parse(r#"{"tbs":"100% sure","b64":"QUJD+/=="}"#).unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some("100% sure"));
+        assert_eq!(p.text("b64").as_deref(), Some("QUJD+/=="));
+    }
+
+    #[test]
+    fn a_wrapped_package_and_garbage() {
+        let p = TbsPackage::parse("%7B%22func%22%3A%22GetUserCert%22%7D").unwrap();
+        assert_eq!(p.func().as_deref(), Some("GetUserCert"));
+        assert!(TbsPackage::parse("not json").is_err());
+        assert!(TbsPackage::parse("[1,2]").is_err());
+        assert!(TbsPackage::parse("%ZZ").is_err());
+        assert_eq!(percent_decode("%E7%94"), None);
+    }
+}
