@@ -25,6 +25,17 @@ pub fn agent_bin() -> PathBuf {
     bin
 }
 
+/// Another binary built beside `card-agent` in the same target directory (e.g. `fake-pinentry`).
+pub fn sibling_bin(name: &str) -> PathBuf {
+    let bin = agent_bin().with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo build --workspace --all-targets` first",
+        bin.display()
+    );
+    bin
+}
+
 /// The result of one run.
 #[derive(Debug)]
 pub struct Run {
