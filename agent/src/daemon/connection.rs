@@ -129,6 +129,19 @@ async fn run(request: Request, service: Arc<Service>, lang: Language) -> Respons
         Ok(o) => o,
         Err(e) => return Response::error(id, e.to_wire(lang)),
     };
+    if let Command::LegacyRequest(args) = request.command {
+        // A page's legacy call always has the page's origin; without one it is nobody's.
+        let Some(origin) = origin else {
+            let body = card_agent_protocol::message::ErrorBody::new(
+                card_agent_protocol::ErrorCode::BadRequest,
+                "legacy-request needs the page's origin",
+            )
+            .with_field("origin");
+            return Response::error(id, body);
+        };
+        let result = crate::legacy_api::respond_for_extension(service, origin, lang, args).await;
+        return Response::result(id, &result);
+    }
     let caller = Caller { origin, lang };
     let limit = match request.command {
         Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_) => PIN_TIMEOUT,

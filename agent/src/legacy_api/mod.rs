@@ -179,6 +179,56 @@ async fn handle(
     Ok(handlers::route(&ctx, &parts.method, &parts.uri, body).await)
 }
 
+/// Answers a legacy call that arrived through the extension (`legacy-request`) instead of over
+/// HTTP. `origin` is the page's origin as the browser reported it; everything else is decided
+/// by the same handlers as for HTTP, so the two routes cannot drift apart.
+pub async fn respond_for_extension(
+    service: Arc<Service>,
+    origin: crate::policy::Origin,
+    lang: card_agent_protocol::Language,
+    args: card_agent_protocol::message::LegacyRequestArgs,
+) -> card_agent_protocol::message::LegacyResult {
+    use base64::Engine as _;
+    let method = if args.method == "POST" {
+        Method::POST
+    } else {
+        Method::GET
+    };
+    let uri: hyper::Uri = args
+        .path
+        .parse()
+        .unwrap_or_else(|_| hyper::Uri::from_static("/invalid"));
+    let body = zeroize::Zeroizing::new(
+        args.body
+            .map(|b| b.into_inner().into_bytes())
+            .unwrap_or_default(),
+    );
+    let ctx = handlers::Context {
+        service,
+        requester: guard::Requester::Site(origin),
+        lang,
+    };
+    let response = handlers::route(&ctx, &method, &uri, body).await;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    card_agent_protocol::message::LegacyResult {
+        status,
+        content_type,
+        body: base64::engine::general_purpose::STANDARD.encode(&bytes),
+    }
+}
+
 /// Reads a body within the size and time bounds. The bytes may hold a PIN: they live in a
 /// zeroizing buffer.
 async fn read_body(body: Incoming) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, StatusCode> {

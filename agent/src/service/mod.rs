@@ -130,9 +130,11 @@ impl Service {
                 self.admit(caller)?;
                 to_value(&self.authenticate(caller, args)?)
             }
-            Command::Subscribe | Command::Unsubscribe => Err(Error::Internal(
-                "subscriptions are handled by the connection".to_owned(),
-            )),
+            Command::Subscribe | Command::Unsubscribe | Command::LegacyRequest(_) => {
+                Err(Error::Internal(
+                    "subscriptions and legacy requests are handled by the connection".to_owned(),
+                ))
+            }
         }
     }
 

@@ -26,6 +26,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "authenticate",
     "subscribe",
     "unsubscribe",
+    "legacy-request",
 ];
 
 /// A parsed command with its arguments. Commands without arguments accept `"arguments": {}`
@@ -51,6 +52,10 @@ pub enum Command {
     Subscribe,
     /// `unsubscribe`: stop receiving them. Result: [`super::SubscriptionResult`].
     Unsubscribe,
+    /// `legacy-request`: a call a page made to the legacy HiPKI API on localhost:61161,
+    /// carried by the extension so the browser needs no local-network permission. Result:
+    /// [`super::LegacyResult`].
+    LegacyRequest(LegacyRequestArgs),
 }
 
 impl Command {
@@ -65,6 +70,7 @@ impl Command {
             Command::Authenticate(_) => "authenticate",
             Command::Subscribe => "subscribe",
             Command::Unsubscribe => "unsubscribe",
+            Command::LegacyRequest(_) => "legacy-request",
         }
     }
 }
@@ -249,7 +255,26 @@ pub struct AuthenticateArgs {
     pub pin: Option<SecretString>,
 }
 
+/// Arguments of `legacy-request`: the HTTP request the page made, minus everything the page
+/// controls that the agent must not trust (the origin comes from the request's `origin`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LegacyRequestArgs {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// Path and query, e.g. `/pkcs11info?withcert=true`. At most [`MAX_LEGACY_PATH_CHARS`].
+    pub path: String,
+    /// The form body of a POST (`tbsPackage=...`). It may hold the page's PIN, so it is kept
+    /// as a secret. At most [`MAX_BASE64_CHARS`] characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<SecretString>,
+}
+
+/// Longest legacy path with its query.
+pub const MAX_LEGACY_PATH_CHARS: usize = 2048;
+
 const NO_ARGS: &[&str] = &[];
+const LEGACY_ARGS: &[&str] = &["method", "path", "body"];
 const VERIFY_PIN_ARGS: &[&str] = &["token", "pin"];
 const SIGN_ARGS: &[&str] = &[
     "certificate",
@@ -283,6 +308,30 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
         "get-certificates" => no_args(map, Command::GetCertificates)?,
         "subscribe" => no_args(map, Command::Subscribe)?,
         "unsubscribe" => no_args(map, Command::Unsubscribe)?,
+        "legacy-request" => {
+            let mut f = Fields::new(ARGS, map, LEGACY_ARGS)?;
+            let method = f.string("method", 8)?;
+            if method != "GET" && method != "POST" {
+                return Err(RequestError::InvalidValue {
+                    field: f.field_path("method"),
+                    reason: "must be GET or POST".to_owned(),
+                });
+            }
+            let path = f.string("path", MAX_LEGACY_PATH_CHARS)?;
+            if !path.starts_with('/') || path.chars().any(char::is_control) {
+                return Err(RequestError::InvalidValue {
+                    field: f.field_path("path"),
+                    reason: "must be a path starting with /".to_owned(),
+                });
+            }
+            Command::LegacyRequest(LegacyRequestArgs {
+                method,
+                path,
+                body: f
+                    .opt_string("body", MAX_BASE64_CHARS)?
+                    .map(SecretString::new),
+            })
+        }
         "verify-pin" => {
             let mut f = Fields::new(ARGS, map, VERIFY_PIN_ARGS)?;
             Command::VerifyPin(VerifyPinArgs {

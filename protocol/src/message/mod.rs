@@ -24,14 +24,14 @@ mod response;
 mod tests;
 
 pub use command::{
-    parse_command, AuthenticateArgs, Command, HashAlgorithm, SignArgs, SignInput, SignatureFormat,
-    VerifyPinArgs, COMMAND_NAMES,
+    parse_command, AuthenticateArgs, Command, HashAlgorithm, LegacyRequestArgs, SignArgs,
+    SignInput, SignatureFormat, VerifyPinArgs, COMMAND_NAMES, MAX_LEGACY_PATH_CHARS,
 };
 pub use error::{InvalidRequest, RequestError};
 pub use event::{Event, EventMessage};
 pub use request::{parse_request, Request, RequestId};
 pub use response::{
-    CertificatesResult, ErrorBody, Response, ResponseBody, SignResult, StatusResult,
+    CertificatesResult, ErrorBody, LegacyResult, Response, ResponseBody, SignResult, StatusResult,
     SubscriptionResult, TokenCertificate, VerifyPinResult, VersionResult, PROTOCOL_VERSION,
 };
 

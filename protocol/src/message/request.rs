@@ -102,6 +102,7 @@ impl Serialize for Request {
             Command::VerifyPin(args) => map.serialize_entry("arguments", args)?,
             Command::Sign(args) => map.serialize_entry("arguments", args)?,
             Command::Authenticate(args) => map.serialize_entry("arguments", args)?,
+            Command::LegacyRequest(args) => map.serialize_entry("arguments", args)?,
             Command::Version
             | Command::Status
             | Command::GetCertificates

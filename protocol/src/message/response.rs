@@ -284,3 +284,16 @@ pub struct SubscriptionResult {
     /// Whether events will be pushed on this connection from now on.
     pub subscribed: bool,
 }
+
+/// Result of `legacy-request`: what the legacy HTTP API answered, for the extension to hand
+/// back to the page as if it came over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyResult {
+    /// HTTP status.
+    pub status: u16,
+    /// The Content-Type.
+    pub content_type: String,
+    /// The body, base64 (it may be an image).
+    pub body: String,
+}

@@ -75,6 +75,11 @@ fn every_command_parses_and_round_trips() {
         }),
         Command::Subscribe,
         Command::Unsubscribe,
+        Command::LegacyRequest(LegacyRequestArgs {
+            method: "POST".into(),
+            path: "/sign".into(),
+            body: Some(SecretString::from("tbsPackage=%7B%7D")),
+        }),
     ];
     for (i, command) in commands.into_iter().enumerate() {
         assert!(COMMAND_NAMES.contains(&command.name()));
@@ -198,7 +203,7 @@ fn command_problems() {
     assert_eq!(
         e.error.to_string(),
         "unknown command `format-disk` (known: version, status, get-certificates, verify-pin, \
-         sign, authenticate, subscribe, unsubscribe)"
+         sign, authenticate, subscribe, unsubscribe, legacy-request)"
     );
     assert_eq!(e.error.field(), Some("command"));
     assert_eq!(e.id, Some(RequestId::Number(1)));
