@@ -25,6 +25,7 @@
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
+//! - [`host_manifest`]: registering the native host with Chrome, Chromium, Edge, Brave, Firefox.
 //! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
@@ -37,6 +38,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod error;
+pub mod host_manifest;
 pub mod inventory;
 pub mod ipc;
 pub mod legacy_api;

@@ -47,6 +47,19 @@ enum Command {
     Serve(ServeArgs),
     /// The browser's native messaging host (started by the browser, not by people).
     NativeHost(NativeHostArgs),
+    /// Register the native messaging host with browsers (per user).
+    InstallHost(InstallHostArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InstallHostArgs {
+    /// chrome, chromium, edge, brave, firefox or all (default: every browser this user has run).
+    #[arg(long, default_value = "installed")]
+    browser: String,
+    /// Write the manifest into this directory instead (e.g. `<user-data-dir>/NativeMessagingHosts`
+    /// for a browser started with a custom profile).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +79,10 @@ struct NativeHostArgs {
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if crate::host_manifest::started_by_browser(&args) {
+        return native_host_main(&args);
+    }
     let cli = Cli::parse();
     init_logging();
     let lang = language(cli.lang.as_deref());
@@ -73,6 +90,21 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("card-agent: {}: {}", e.code(), e.user_message(lang));
+            ExitCode::from(exit_status(e.code()))
+        }
+    }
+}
+
+/// The browser started us as its native host: no subcommand, and nothing on stdout but frames.
+fn native_host_main(args: &[String]) -> ExitCode {
+    init_logging();
+    let allowed = Config::load(None)
+        .map(|c| c.allowed_extensions)
+        .unwrap_or_default();
+    match crate::native_host::run(args, &allowed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("card-agent native host: {}: {e}", e.code());
             ExitCode::from(exit_status(e.code()))
         }
     }
@@ -91,6 +123,7 @@ fn run(cli: &Cli) -> Result<()> {
                 lang: language(cli.lang.as_deref()),
             })
         }
+        Command::InstallHost(args) => install_host(cli, args),
         Command::NativeHost(args) => {
             // A broken config must not stop the browser from reaching the daemon, which reports
             // config errors itself; the host only needs the extra allowed extensions.
@@ -119,6 +152,37 @@ fn core_options(cli: &Cli, demo: bool, config: &Config) -> CoreOptions {
         environment_modules: std::env::var_os(crate::pkcs11::discovery::MODULE_ENV),
         config_modules: config.pkcs11_modules.clone(),
     }
+}
+
+fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
+    use crate::host_manifest::{self, Browser};
+    let exe = std::env::current_exe().map_err(|e| Error::io("card-agent executable", e))?;
+    let extra = Config::load(cli.config.as_deref())?.allowed_extensions;
+    let home =
+        host_manifest::home().ok_or_else(|| Error::Internal("no home directory".to_owned()))?;
+    let browsers: Vec<Browser> = match args.browser.as_str() {
+        "all" => Browser::ALL.to_vec(),
+        "installed" => Browser::ALL
+            .into_iter()
+            .filter(|b| b.profile_dir(&home).is_dir())
+            .collect(),
+        name => vec![Browser::parse(name)
+            .ok_or_else(|| Error::BadInput(format!("unknown browser {name}")))?],
+    };
+    if browsers.is_empty() {
+        return Err(Error::BadInput(
+            "no browser profile found for this user; name one with --browser".to_owned(),
+        ));
+    }
+    for browser in browsers {
+        let dir = args
+            .dir
+            .clone()
+            .unwrap_or_else(|| browser.manifest_dir(&home));
+        let file = host_manifest::install_into(&dir, browser, &exe, &extra)?;
+        println!("{}: {}", browser.name(), file.display());
+    }
+    Ok(())
 }
 
 /// Reads the PIN from standard input when `--pin-stdin` is given.
