@@ -10,13 +10,15 @@ pub fn agent_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("CARD_AGENT_BIN") {
         return PathBuf::from(p);
     }
-    let exe = std::env::current_exe().expect("current test executable");
-    // target/<profile>/deps/<test> -> target/<profile>/card-agent
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join(format!("card-agent{}", std::env::consts::EXE_SUFFIX)))
-        .expect("target directory");
+    let exe = std::env::current_exe().expect("current executable");
+    let name = format!("card-agent{}", std::env::consts::EXE_SUFFIX);
+    // A test runs from target/<profile>/deps/, a bench binary from target/<profile>/.
+    let dir = exe.parent().expect("executable directory");
+    let bin = if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir).join(&name)
+    } else {
+        dir.join(&name)
+    };
     assert!(
         bin.exists(),
         "{} not found: run `cargo build --workspace` first (the README's test command does)",

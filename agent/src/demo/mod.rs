@@ -30,6 +30,28 @@ pub const DEMO_PIN: &str = "123456";
 /// token is a toy, and anyone may recreate its keys.
 const DEMO_SEED: [u8; 32] = *b"card-agent DEMO token, not real!";
 
+/// The demo token's four RSA-2048 keys (root, issuer, signing, encryption), PKCS#8 DER: the
+/// first four keys generated from [`DEMO_SEED`], embedded so the demo starts in milliseconds
+/// instead of generating them (about a second) in every process. The test
+/// `embedded_keys_are_the_seeded_ones` proves where they came from. They protect nothing.
+const EMBEDDED_KEYS: [&[u8]; 4] = [
+    include_bytes!("keys/root.pk8"),
+    include_bytes!("keys/issuer.pk8"),
+    include_bytes!("keys/sign.pk8"),
+    include_bytes!("keys/keyx.pk8"),
+];
+
+fn embedded_keys() -> Result<Vec<RsaPrivateKey>> {
+    use rsa::pkcs8::DecodePrivateKey;
+    EMBEDDED_KEYS
+        .iter()
+        .map(|der| {
+            RsaPrivateKey::from_pkcs8_der(der)
+                .map_err(|e| Error::Internal(format!("embedded demo key: {e}")))
+        })
+        .collect()
+}
+
 /// The demo PKI's fixed start of validity: 2026-01-01T00:00:00Z (holder certificates run ten
 /// years from it, the CAs twenty).
 fn demo_epoch() -> std::time::SystemTime {
@@ -77,7 +99,12 @@ impl DemoToken {
     /// demo token shows the same certificates in every process: a certificate listed by one
     /// command verifies a signature made by the next.
     pub fn new() -> Result<DemoToken> {
-        let pki = TestPki::deterministic(CardFamily::Moica, DEMO_SEED, demo_epoch())?;
+        let pki = TestPki::deterministic_with_keys(
+            CardFamily::Moica,
+            DEMO_SEED,
+            demo_epoch(),
+            embedded_keys()?,
+        )?;
         let holder = Holder {
             name: "DEMO 示範用戶".into(),
             serial_number: "0000000000000000".into(),
@@ -496,6 +523,20 @@ mod tests {
                 "-pkeyopt",
                 &digest_opt,
             ]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod provenance {
+    use rand::SeedableRng;
+
+    /// The embedded keys are exactly the first four RSA-2048 keys the public seed yields.
+    #[test]
+    fn embedded_keys_are_the_seeded_ones() {
+        let mut rng = rand::rngs::StdRng::from_seed(super::DEMO_SEED);
+        for embedded in super::embedded_keys().unwrap() {
+            assert_eq!(rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap(), embedded);
         }
     }
 }

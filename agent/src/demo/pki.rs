@@ -9,6 +9,7 @@
 //! (sha256WithRSAEncryption). The crate's `CertificateBuilder` is not used because its leaf
 //! profile always sets digitalSignature, which an encryption certificate must not carry.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -97,9 +98,9 @@ impl Ca {
         name: Name,
         parent: Option<&Ca>,
         validity: Validity,
+        key: RsaPrivateKey,
         rng: &mut StdRng,
     ) -> Result<Ca> {
-        let key = rsa_key(rng)?;
         let spki = public_key_info(&key)?;
         let key = SigningKey::<Sha256>::new(key);
         let mut extensions = Vec::with_capacity(4);
@@ -151,23 +152,47 @@ pub struct TestPki {
     root: Ca,
     issuer: Ca,
     rng: Mutex<StdRng>,
+    /// Keys to hand out before generating any (the demo token's embedded keys).
+    spare_keys: Mutex<VecDeque<RsaPrivateKey>>,
 }
 
 impl TestPki {
     /// Generates the root and issuer (two RSA-2048 keys). `family` is [`CardFamily::Moica`]
     /// (issuer OU 內政部憑證管理中心) or [`CardFamily::Moeaca`] (OU 工商憑證管理中心).
     pub fn generate(family: CardFamily) -> Result<TestPki> {
-        Self::build(family, StdRng::from_entropy(), None)
+        Self::build(family, StdRng::from_entropy(), None, VecDeque::new())
     }
 
     /// Like [`TestPki::generate`], but every key, serial number and date comes from `seed` and
     /// `epoch`: the same inputs give the same certificates in every process (with the same
     /// build of card-agent).
     pub fn deterministic(family: CardFamily, seed: [u8; 32], epoch: SystemTime) -> Result<TestPki> {
-        Self::build(family, StdRng::from_seed(seed), Some(epoch))
+        Self::build(
+            family,
+            StdRng::from_seed(seed),
+            Some(epoch),
+            VecDeque::new(),
+        )
     }
 
-    fn build(family: CardFamily, mut rng: StdRng, epoch: Option<SystemTime>) -> Result<TestPki> {
+    /// Like [`TestPki::deterministic`], with RSA keys given instead of generated: the root's,
+    /// the issuer's, then those [`TestPki::new_rsa_key`] hands out, in that order (generation
+    /// resumes when they run out). Key generation dominates a PKI's start-up; this skips it.
+    pub fn deterministic_with_keys(
+        family: CardFamily,
+        seed: [u8; 32],
+        epoch: SystemTime,
+        keys: Vec<RsaPrivateKey>,
+    ) -> Result<TestPki> {
+        Self::build(family, StdRng::from_seed(seed), Some(epoch), keys.into())
+    }
+
+    fn build(
+        family: CardFamily,
+        mut rng: StdRng,
+        epoch: Option<SystemTime>,
+        mut keys: VecDeque<RsaPrivateKey>,
+    ) -> Result<TestPki> {
         let (unit, cn) = match family {
             CardFamily::Moica => ("內政部憑證管理中心", "TEST MOICA"),
             CardFamily::Moeaca => ("工商憑證管理中心", "TEST MOEACA"),
@@ -188,25 +213,36 @@ impl TestPki {
             (rfc4519::O, "card-agent TEST"),
             (rfc4519::CN, "TEST Government Root CA"),
         ])?;
-        let root = Ca::generate(root_name, None, ca_validity, &mut rng)?;
+        let root_key = keys.pop_front().map_or_else(|| rsa_key(&mut rng), Ok)?;
+        let root = Ca::generate(root_name, None, ca_validity, root_key, &mut rng)?;
         let issuer_name = name(&[
             (rfc4519::C, "TW"),
             (rfc4519::O, "行政院"),
             (rfc4519::OU, unit),
             (rfc4519::CN, cn),
         ])?;
-        let issuer = Ca::generate(issuer_name, Some(&root), ca_validity, &mut rng)?;
+        let issuer_key = keys.pop_front().map_or_else(|| rsa_key(&mut rng), Ok)?;
+        let issuer = Ca::generate(issuer_name, Some(&root), ca_validity, issuer_key, &mut rng)?;
         Ok(TestPki {
             family,
             root,
             issuer,
             rng: Mutex::new(rng),
+            spare_keys: Mutex::new(keys),
         })
     }
 
     /// A new RSA-2048 key from this PKI's randomness (seeded for a deterministic PKI).
     pub fn new_rsa_key(&self) -> Result<RsaPrivateKey> {
-        rsa_key(&mut *self.rng()?)
+        let spare = self
+            .spare_keys
+            .lock()
+            .map_err(|_| Error::Internal("test PKI keys poisoned".into()))?
+            .pop_front();
+        match spare {
+            Some(key) => Ok(key),
+            None => rsa_key(&mut *self.rng()?),
+        }
     }
 
     fn rng(&self) -> Result<std::sync::MutexGuard<'_, StdRng>> {
