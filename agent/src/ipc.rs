@@ -13,7 +13,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
@@ -37,8 +39,12 @@ impl Endpoint {
     /// The endpoint for the current user.
     pub fn for_current_user() -> Self {
         let dir = runtime_dir();
+        #[cfg(unix)]
+        let socket = dir.join("agent.sock");
+        #[cfg(windows)]
+        let socket = PathBuf::from(pipe_name());
         Endpoint {
-            socket: dir.join("agent.sock"),
+            socket,
             lock: dir.join("agent.lock"),
             dir,
         }
@@ -139,6 +145,35 @@ pub fn peer_is_current_user(stream: &tokio::net::UnixStream) -> bool {
         .peer_cred()
         .map(|c| c.uid() == current_uid())
         .unwrap_or(false)
+}
+
+/// The named pipe of the current user's daemon. Windows names pipes globally, so the user name
+/// is part of it; `first_pipe_instance` in [`bind`] stops another process from squatting it.
+#[cfg(windows)]
+pub fn pipe_name() -> String {
+    let user: String = std::env::var("USERNAME")
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    format!(r"\\.\pipe\card-agent-{user}")
+}
+
+/// Creates the first instance of the daemon's named pipe. Remote clients are refused.
+///
+/// Not yet done on Windows: checking the client's user. The pipe's default ACL already limits
+/// writers to the creator, administrators and SYSTEM; verifying the peer's SID needs Windows
+/// FFI, which this crate's `forbid(unsafe_code)` keeps out until a maintained crate does it.
+#[cfg(windows)]
+pub fn bind(
+    endpoint: &Endpoint,
+    _lock: &InstanceLock,
+) -> Result<tokio::net::windows::named_pipe::NamedPipeServer> {
+    tokio::net::windows::named_pipe::ServerOptions::new()
+        .first_pipe_instance(true)
+        .reject_remote_clients(true)
+        .create(&endpoint.socket)
+        .map_err(|e| Error::io(endpoint.socket.display(), e))
 }
 
 /// Binds the listening socket, replacing a stale one (the instance lock proves nobody uses it),

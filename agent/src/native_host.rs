@@ -114,6 +114,33 @@ async fn connect_or_start() -> Result<tokio::net::UnixStream> {
     }
 }
 
+/// Connects to the daemon's named pipe, starting the daemon first when none answers.
+#[cfg(windows)]
+async fn connect_or_start() -> Result<tokio::net::windows::named_pipe::NamedPipeClient> {
+    use tokio::net::windows::named_pipe::ClientOptions;
+    let endpoint = Endpoint::for_current_user();
+    if let Ok(c) = ClientOptions::new().open(&endpoint.socket) {
+        return Ok(c);
+    }
+    start_daemon()?;
+    let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match ClientOptions::new().open(&endpoint.socket) {
+            Ok(c) => return Ok(c),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(Error::AgentUnavailable(format!(
+                    "{}: {e}",
+                    endpoint.socket.display()
+                )));
+            }
+            // The pipe does not exist yet, or every instance is busy: both pass.
+            Err(_) => tokio::time::sleep(pause).await,
+        }
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
 /// Starts `card-agent serve` detached from the browser: its own process group, so closing the
 /// browser (which signals the host's group) does not stop the daemon other clients use.
 fn start_daemon() -> Result<()> {

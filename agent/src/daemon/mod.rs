@@ -58,7 +58,7 @@ pub fn run(options: ServeOptions) -> Result<()> {
             env!("CARGO_PKG_VERSION"),
             endpoint.socket.display()
         );
-        accept_until_shutdown(listener, service, options.lang).await;
+        accept_until_shutdown(listener, &endpoint, service, options.lang).await;
         let _ = std::fs::remove_file(&endpoint.socket);
         Ok(())
     })
@@ -163,9 +163,52 @@ fn wire_event(event: ReaderEvent) -> Option<Event> {
     })
 }
 
+/// Serves named-pipe clients until Ctrl-C. Each connected instance is handed to a task and a
+/// fresh instance takes its place, as Windows pipes require.
+#[cfg(windows)]
+async fn accept_until_shutdown(
+    mut server: tokio::net::windows::named_pipe::NamedPipeServer,
+    endpoint: &Endpoint,
+    service: Arc<Service>,
+    lang: Language,
+) {
+    use tokio::net::windows::named_pipe::ServerOptions;
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let connected = tokio::select! {
+            c = server.connect() => c,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        if connected.is_err() {
+            continue;
+        }
+        let next = match ServerOptions::new()
+            .reject_remote_clients(true)
+            .create(&endpoint.socket)
+        {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("card-agent: cannot create the next pipe instance: {e}");
+                break;
+            }
+        };
+        let client = std::mem::replace(&mut server, next);
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            connection::serve(client, service, lang).await;
+            drop(permit);
+        });
+    }
+    tracing::info!("card-agent daemon stopping");
+}
+
 #[cfg(unix)]
 async fn accept_until_shutdown(
     listener: tokio::net::UnixListener,
+    _endpoint: &Endpoint,
     service: Arc<Service>,
     lang: Language,
 ) {
