@@ -83,3 +83,46 @@ export class FakeClock {
     this.now = until;
   }
 }
+
+/**
+ * A fake `window` for postMessage traffic. Like the real one, `postMessage` delivers
+ * asynchronously to every "message" listener (page library and content script alike), with
+ * `event.source` set to the posting window; `await flush()` lets deliveries happen.
+ */
+export class FakeWindow {
+  constructor(origin = "https://a.gov.tw") {
+    this.location = { origin };
+    this.listeners = [];
+    /** Everything posted to this window, in order: `{data, targetOrigin, source}`. */
+    this.posted = [];
+  }
+  addEventListener(type, fn) {
+    if (type === "message") this.listeners.push(fn);
+  }
+  removeEventListener(type, fn) {
+    this.listeners = this.listeners.filter((l) => l !== fn);
+  }
+  postMessage(data, targetOrigin = "/", source = this) {
+    // Structured clone, as the browser does between the content script's world and the page's.
+    const copy = structuredClone(data);
+    this.posted.push({ data: copy, targetOrigin, source });
+    setTimeout(() => {
+      for (const fn of [...this.listeners]) fn({ data: copy, source, origin: this.location.origin });
+    }, 0);
+  }
+  /** A message from another window (e.g. an iframe) to this one. */
+  postFrom(source, data) {
+    this.postMessage(data, "*", source);
+  }
+  /** What was posted with the given card-agent marker. */
+  marked(kind) {
+    return this.posted.map((p) => p.data).filter((d) => d?.["card-agent"] === kind);
+  }
+}
+
+/** Lets queued postMessage deliveries (and the microtasks they start) run. */
+export function flush(rounds = 3) {
+  let p = Promise.resolve();
+  for (let i = 0; i < rounds; i += 1) p = p.then(() => new Promise((r) => setTimeout(r, 0)));
+  return p;
+}
