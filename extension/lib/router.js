@@ -203,6 +203,9 @@ export class Router {
       this._idleTimer = null;
       if (this._pending.size === 0 && this._subs.size === 0) this._native.close();
     }, this._idleCloseMs);
+    // Under Node (the unit tests) an idle timer must not keep the process alive; browsers
+    // return a number here, which has no unref.
+    this._idleTimer?.unref?.();
   }
 
   _cancelIdle() {

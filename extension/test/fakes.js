@@ -126,3 +126,52 @@ export function flush(rounds = 3) {
   for (let i = 0; i < rounds; i += 1) p = p.then(() => new Promise((r) => setTimeout(r, 0)));
   return p;
 }
+
+/**
+ * Two fake runtime ports joined like `runtime.connect` joins a content script and the
+ * service worker: what one side posts, the other receives on a later turn (JSON-cloned).
+ * `sender` is what the browser would attach to the worker's end.
+ */
+export function linkedPorts(name, sender) {
+  const near = new FakePort(name);
+  const far = new FakePort(name);
+  far.sender = sender;
+  const wire = (from, to) => {
+    from.postMessage = (message) => {
+      if (from.disconnected) throw new Error("Attempting to use a disconnected port object");
+      const copy = JSON.parse(JSON.stringify(message));
+      from.sent.push(copy);
+      setTimeout(() => { if (!to.disconnected) to.receive(copy); }, 0);
+    };
+    from.disconnect = () => {
+      if (from.disconnected) return;
+      from.disconnected = true;
+      setTimeout(() => { to.disconnected = true; to.onDisconnect.fire(to); }, 0);
+    };
+  };
+  wire(near, far);
+  wire(far, near);
+  return { near, far };
+}
+
+/** A fake `chrome` for the service worker: runtime events, native ports, extension id. */
+export function fakeChrome(extensionId = "hccjmiblnokapoamfkgnbbighmnfpoig") {
+  const natives = [];
+  const chrome = {
+    runtime: {
+      id: extensionId,
+      lastError: undefined,
+      getURL: (path) => `chrome-extension://${extensionId}/${path}`,
+      getManifest: () => ({ version: "0.1.0" }),
+      onConnect: new FakeEvent(),
+      onMessage: new FakeEvent(),
+      connectNative: (name) => {
+        const port = new FakePort(name);
+        natives.push(port);
+        chrome.onNativePort?.(port);
+        return port;
+      },
+    },
+  };
+  return { chrome, natives };
+}
