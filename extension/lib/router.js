@@ -24,7 +24,12 @@ export class Router {
    * @param {number} [options.idleCloseMs]
    */
   constructor({
-    native, setTimer = setTimeout, clearTimer = clearTimeout, timeouts = DEFAULT_TIMEOUTS,
+    native,
+    // Wrapped, not passed bare: browsers throw "Illegal invocation" when setTimeout is
+    // called as a method of another object (this._setTimer(...)).
+    setTimer = (fn, ms) => setTimeout(fn, ms),
+    clearTimer = (handle) => clearTimeout(handle),
+    timeouts = DEFAULT_TIMEOUTS,
     idleCloseMs = DEFAULT_IDLE_CLOSE_MS,
   }) {
     this._native = native;

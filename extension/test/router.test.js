@@ -231,3 +231,29 @@ test("popup clients are limited to read-only commands", () => {
   router.request(popup, req(2, "status"));
   assert.equal(native.sent[0].origin, "chrome-extension://hccjmiblnokapoamfkgnbbighmnfpoig");
 });
+
+test("the default timers work where setTimeout insists on being called unbound", () => {
+  // Browsers throw "Illegal invocation" for window.setTimeout called as a method of another
+  // object; Node does not, so this test makes the global strict for its duration.
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  const strict = (real) => function (...args) {
+    if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+    return real(...args);
+  };
+  globalThis.setTimeout = strict(realSet);
+  globalThis.clearTimeout = strict(realClear);
+  try {
+    const native = { sent: [], post(m) { this.sent.push(m); }, close() {} };
+    const router = new Router({ native, idleCloseMs: 1 });
+    const inbox = [];
+    const client = router.addClient({ origin: "https://a.gov.tw", post: (m) => inbox.push(m) });
+    router.request(client, req(1, "version"));
+    assert.equal(router.pendingCount, 1);
+    router.handleNativeMessage({ id: native.sent[0].id, result: { ok: true } });
+    assert.deepEqual(inbox, [{ type: "response", id: 1, result: { ok: true } }]);
+  } finally {
+    globalThis.setTimeout = realSet;
+    globalThis.clearTimeout = realClear;
+  }
+});
