@@ -72,12 +72,15 @@ export function siteOriginError(origin) {
  * runs (another extension, a sub-frame), `{accept: true, kind: "page", origin, error}` for
  * our content script in a tab's top frame (with `error` set when the page's origin may not
  * use the agent), and `{accept: true, kind: "extension", origin}` for our own extension pages
- * (the popup), whose origin is the extension's own.
+ * (the popup, also when opened in a tab), whose origin is the extension's own.
  */
 export function classifySender(sender, { extensionId, extensionOrigin }) {
   if (!sender || sender.id !== extensionId) return { accept: false };
   const url = typeof sender.url === "string" ? sender.url : "";
-  if (!sender.tab && url.startsWith(`${extensionOrigin}/`)) {
+  // Our own pages (the popup, or the same page opened in a tab). The browser sets
+  // sender.url, content scripts never run in extension pages, and no extension page is
+  // web-accessible, so no web page can appear here.
+  if (url.startsWith(`${extensionOrigin}/`)) {
     return { accept: true, kind: "extension", origin: extensionOrigin, error: null };
   }
   if (!sender.tab) return { accept: false };

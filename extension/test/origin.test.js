@@ -90,12 +90,20 @@ test("classifySender: the popup is an extension page with the extension's origin
   assert.deepEqual(who, { accept: true, kind: "extension", origin: ext.extensionOrigin, error: null });
 });
 
-test("classifySender: a tab showing an extension page is not the popup", () => {
-  // A content script cannot run there, but a tab sender must never be treated as the popup.
+test("classifySender: an extension page opened in a tab is still the extension", () => {
   const who = classifySender(
     { id: ext.extensionId, tab, frameId: 0, url: `${ext.extensionOrigin}/popup.html` },
     ext,
   );
+  assert.equal(who.kind, "extension");
+  assert.equal(who.origin, ext.extensionOrigin);
+});
+
+test("classifySender: a web page whose URL merely mentions the extension is a page", () => {
+  const who = classifySender(
+    { id: ext.extensionId, tab, frameId: 0, url: `https://evil.example/${ext.extensionOrigin}/` },
+    ext,
+  );
   assert.equal(who.kind, "page");
-  assert.equal(who.error.code, "SITE_NOT_TRUSTED");
+  assert.equal(who.origin, "https://evil.example");
 });

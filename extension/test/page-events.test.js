@@ -17,7 +17,7 @@ function setup(answers = {}, options = {}) {
       win.postMessage({ "card-agent": "response", id: data.id, ...answer });
     }
   });
-  const agent = createCardAgent({ window: win, presenceTimeout: 50, ...options });
+  const agent = createCardAgent({ window: win, presenceTimeout: 1000, ...options });
   const push = (event) => win.postMessage({ "card-agent": "event", event });
   return { win, agent, commands, push };
 }

@@ -26,7 +26,7 @@ function fakeExtension(win, handler = () => ({ result: {} })) {
 function setup(handler, options = {}) {
   const win = new FakeWindow();
   const requests = fakeExtension(win, handler);
-  const agent = createCardAgent({ window: win, presenceTimeout: 50, ...options });
+  const agent = createCardAgent({ window: win, presenceTimeout: 1000, ...options });
   return { win, requests, agent };
 }
 
