@@ -60,6 +60,10 @@ for c in certs:
 run_tests() {
   need_cargo
   install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  # The browser extension's unit tests: Node's built-in runner, no npm packages.
+  command -v node >/dev/null || install_packages nodejs
+  say "extension tests (node --test)"
+  (cd extension && node --test test/)
   say "building"
   cargo build --workspace --all-targets --all-features
   say "running every test"

@@ -1,0 +1,59 @@
+// The service worker: wires the browser's APIs to the router. All decisions live in lib/,
+// which takes its browser APIs as parameters so that Node's test runner can exercise it.
+
+import { HOST_NAME, PAGE_PORT_NAME, POPUP_COMMANDS } from "./lib/protocol.js";
+import { NativeConnection } from "./lib/native-connection.js";
+import { Router } from "./lib/router.js";
+import { classifySender } from "./lib/origin.js";
+
+// Firefox exposes the same API as `chrome` in MV3; prefer it so one code path runs.
+const api = globalThis.chrome ?? globalThis.browser;
+
+const extensionId = api.runtime.id;
+// "chrome-extension://<id>" (or "moz-extension://<uuid>"): getURL("") ends with a slash.
+const extensionOrigin = api.runtime.getURL("").replace(/\/$/, "");
+
+let router = null;
+const native = new NativeConnection({
+  connect: () => api.runtime.connectNative(HOST_NAME),
+  onMessage: (message) => router.handleNativeMessage(message),
+  onDisconnect: (reason) => router.handleNativeDisconnect(reason),
+  lastError: () => api.runtime.lastError?.message ?? null,
+});
+router = new Router({ native });
+
+// One long-lived port per content script (per tab). Its disconnect tells us the tab closed
+// or navigated, so the tab's requests and subscription are dropped.
+api.runtime.onConnect.addListener((port) => {
+  if (port.name !== PAGE_PORT_NAME) return;
+  const who = classifySender(port.sender, { extensionId, extensionOrigin });
+  if (!who.accept || who.kind !== "page") {
+    port.disconnect();
+    return;
+  }
+  const client = router.addClient({
+    origin: who.origin,
+    originError: who.error,
+    post: (message) => port.postMessage(message),
+  });
+  port.onMessage.addListener((message) => router.request(client, message));
+  port.onDisconnect.addListener(() => router.removeClient(client));
+});
+
+// The toolbar popup asks one read-only question at a time: `{type: "popup-request", command}`.
+// Its origin is the extension's own, taken from the sender like any other.
+api.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  if (message?.type !== "popup-request") return false;
+  const who = classifySender(sender, { extensionId, extensionOrigin });
+  if (!who.accept || who.kind !== "extension") return false;
+  const client = router.addClient({
+    origin: who.origin,
+    commands: POPUP_COMMANDS,
+    post: (reply) => {
+      router.removeClient(client);
+      sendResponse(reply);
+    },
+  });
+  router.request(client, { type: "request", id: 1, command: message.command, arguments: {} });
+  return true; // sendResponse is called later.
+});

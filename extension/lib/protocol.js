@@ -1,0 +1,97 @@
+// Constants and small helpers shared by the service worker's modules. The values mirror
+// protocol/README.md (the wire protocol v1); the Rust crate is the authority.
+
+/** The native messaging host's registered name. */
+export const HOST_NAME = "tw.card_agent";
+
+/** The name of the runtime port a content script opens to the service worker. */
+export const PAGE_PORT_NAME = "card-agent-page";
+
+/** `frame::MAX_FRAME`: the agent refuses longer frames, so we refuse them first. */
+export const MAX_FRAME = 1024 * 1024;
+
+/** Longest request id the protocol accepts (a string id). */
+export const MAX_ID_LENGTH = 128;
+
+/** Every stable error code of protocol v1. The extension invents no other code. */
+export const ERROR_CODES = Object.freeze([
+  "NO_READER", "NO_CARD", "UNKNOWN_CARD", "NO_MODULE", "NO_TOKEN", "CERT_NOT_FOUND",
+  "KEY_NOT_FOUND", "PIN_INCORRECT", "PIN_LOCKED", "PIN_FORMAT", "PIN_REQUIRED",
+  "USER_CANCELLED", "SITE_NOT_TRUSTED", "BAD_REQUEST", "UNSUPPORTED_ALGORITHM", "TIMEOUT",
+  "CARD_REMOVED", "IO_ERROR", "INTERNAL",
+]);
+
+/**
+ * Commands a web page may send. The extension refuses others instead of passing them on,
+ * so a newer agent's command reaches pages only with an extension that knows about it.
+ */
+export const PAGE_COMMANDS = Object.freeze([
+  "version", "status", "get-certificates", "verify-pin", "sign", "authenticate",
+  "subscribe", "unsubscribe",
+]);
+
+/** Commands the toolbar popup may send (read-only ones). */
+export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
+
+/**
+ * How long the service worker waits for the agent, by command, in milliseconds.
+ * - interactive: a PIN dialog may be open and a person is typing;
+ * - inventory: loading PKCS#11 modules and reading a slow card can take seconds, and the
+ *   agent may queue the request behind another tab's operation on the same card;
+ * - quick: everything else answers from memory.
+ */
+export const DEFAULT_TIMEOUTS = Object.freeze({
+  interactive: 120_000,
+  inventory: 30_000,
+  quick: 10_000,
+});
+
+const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin"]);
+const INVENTORY = new Set(["status", "get-certificates"]);
+
+/** The timeout for `command` (milliseconds). */
+export function timeoutFor(command, timeouts = DEFAULT_TIMEOUTS) {
+  if (INTERACTIVE.has(command)) return timeouts.interactive;
+  if (INVENTORY.has(command)) return timeouts.inventory;
+  return timeouts.quick;
+}
+
+/** An error body as the protocol shapes it: `{code, message, ...extra}`. */
+export function errorBody(code, message, extra = {}) {
+  if (!ERROR_CODES.includes(code)) throw new Error(`not a protocol error code: ${code}`);
+  return { code, message, ...extra };
+}
+
+/**
+ * The error every caller sees when the native host cannot be reached. The protocol has no
+ * code for it, so it is `INTERNAL` plus `agent: "unreachable"`, which pages can test for.
+ */
+export function unreachableError(reason) {
+  const why = reason ? ` (${reason})` : "";
+  return errorBody(
+    "INTERNAL",
+    `The card-agent native host (${HOST_NAME}) is not installed or not running${why}.`,
+    { agent: "unreachable" },
+  );
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 length of `text`: frames are bounded in bytes, not UTF-16 code units. */
+export function utf8Length(text) {
+  return encoder.encode(text).length;
+}
+
+/**
+ * True for a JSON-like object (not an array, not null). Checked by tag rather than by
+ * prototype because messages may come from another realm (another frame, a test's vm).
+ */
+export function isPlainObject(value) {
+  return Object.prototype.toString.call(value) === "[object Object]";
+}
+
+/** A request id the protocol accepts: a string of at most 128 characters or a safe integer. */
+export function isValidId(id) {
+  if (typeof id === "string") return id.length <= MAX_ID_LENGTH;
+  return Number.isSafeInteger(id);
+}

@@ -1,0 +1,249 @@
+// Routes page requests to the native host and its answers back.
+//
+// Every request gets an id assigned here; the page's own id is only echoed back to the page
+// that sent it. Page ids are chosen by untrusted pages and repeat across tabs, so they never
+// pick where an answer goes. The router holds no browser API: the service worker passes in
+// the native connection and the timer functions, and tests pass fakes.
+
+import {
+  DEFAULT_TIMEOUTS, MAX_FRAME, PAGE_COMMANDS, errorBody, isPlainObject, isValidId,
+  timeoutFor, unreachableError, utf8Length,
+} from "./protocol.js";
+import { Subscriptions } from "./subscriptions.js";
+
+/** How long the native port stays open with nothing pending and nobody subscribed. */
+export const DEFAULT_IDLE_CLOSE_MS = 5 * 60_000;
+
+export class Router {
+  /**
+   * @param {object} options
+   * @param {{post(message: object): void, close(): void}} options.native
+   * @param {typeof setTimeout} [options.setTimer]
+   * @param {typeof clearTimeout} [options.clearTimer]
+   * @param {typeof DEFAULT_TIMEOUTS} [options.timeouts]
+   * @param {number} [options.idleCloseMs]
+   */
+  constructor({
+    native,
+    // Wrapped, not passed bare: browsers throw "Illegal invocation" when setTimeout is
+    // called as a method of another object (this._setTimer(...)).
+    setTimer = (fn, ms) => setTimeout(fn, ms),
+    clearTimer = (handle) => clearTimeout(handle),
+    timeouts = DEFAULT_TIMEOUTS,
+    idleCloseMs = DEFAULT_IDLE_CLOSE_MS,
+  }) {
+    this._native = native;
+    this._setTimer = setTimer;
+    this._clearTimer = clearTimer;
+    this._timeouts = timeouts;
+    this._idleCloseMs = idleCloseMs;
+    this._idleTimer = null;
+    this._nextId = 1;
+    /** native id -> {client, pageId, command, timer}; client is null for our own requests. */
+    this._pending = new Map();
+    this._subs = new Subscriptions();
+  }
+
+  /** How many requests await the host. */
+  get pendingCount() {
+    return this._pending.size;
+  }
+
+  /** How many clients receive events. */
+  get subscriberCount() {
+    return this._subs.size;
+  }
+
+  /**
+   * Registers a client: one content script (one tab) or one popup request.
+   * `post` sends a message to it; `origin` is what the browser said about the sender;
+   * `originError`, when set, answers every request from it.
+   */
+  addClient({ post, origin, originError = null, commands = PAGE_COMMANDS }) {
+    return { post, origin, originError, commands, closed: false };
+  }
+
+  /** The client went away (tab closed, navigated, popup closed): forget its requests. */
+  removeClient(client) {
+    if (client.closed) return;
+    client.closed = true;
+    for (const [id, entry] of this._pending) {
+      // A subscribe in flight stays: if the host says yes, nobody is left to listen and
+      // the host must be unsubscribed (see handleNativeMessage).
+      if (entry.client === client && entry.command !== "subscribe") {
+        this._clearTimer(entry.timer);
+        this._pending.delete(id);
+      }
+    }
+    if (this._subs.remove(client)) this._unsubscribeHost(client.origin);
+    this._maybeIdle();
+  }
+
+  /** A message from a client: `{type: "request", id, command, arguments}`. */
+  request(client, message) {
+    if (client.closed) return;
+    const pageId = isPlainObject(message) && isValidId(message.id) ? message.id : null;
+    const reply = (body) => this._send(client, { type: "response", id: pageId, ...body });
+
+    const problem = checkRequest(message, client.commands);
+    if (problem) return reply({ error: problem });
+    if (client.originError) return reply({ error: client.originError });
+
+    const { command } = message;
+    // The client stops receiving events at once, whatever the host answers. Only the last
+    // subscriber's unsubscribe goes to the host: others still listen on the shared
+    // connection (or this client never subscribed).
+    if (command === "unsubscribe" && !this._subs.remove(client)) {
+      return reply({ result: { subscribed: false } });
+    }
+
+    const id = this._nextId++;
+    const wire = { id, command, origin: client.origin, arguments: message.arguments ?? {} };
+    const text = JSON.stringify(wire);
+    if (utf8Length(text) > MAX_FRAME) {
+      return reply({
+        error: errorBody("BAD_REQUEST", "The request is larger than the 1 MiB frame limit.", {
+          field: "arguments",
+        }),
+      });
+    }
+    if (!this._post(wire)) return reply({ error: this._lastUnreachable });
+
+    const ms = timeoutFor(command, this._timeouts);
+    const timer = this._setTimer(() => this._timeout(id, ms), ms);
+    this._pending.set(id, { client, pageId, command, timer });
+  }
+
+  /** A message from the native host: a response `{id, ...}` or an event `{event}`. */
+  handleNativeMessage(message) {
+    if (!isPlainObject(message)) return;
+    if ("event" in message) {
+      for (const client of this._subs.clients()) {
+        this._send(client, { type: "event", event: message.event });
+      }
+      return;
+    }
+    const entry = this._pending.get(message.id);
+    // Unknown ids are answers to requests that timed out or whose tab closed.
+    if (!entry) return;
+    this._pending.delete(message.id);
+    this._clearTimer(entry.timer);
+    const { client, pageId, command } = entry;
+    if (command === "subscribe" && message.result?.subscribed === true && client) {
+      if (client.closed) {
+        // The tab left while the host was subscribing it.
+        if (this._subs.size === 0) this._unsubscribeHost(client.origin);
+      } else {
+        this._subs.add(client);
+      }
+    }
+    if (client && !client.closed) {
+      const body = "error" in message ? { error: message.error } : { result: message.result };
+      this._send(client, { type: "response", id: pageId, ...body });
+    }
+    this._maybeIdle();
+  }
+
+  /** The native port closed: every request in flight failed, every subscription ended. */
+  handleNativeDisconnect(reason) {
+    const error = unreachableError(reason);
+    const pending = [...this._pending.values()];
+    this._pending.clear();
+    for (const { client, pageId, timer } of pending) {
+      this._clearTimer(timer);
+      if (client && !client.closed) this._send(client, { type: "response", id: pageId, error });
+    }
+    for (const client of this._subs.clear()) {
+      this._send(client, { type: "subscription-ended", error });
+    }
+    this._cancelIdle();
+  }
+
+  _timeout(id, ms) {
+    const entry = this._pending.get(id);
+    if (!entry) return;
+    this._pending.delete(id);
+    const { client, pageId, command } = entry;
+    if (client && !client.closed) {
+      const error = errorBody(
+        "TIMEOUT",
+        `card-agent did not answer "${command}" within ${Math.round(ms / 1000)} s.`,
+      );
+      this._send(client, { type: "response", id: pageId, error });
+    }
+    this._maybeIdle();
+  }
+
+  // Stops events on the shared host connection once nobody listens. The answer is ours.
+  _unsubscribeHost(origin) {
+    const id = this._nextId++;
+    if (!this._post({ id, command: "unsubscribe", origin, arguments: {} })) return;
+    const ms = timeoutFor("unsubscribe", this._timeouts);
+    const timer = this._setTimer(() => this._timeout(id, ms), ms);
+    this._pending.set(id, { client: null, pageId: null, command: "unsubscribe", timer });
+  }
+
+  _post(wire) {
+    this._cancelIdle();
+    try {
+      this._native.post(wire);
+      return true;
+    } catch (error) {
+      this._lastUnreachable = unreachableError(String(error?.message ?? error));
+      return false;
+    }
+  }
+
+  _send(client, message) {
+    try {
+      client.post(message);
+    } catch {
+      // The client's port closed under us; its disconnect event will clean up.
+    }
+  }
+
+  _maybeIdle() {
+    if (this._pending.size > 0 || this._subs.size > 0 || this._idleTimer !== null) return;
+    this._idleTimer = this._setTimer(() => {
+      this._idleTimer = null;
+      if (this._pending.size === 0 && this._subs.size === 0) this._native.close();
+    }, this._idleCloseMs);
+    // Under Node (the unit tests) an idle timer must not keep the process alive; browsers
+    // return a number here, which has no unref.
+    this._idleTimer?.unref?.();
+  }
+
+  _cancelIdle() {
+    if (this._idleTimer === null) return;
+    this._clearTimer(this._idleTimer);
+    this._idleTimer = null;
+  }
+}
+
+/**
+ * Null when `message` is a request the service worker forwards, else a `BAD_REQUEST` body.
+ * The content script checks the same things; this is the check that counts, because the
+ * content script runs in the page's renderer process.
+ */
+export function checkRequest(message, commands = PAGE_COMMANDS) {
+  const bad = (field, text) => errorBody("BAD_REQUEST", text, { field });
+  if (!isPlainObject(message) || message.type !== "request") {
+    return bad("type", "Not a card-agent request.");
+  }
+  if (!isValidId(message.id)) {
+    return bad("id", "id must be a string of at most 128 characters or a safe integer.");
+  }
+  if (typeof message.command !== "string" || !commands.includes(message.command)) {
+    return bad("command", "Unknown or unavailable command.");
+  }
+  const args = message.arguments;
+  if (args !== undefined && args !== null && !isPlainObject(args)) {
+    return bad("arguments", "arguments must be an object.");
+  }
+  // Pages never send a PIN: the agent asks in its own dialog. A page that could pass one
+  // could guess PINs without the user seeing anything.
+  if (isPlainObject(args) && Object.hasOwn(args, "pin")) {
+    return bad("arguments.pin", "Pages may not send a PIN; card-agent asks for it itself.");
+  }
+  return null;
+}

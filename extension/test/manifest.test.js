@@ -1,0 +1,63 @@
+// The manifests: the Chromium one loaded unpacked from extension/, and the Firefox variant
+// the build script derives from it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { GECKO_ID, PACKAGE_FILES, firefoxManifest } from "../tools/build-firefox.js";
+
+const root = new URL("../", import.meta.url);
+const manifest = JSON.parse(readFileSync(new URL("manifest.json", root), "utf8"));
+
+test("the key gives the fixed extension id hccjmiblnokapoamfkgnbbighmnfpoig", () => {
+  // Chrome: the first 32 hex digits of SHA-256 of the key's DER, with 0-f mapped to a-p.
+  const hex = createHash("sha256").update(Buffer.from(manifest.key, "base64")).digest("hex");
+  const id = [...hex.slice(0, 32)].map((c) => String.fromCharCode(97 + parseInt(c, 16))).join("");
+  assert.equal(id, "hccjmiblnokapoamfkgnbbighmnfpoig");
+});
+
+test("permissions: native messaging only; content script on https and loopback http", () => {
+  assert.equal(manifest.manifest_version, 3);
+  assert.deepEqual(manifest.permissions, ["nativeMessaging"]);
+  assert.equal(manifest.host_permissions, undefined);
+  assert.equal(manifest.externally_connectable, undefined, "web pages cannot message the worker directly");
+  assert.equal(manifest.web_accessible_resources, undefined);
+  const [cs, ...others] = manifest.content_scripts;
+  assert.equal(others.length, 0);
+  assert.deepEqual(cs.matches, ["https://*/*", "http://localhost/*", "http://127.0.0.1/*", "http://[::1]/*"]);
+  assert.equal(cs.run_at, "document_start");
+  assert.equal(cs.all_frames, false);
+  assert.deepEqual(manifest.background, { service_worker: "background.js", type: "module" });
+});
+
+test("every file the manifests name exists and is packaged", () => {
+  const named = [
+    manifest.background.service_worker, ...manifest.content_scripts[0].js, manifest.action.default_popup,
+    ...Object.values(manifest.icons), ...Object.values(manifest.action.default_icon),
+    `_locales/${manifest.default_locale}/messages.json`, "_locales/en/messages.json",
+  ];
+  for (const file of named) {
+    assert.ok(existsSync(new URL(file, root)), file);
+    assert.ok(PACKAGE_FILES.some((p) => file === p || file.startsWith(`${p}/`)), `${file} is packaged`);
+  }
+});
+
+test("the __MSG_ names of the manifest are in both locales", () => {
+  const keys = JSON.stringify(manifest).match(/__MSG_(\w+)__/g).map((m) => m.slice(6, -2));
+  for (const locale of ["zh_TW", "en"]) {
+    const messages = JSON.parse(readFileSync(new URL(`_locales/${locale}/messages.json`, root), "utf8"));
+    for (const key of keys) assert.ok(messages[key]?.message, `${locale}: ${key}`);
+  }
+});
+
+test("the Firefox manifest runs the same module as background scripts, with a gecko id", () => {
+  const ff = firefoxManifest(manifest);
+  assert.deepEqual(ff.background, { scripts: ["background.js"], type: "module" });
+  assert.equal(ff.browser_specific_settings.gecko.id, GECKO_ID);
+  assert.equal(ff.key, undefined);
+  assert.equal(ff.minimum_chrome_version, undefined);
+  assert.deepEqual(ff.permissions, manifest.permissions);
+  assert.deepEqual(ff.content_scripts, manifest.content_scripts);
+  assert.equal(ff.version, manifest.version);
+  assert.equal(manifest.key.length > 0, true, "the Chromium manifest is left as it was");
+});
