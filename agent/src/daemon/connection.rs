@@ -125,7 +125,13 @@ async fn on_frame(
 /// Runs one command on a blocking thread, bounded in time.
 async fn run(request: Request, service: Arc<Service>, lang: Language) -> Response {
     let id = request.id.clone();
-    let origin = match request.origin.as_deref().map(Origin::parse).transpose() {
+    let origin = match request
+        .origin
+        .as_deref()
+        .filter(|o| !is_extension_page(o))
+        .map(Origin::parse)
+        .transpose()
+    {
         Ok(o) => o,
         Err(e) => return Response::error(id, e.to_wire(lang)),
     };
@@ -188,4 +194,12 @@ fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<(
             }
         }
     })
+}
+
+/// Whether a request's origin is one of the extension's own pages (its popup, its self-test
+/// page). Only an allowed extension can reach the daemon through the native host, and it sets
+/// a page's origin from the browser's sender, so an extension origin never stands for a web
+/// page: such requests are the user's own, like a local client's, and no site policy applies.
+fn is_extension_page(origin: &str) -> bool {
+    origin.starts_with("chrome-extension://") || origin.starts_with("moz-extension://")
 }
