@@ -134,6 +134,52 @@ pub enum RawMechanism {
 /// raw result (PKCS#1 v1.5 signature, or ECDSA `r || s`) out.
 pub type RawSign<'a> = dyn FnMut(RawMechanism, &[u8]) -> Result<Vec<u8>> + 'a;
 
+/// Verifies a bare signature (PKCS#1 v1.5 for RSA, DER ECDSA for P-256) over `data` with the
+/// certificate's public key: the agent's own check of what a card produced.
+pub fn verify(
+    cert: &CertificateInfo,
+    hash_alg: HashAlgorithm,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<bool> {
+    use spki::DecodePublicKey as _;
+    use x509_cert::der::{Decode as _, Encode as _};
+    let parsed = x509_cert::Certificate::from_der(&cert.der)
+        .map_err(|e| Error::Certificate(e.to_string()))?;
+    let spki = parsed
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| Error::Certificate(e.to_string()))?;
+    let digest = hash_alg.digest(data);
+    match cert.key_algorithm {
+        KeyAlgorithm::Rsa { .. } => {
+            let key = rsa::RsaPublicKey::from_public_key_der(&spki)
+                .map_err(|e| Error::Certificate(e.to_string()))?;
+            let scheme = match hash_alg {
+                HashAlgorithm::Sha1 => rsa::Pkcs1v15Sign::new::<Sha1>(),
+                HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
+                HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
+                HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+            };
+            Ok(key.verify(scheme, &digest, signature).is_ok())
+        }
+        KeyAlgorithm::Ec { bits: 256 } => {
+            use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+            let key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki)
+                .map_err(|e| Error::Certificate(e.to_string()))?;
+            let Ok(sig) = p256::ecdsa::Signature::from_der(signature) else {
+                return Ok(false);
+            };
+            Ok(key.verify_prehash(&digest, &sig).is_ok())
+        }
+        other => Err(Error::Unsupported(format!(
+            "verifying a {} signature",
+            other.name()
+        ))),
+    }
+}
+
 /// Checks a precomputed hash's length against its algorithm.
 pub fn check_hash(hash_alg: HashAlgorithm, hash: &[u8]) -> Result<()> {
     if hash.len() != hash_alg.output_len() {

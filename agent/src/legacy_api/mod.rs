@@ -13,6 +13,7 @@ mod handlers;
 mod pages;
 mod pkcs11info;
 mod port_owner;
+mod selftest;
 mod tbs;
 
 use std::convert::Infallible;
@@ -150,6 +151,58 @@ async fn accept_loop(listener: TcpListener, service: Arc<Service>, port: u16) {
 type Body = Full<Bytes>;
 
 async fn handle(
+    req: Request<Incoming>,
+    service: Arc<Service>,
+    port: u16,
+) -> std::result::Result<Response<selftest::AnyBody>, Infallible> {
+    let path = req.uri().path();
+    if path == "/selftest" || path.starts_with("/selftest/") {
+        return Ok(handle_selftest(req, &service, port).await);
+    }
+    Ok(handle_legacy(req, service, port).await?.map(BodyExt::boxed))
+}
+
+/// `/selftest`, its assets and its same-origin API.
+async fn handle_selftest(
+    req: Request<Incoming>,
+    service: &Arc<Service>,
+    port: u16,
+) -> Response<selftest::AnyBody> {
+    if !guard::host_is_ours(req.headers(), port) {
+        return plain(
+            StatusCode::MISDIRECTED_REQUEST,
+            "card-agent answers only to localhost, 127.0.0.1 and [::1]\n",
+        )
+        .map(BodyExt::boxed);
+    }
+    let lang = handlers::language(req.headers());
+    let requester = guard::requester(req.headers(), port);
+    let (parts, body) = req.into_parts();
+    match (&parts.method, parts.uri.path()) {
+        // The page's assets are relative (the same files are an extension page), so the page
+        // lives at /selftest/.
+        (&Method::GET, "/selftest") => selftest::redirect("/selftest/"),
+        (&Method::GET, "/selftest/") => selftest::asset(selftest::PAGE, "text/html; charset=utf-8"),
+        (&Method::GET, "/selftest/selftest.js") => {
+            selftest::asset(selftest::SCRIPT, "text/javascript; charset=utf-8")
+        }
+        (&Method::GET, "/selftest/selftest.css") => {
+            selftest::asset(selftest::STYLE, "text/css; charset=utf-8")
+        }
+        _ if !selftest::allowed(&requester) => selftest::forbidden(),
+        (&Method::GET, "/selftest/api/status") => selftest::status(service.clone(), lang).await,
+        (&Method::GET, "/selftest/api/events") => selftest::events(service),
+        (&Method::POST, "/selftest/api/sign") => match read_body(body).await {
+            Ok(bytes) => selftest::sign(service.clone(), lang, &bytes).await,
+            Err(status) => {
+                plain(status, "request body too large or too slow\n").map(BodyExt::boxed)
+            }
+        },
+        _ => plain(StatusCode::NOT_FOUND, "not found\n").map(BodyExt::boxed),
+    }
+}
+
+async fn handle_legacy(
     req: Request<Incoming>,
     service: Arc<Service>,
     port: u16,

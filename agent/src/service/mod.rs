@@ -9,6 +9,7 @@
 mod authenticate;
 mod decrypt;
 mod pin_source;
+mod self_test;
 mod sign;
 mod site;
 
@@ -129,6 +130,9 @@ impl Service {
             Command::Authenticate(args) => {
                 self.admit(caller)?;
                 to_value(&self.authenticate(caller, args)?)
+            }
+            Command::SelfTestSign(args) => {
+                to_value(&self.self_test_sign(caller, args.certificate, args.pin)?)
             }
             Command::Subscribe | Command::Unsubscribe | Command::LegacyRequest(_) => {
                 Err(Error::Internal(

@@ -27,6 +27,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "subscribe",
     "unsubscribe",
     "legacy-request",
+    "self-test-sign",
 ];
 
 /// A parsed command with its arguments. Commands without arguments accept `"arguments": {}`
@@ -56,6 +57,9 @@ pub enum Command {
     /// carried by the extension so the browser needs no local-network permission. Result:
     /// [`super::LegacyResult`].
     LegacyRequest(LegacyRequestArgs),
+    /// `self-test-sign`: the self-test's "sign and verify" (the user's own tools only; refused
+    /// for web pages). Result: [`super::SelfTestSignResult`].
+    SelfTestSign(SelfTestSignArgs),
 }
 
 impl Command {
@@ -71,6 +75,7 @@ impl Command {
             Command::Subscribe => "subscribe",
             Command::Unsubscribe => "unsubscribe",
             Command::LegacyRequest(_) => "legacy-request",
+            Command::SelfTestSign(_) => "self-test-sign",
         }
     }
 }
@@ -270,11 +275,24 @@ pub struct LegacyRequestArgs {
     pub body: Option<SecretString>,
 }
 
+/// Arguments of `self-test-sign`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelfTestSignArgs {
+    /// SHA-256 thumbprint of the certificate to test; absent means the only signing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// The PIN, when typed in the self-test page (else the agent's dialog asks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<SecretString>,
+}
+
 /// Longest legacy path with its query.
 pub const MAX_LEGACY_PATH_CHARS: usize = 2048;
 
 const NO_ARGS: &[&str] = &[];
 const LEGACY_ARGS: &[&str] = &["method", "path", "body"];
+const SELF_TEST_ARGS: &[&str] = &["certificate", "pin"];
 const VERIFY_PIN_ARGS: &[&str] = &["token", "pin"];
 const SIGN_ARGS: &[&str] = &[
     "certificate",
@@ -330,6 +348,17 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
                 body: f
                     .opt_string("body", MAX_BASE64_CHARS)?
                     .map(SecretString::new),
+            })
+        }
+        "self-test-sign" => {
+            let mut f = Fields::new(ARGS, map, SELF_TEST_ARGS)?;
+            let certificate = match f.opt_string("certificate", THUMBPRINT_HEX_CHARS)? {
+                Some(c) => Some(thumbprint(&f, "certificate", c)?),
+                None => None,
+            };
+            Command::SelfTestSign(SelfTestSignArgs {
+                certificate,
+                pin: f.opt_string("pin", MAX_PIN_CHARS)?.map(SecretString::new),
             })
         }
         "verify-pin" => {

@@ -103,6 +103,7 @@ impl Serialize for Request {
             Command::Sign(args) => map.serialize_entry("arguments", args)?,
             Command::Authenticate(args) => map.serialize_entry("arguments", args)?,
             Command::LegacyRequest(args) => map.serialize_entry("arguments", args)?,
+            Command::SelfTestSign(args) => map.serialize_entry("arguments", args)?,
             Command::Version
             | Command::Status
             | Command::GetCertificates

@@ -297,3 +297,19 @@ pub struct LegacyResult {
     /// The body, base64 (it may be an image).
     pub body: String,
 }
+
+/// Result of `self-test-sign`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfTestSignResult {
+    /// The sample text that was signed, base64.
+    pub data: String,
+    /// The bare signature (PKCS#1 v1.5 for RSA, DER ECDSA for EC), base64.
+    pub signature: String,
+    /// The signer's certificate, base64 DER.
+    pub certificate: String,
+    /// The hash, `SHA-256`.
+    pub hash_algorithm: String,
+    /// Whether the agent verified the signature with the certificate's public key.
+    pub agent_verified: bool,
+}

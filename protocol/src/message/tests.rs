@@ -80,6 +80,10 @@ fn every_command_parses_and_round_trips() {
             path: "/sign".into(),
             body: Some(SecretString::from("tbsPackage=%7B%7D")),
         }),
+        Command::SelfTestSign(SelfTestSignArgs {
+            certificate: Some(THUMB.into()),
+            pin: None,
+        }),
     ];
     for (i, command) in commands.into_iter().enumerate() {
         assert!(COMMAND_NAMES.contains(&command.name()));
@@ -203,7 +207,7 @@ fn command_problems() {
     assert_eq!(
         e.error.to_string(),
         "unknown command `format-disk` (known: version, status, get-certificates, verify-pin, \
-         sign, authenticate, subscribe, unsubscribe, legacy-request)"
+         sign, authenticate, subscribe, unsubscribe, legacy-request, self-test-sign)"
     );
     assert_eq!(e.error.field(), Some("command"));
     assert_eq!(e.id, Some(RequestId::Number(1)));

@@ -1,0 +1,201 @@
+//! `/selftest`: the self-test page (its source is shared with the extension, in
+//! extension/selftest/) and the small same-origin API it uses. Only the agent's own pages and
+//! local programs may call the API: a web page's request is refused, because the self-test
+//! signs with the card.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use card_agent_protocol::message::ErrorBody;
+use card_agent_protocol::Language;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
+use hyper::header::HeaderValue;
+use hyper::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::guard::Requester;
+use crate::error::Error;
+use crate::service::{Caller, Service};
+
+/// The page.
+pub const PAGE: &str = include_str!("../../../extension/selftest/selftest.html");
+/// Its script.
+pub const SCRIPT: &str = include_str!("../../../extension/selftest/selftest.js");
+/// Its style sheet.
+pub const STYLE: &str = include_str!("../../../extension/selftest/selftest.css");
+
+/// A response body that may stream (the event stream) or not.
+pub type AnyBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// Whether the requester may use the self-test API: this agent's own pages, or a local
+/// program (no Origin at all).
+pub fn allowed(requester: &Requester) -> bool {
+    matches!(
+        requester,
+        Requester::Local | Requester::OwnPage { opener: None }
+    )
+}
+
+/// `GET /selftest/api/events`: card and reader events as Server-Sent Events, pushed the moment
+/// the daemon sees them.
+pub fn events(service: &Service) -> Response<AnyBody> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let mut events = service.subscribe();
+    tokio::spawn(async move {
+        // A comment first, so the browser knows the stream is open.
+        if tx
+            .send(Bytes::from_static(b": card-agent events\n\n"))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    let Ok(json) = serde_json::to_string(&event) else {
+                        continue;
+                    };
+                    if tx
+                        .send(Bytes::from(format!("data: {json}\n\n")))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    let mut r = Response::new(AnyBody::new(EventStream(rx)));
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    r
+}
+
+struct EventStream(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for EventStream {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// `GET /selftest/api/status`: readers, tokens and certificates.
+pub async fn status(service: Arc<Service>, lang: Language) -> Response<AnyBody> {
+    let outcome = tokio::task::spawn_blocking(move || {
+        service.handle(
+            &Caller::local(lang),
+            card_agent_protocol::message::Command::Status,
+        )
+    })
+    .await;
+    json_outcome(
+        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
+        lang,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBody {
+    certificate: Option<String>,
+    pin: Option<String>,
+}
+
+/// `POST /selftest/api/sign` with `{"certificate": "<sha256>", "pin": "..."}` (both optional).
+pub async fn sign(service: Arc<Service>, lang: Language, body: &[u8]) -> Response<AnyBody> {
+    let parsed: Result<SignBody, _> = serde_json::from_slice(body);
+    let Ok(SignBody { certificate, pin }) = parsed else {
+        return json_outcome(
+            Err(Error::BadInput(
+                "expected {\"certificate\", \"pin\"}".to_owned(),
+            )),
+            lang,
+        );
+    };
+    let pin = pin.map(card_agent_protocol::SecretString::new);
+    let outcome = tokio::task::spawn_blocking(move || {
+        service
+            .self_test_sign(&Caller::local(lang), certificate, pin)
+            .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
+    })
+    .await;
+    json_outcome(
+        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
+        lang,
+    )
+}
+
+fn json_outcome(outcome: crate::error::Result<Value>, lang: Language) -> Response<AnyBody> {
+    let value = match outcome {
+        Ok(v) => v,
+        Err(e) => json!({ "error": body(&e, lang) }),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(value.to_string())).boxed());
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    r
+}
+
+fn body(e: &Error, lang: Language) -> ErrorBody {
+    e.to_wire(lang)
+}
+
+/// A static asset of the page.
+pub fn asset(text: &'static str, content_type: &'static str) -> Response<AnyBody> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())).boxed());
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// The answer to a web page that tries the self-test API.
+pub fn forbidden() -> Response<AnyBody> {
+    let mut r = Response::new(
+        Full::new(Bytes::from_static(
+            b"the self-test is for this computer's user only\n",
+        ))
+        .boxed(),
+    );
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r
+}
+
+/// A redirect to `location` (a fixed path of ours).
+pub fn redirect(location: &'static str) -> Response<AnyBody> {
+    let mut r = Response::new(Full::new(Bytes::new()).boxed());
+    *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    r.headers_mut()
+        .insert("location", HeaderValue::from_static(location));
+    r
+}

@@ -1,0 +1,234 @@
+// card-agent self-test page. One source for both places it is shown: served by the agent at
+// http://127.0.0.1:61161/selftest (talking to /selftest/api/*) and, later, as an extension page.
+// The signature is verified here with WebCrypto against the certificate, independently of the
+// agent, which verifies it too.
+(function () {
+  "use strict";
+
+  const TEXT = {
+    "zh-TW": {
+      title: "card-agent 自我測試", checks: "環境檢查", cards: "讀卡機與卡片", signTest: "簽章與驗章測試",
+      signIntro: "用卡片簽署一段測試文字，然後分別在網頁中（WebCrypto）與 card-agent 中驗證簽章。",
+      certificate: "憑證", pin: "PIN 碼（6 至 8 位數字）", pinHelp: "留空則由 card-agent 的視窗詢問 PIN 碼。錯誤三次卡片會鎖住。",
+      signButton: "簽章並驗證", switchTo: "English", noReader: "找不到讀卡機。", noCard: "沒有卡片", cardIn: "卡片已插入",
+      noToken: "沒有可用的憑證卡。", holder: "持有人", family: "卡別", idLast4: "身分證末四碼", business: "統一編號",
+      issuer: "簽發者", valid: "有效期間", daysLeft: "剩 {n} 天", expired: "已過期", pinState: "PIN 碼狀態",
+      pinOk: "正常", pinLow: "曾輸入錯誤", pinFinal: "只剩最後一次", pinLocked: "已鎖住", triesLeft: "剩 {n} 次",
+      demo: "示範用，不是真的卡片", signing: "簽章中…請依視窗指示輸入 PIN 碼。", pageOk: "網頁驗章成功（WebCrypto）",
+      pageBad: "網頁驗章失敗（WebCrypto）", agentOk: "card-agent 驗章成功", agentBad: "card-agent 驗章失敗",
+      allOk: "簽章與驗章都成功，卡片可以正常使用。", failed: "失敗", noSigningCert: "沒有可簽章的憑證。",
+      checksUnavailable: "無法取得環境檢查結果。", loading: "讀取中…", fix: "解決方法", agentDown: "無法連線到 card-agent。"
+    },
+    en: {
+      title: "card-agent self-test", checks: "Environment check", cards: "Readers and cards", signTest: "Sign and verify test",
+      signIntro: "Sign a test text with the card, then verify the signature twice: in this page (WebCrypto) and in card-agent.",
+      certificate: "Certificate", pin: "PIN (6 to 8 digits)", pinHelp: "Leave empty to type it in card-agent's own dialog. Three wrong PINs lock the card.",
+      signButton: "Sign and verify", switchTo: "中文", noReader: "No card reader was found.", noCard: "no card", cardIn: "card inserted",
+      noToken: "No usable card.", holder: "Holder", family: "Card", idLast4: "ID ends with", business: "Business number",
+      issuer: "Issuer", valid: "Valid", daysLeft: "{n} days left", expired: "expired", pinState: "PIN",
+      pinOk: "ok", pinLow: "wrong tries recorded", pinFinal: "final try", pinLocked: "locked", triesLeft: "{n} tries left",
+      demo: "demo, not a real card", signing: "Signing… type the PIN when card-agent asks.", pageOk: "Verified in this page (WebCrypto)",
+      pageBad: "Not verified in this page (WebCrypto)", agentOk: "Verified by card-agent", agentBad: "Not verified by card-agent",
+      allOk: "Signing and both verifications passed: the card works.", failed: "Failed", noSigningCert: "No certificate that can sign.",
+      checksUnavailable: "The environment check could not be run.", loading: "Reading…", fix: "Fix", agentDown: "card-agent cannot be reached."
+    }
+  };
+  let lang = localStorage.getItem("card-agent-lang") === "en" ? "en" : "zh-TW";
+  const t = (key, n) => TEXT[lang][key].replace("{n}", n);
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
+
+  const api = {
+    async get(name) {
+      const r = await fetch("/selftest/api/" + name, { cache: "no-store" });
+      return r.json();
+    },
+    async sign(body) {
+      const r = await fetch("/selftest/api/sign", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      return r.json();
+    },
+    events(onEvent) {
+      const source = new EventSource("/selftest/api/events");
+      source.onmessage = (m) => onEvent(JSON.parse(m.data));
+    }
+  };
+
+  function applyLanguage() {
+    document.documentElement.lang = lang === "en" ? "en" : "zh-Hant";
+    document.title = t("title");
+    document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
+    $("lang").textContent = t("switchTo");
+  }
+
+  async function refresh() {
+    await Promise.all([showChecks(), showCards()]);
+  }
+
+  async function showChecks() {
+    const list = $("checks");
+    try {
+      const report = await api.get("checks?lang=" + lang);
+      list.textContent = "";
+      for (const c of report.checks || []) {
+        const li = el("li", c.status);
+        li.append(el("span", "sym", c.status === "ok" ? "✔" : c.status === "warning" ? "!" : "✘"));
+        li.append(el("span", "title", c.title));
+        if (c.explanation) li.append(el("span", "detail", c.explanation));
+        if (c.fix) li.append(fixLine(c.fix));
+        list.append(li);
+      }
+    } catch (e) {
+      list.textContent = "";
+      list.append(el("li", "failed", t("checksUnavailable")));
+    }
+  }
+
+  function fixLine(fix) {
+    const line = el("span", "fix", t("fix") + ": ");
+    const text = fix.command || fix.label || fix.setting || fix.text || "";
+    if (fix.command) line.append(el("code", null, text)); else line.append(document.createTextNode(text));
+    return line;
+  }
+
+  async function showCards() {
+    const box = $("cards");
+    let inv;
+    try { inv = await api.get("status"); } catch (e) { box.textContent = t("agentDown"); return; }
+    if (inv.error) { box.textContent = inv.error.message; return; }
+    box.textContent = "";
+    if (!inv.readers.length && !inv.tokens.some((tk) => tk.demo)) box.append(el("p", "muted", inv.pcscError || t("noReader")));
+    for (const r of inv.readers) {
+      const p = el("p", null, r.name + " — " + (r.cardPresent ? t("cardIn") + (r.cardFamily ? " (" + r.cardFamily + ")" : "") : t("noCard")));
+      box.append(p);
+    }
+    if (!inv.tokens.length) box.append(el("p", "muted", t("noToken")));
+    const select = $("cert");
+    const previous = select.value;
+    select.textContent = "";
+    for (const tk of inv.tokens) {
+      const card = el("div", "card");
+      const h = el("h3", null, tk.label + " · " + tk.serial);
+      if (tk.demo) h.append(el("span", "demo", t("demo")));
+      card.append(h);
+      card.append(el("p", null, t("pinState") + ": " + pinText(tk)));
+      for (const c of tk.certificates.filter((c) => c.hasPrivateKey)) {
+        card.append(certBlock(c));
+        if (c.keyUsage.includes("digitalSignature") || c.keyUsage.includes("nonRepudiation")) {
+          const o = el("option", null, (c.subjectCn || c.subject) + " (" + c.cardFamily + ", " + c.sha256.slice(0, 8) + "…)");
+          o.value = c.sha256;
+          select.append(o);
+        }
+      }
+      box.append(card);
+    }
+    if (previous) select.value = previous;
+    $("sign").disabled = !select.options.length;
+  }
+
+  function pinText(tk) {
+    const state = { ok: "pinOk", countLow: "pinLow", finalTry: "pinFinal", locked: "pinLocked" }[tk.pinStatus];
+    return t(state) + (tk.pinTriesLeft !== undefined ? "，" + t("triesLeft", tk.pinTriesLeft) : "");
+  }
+
+  function certBlock(c) {
+    const box = el("div", "cert");
+    const dl = el("dl");
+    const row = (k, v) => { if (v) { dl.append(el("dt", null, t(k))); dl.append(el("dd", null, v)); } };
+    row("holder", c.subjectCn || c.subject);
+    row("family", c.cardFamily);
+    row("idLast4", c.idLast4);
+    row("business", c.businessNumber);
+    row("issuer", c.issuer);
+    row("valid", c.notBefore.slice(0, 10) + " – " + c.notAfter.slice(0, 10) + " (" + (c.daysToExpiry < 0 ? t("expired") : t("daysLeft", c.daysToExpiry)) + ")");
+    box.append(dl);
+    const from = Date.parse(c.notBefore), to = Date.parse(c.notAfter), now = Date.now();
+    const left = Math.max(0, Math.min(1, (to - now) / (to - from)));
+    const bar = el("div", "bar" + (c.daysToExpiry < 0 ? " bad" : c.daysToExpiry < 30 ? " warn" : ""));
+    bar.setAttribute("role", "img");
+    bar.setAttribute("aria-label", c.daysToExpiry < 0 ? t("expired") : t("daysLeft", c.daysToExpiry));
+    const fill = el("span");
+    fill.style.width = Math.round(left * 100) + "%";
+    bar.append(fill);
+    box.append(bar);
+    return box;
+  }
+
+  async function signAndVerify(ev) {
+    ev.preventDefault();
+    const result = $("result");
+    const pin = $("pin").value;
+    $("pin").value = "";
+    const certificate = $("cert").value;
+    if (!certificate) { result.textContent = t("noSigningCert"); return; }
+    $("sign").disabled = true;
+    result.textContent = t("signing");
+    try {
+      const r = await api.sign(pin ? { certificate, pin } : { certificate });
+      result.textContent = "";
+      if (r.error) {
+        result.append(el("p", "bad", t("failed") + ": " + r.error.message + (r.error.retriesLeft !== undefined ? " (" + t("triesLeft", r.error.retriesLeft) + ")" : "")));
+        return;
+      }
+      const inPage = await verifyInPage(r);
+      result.append(el("p", inPage ? "ok" : "bad", (inPage ? "✔ " : "✘ ") + t(inPage ? "pageOk" : "pageBad")));
+      result.append(el("p", r.agentVerified ? "ok" : "bad", (r.agentVerified ? "✔ " : "✘ ") + t(r.agentVerified ? "agentOk" : "agentBad")));
+      if (inPage && r.agentVerified) result.append(el("p", "ok", t("allOk")));
+    } catch (e) {
+      result.textContent = t("agentDown");
+    } finally {
+      $("sign").disabled = false;
+      showCards();
+    }
+  }
+
+  // --- independent verification with WebCrypto ---------------------------------------------
+  const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+  function tlv(bytes, at) {
+    let len = bytes[at + 1], head = 2;
+    if (len & 0x80) { const n = len & 0x7f; len = 0; for (let i = 0; i < n; i++) len = len * 256 + bytes[at + 2 + i]; head = 2 + n; }
+    return { tag: bytes[at], start: at, body: at + head, end: at + head + len };
+  }
+  function children(bytes, node) {
+    const out = []; let at = node.body;
+    while (at < node.end) { const c = tlv(bytes, at); out.push(c); at = c.end; }
+    return out;
+  }
+  // Certificate ::= SEQUENCE { tbsCertificate, ... }; the SubjectPublicKeyInfo is the 7th field
+  // of tbsCertificate when the [0] version is present, else the 6th.
+  function spkiOf(der) {
+    const tbs = children(der, tlv(der, 0))[0];
+    const fields = children(der, tbs);
+    const spki = fields[fields[0].tag === 0xa0 ? 6 : 5];
+    return { der: der.slice(spki.start, spki.end), isEc: der.slice(spki.start, spki.end).join(",").includes("42,134,72,206,61,2,1") };
+  }
+  function ecdsaDerToRaw(sig, size) {
+    const seq = tlv(sig, 0), [r, s] = children(sig, seq);
+    const fix = (n) => { let v = sig.slice(n.body, n.end); while (v.length > size && v[0] === 0) v = v.slice(1); const out = new Uint8Array(size); out.set(v, size - v.length); return out; };
+    const raw = new Uint8Array(size * 2); raw.set(fix(r), 0); raw.set(fix(s), size); return raw;
+  }
+  async function verifyInPage(r) {
+    try {
+      const cert = b64(r.certificate), spki = spkiOf(cert), data = b64(r.data), sig = b64(r.signature);
+      if (spki.isEc) {
+        const key = await crypto.subtle.importKey("spki", spki.der, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+        return crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, ecdsaDerToRaw(sig, 32), data);
+      }
+      const key = await crypto.subtle.importKey("spki", spki.der, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]);
+      return crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, sig, data);
+    } catch (e) {
+      return false;
+    }
+  }
+
+  $("lang").addEventListener("click", () => {
+    lang = lang === "en" ? "zh-TW" : "en";
+    localStorage.setItem("card-agent-lang", lang);
+    applyLanguage();
+    refresh();
+  });
+  $("sign-form").addEventListener("submit", signAndVerify);
+  applyLanguage();
+  refresh();
+  api.events(() => refresh());
+})();
