@@ -104,6 +104,24 @@ impl Config {
     }
 }
 
+/// The language of messages: the `--lang` flag, else `CARD_AGENT_LANG`, else the locale
+/// (`LC_ALL`, `LC_MESSAGES`, `LANG`), else zh-TW.
+pub fn language(flag: Option<&str>) -> card_agent_protocol::Language {
+    card_agent_protocol::i18n::choose_language(flag, |name| std::env::var(name).ok())
+}
+
+/// The per-user state directory (on Linux `$XDG_STATE_HOME/card-agent`, by default
+/// `~/.local/state/card-agent`): the approved sites and the extension's last visit live here.
+pub fn state_dir() -> PathBuf {
+    directories::ProjectDirs::from("tw", "card-agent", "card-agent")
+        .map(|d| {
+            d.state_dir()
+                .unwrap_or_else(|| d.data_local_dir())
+                .to_path_buf()
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("card-agent-state"))
+}
+
 /// `config.toml` in the per-user configuration directory.
 pub fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("tw", "card-agent", "card-agent")

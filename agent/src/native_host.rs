@@ -168,7 +168,7 @@ where
     let mut decoder = FrameDecoder::new();
     let mut input = browser_in;
     let mut buf = vec![0u8; 16 * 1024];
-    let lang = Language::from_locale(&std::env::var("LANG").unwrap_or_default());
+    let lang = crate::config::language(None);
     'read: loop {
         let n = match input.read(&mut buf).await {
             Ok(0) | Err(_) => break,

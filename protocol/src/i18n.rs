@@ -266,8 +266,11 @@ mod tests {
             assert_eq!(a, b, "placeholders of {key}");
             for name in a {
                 assert!(
-                    !name.is_empty() && name.bytes().all(|c| c.is_ascii_lowercase() || c == b'_'),
-                    "{key}: placeholder {{{name}}} must be lower-case letters and _"
+                    !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'),
+                    "{key}: placeholder {{{name}}} must be lower-case letters, digits and _"
                 );
             }
             assert!(

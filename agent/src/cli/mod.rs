@@ -8,7 +8,7 @@ mod verify_pin;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use card_agent_protocol::{ErrorCode, Language};
+use card_agent_protocol::{i18n, ErrorCode, Language};
 use clap::{Parser, Subcommand};
 
 use crate::card_core::{CardCore, CoreOptions};
@@ -162,25 +162,22 @@ fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
         host_manifest::home().ok_or_else(|| Error::Internal("no home directory".to_owned()))?;
     let browsers: Vec<Browser> = match args.browser.as_str() {
         "all" => Browser::ALL.to_vec(),
-        "installed" => Browser::ALL
-            .into_iter()
-            .filter(|b| b.profile_dir(&home).is_dir())
-            .collect(),
+        "installed" => host_manifest::installed_browsers(&home),
         name => vec![Browser::parse(name)
             .ok_or_else(|| Error::BadInput(format!("unknown browser {name}")))?],
     };
-    if browsers.is_empty() {
-        return Err(Error::BadInput(
-            "no browser profile found for this user; name one with --browser".to_owned(),
-        ));
-    }
-    for browser in browsers {
-        let dir = args
-            .dir
-            .clone()
-            .unwrap_or_else(|| browser.manifest_dir(&home));
-        let file = host_manifest::install_into(&dir, browser, &exe, &extra)?;
-        println!("{}: {}", browser.name(), file.display());
+    let lang = language(cli.lang.as_deref());
+    for (browser, file) in
+        host_manifest::register(&home, &browsers, args.dir.as_deref(), &exe, &extra)?
+    {
+        println!(
+            "{}",
+            i18n::format(
+                lang,
+                "cli.install_host.registered",
+                &[("browser", &browser.name()), ("file", &file.display())],
+            )
+        );
     }
     Ok(())
 }
@@ -193,18 +190,9 @@ fn read_pin(pin_stdin: bool) -> Result<Pin> {
     Pin::read_line(std::io::stdin().lock()).map_err(|e| Error::io("standard input", e))
 }
 
-/// The language of messages: `--lang`, else the locale variables.
-fn language(flag: Option<&str>) -> Language {
-    let from_env = || {
-        ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .find(|v| !v.is_empty())
-    };
-    flag.map(str::to_owned)
-        .or_else(from_env)
-        .map(|l| Language::from_locale(&l))
-        .unwrap_or(Language::En)
+/// The language of messages: `--lang`, else `CARD_AGENT_LANG`, else the locale, else zh-TW.
+pub(crate) fn language(flag: Option<&str>) -> Language {
+    crate::config::language(flag)
 }
 
 /// Exit statuses, documented in the README; 2 is clap's usage error.
