@@ -43,6 +43,12 @@ pub struct Config {
     /// Browser extensions, besides card-agent's own, that may start the native host:
     /// `chrome-extension://<id>/` or a Firefox add-on ID. Default: none.
     pub allowed_extensions: Vec<String>,
+    /// CA certificate files (PEM, possibly several per file, or DER) the environment check
+    /// verifies certificate chains with, besides the CA certificates on the card: the
+    /// Government Root CA (GRCA) and the issuing CAs, as downloaded from grca.nat.gov.tw and
+    /// the CAs' sites. Self-signed ones are trusted roots; the others complete the path.
+    /// Default: none (card-agent ships no root certificate).
+    pub extra_roots: Vec<PathBuf>,
 }
 
 impl Default for Config {
@@ -54,6 +60,7 @@ impl Default for Config {
             pin_entry: PinEntry::Auto,
             pinentry: None,
             allowed_extensions: Vec::new(),
+            extra_roots: Vec::new(),
         }
     }
 }

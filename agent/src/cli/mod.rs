@@ -1,6 +1,7 @@
 //! The `card-agent` command line: one module per command, one place where errors become an
 //! exit status and one line on stderr.
 
+mod doctor;
 mod list;
 mod sign;
 mod verify_pin;
@@ -49,6 +50,9 @@ enum Command {
     NativeHost(NativeHostArgs),
     /// Register the native messaging host with browsers (per user).
     InstallHost(InstallHostArgs),
+    /// Check this computer: card service, reader, card, driver, certificates, PIN, daemon,
+    /// browsers; say how to fix what is wrong (exit status 1 when a check failed).
+    Doctor(doctor::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,7 +91,7 @@ pub fn main() -> ExitCode {
     init_logging();
     let lang = language(cli.lang.as_deref());
     match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => status,
         Err(e) => {
             eprintln!("card-agent: {}: {}", e.code(), e.user_message(lang));
             ExitCode::from(exit_status(e.code()))
@@ -110,28 +114,30 @@ fn native_host_main(args: &[String]) -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<()> {
+fn run(cli: &Cli) -> Result<ExitCode> {
+    let done = |result: Result<()>| result.map(|()| ExitCode::SUCCESS);
     match &cli.command {
-        Command::List(args) => list::run(cli, args),
-        Command::Sign(args) => sign::run(cli, args),
-        Command::VerifyPin(args) => verify_pin::run(cli, args),
+        Command::List(args) => done(list::run(cli, args)),
+        Command::Sign(args) => done(sign::run(cli, args)),
+        Command::VerifyPin(args) => done(verify_pin::run(cli, args)),
         Command::Serve(args) => {
             let config = Config::load(cli.config.as_deref())?;
-            crate::daemon::run(crate::daemon::ServeOptions {
+            done(crate::daemon::run(crate::daemon::ServeOptions {
                 core: core_options(cli, args.demo, &config),
                 config,
                 lang: language(cli.lang.as_deref()),
-            })
+            }))
         }
-        Command::InstallHost(args) => install_host(cli, args),
+        Command::InstallHost(args) => done(install_host(cli, args)),
         Command::NativeHost(args) => {
             // A broken config must not stop the browser from reaching the daemon, which reports
             // config errors itself; the host only needs the extra allowed extensions.
             let allowed = Config::load(cli.config.as_deref())
                 .map(|c| c.allowed_extensions)
                 .unwrap_or_default();
-            crate::native_host::run(&args.browser_args, &allowed)
+            done(crate::native_host::run(&args.browser_args, &allowed))
         }
+        Command::Doctor(args) => doctor::run(cli, args),
     }
 }
 
