@@ -43,6 +43,12 @@ pub struct Config {
     /// Browser extensions, besides card-agent's own, that may start the native host:
     /// `chrome-extension://<id>/` or a Firefox add-on ID. Default: none.
     pub allowed_extensions: Vec<String>,
+    /// CA certificate files (PEM, possibly several per file, or DER) the environment check
+    /// verifies certificate chains with, besides the CA certificates on the card: the
+    /// Government Root CA (GRCA) and the issuing CAs, as downloaded from grca.nat.gov.tw and
+    /// the CAs' sites. Self-signed ones are trusted roots; the others complete the path.
+    /// Default: none (card-agent ships no root certificate).
+    pub extra_roots: Vec<PathBuf>,
 }
 
 impl Default for Config {
@@ -54,6 +60,7 @@ impl Default for Config {
             pin_entry: PinEntry::Auto,
             pinentry: None,
             allowed_extensions: Vec::new(),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -102,6 +109,24 @@ impl Config {
         toml::from_str(&text)
             .map_err(|e| Error::BadInput(format!("{}: {}", path.display(), e.message())))
     }
+}
+
+/// The language of messages: the `--lang` flag, else `CARD_AGENT_LANG`, else the locale
+/// (`LC_ALL`, `LC_MESSAGES`, `LANG`), else zh-TW.
+pub fn language(flag: Option<&str>) -> card_agent_protocol::Language {
+    card_agent_protocol::i18n::choose_language(flag, |name| std::env::var(name).ok())
+}
+
+/// The per-user state directory (on Linux `$XDG_STATE_HOME/card-agent`, by default
+/// `~/.local/state/card-agent`): the approved sites and the extension's last visit live here.
+pub fn state_dir() -> PathBuf {
+    directories::ProjectDirs::from("tw", "card-agent", "card-agent")
+        .map(|d| {
+            d.state_dir()
+                .unwrap_or_else(|| d.data_local_dir())
+                .to_path_buf()
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("card-agent-state"))
 }
 
 /// `config.toml` in the per-user configuration directory.

@@ -4,7 +4,7 @@
 //! (CLI, native protocol, legacy HTTP API) turns them into codes through [`Error::code`] and
 //! into words through [`Error::user_message`], so no adapter decides a code on its own.
 
-use card_agent_protocol::{ErrorCode, Language};
+use card_agent_protocol::{i18n, ErrorCode, Language};
 
 use crate::pin::PinFormatError;
 use crate::policy::{OriginError, SitePatternError};
@@ -242,75 +242,53 @@ impl Error {
         }
     }
 
-    /// One line for a person: the code's message in their language, then the specifics.
+    /// One line for a person: the code's message in their language, then the specifics. The
+    /// words come from the message catalogue (`error.*` keys, see
+    /// [`card_agent_protocol::i18n`]).
     pub fn user_message(&self, lang: Language) -> String {
         let base = self.code().message(lang);
-        match (self, lang) {
-            (
-                Error::PinIncorrect {
-                    tries_left: Some(n),
-                },
-                Language::ZhTw,
-            ) => {
-                format!("{base}剩餘 {n} 次嘗試機會。")
-            }
-            (
-                Error::PinIncorrect {
-                    tries_left: Some(n),
-                },
-                Language::En,
-            ) => {
-                format!("{base} {n} tries left.")
-            }
-            (Error::PinFormat(e), Language::En) => format!("{base} ({e})"),
-            (Error::BadOrigin { input, reason }, _) => {
-                format!("{base} ({}: {input})", reason.message(lang))
-            }
-            (Error::SiteNotTrusted { origin }, Language::ZhTw) => format!("{base}（{origin}）"),
-            (Error::SiteNotTrusted { origin }, Language::En) => format!("{base} ({origin})"),
-            (Error::InsecureOrigin { origin }, Language::ZhTw) => {
-                format!(
-                    "{base}只有 https 網站（開發時可用 http://localhost）能使用憑證卡：{origin}"
-                )
-            }
-            (Error::InsecureOrigin { origin }, Language::En) => format!(
-                "{base} Only https sites (or http://localhost during development) may use the \
-                 card: {origin}"
+        let detail = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| {
+            let mut all: Vec<(&str, &dyn std::fmt::Display)> = vec![("message", &base)];
+            all.extend_from_slice(args);
+            i18n::format(lang, key, &all)
+        };
+        match self {
+            Error::PinIncorrect {
+                tries_left: Some(n),
+            } => detail("error.detail.tries_left", &[("tries", n)]),
+            Error::BadOrigin { input, reason } => detail(
+                "error.detail.bad_origin",
+                &[("reason", &reason.message(lang)), ("input", input)],
             ),
-            (Error::BadSitePattern { pattern, reason }, Language::ZhTw) => {
-                format!(
-                    "設定項目 trusted_sites 中的「{pattern}」無效：{}",
-                    reason.message(lang)
-                )
+            Error::SiteNotTrusted { origin } => {
+                detail("error.detail.generic", &[("detail", origin)])
             }
-            (Error::BadSitePattern { pattern, reason }, Language::En) => format!(
-                "The trusted_sites entry \"{pattern}\" in the configuration is not valid: {}",
-                reason.message(lang)
-            ),
-            (Error::NoPinDialog { tried }, Language::ZhTw) => format!(
-                "找不到輸入 PIN 碼的視窗程式（pinentry）。請安裝，例如 Debian/Ubuntu：\
-                 `sudo apt install pinentry-gnome3`，Fedora：`sudo dnf install pinentry-gnome3`，\
-                 macOS：`brew install pinentry-mac`，Windows：安裝 Gpg4win；或在設定檔以 \
-                 `pinentry = \"/路徑/pinentry\"` 指定。（已尋找：{tried}）"
-            ),
-            (Error::NoPinDialog { tried }, Language::En) => format!(
-                "No PIN dialog program (pinentry) was found. Install one, e.g. \
-                 `sudo apt install pinentry-gnome3` (Debian/Ubuntu), \
-                 `sudo dnf install pinentry-gnome3` (Fedora), `brew install pinentry-mac` \
-                 (macOS) or Gpg4win (Windows), or set `pinentry = \"/path/to/pinentry\"` in the \
-                 configuration. (Looked for: {tried})"
-            ),
-            (Error::PinDialog(reason), Language::ZhTw) => {
-                format!("{base}無法顯示 PIN 碼輸入視窗：{reason}")
+            Error::InsecureOrigin { origin } => {
+                detail("error.detail.insecure_origin", &[("origin", origin)])
             }
-            (Error::PinDialog(reason), Language::En) => {
-                format!("{base} The PIN dialog could not be shown: {reason}")
+            Error::BadSitePattern { pattern, reason } => detail(
+                "error.detail.bad_site_pattern",
+                &[("pattern", pattern), ("reason", &reason.message(lang))],
+            ),
+            Error::NoPinDialog { tried } => {
+                detail("error.detail.no_pin_dialog", &[("tried", tried)])
             }
-            (Error::NoReader | Error::NoCard | Error::PinLocked | Error::PinRequired, _)
-            | (Error::UserCancelled | Error::CardRemoved | Error::Timeout, _)
-            | (Error::PinIncorrect { tries_left: None }, _)
-            | (Error::PinFormat(_), Language::ZhTw) => base.to_owned(),
-            (other, _) => format!("{base} ({other})"),
+            Error::PinDialog(reason) => detail("error.detail.pin_dialog", &[("reason", reason)]),
+            // The format rule's own words are English only; in Chinese the code's message
+            // already says what the rule is.
+            Error::PinFormat(e) if lang == Language::En => {
+                detail("error.detail.generic", &[("detail", e)])
+            }
+            Error::NoReader
+            | Error::NoCard
+            | Error::PinLocked
+            | Error::PinRequired
+            | Error::UserCancelled
+            | Error::CardRemoved
+            | Error::Timeout
+            | Error::PinIncorrect { tries_left: None }
+            | Error::PinFormat(_) => base.to_owned(),
+            other => detail("error.detail.generic", &[("detail", other)]),
         }
     }
 

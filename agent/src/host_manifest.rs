@@ -128,6 +128,39 @@ pub fn install_into(dir: &Path, browser: Browser, exe: &Path, extra: &[String]) 
     Ok(file)
 }
 
+/// The browsers this user has run (their profile directory exists).
+pub fn installed_browsers(home: &Path) -> Vec<Browser> {
+    Browser::ALL
+        .into_iter()
+        .filter(|b| b.profile_dir(home).is_dir())
+        .collect()
+}
+
+/// Registers the native host with each of `browsers`: writes its manifest, pointing at `exe`,
+/// into `dir` when given, else into the browser's own manifest directory under `home`. The
+/// one implementation behind `card-agent install-host` and the environment check's
+/// `register-host` fix. Returns each browser with the file written.
+pub fn register(
+    home: &Path,
+    browsers: &[Browser],
+    dir: Option<&Path>,
+    exe: &Path,
+    extra: &[String],
+) -> Result<Vec<(Browser, PathBuf)>> {
+    if browsers.is_empty() {
+        return Err(Error::BadInput(
+            "no browser profile found for this user; name one with --browser".to_owned(),
+        ));
+    }
+    browsers
+        .iter()
+        .map(|&browser| {
+            let dir = dir.map_or_else(|| browser.manifest_dir(home), Path::to_path_buf);
+            install_into(&dir, browser, exe, extra).map(|file| (browser, file))
+        })
+        .collect()
+}
+
 /// Registration state of one browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {

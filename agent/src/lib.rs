@@ -27,6 +27,8 @@
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`host_manifest`]: registering the native host with Chrome, Chromium, Edge, Brave, Firefox.
 //! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
+//! - [`doctor`]: the environment check (`card-agent doctor`): every check with its fix, as
+//!   text or as the JSON the self-test page and the daemon show.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
@@ -37,6 +39,7 @@ pub mod cms_signature;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod error;
 pub mod host_manifest;
 pub mod inventory;

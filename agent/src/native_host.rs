@@ -6,6 +6,7 @@
 //! — the caller is one of our extensions, every frame is bounded, every page request carries
 //! the origin the extension took from the browser — and leaves every other rule to the daemon.
 
+use std::path::Path;
 use std::time::Duration;
 
 use card_agent_protocol::frame::{FrameDecoder, MAX_BROWSER_MESSAGE};
@@ -68,6 +69,62 @@ impl BrowserCaller {
     }
 }
 
+impl BrowserCaller {
+    /// The caller as the browser names it: `chrome-extension://<id>/` or the add-on ID.
+    pub fn id(&self) -> String {
+        match self {
+            BrowserCaller::Chromium(id) => format!("chrome-extension://{id}/"),
+            BrowserCaller::Firefox(id) => id.clone(),
+        }
+    }
+}
+
+/// The file in the per-user state directory where the native host records its last start.
+pub const LAST_SEEN_FILE: &str = "extension-last-seen";
+
+/// When the extension last started the native host, and which extension it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastSeen {
+    /// When, Unix seconds.
+    pub unix: i64,
+    /// The caller's ID (`chrome-extension://<id>/` or a Firefox add-on ID).
+    pub caller: String,
+}
+
+/// Records that `caller` started the native host at `now`: `extension-last-seen` in
+/// `state_dir`, a small JSON object with the caller, the RFC 3339 time and the Unix time.
+/// Written to a temporary file and renamed, so a reader never sees half of it.
+pub fn record_visit(state_dir: &Path, caller: &BrowserCaller, now: i64) -> Result<()> {
+    std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir.display(), e))?;
+    let text = serde_json::json!({
+        "caller": caller.id(),
+        "time": crate::inventory::rfc3339(now),
+        "unixTime": now,
+    })
+    .to_string();
+    let file = state_dir.join(LAST_SEEN_FILE);
+    let temp = state_dir.join(format!("{LAST_SEEN_FILE}.{}.tmp", std::process::id()));
+    std::fs::write(&temp, text).map_err(|e| Error::io(temp.display(), e))?;
+    std::fs::rename(&temp, &file).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        Error::io(file.display(), e)
+    })
+}
+
+/// The last recorded visit, if any (an unreadable or malformed file counts as none).
+pub fn last_seen(state_dir: &Path) -> Option<LastSeen> {
+    const MAX_BYTES: usize = 4096;
+    let text = std::fs::read_to_string(state_dir.join(LAST_SEEN_FILE)).ok()?;
+    if text.len() > MAX_BYTES {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(LastSeen {
+        unix: value["unixTime"].as_i64()?,
+        caller: value["caller"].as_str()?.chars().take(200).collect(),
+    })
+}
+
 /// Runs the host until the browser closes stdin.
 pub fn run(args: &[String], configured: &[String]) -> Result<()> {
     let caller = BrowserCaller::from_args(args).ok_or_else(|| {
@@ -77,6 +134,15 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
         return Err(Error::CallerNotAllowed {
             caller: format!("{caller:?}"),
         });
+    }
+    // The environment check reads this to tell whether the extension ever reached us; a
+    // failure to record it must not stop the browser's session.
+    if let Err(e) = record_visit(
+        &crate::config::state_dir(),
+        &caller,
+        crate::inventory::now_unix(),
+    ) {
+        tracing::debug!(error = %e, "extension visit not recorded");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -95,7 +161,7 @@ async fn connect_or_start() -> Result<tokio::net::UnixStream> {
     if let Ok(s) = tokio::net::UnixStream::connect(&endpoint.socket).await {
         return Ok(s);
     }
-    start_daemon()?;
+    start_daemon(None)?;
     let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
     let mut pause = Duration::from_millis(20);
     loop {
@@ -122,7 +188,7 @@ async fn connect_or_start() -> Result<tokio::net::windows::named_pipe::NamedPipe
     if let Ok(c) = ClientOptions::new().open(&endpoint.socket) {
         return Ok(c);
     }
-    start_daemon()?;
+    start_daemon(None)?;
     let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
     let mut pause = Duration::from_millis(20);
     loop {
@@ -141,12 +207,16 @@ async fn connect_or_start() -> Result<tokio::net::windows::named_pipe::NamedPipe
     }
 }
 
-/// Starts `card-agent serve` detached from the browser: its own process group, so closing the
-/// browser (which signals the host's group) does not stop the daemon other clients use.
-fn start_daemon() -> Result<()> {
+/// Starts `card-agent serve` (with `--config FILE` when given) detached from its starter: its
+/// own process group, so closing the browser (which signals the host's group) or the terminal
+/// does not stop the daemon other clients use.
+pub(crate) fn start_daemon(config: Option<&Path>) -> Result<()> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::AgentUnavailable(format!("cannot find card-agent: {e}")))?;
     let mut command = std::process::Command::new(exe);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
     command
         .arg("serve")
         .stdin(std::process::Stdio::null())
@@ -195,7 +265,7 @@ where
     let mut decoder = FrameDecoder::new();
     let mut input = browser_in;
     let mut buf = vec![0u8; 16 * 1024];
-    let lang = Language::from_locale(&std::env::var("LANG").unwrap_or_default());
+    let lang = crate::config::language(None);
     'read: loop {
         let n = match input.read(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -326,6 +396,25 @@ mod tests {
         assert!(BrowserCaller::Chromium(other.clone())
             .is_allowed(&[format!("chrome-extension://{other}/")]));
         assert!(!BrowserCaller::Firefox("evil@example.com".into()).is_allowed(&[]));
+    }
+
+    #[test]
+    fn visits_are_recorded_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/card-agent");
+        assert_eq!(last_seen(&state), None);
+        let caller = BrowserCaller::Chromium(DEV_EXTENSION_ID.into());
+        record_visit(&state, &caller, 1_800_000_000).unwrap();
+        let seen = last_seen(&state).unwrap();
+        assert_eq!(seen.unix, 1_800_000_000);
+        assert_eq!(
+            seen.caller,
+            format!("chrome-extension://{DEV_EXTENSION_ID}/")
+        );
+        let text = std::fs::read_to_string(state.join(LAST_SEEN_FILE)).unwrap();
+        assert!(text.contains("2027-01-15T08:00:00Z"), "{text}");
+        std::fs::write(state.join(LAST_SEEN_FILE), "garbage").unwrap();
+        assert_eq!(last_seen(&state), None);
     }
 
     /// The development ID is the one extension/manifest.json's key yields, so the host and the

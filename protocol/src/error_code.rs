@@ -1,5 +1,6 @@
 //! Stable error codes. A code's spelling never changes once released: pages and scripts match
-//! on it. Messages are for people and may be improved at any time.
+//! on it. Messages are for people, live in the message catalogue ([`crate::i18n`], keys
+//! `error.<CODE>`) and may be improved at any time.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,17 +27,25 @@ impl Language {
             Language::En
         }
     }
+
+    /// The tag used in catalogues and JSON: `zh-TW` or `en`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::ZhTw => "zh-TW",
+            Language::En => "en",
+        }
+    }
 }
 
 macro_rules! error_codes {
-    ($($variant:ident => $wire:literal, $en:literal, $zh:literal;)+) => {
+    ($($variant:ident => $wire:literal, $doc:literal;)+) => {
         /// A stable, machine-readable failure code, shared by the CLI, the native protocol and
         /// (through its own mapping) the legacy HiPKI API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[non_exhaustive]
         pub enum ErrorCode {
             $(
-                #[doc = $en]
+                #[doc = $doc]
                 // Serde takes the spelling from the table, not from a case rule on the variant
                 // name, so the wire spelling is written down exactly once.
                 #[serde(rename = $wire)]
@@ -53,14 +62,13 @@ macro_rules! error_codes {
                 match self { $(ErrorCode::$variant => $wire,)+ }
             }
 
-            /// A short explanation for a person, in the given language.
+            /// A short explanation for a person, in the given language: the catalogue's
+            /// `error.<CODE>` text (see [`crate::i18n`]).
             pub fn message(self, lang: Language) -> &'static str {
-                match (self, lang) {
-                    $(
-                        (ErrorCode::$variant, Language::En) => $en,
-                        (ErrorCode::$variant, Language::ZhTw) => $zh,
-                    )+
-                }
+                let key: &'static str = match self {
+                    $(ErrorCode::$variant => concat!("error.", $wire),)+
+                };
+                crate::i18n::text(lang, key)
             }
 
             /// Parses the wire spelling.
@@ -72,27 +80,27 @@ macro_rules! error_codes {
 }
 
 error_codes! {
-    NoReader => "NO_READER", "No smart card reader was found. Plug in the reader.", "找不到讀卡機，請接上讀卡機。";
-    NoCard => "NO_CARD", "No card is in the reader. Insert your card.", "讀卡機內沒有卡片，請插入憑證卡。";
-    UnknownCard => "UNKNOWN_CARD", "The card in the reader is not one card-agent knows how to use.", "無法識別讀卡機內的卡片。";
-    NoModule => "NO_MODULE", "No card driver (PKCS#11 module) could be loaded.", "找不到可用的卡片驅動程式（PKCS#11 模組）。";
-    NoToken => "NO_TOKEN", "The requested card or token is not present.", "找不到指定的憑證卡。";
-    CertNotFound => "CERT_NOT_FOUND", "The requested certificate is not on the card.", "卡片上沒有指定的憑證。";
-    KeyNotFound => "KEY_NOT_FOUND", "The card has no private key for this certificate.", "卡片上找不到此憑證對應的私密金鑰。";
-    CertExpired => "CERT_EXPIRED", "The certificate has expired. Renew it at a registration office or online before signing.", "憑證已過期，請先辦理展期或重新申請。";
-    CertNotYetValid => "CERT_NOT_YET_VALID", "The certificate is not valid yet. Check the computer's date and time.", "憑證尚未生效，請檢查電腦的日期與時間。";
-    PinIncorrect => "PIN_INCORRECT", "The PIN is incorrect.", "PIN 碼錯誤。";
-    PinLocked => "PIN_LOCKED", "The PIN is locked after too many wrong tries. Take the card to a registration office to unlock it.", "PIN 碼已鎖住（錯誤次數過多），請攜卡至受理窗口解鎖。";
-    PinFormat => "PIN_FORMAT", "The PIN must be digits only, of the length the card accepts (6 to 8 digits on government cards). It was not sent to the card.", "PIN 碼格式不符（政府憑證卡為 6 至 8 位數字），未送至卡片，不會扣除嘗試次數。";
-    PinRequired => "PIN_REQUIRED", "A PIN is needed for this operation.", "此操作需要輸入 PIN 碼。";
-    UserCancelled => "USER_CANCELLED", "The operation was cancelled.", "使用者已取消操作。";
-    SiteNotTrusted => "SITE_NOT_TRUSTED", "This website is not on your list of trusted sites.", "此網站不在您的信任網站清單中。";
-    BadRequest => "BAD_REQUEST", "The request was malformed.", "請求格式錯誤。";
-    UnsupportedAlgorithm => "UNSUPPORTED_ALGORITHM", "The card's key does not support this algorithm.", "卡片金鑰不支援此演算法。";
-    Timeout => "TIMEOUT", "The operation took too long and was stopped.", "操作逾時。";
-    CardRemoved => "CARD_REMOVED", "The card was removed during the operation. Insert it again and retry.", "操作中卡片被移除，請重新插入後再試一次。";
-    IoError => "IO_ERROR", "A file could not be read or written.", "無法讀取或寫入檔案。";
-    Internal => "INTERNAL", "An internal error occurred in card-agent.", "card-agent 發生內部錯誤。";
+    NoReader => "NO_READER", "No smart card reader, or the smart-card service cannot be reached.";
+    NoCard => "NO_CARD", "A reader is present but holds no card.";
+    UnknownCard => "UNKNOWN_CARD", "The card is not one any loaded module can use.";
+    NoModule => "NO_MODULE", "No PKCS#11 module could be loaded.";
+    NoToken => "NO_TOKEN", "The requested card or token is not present.";
+    CertNotFound => "CERT_NOT_FOUND", "The requested certificate is not on the card.";
+    KeyNotFound => "KEY_NOT_FOUND", "The certificate has no private key on the card.";
+    CertExpired => "CERT_EXPIRED", "The certificate has expired.";
+    CertNotYetValid => "CERT_NOT_YET_VALID", "The certificate is not valid yet.";
+    PinIncorrect => "PIN_INCORRECT", "The card refused the PIN (the response says how many tries are left when known).";
+    PinLocked => "PIN_LOCKED", "The PIN is locked.";
+    PinFormat => "PIN_FORMAT", "The PIN broke the format rule and was not sent to the card.";
+    PinRequired => "PIN_REQUIRED", "A PIN is needed and none could be obtained.";
+    UserCancelled => "USER_CANCELLED", "The user cancelled.";
+    SiteNotTrusted => "SITE_NOT_TRUSTED", "The website (or the extension calling) may not use the card.";
+    BadRequest => "BAD_REQUEST", "The request was malformed.";
+    UnsupportedAlgorithm => "UNSUPPORTED_ALGORITHM", "The card's key cannot do what was asked.";
+    Timeout => "TIMEOUT", "The operation took too long.";
+    CardRemoved => "CARD_REMOVED", "The card went away during the operation.";
+    IoError => "IO_ERROR", "A file could not be read or written.";
+    Internal => "INTERNAL", "A bug or an unexpected failure inside card-agent.";
 }
 
 impl std::fmt::Display for ErrorCode {

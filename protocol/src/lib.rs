@@ -4,8 +4,10 @@
 //! that performs I/O, so that a web server or a test can depend on it alone.
 //!
 //! ## Layout
-//! - [`error_code`]: the stable error codes every channel reports, with their zh-TW and
-//!   English messages. One table; the agent maps its internal errors onto it in one place.
+//! - [`error_code`]: the stable error codes every channel reports. One table; the agent maps
+//!   its internal errors onto it in one place.
+//! - [`i18n`]: the message catalogue, one file per language (`locales/zh-TW.toml`,
+//!   `locales/en.toml`): error messages and every text the agent shows people.
 //! - [`types`]: the JSON shapes of readers, tokens and certificates, shared by the CLI's
 //!   `--json` output and the native protocol, so both always say the same thing.
 //! - [`frame`]: the length-prefixed framing of native messaging, used on stdin/stdout and on
@@ -28,6 +30,7 @@ pub mod auth;
 pub mod encoding;
 pub mod error_code;
 pub mod frame;
+pub mod i18n;
 pub mod message;
 pub mod secret;
 pub mod types;

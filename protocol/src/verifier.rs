@@ -267,6 +267,67 @@ pub fn verify(
     Ok(identity(&cert, der, algorithm))
 }
 
+/// The path [`verify_certificate_path`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificatePath {
+    /// The root (trust anchor) the path ends at, DER.
+    pub root_der: Vec<u8>,
+    /// The root's subject DN in certificate order.
+    pub root_subject: String,
+}
+
+/// Why [`verify_certificate_path`] found no path.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// The input is not a DER X.509 certificate.
+    #[error("not a DER X.509 certificate: {reason}")]
+    BadCertificate {
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// The path is incomplete: no root or intermediate of the trust store is named as this
+    /// issuer.
+    #[error("no configured root or intermediate is named `{issuer}`")]
+    IssuerMissing {
+        /// The missing issuer's name.
+        issuer: String,
+    },
+    /// An issuer was found but the path does not hold: a signature does not verify, an
+    /// intermediate is expired, not a CA or beyond its path length, or the path is too long.
+    #[error("{reason}")]
+    Invalid {
+        /// Why the deepest candidate failed.
+        reason: String,
+    },
+}
+
+/// Checks the path from a certificate to a root of `trust` exactly as [`verify`] does (names,
+/// every signature, intermediates' validity and constraints, at most [`MAX_CHAIN_DEPTH`]
+/// links) and says which root it reached. Nothing about the certificate itself is checked
+/// (its validity, key usage or key size), so a tool can use it on any certificate, such as an
+/// encryption certificate or one that has expired.
+pub fn verify_certificate_path(
+    cert_der: &[u8],
+    trust: &TrustStore,
+    now_unix: i64,
+) -> Result<CertificatePath, PathError> {
+    let cert = Certificate::from_der(cert_der).map_err(|e| PathError::BadCertificate {
+        reason: e.to_string(),
+    })?;
+    match chain::find_path(&cert, trust, now_unix) {
+        Ok(root) => Ok(CertificatePath {
+            root_der: der::Encode::to_der(root).map_err(|e| PathError::Invalid {
+                reason: format!("the root cannot be re-encoded: {e}"),
+            })?,
+            root_subject: name::display(&root.tbs_certificate.subject),
+        }),
+        Err(chain::PathFailure::Missing { issuer }) => Err(PathError::IssuerMissing { issuer }),
+        Err(chain::PathFailure::Invalid { reason }) => Err(PathError::Invalid { reason }),
+    }
+}
+
 fn decode_field(
     field: &'static str,
     value: &str,

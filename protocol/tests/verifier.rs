@@ -10,7 +10,8 @@ use card_agent_protocol::auth::{auth_signed_message, AuthAlgorithm, AuthToken};
 use card_agent_protocol::encoding::{decode_base64, encode_base64};
 use card_agent_protocol::types::CardFamily;
 use card_agent_protocol::verifier::{
-    verify, TrustStore, TrustStoreError, VerifyError, VerifyOptions, MAX_CHAIN_DEPTH,
+    verify, verify_certificate_path, PathError, TrustStore, TrustStoreError, VerifyError,
+    VerifyOptions, MAX_CHAIN_DEPTH,
 };
 use der::{Encode, EncodePem};
 use rand::rngs::StdRng;
@@ -405,6 +406,39 @@ fn missing_intermediate_is_untrusted() {
     assert!(matches!(
         check(&ok_token(), ORIGIN, &nonce(1), &trust, NOW),
         Err(VerifyError::UntrustedChain { .. })
+    ));
+}
+
+#[test]
+fn certificate_paths_name_their_root_or_say_what_is_wrong() {
+    let p = pki();
+    let path = verify_certificate_path(&p.leaf, &trust(), NOW).unwrap();
+    assert_eq!(path.root_der, p.root);
+    assert!(
+        path.root_subject.contains("Test Root CA"),
+        "{}",
+        path.root_subject
+    );
+    // Only the path is checked: an expired leaf still has one (the validity is another check).
+    assert!(verify_certificate_path(&p.leaf, &trust(), Y2028).is_ok());
+    // Incomplete: the intermediate is missing, and the error names it.
+    let roots_only = TrustStore::from_der([&p.root], Vec::<Vec<u8>>::new()).unwrap();
+    match verify_certificate_path(&p.leaf, &roots_only, NOW) {
+        Err(PathError::IssuerMissing { issuer }) => {
+            assert!(issuer.contains("內政部憑證管理中心"), "{issuer}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Found but wrong: a leaf under the intermediate's name signed by another key.
+    match verify_certificate_path(&p.foreign_leaf, &trust(), NOW) {
+        Err(PathError::Invalid { reason }) => {
+            assert!(reason.contains("does not verify"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        verify_certificate_path(b"junk", &trust(), NOW),
+        Err(PathError::BadCertificate { .. })
     ));
 }
 

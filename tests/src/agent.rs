@@ -75,7 +75,8 @@ pub fn run(mut command: Command, stdin: &[u8]) -> Run {
     command
         .env("LANG", "en_US.UTF-8")
         .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES");
+        .env_remove("LC_MESSAGES")
+        .env_remove("CARD_AGENT_LANG");
     command
         .env_remove("CARD_AGENT_PKCS11_MODULE")
         .env_remove("CARD_AGENT_CONFIG");

@@ -1,8 +1,9 @@
 //! `card-agent list`: readers, tokens and certificates, for people or (`--json`) for programs.
 
 use card_agent_protocol::types::{Inventory, PinStatus};
+use card_agent_protocol::{i18n, Language};
 
-use super::{open_core, Cli};
+use super::{language, open_core, Cli};
 use crate::error::{Error, Result};
 use crate::inventory;
 
@@ -26,13 +27,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             serde_json::to_string_pretty(&inv).map_err(|e| Error::Internal(e.to_string()))?;
         println!("{text}");
     } else {
-        print!("{}", render(&inv));
+        print!("{}", render(&inv, language(cli.lang.as_deref())));
     }
     Ok(())
 }
 
-/// The human-readable listing.
-fn render(inv: &Inventory) -> String {
+/// The human-readable listing, in `lang` (catalogue keys `cli.list.*`).
+fn render(inv: &Inventory, lang: Language) -> String {
+    let t = |key| i18n::text(lang, key);
+    let f = |key, args: &[(&str, &dyn std::fmt::Display)]| i18n::format(lang, key, args);
     let mut out = String::new();
     let mut line = |s: String| {
         out.push_str(&s);
@@ -40,71 +43,127 @@ fn render(inv: &Inventory) -> String {
     };
     for m in &inv.modules {
         match &m.error {
-            None => line(format!("module  {} ({})", m.path, m.source)),
-            Some(e) => line(format!(
-                "module  {} ({}): NOT LOADED: {e}",
-                m.path, m.source
+            None => line(f(
+                "cli.list.module",
+                &[("path", &m.path), ("source", &m.source)],
+            )),
+            Some(e) => line(f(
+                "cli.list.module_not_loaded",
+                &[("path", &m.path), ("source", &m.source), ("reason", e)],
             )),
         }
     }
     if let Some(e) = &inv.pcsc_error {
-        line(format!("readers unavailable: {e}"));
+        line(f("cli.list.readers_unavailable", &[("reason", e)]));
     }
     for r in &inv.readers {
         let card = match (&r.atr, &r.card_family) {
-            (Some(atr), Some(f)) => format!("card {f}, ATR {atr}"),
-            _ => "no card".to_owned(),
+            (Some(atr), Some(family)) => f("cli.list.card", &[("family", family), ("atr", atr)]),
+            _ => t("cli.list.no_card").to_owned(),
         };
-        line(format!("reader  {}: {card}", r.name));
+        line(f("cli.list.reader", &[("name", &r.name), ("card", &card)]));
     }
     if inv.tokens.is_empty() {
-        line("no token found".to_owned());
+        line(t("cli.list.no_token").to_owned());
     }
-    for t in &inv.tokens {
-        let demo = if t.demo {
-            " [DEMO — not a real card]"
+    for tok in &inv.tokens {
+        let demo = if tok.demo {
+            t("cli.list.demo_mark")
         } else {
             ""
         };
-        line(format!("token   {} serial {}{demo}", t.label, t.serial));
-        line(format!(
-            "        {} / {} in {}",
-            t.manufacturer, t.model, t.slot_description
+        line(f(
+            "cli.list.token",
+            &[
+                ("label", &tok.label),
+                ("serial", &tok.serial),
+                ("demo", &demo),
+            ],
         ));
-        let pin = match t.pin_status {
-            PinStatus::Ok => "ok".to_owned(),
-            PinStatus::CountLow => "wrong tries recorded".to_owned(),
-            PinStatus::FinalTry => "FINAL TRY".to_owned(),
-            PinStatus::Locked => "LOCKED".to_owned(),
-        };
-        let tries = t
+        line(f(
+            "cli.list.token_detail",
+            &[
+                ("manufacturer", &tok.manufacturer),
+                ("model", &tok.model),
+                ("slot", &tok.slot_description),
+            ],
+        ));
+        let pin = t(match tok.pin_status {
+            PinStatus::Ok => "cli.list.pin_ok",
+            PinStatus::CountLow => "cli.list.pin_count_low",
+            PinStatus::FinalTry => "cli.list.pin_final_try",
+            PinStatus::Locked => "cli.list.pin_locked",
+        });
+        let tries = tok
             .pin_tries_left
-            .map(|n| format!(", {n} tries left"))
+            .map(|n| f("cli.list.tries_left", &[("tries", &n)]))
             .unwrap_or_default();
-        line(format!(
-            "        PIN {}-{} digits, {pin}{tries}",
-            t.min_pin_length, t.max_pin_length
+        line(f(
+            "cli.list.pin",
+            &[
+                ("min", &tok.min_pin_length),
+                ("max", &tok.max_pin_length),
+                ("state", &pin),
+                ("tries", &tries),
+            ],
         ));
-        for c in &t.certificates {
-            line(format!(
-                "  cert  {} [{}] {}",
-                c.subject_cn.as_deref().unwrap_or(&c.subject),
-                c.card_family,
-                c.key_usage.join(",")
+        for c in &tok.certificates {
+            line(f(
+                "cli.list.cert",
+                &[
+                    ("name", &c.subject_cn.as_deref().unwrap_or(&c.subject)),
+                    ("family", &c.card_family),
+                    ("usage", &c.key_usage.join(",")),
+                ],
             ));
-            line(format!("        issuer {}", c.issuer));
-            line(format!(
-                "        valid {} to {} ({} days left)",
-                c.not_before, c.not_after, c.days_to_expiry
+            line(f("cli.list.issuer", &[("issuer", &c.issuer)]));
+            line(f(
+                "cli.list.validity",
+                &[
+                    ("from", &c.not_before),
+                    ("to", &c.not_after),
+                    ("days", &c.days_to_expiry),
+                ],
             ));
             if let Some(id) = &c.id_last4 {
-                line(format!("        national ID ends {id}"));
+                line(f("cli.list.id_last4", &[("digits", id)]));
             }
             if let Some(b) = &c.business_number {
-                line(format!("        business number {b}"));
+                line(f("cli.list.business_number", &[("number", b)]));
             }
-            line(format!("        sha256 {}", c.sha256));
+            line(f("cli.list.sha256", &[("sha256", &c.sha256)]));
         }
     }
     out
+}
+
+#[cfg(test)]
+// In tests a panic is the failure report.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::card_core::{CardCore, CoreOptions};
+
+    #[test]
+    fn the_listing_speaks_both_languages_and_fills_every_placeholder() {
+        let core = CardCore::open(&CoreOptions {
+            demo: true,
+            ..CoreOptions::default()
+        })
+        .unwrap();
+        let inv = inventory::collect(&core, inventory::now_unix()).unwrap();
+        let en = render(&inv, Language::En);
+        assert!(
+            en.contains("[DEMO — not a real card]") && en.contains("3 tries left"),
+            "{en}"
+        );
+        let zh = render(&inv, Language::ZhTw);
+        assert!(
+            zh.contains("DEMO 示範用") && zh.contains("剩餘 3 次"),
+            "{zh}"
+        );
+        for text in [en, zh] {
+            assert!(!text.contains('{') && !text.contains('}'), "{text}");
+        }
+    }
 }

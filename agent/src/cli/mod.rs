@@ -1,6 +1,7 @@
 //! The `card-agent` command line: one module per command, one place where errors become an
 //! exit status and one line on stderr.
 
+mod doctor;
 mod list;
 mod sign;
 mod verify_pin;
@@ -8,7 +9,7 @@ mod verify_pin;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use card_agent_protocol::{ErrorCode, Language};
+use card_agent_protocol::{i18n, ErrorCode, Language};
 use clap::{Parser, Subcommand};
 
 use crate::card_core::{CardCore, CoreOptions};
@@ -49,6 +50,9 @@ enum Command {
     NativeHost(NativeHostArgs),
     /// Register the native messaging host with browsers (per user).
     InstallHost(InstallHostArgs),
+    /// Check this computer: card service, reader, card, driver, certificates, PIN, daemon,
+    /// browsers; say how to fix what is wrong (exit status 1 when a check failed).
+    Doctor(doctor::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,7 +91,7 @@ pub fn main() -> ExitCode {
     init_logging();
     let lang = language(cli.lang.as_deref());
     match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => status,
         Err(e) => {
             eprintln!("card-agent: {}: {}", e.code(), e.user_message(lang));
             ExitCode::from(exit_status(e.code()))
@@ -110,28 +114,30 @@ fn native_host_main(args: &[String]) -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<()> {
+fn run(cli: &Cli) -> Result<ExitCode> {
+    let done = |result: Result<()>| result.map(|()| ExitCode::SUCCESS);
     match &cli.command {
-        Command::List(args) => list::run(cli, args),
-        Command::Sign(args) => sign::run(cli, args),
-        Command::VerifyPin(args) => verify_pin::run(cli, args),
+        Command::List(args) => done(list::run(cli, args)),
+        Command::Sign(args) => done(sign::run(cli, args)),
+        Command::VerifyPin(args) => done(verify_pin::run(cli, args)),
         Command::Serve(args) => {
             let config = Config::load(cli.config.as_deref())?;
-            crate::daemon::run(crate::daemon::ServeOptions {
+            done(crate::daemon::run(crate::daemon::ServeOptions {
                 core: core_options(cli, args.demo, &config),
                 config,
                 lang: language(cli.lang.as_deref()),
-            })
+            }))
         }
-        Command::InstallHost(args) => install_host(cli, args),
+        Command::InstallHost(args) => done(install_host(cli, args)),
         Command::NativeHost(args) => {
             // A broken config must not stop the browser from reaching the daemon, which reports
             // config errors itself; the host only needs the extra allowed extensions.
             let allowed = Config::load(cli.config.as_deref())
                 .map(|c| c.allowed_extensions)
                 .unwrap_or_default();
-            crate::native_host::run(&args.browser_args, &allowed)
+            done(crate::native_host::run(&args.browser_args, &allowed))
         }
+        Command::Doctor(args) => doctor::run(cli, args),
     }
 }
 
@@ -162,25 +168,22 @@ fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
         host_manifest::home().ok_or_else(|| Error::Internal("no home directory".to_owned()))?;
     let browsers: Vec<Browser> = match args.browser.as_str() {
         "all" => Browser::ALL.to_vec(),
-        "installed" => Browser::ALL
-            .into_iter()
-            .filter(|b| b.profile_dir(&home).is_dir())
-            .collect(),
+        "installed" => host_manifest::installed_browsers(&home),
         name => vec![Browser::parse(name)
             .ok_or_else(|| Error::BadInput(format!("unknown browser {name}")))?],
     };
-    if browsers.is_empty() {
-        return Err(Error::BadInput(
-            "no browser profile found for this user; name one with --browser".to_owned(),
-        ));
-    }
-    for browser in browsers {
-        let dir = args
-            .dir
-            .clone()
-            .unwrap_or_else(|| browser.manifest_dir(&home));
-        let file = host_manifest::install_into(&dir, browser, &exe, &extra)?;
-        println!("{}: {}", browser.name(), file.display());
+    let lang = language(cli.lang.as_deref());
+    for (browser, file) in
+        host_manifest::register(&home, &browsers, args.dir.as_deref(), &exe, &extra)?
+    {
+        println!(
+            "{}",
+            i18n::format(
+                lang,
+                "cli.install_host.registered",
+                &[("browser", &browser.name()), ("file", &file.display())],
+            )
+        );
     }
     Ok(())
 }
@@ -193,18 +196,9 @@ fn read_pin(pin_stdin: bool) -> Result<Pin> {
     Pin::read_line(std::io::stdin().lock()).map_err(|e| Error::io("standard input", e))
 }
 
-/// The language of messages: `--lang`, else the locale variables.
-fn language(flag: Option<&str>) -> Language {
-    let from_env = || {
-        ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .find(|v| !v.is_empty())
-    };
-    flag.map(str::to_owned)
-        .or_else(from_env)
-        .map(|l| Language::from_locale(&l))
-        .unwrap_or(Language::En)
+/// The language of messages: `--lang`, else `CARD_AGENT_LANG`, else the locale, else zh-TW.
+pub(crate) fn language(flag: Option<&str>) -> Language {
+    crate::config::language(flag)
 }
 
 /// Exit statuses, documented in the README; 2 is clap's usage error.

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use card_agent_protocol::i18n;
+
 use super::{open_core, read_pin, Cli};
 use crate::error::{Error, Result};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
@@ -68,11 +70,17 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     let signature = core.sign(&token, &cert, &pin, hash, &input, format, &cms)?;
     std::fs::write(&args.output, &signature).map_err(|e| Error::io(args.output.display(), e))?;
     eprintln!(
-        "signed with {} ({}), {} bytes written to {}",
-        cert.info.holder_name(),
-        token.serial,
-        signature.len(),
-        args.output.display()
+        "{}",
+        i18n::format(
+            super::language(cli.lang.as_deref()),
+            "cli.sign.done",
+            &[
+                ("holder", &cert.info.holder_name()),
+                ("serial", &token.serial),
+                ("bytes", &signature.len()),
+                ("file", &args.output.display()),
+            ],
+        )
     );
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! `card-agent verify-pin`: one login with the PIN from standard input.
 
+use card_agent_protocol::i18n;
+
 use super::{open_core, read_pin, Cli};
 use crate::error::Result;
 
@@ -23,6 +25,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     let core = open_core(cli, args.demo)?;
     let token = core.select_token(args.token.as_deref())?;
     core.verify_pin(&token, &pin)?;
-    println!("PIN OK: {} ({})", token.label, token.serial);
+    println!(
+        "{}",
+        i18n::format(
+            super::language(cli.lang.as_deref()),
+            "cli.verify_pin.ok",
+            &[("label", &token.label), ("serial", &token.serial)],
+        )
+    );
     Ok(())
 }

@@ -115,13 +115,7 @@ fn build_service(options: &ServeOptions) -> Result<Service> {
 
 /// The file of sites the user approved: `<per-user state dir>/trusted-sites.json`.
 pub fn approvals_path() -> PathBuf {
-    directories::ProjectDirs::from("tw", "card-agent", "card-agent")
-        .map(|d| {
-            d.state_dir()
-                .unwrap_or_else(|| d.data_local_dir())
-                .join("trusted-sites.json")
-        })
-        .unwrap_or_else(|| std::env::temp_dir().join("card-agent-trusted-sites.json"))
+    crate::config::state_dir().join("trusted-sites.json")
 }
 
 /// Starts the PC/SC watcher feeding the service's event channel. Without the smart-card

@@ -12,7 +12,7 @@ mod guard;
 mod handlers;
 mod pages;
 mod pkcs11info;
-mod port_owner;
+pub(crate) mod port_owner;
 mod selftest;
 mod tbs;
 

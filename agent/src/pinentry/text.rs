@@ -1,7 +1,7 @@
-//! What the dialogs say, in zh-TW and English. Caller text (site, holder, card) is cleaned
-//! before it is shown.
+//! What the dialogs say, from the message catalogue (`pinentry.*` keys). Caller text (site,
+//! holder, card) is cleaned before it is shown.
 
-use card_agent_protocol::Language;
+use card_agent_protocol::{i18n, Language};
 
 use super::PinRequest;
 
@@ -29,116 +29,89 @@ pub fn clean(text: &str, max_chars: usize) -> String {
     out.trim().to_owned()
 }
 
+/// The PIN dialog's title.
 pub fn pin_title(lang: Language) -> &'static str {
-    match lang {
-        Language::ZhTw => "card-agent：輸入 PIN 碼",
-        Language::En => "card-agent: enter PIN",
-    }
+    i18n::text(lang, "pinentry.pin.title")
 }
 
+/// The PIN dialog's text: who asks (a site, or card-agent itself), whose card, tries left.
 pub fn pin_description(r: &PinRequest<'_>) -> String {
+    let lang = r.lang;
     let holder = clean(r.holder, 100);
     let card = clean(r.card, 100);
-    let mut out = match (r.site.map(|s| clean(s, 300)), r.lang) {
-        (Some(site), Language::ZhTw) => format!("網站 {site} 要求使用您的憑證卡。\n\n"),
-        (Some(site), Language::En) => format!("The website {site} asks to use your card.\n\n"),
-        (None, Language::ZhTw) => "card-agent 需要您憑證卡的 PIN 碼。\n\n".to_owned(),
-        (None, Language::En) => "card-agent needs your card's PIN.\n\n".to_owned(),
+    let mut out = match r.site.map(|s| clean(s, 300)) {
+        Some(site) => i18n::format(lang, "pinentry.desc.site", &[("site", &site)]),
+        None => i18n::text(lang, "pinentry.desc.local").to_owned(),
     };
-    match r.lang {
-        Language::ZhTw => out.push_str(&format!("持卡人：{holder}\n卡片：{card}")),
-        Language::En => out.push_str(&format!("Holder: {holder}\nCard: {card}")),
-    }
+    out.push_str("\n\n");
+    out.push_str(&i18n::format(
+        lang,
+        "pinentry.desc.card",
+        &[("holder", &holder), ("card", &card)],
+    ));
     if let Some(n) = r.tries_left {
-        match r.lang {
-            Language::ZhTw => out.push_str(&format!("\n剩餘嘗試次數：{n}")),
-            Language::En => out.push_str(&format!("\nTries left: {n}")),
-        }
+        out.push('\n');
+        out.push_str(&i18n::format(
+            lang,
+            "pinentry.desc.tries_left",
+            &[("tries", &n)],
+        ));
     }
-    match (r.site.is_some(), r.lang) {
-        (true, Language::ZhTw) => out.push_str("\n\n請只在您信任此網站時輸入 PIN 碼。"),
-        (true, Language::En) => out.push_str("\n\nEnter the PIN only if you trust this website."),
-        (false, _) => {}
+    if r.site.is_some() {
+        out.push_str("\n\n");
+        out.push_str(i18n::text(lang, "pinentry.desc.trust_site"));
     }
     out
 }
 
 /// The red line above the entry: after a wrong PIN, and whenever few tries are left.
 pub fn pin_warning(r: &PinRequest<'_>) -> Option<String> {
-    let wrong = match (r.after_wrong_pin, r.lang) {
-        (false, _) => "",
-        (true, Language::ZhTw) => "PIN 碼錯誤。",
-        (true, Language::En) => "Wrong PIN. ",
+    let lang = r.lang;
+    let wrong = if r.after_wrong_pin {
+        i18n::text(lang, "pinentry.warning.wrong_pin")
+    } else {
+        ""
     };
-    let tries = match (r.tries_left, r.lang) {
-        (Some(1), Language::ZhTw) => {
-            "最後一次機會：再輸錯一次卡片就會鎖住，須攜卡至受理窗口解鎖。".to_owned()
+    let tries = match r.tries_left {
+        Some(1) => i18n::text(lang, "pinentry.warning.last_try").to_owned(),
+        Some(n) if n <= LOW_TRIES => {
+            i18n::format(lang, "pinentry.warning.few_tries", &[("tries", &n)])
         }
-        (Some(1), Language::En) => "Last try: one more wrong PIN locks the card, and \
-            unlocking it needs a visit to a registration office."
-            .to_owned(),
-        (Some(n), Language::ZhTw) if n <= LOW_TRIES => {
-            format!("剩餘 {n} 次嘗試機會，全部輸錯卡片就會鎖住。")
-        }
-        (Some(n), Language::En) if n <= LOW_TRIES => {
-            format!("Only {n} tries left before the card locks.")
-        }
-        (_, Language::ZhTw) if r.after_wrong_pin => "請再試一次。".to_owned(),
-        (_, Language::En) if r.after_wrong_pin => "Try again.".to_owned(),
+        _ if r.after_wrong_pin => i18n::text(lang, "pinentry.warning.try_again").to_owned(),
         _ => return None,
     };
     Some(format!("{wrong}{tries}"))
 }
 
+/// The PIN dialog's OK button.
 pub fn ok_label(lang: Language) -> &'static str {
-    match lang {
-        Language::ZhTw => "確定",
-        Language::En => "OK",
-    }
+    i18n::text(lang, "pinentry.button.ok")
 }
 
+/// The PIN dialog's Cancel button.
 pub fn cancel_label(lang: Language) -> &'static str {
-    match lang {
-        Language::ZhTw => "取消",
-        Language::En => "Cancel",
-    }
+    i18n::text(lang, "pinentry.button.cancel")
 }
 
+/// The site dialog's title.
 pub fn confirm_title(lang: Language) -> &'static str {
-    match lang {
-        Language::ZhTw => "card-agent：允許此網站使用憑證卡？",
-        Language::En => "card-agent: allow this website to use your card?",
-    }
+    i18n::text(lang, "pinentry.confirm.title")
 }
 
+/// The site dialog's text, naming the (cleaned) origin.
 pub fn confirm_description(origin: &str, lang: Language) -> String {
     let origin = clean(origin, 300);
-    match lang {
-        Language::ZhTw => format!(
-            "網站\n\n{origin}\n\n要求使用您的憑證卡（讀取憑證、簽章）。\n\n\
-             請只在您信任此網站時允許。允許後此網站之後可再要求使用憑證卡，\
-             每次仍須輸入 PIN 碼。"
-        ),
-        Language::En => format!(
-            "The website\n\n{origin}\n\nasks to use your smart card (read certificates, \
-             sign).\n\nAllow it only if you trust this website. Once allowed, it can ask \
-             again later; the PIN is still asked for every time."
-        ),
-    }
+    i18n::format(lang, "pinentry.confirm.desc", &[("origin", &origin)])
 }
 
+/// The site dialog's Allow button.
 pub fn allow_label(lang: Language) -> &'static str {
-    match lang {
-        Language::ZhTw => "允許",
-        Language::En => "Allow",
-    }
+    i18n::text(lang, "pinentry.button.allow")
 }
 
+/// The site dialog's Deny button.
 pub fn deny_label(lang: Language) -> &'static str {
-    match lang {
-        Language::ZhTw => "拒絕",
-        Language::En => "Deny",
-    }
+    i18n::text(lang, "pinentry.button.deny")
 }
 
 #[cfg(test)]

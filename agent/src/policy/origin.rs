@@ -6,7 +6,7 @@
 //! site (`https://a.gov.tw@evil.com`, `https://a.gov.tw.evil.com`). Input is bounded and ASCII:
 //! browsers send international names as punycode, so non-ASCII here is never a real origin.
 
-use card_agent_protocol::Language;
+use card_agent_protocol::{i18n, Language};
 
 use crate::error::{Error, Result};
 
@@ -54,53 +54,33 @@ pub enum OriginError {
 }
 
 impl OriginError {
-    /// The reason in the given language.
+    /// The reason in the given language (catalogue keys `policy.origin.*`).
     pub fn message(self, lang: Language) -> &'static str {
-        match lang {
-            Language::En => self.english(),
-            Language::ZhTw => match self {
-                OriginError::Empty => "來源網址是空的",
-                OriginError::TooLong => "來源網址超過 300 個字元",
-                OriginError::NotAscii => "來源網址含有非 ASCII 字元",
-                OriginError::BadCharacter => "來源網址含有空白或控制字元",
-                OriginError::Opaque => "從本機檔案或沙箱框架開啟的網頁沒有可信任的來源",
-                OriginError::NoScheme => "來源網址必須是 https://主機[:連接埠] 的形式",
-                OriginError::BadScheme => "來源網址的協定不正確",
-                OriginError::UserInfo => "來源網址不得包含使用者名稱（@）",
-                OriginError::HasPath => "來源網址不得包含路徑",
-                OriginError::HasQuery => "來源網址不得包含查詢字串（?）或片段（#）",
-                OriginError::BadHost => "來源網址的主機名稱或位址不正確",
-                OriginError::HostTooLong => "來源網址的主機名稱超過 253 個字元",
-                OriginError::BadPort => "來源網址的連接埠不正確",
-            },
-        }
+        i18n::text(lang, self.key())
     }
 
-    /// The English text, which is also the `Display` form.
-    fn english(self) -> &'static str {
+    fn key(self) -> &'static str {
         match self {
-            OriginError::Empty => "the origin is empty",
-            OriginError::TooLong => "the origin is longer than 300 characters",
-            OriginError::NotAscii => "the origin contains non-ASCII characters",
-            OriginError::BadCharacter => "the origin contains spaces or control characters",
-            OriginError::Opaque => {
-                "pages opened from a file or a sandboxed frame have no origin that can be trusted"
-            }
-            OriginError::NoScheme => "the origin must look like https://host[:port]",
-            OriginError::BadScheme => "the origin's scheme is not valid",
-            OriginError::UserInfo => "the origin must not contain a user name (@)",
-            OriginError::HasPath => "the origin must not contain a path",
-            OriginError::HasQuery => "the origin must not contain a query (?) or fragment (#)",
-            OriginError::BadHost => "the origin's host is not a valid host name or address",
-            OriginError::HostTooLong => "the origin's host is longer than 253 characters",
-            OriginError::BadPort => "the origin's port is not valid",
+            OriginError::Empty => "policy.origin.empty",
+            OriginError::TooLong => "policy.origin.too_long",
+            OriginError::NotAscii => "policy.origin.not_ascii",
+            OriginError::BadCharacter => "policy.origin.bad_character",
+            OriginError::Opaque => "policy.origin.opaque",
+            OriginError::NoScheme => "policy.origin.no_scheme",
+            OriginError::BadScheme => "policy.origin.bad_scheme",
+            OriginError::UserInfo => "policy.origin.user_info",
+            OriginError::HasPath => "policy.origin.has_path",
+            OriginError::HasQuery => "policy.origin.has_query",
+            OriginError::BadHost => "policy.origin.bad_host",
+            OriginError::HostTooLong => "policy.origin.host_too_long",
+            OriginError::BadPort => "policy.origin.bad_port",
         }
     }
 }
 
 impl std::fmt::Display for OriginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.english())
+        f.write_str(self.message(Language::En))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `trusted_sites` patterns from the configuration: exact origins or a leftmost-label wildcard.
 
-use card_agent_protocol::Language;
+use card_agent_protocol::{i18n, Language};
 
 use super::origin::{is_ipv4, is_loopback_host, parse_parts, shown, Origin, OriginError};
 use crate::error::{Error, Result};
@@ -28,31 +28,15 @@ pub enum SitePatternError {
 }
 
 impl SitePatternError {
-    /// The reason in the given language.
+    /// The reason in the given language (catalogue keys `policy.pattern.*`).
     pub fn message(self, lang: Language) -> String {
-        match (self, lang) {
-            (SitePatternError::NotAnOrigin(e), _) => e.message(lang).to_owned(),
-            (SitePatternError::TooBroad, Language::En) => "too broad: a wildcard must stay \
-                below a registered domain, e.g. https://*.gov.tw, never * or https://*.tw"
-                .to_owned(),
-            (SitePatternError::TooBroad, Language::ZhTw) => {
-                "範圍過大：萬用字元只能用在已註冊網域之下，例如 https://*.gov.tw，不可使用 * 或 https://*.tw"
-                    .to_owned()
-            }
-            (SitePatternError::BadWildcard, Language::En) => "a wildcard may only be the whole \
-                leftmost label of a host name, as in https://*.example.gov.tw"
-                .to_owned(),
-            (SitePatternError::BadWildcard, Language::ZhTw) => {
-                "萬用字元只能是主機名稱最左邊的整個標籤，例如 https://*.example.gov.tw".to_owned()
-            }
-            (SitePatternError::SchemeNotAllowed, Language::En) => "only https sites can be \
-                trusted (http only for localhost, 127.0.0.1 or [::1], without a wildcard)"
-                .to_owned(),
-            (SitePatternError::SchemeNotAllowed, Language::ZhTw) => {
-                "只能信任 https 網站（http 僅限 localhost、127.0.0.1 或 [::1]，且不可使用萬用字元）"
-                    .to_owned()
-            }
-        }
+        let key = match self {
+            SitePatternError::NotAnOrigin(e) => return e.message(lang).to_owned(),
+            SitePatternError::TooBroad => "policy.pattern.too_broad",
+            SitePatternError::BadWildcard => "policy.pattern.bad_wildcard",
+            SitePatternError::SchemeNotAllowed => "policy.pattern.scheme_not_allowed",
+        };
+        i18n::text(lang, key).to_owned()
     }
 }
 

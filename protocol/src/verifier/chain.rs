@@ -78,32 +78,75 @@ pub(super) fn verify_chain(
     trust: &TrustStore,
     now: i64,
 ) -> Result<(), VerifyError> {
-    let mut reason = None;
-    if search(leaf, trust, now, 0, 0, &mut reason) {
-        Ok(())
-    } else {
-        Err(VerifyError::UntrustedChain {
-            reason: reason.unwrap_or_else(|| "no trusted root is configured".to_owned()),
+    find_path(leaf, trust, now)
+        .map(|_| ())
+        .map_err(|failure| VerifyError::UntrustedChain {
+            reason: failure.to_string(),
         })
+}
+
+/// Why no path to a root was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PathFailure {
+    /// The trust store has no certificate named as this issuer (the path is incomplete).
+    Missing {
+        /// The issuer's name, for display.
+        issuer: String,
+    },
+    /// A candidate issuer was found but a check failed: a signature, an intermediate's
+    /// validity or constraints, or the depth limit.
+    Invalid {
+        /// Why the deepest candidate failed.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for PathFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathFailure::Missing { issuer } => {
+                write!(f, "no configured root or intermediate is named `{issuer}`")
+            }
+            PathFailure::Invalid { reason } => f.write_str(reason),
+        }
     }
+}
+
+/// Finds a path from `leaf` to a root of `trust` and returns the root reached.
+pub(super) fn find_path<'t>(
+    leaf: &Certificate,
+    trust: &'t TrustStore,
+    now: i64,
+) -> Result<&'t Certificate, PathFailure> {
+    let mut failure = None;
+    search(leaf, trust, now, 0, 0, &mut failure).ok_or_else(|| {
+        failure.unwrap_or(PathFailure::Invalid {
+            reason: "no trusted root is configured".to_owned(),
+        })
+    })
 }
 
 /// Depth-first search over issuers. `links` counts issuer links followed so far;
 /// `intermediates_below` counts intermediates between `cert` and the leaf, for path length
-/// constraints. `reason` keeps the most recent failure, which is the deepest one tried.
-fn search(
+/// constraints. `failure` keeps the most recent failure, which is the deepest one tried; a
+/// failed check outranks a missing issuer, since it is the more useful thing to report.
+fn search<'t>(
     cert: &Certificate,
-    trust: &TrustStore,
+    trust: &'t TrustStore,
     now: i64,
     links: usize,
     intermediates_below: usize,
-    reason: &mut Option<String>,
-) -> bool {
+    failure: &mut Option<PathFailure>,
+) -> Option<&'t Certificate> {
+    fn invalid(reason: String, failure: &mut Option<PathFailure>) {
+        *failure = Some(PathFailure::Invalid { reason });
+    }
     if links >= MAX_CHAIN_DEPTH {
-        *reason = Some(format!(
-            "no trusted root within {MAX_CHAIN_DEPTH} issuer links"
-        ));
-        return false;
+        invalid(
+            format!("no trusted root within {MAX_CHAIN_DEPTH} issuer links"),
+            failure,
+        );
+        return None;
     }
     let issuer = &cert.tbs_certificate.issuer;
     let mut issuer_known = false;
@@ -114,8 +157,8 @@ fn search(
     {
         issuer_known = true;
         match signed_by(cert, root) {
-            Ok(()) => return true,
-            Err(e) => *reason = Some(format!("root `{}`: {e}", display(issuer))),
+            Ok(()) => return Some(root),
+            Err(e) => invalid(format!("root `{}`: {e}", display(issuer)), failure),
         }
     }
     for candidate in trust
@@ -127,27 +170,26 @@ fn search(
         let checked = check_intermediate(candidate, now, intermediates_below)
             .and_then(|()| signed_by(cert, candidate));
         if let Err(e) = checked {
-            *reason = Some(format!("intermediate `{}`: {e}", display(issuer)));
+            invalid(format!("intermediate `{}`: {e}", display(issuer)), failure);
             continue;
         }
-        if search(
+        if let Some(root) = search(
             candidate,
             trust,
             now,
             links + 1,
             intermediates_below + 1,
-            reason,
+            failure,
         ) {
-            return true;
+            return Some(root);
         }
     }
-    if !issuer_known {
-        *reason = Some(format!(
-            "no configured root or intermediate is named `{}`",
-            display(issuer)
-        ));
+    if !issuer_known && !matches!(failure, Some(PathFailure::Invalid { .. })) {
+        *failure = Some(PathFailure::Missing {
+            issuer: display(issuer),
+        });
     }
-    false
+    None
 }
 
 /// An intermediate may issue: within validity, a CA, allowed to sign certificates, within its
