@@ -17,7 +17,7 @@
       demo: "示範用，不是真的卡片", signing: "簽章中…請依視窗指示輸入 PIN 碼。", pageOk: "網頁驗章成功（WebCrypto）",
       pageBad: "網頁驗章失敗（WebCrypto）", agentOk: "card-agent 驗章成功", agentBad: "card-agent 驗章失敗",
       allOk: "簽章與驗章都成功，卡片可以正常使用。", failed: "失敗", noSigningCert: "沒有可簽章的憑證。",
-      checksUnavailable: "無法取得環境檢查結果。", loading: "讀取中…", fix: "解決方法", agentDown: "無法連線到 card-agent。"
+      checksUnavailable: "無法取得環境檢查結果。", loading: "讀取中…", fix: "解決方法", agentDown: "無法連線到 card-agent。", doIt: "立即修正"
     },
     en: {
       title: "card-agent self-test", checks: "Environment check", cards: "Readers and cards", signTest: "Sign and verify test",
@@ -30,7 +30,7 @@
       demo: "demo, not a real card", signing: "Signing… type the PIN when card-agent asks.", pageOk: "Verified in this page (WebCrypto)",
       pageBad: "Not verified in this page (WebCrypto)", agentOk: "Verified by card-agent", agentBad: "Not verified by card-agent",
       allOk: "Signing and both verifications passed: the card works.", failed: "Failed", noSigningCert: "No certificate that can sign.",
-      checksUnavailable: "The environment check could not be run.", loading: "Reading…", fix: "Fix", agentDown: "card-agent cannot be reached."
+      checksUnavailable: "The environment check could not be run.", loading: "Reading…", fix: "Fix", agentDown: "card-agent cannot be reached.", doIt: "Fix it now"
     }
   };
   let lang = localStorage.getItem("card-agent-lang") === "en" ? "en" : "zh-TW";
@@ -43,10 +43,11 @@
       const r = await fetch("/selftest/api/" + name, { cache: "no-store" });
       return r.json();
     },
-    async sign(body) {
-      const r = await fetch("/selftest/api/sign", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    async post(name, body) {
+      const r = await fetch("/selftest/api/" + name, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
       return r.json();
     },
+    sign(body) { return this.post("sign", body); },
     events(onEvent) {
       const source = new EventSource("/selftest/api/events");
       source.onmessage = (m) => onEvent(JSON.parse(m.data));
@@ -71,9 +72,10 @@
       list.textContent = "";
       for (const c of report.checks || []) {
         const li = el("li", c.status);
-        li.append(el("span", "sym", c.status === "ok" ? "✔" : c.status === "warning" ? "!" : "✘"));
+        li.append(el("span", "sym", SYMBOL[c.status] || "–"));
         li.append(el("span", "title", c.title));
         if (c.explanation) li.append(el("span", "detail", c.explanation));
+        for (const item of c.items || []) li.append(el("span", "detail", (SYMBOL[item.status] || "·") + " " + item.text));
         if (c.fix) li.append(fixLine(c.fix));
         list.append(li);
       }
@@ -83,10 +85,25 @@
     }
   }
 
+  const SYMBOL = { ok: "✔", warning: "!", failed: "✘", skipped: "–" };
+
+  // A fix is a command to run, a setting to add, or an action the agent can do itself (then a
+  // button does it).
   function fixLine(fix) {
-    const line = el("span", "fix", t("fix") + ": ");
-    const text = fix.command || fix.label || fix.setting || fix.text || "";
-    if (fix.command) line.append(el("code", null, text)); else line.append(document.createTextNode(text));
+    const line = el("span", "fix", t("fix") + ": " + (fix.label || "") + " ");
+    if (fix.kind === "command") line.append(el("code", null, fix.command));
+    if (fix.kind === "setting") line.append(el("code", null, fix.key + " = " + fix.value + (fix.file ? "  (" + fix.file + ")" : "")));
+    if (fix.kind === "action") {
+      const button = el("button", null, t("doIt"));
+      button.type = "button";
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        const r = await api.post("fix", { id: fix.id });
+        line.append(el("span", r.error ? "bad" : "ok", " " + (r.error ? r.error.message : r.message)));
+        showChecks();
+      });
+      line.append(button);
+    }
     return line;
   }
 

@@ -79,6 +79,7 @@ fn start(pinentry_action: &str) -> Server {
         policy,
         Ok(dialog),
         Settings {
+            environment: None,
             pin_entry: PinEntry::Auto,
         },
     ));

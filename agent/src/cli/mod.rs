@@ -126,6 +126,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 core: core_options(cli, args.demo, &config),
                 config,
                 lang: language(cli.lang.as_deref()),
+                config_path: cli.config.clone(),
             }))
         }
         Command::InstallHost(args) => done(install_host(cli, args)),

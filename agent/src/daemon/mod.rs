@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub config: Config,
     /// The language of dialogs and messages.
     pub lang: Language,
+    /// The config file named on the command line, if any (the environment check passes it on).
+    pub config_path: Option<PathBuf>,
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -109,6 +111,13 @@ fn build_service(options: &ServeOptions) -> Result<Service> {
         dialog,
         Settings {
             pin_entry: options.config.pin_entry,
+            environment: Some(crate::doctor::Options::for_current_user(
+                options.lang,
+                options.core.demo,
+                options.core.clone(),
+                options.config.clone(),
+                options.config_path.clone(),
+            )),
         },
     ))
 }

@@ -192,6 +192,20 @@ async fn handle_selftest(
         _ if !selftest::allowed(&requester) => selftest::forbidden(),
         (&Method::GET, "/selftest/api/status") => selftest::status(service.clone(), lang).await,
         (&Method::GET, "/selftest/api/events") => selftest::events(service),
+        (&Method::GET, "/selftest/api/checks") => {
+            let lang = match parts.uri.query() {
+                Some(q) if q.contains("lang=en") => card_agent_protocol::Language::En,
+                Some(q) if q.contains("lang=zh") => card_agent_protocol::Language::ZhTw,
+                _ => lang,
+            };
+            selftest::checks(service.clone(), lang).await
+        }
+        (&Method::POST, "/selftest/api/fix") => match read_body(body).await {
+            Ok(bytes) => selftest::fix(service.clone(), lang, &bytes).await,
+            Err(status) => {
+                plain(status, "request body too large or too slow\n").map(BodyExt::boxed)
+            }
+        },
         (&Method::POST, "/selftest/api/sign") => match read_body(body).await {
             Ok(bytes) => selftest::sign(service.clone(), lang, &bytes).await,
             Err(status) => {

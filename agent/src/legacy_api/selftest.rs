@@ -115,6 +115,43 @@ pub async fn status(service: Arc<Service>, lang: Language) -> Response<AnyBody> 
     )
 }
 
+/// `GET /selftest/api/checks?lang=zh-TW|en`: the environment check's report.
+pub async fn checks(service: Arc<Service>, lang: Language) -> Response<AnyBody> {
+    let outcome = tokio::task::spawn_blocking(move || {
+        service
+            .environment_check(&Caller::local(lang))
+            .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
+    })
+    .await;
+    json_outcome(
+        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
+        lang,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixBody {
+    id: String,
+}
+
+/// `POST /selftest/api/fix` with `{"id": "register-host"}`: a fix the agent applies itself.
+pub async fn fix(service: Arc<Service>, lang: Language, body: &[u8]) -> Response<AnyBody> {
+    let Ok(FixBody { id }) = serde_json::from_slice(body) else {
+        return json_outcome(Err(Error::BadInput("expected {\"id\"}".to_owned())), lang);
+    };
+    let outcome = tokio::task::spawn_blocking(move || {
+        service
+            .apply_fix(&Caller::local(lang), &id)
+            .map(|o| json!({ "action": o.action, "message": o.message }))
+    })
+    .await;
+    json_outcome(
+        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
+        lang,
+    )
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignBody {

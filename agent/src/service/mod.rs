@@ -53,6 +53,9 @@ impl Caller {
 pub struct Settings {
     /// Where PINs are typed.
     pub pin_entry: PinEntry,
+    /// How to run the environment check from inside the daemon (`None`: not offered, as in
+    /// tests that build a bare service).
+    pub environment: Option<crate::doctor::Options>,
 }
 
 /// The card-agent service.
@@ -131,6 +134,7 @@ impl Service {
                 self.admit(caller)?;
                 to_value(&self.authenticate(caller, args)?)
             }
+            Command::EnvironmentCheck => to_value(&self.environment_check(caller)?),
             Command::SelfTestSign(args) => {
                 to_value(&self.self_test_sign(caller, args.certificate, args.pin)?)
             }
@@ -172,6 +176,36 @@ impl Service {
 }
 
 impl Service {
+    /// The environment check, run with the daemon's own card core, for the self-test page and
+    /// the extension's pages. Local callers only: it describes this computer.
+    pub fn environment_check(&self, caller: &Caller) -> Result<crate::doctor::Report> {
+        if let Some(origin) = &caller.origin {
+            return Err(Error::SiteNotTrusted {
+                origin: origin.to_string(),
+            });
+        }
+        let mut options = self.settings.environment.clone().ok_or_else(|| {
+            Error::Internal("the environment check is not available here".to_owned())
+        })?;
+        options.lang = caller.lang;
+        options.now_unix = crate::inventory::now_unix();
+        Ok(crate::doctor::run_with_core(&options, &self.core))
+    }
+
+    /// Applies one of the environment check's fix actions (local callers only).
+    pub fn apply_fix(&self, caller: &Caller, action: &str) -> Result<crate::doctor::FixOutcome> {
+        if let Some(origin) = &caller.origin {
+            return Err(Error::SiteNotTrusted {
+                origin: origin.to_string(),
+            });
+        }
+        let mut options = self.settings.environment.clone().ok_or_else(|| {
+            Error::Internal("the environment check is not available here".to_owned())
+        })?;
+        options.lang = caller.lang;
+        crate::doctor::apply_fix(action, &options)
+    }
+
     fn dialog(&self) -> Result<&PinDialog> {
         self.dialog.as_ref().map_err(|tried| Error::NoPinDialog {
             tried: tried.clone(),

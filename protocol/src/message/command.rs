@@ -28,6 +28,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "unsubscribe",
     "legacy-request",
     "self-test-sign",
+    "environment-check",
 ];
 
 /// A parsed command with its arguments. Commands without arguments accept `"arguments": {}`
@@ -60,6 +61,9 @@ pub enum Command {
     /// `self-test-sign`: the self-test's "sign and verify" (the user's own tools only; refused
     /// for web pages). Result: [`super::SelfTestSignResult`].
     SelfTestSign(SelfTestSignArgs),
+    /// `environment-check`: the agent's environment check report (local clients and the
+    /// extension's own pages only). Result: the report documented in the README.
+    EnvironmentCheck,
 }
 
 impl Command {
@@ -76,6 +80,7 @@ impl Command {
             Command::Unsubscribe => "unsubscribe",
             Command::LegacyRequest(_) => "legacy-request",
             Command::SelfTestSign(_) => "self-test-sign",
+            Command::EnvironmentCheck => "environment-check",
         }
     }
 }
@@ -326,6 +331,7 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
         "get-certificates" => no_args(map, Command::GetCertificates)?,
         "subscribe" => no_args(map, Command::Subscribe)?,
         "unsubscribe" => no_args(map, Command::Unsubscribe)?,
+        "environment-check" => no_args(map, Command::EnvironmentCheck)?,
         "legacy-request" => {
             let mut f = Fields::new(ARGS, map, LEGACY_ARGS)?;
             let method = f.string("method", 8)?;

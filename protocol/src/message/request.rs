@@ -105,6 +105,7 @@ impl Serialize for Request {
             Command::LegacyRequest(args) => map.serialize_entry("arguments", args)?,
             Command::SelfTestSign(args) => map.serialize_entry("arguments", args)?,
             Command::Version
+            | Command::EnvironmentCheck
             | Command::Status
             | Command::GetCertificates
             | Command::Subscribe

@@ -84,6 +84,7 @@ fn every_command_parses_and_round_trips() {
             certificate: Some(THUMB.into()),
             pin: None,
         }),
+        Command::EnvironmentCheck,
     ];
     for (i, command) in commands.into_iter().enumerate() {
         assert!(COMMAND_NAMES.contains(&command.name()));
@@ -207,7 +208,7 @@ fn command_problems() {
     assert_eq!(
         e.error.to_string(),
         "unknown command `format-disk` (known: version, status, get-certificates, verify-pin, \
-         sign, authenticate, subscribe, unsubscribe, legacy-request, self-test-sign)"
+         sign, authenticate, subscribe, unsubscribe, legacy-request, self-test-sign, environment-check)"
     );
     assert_eq!(e.error.field(), Some("command"));
     assert_eq!(e.id, Some(RequestId::Number(1)));
