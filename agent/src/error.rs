@@ -178,6 +178,13 @@ pub enum Error {
     /// The pinentry program failed or broke the protocol. Never carries a PIN.
     #[error("the PIN dialog failed: {0}")]
     PinDialog(String),
+    /// A command for the user's own programs (managing trusted sites) came with a page's
+    /// origin.
+    #[error("{command} is only for card-agent's own programs (the tray, the command line), not for web pages")]
+    LocalOnly {
+        /// The command refused.
+        command: String,
+    },
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -202,7 +209,8 @@ impl Error {
             Error::Ambiguous { .. }
             | Error::BadInput(_)
             | Error::BadOrigin { .. }
-            | Error::BadSitePattern { .. } => ErrorCode::BadRequest,
+            | Error::BadSitePattern { .. }
+            | Error::LocalOnly { .. } => ErrorCode::BadRequest,
             // To a page, an insecure origin means what an unapproved one means: this origin
             // may not use the card. The message says that only https fixes it.
             Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
@@ -321,6 +329,9 @@ impl Error {
             card_agent_protocol::message::ErrorBody::new(self.code(), self.user_message(lang));
         if let Some(n) = self.tries_left() {
             body = body.with_retries_left(n);
+        }
+        if let Error::LocalOnly { .. } = self {
+            body = body.with_field("origin");
         }
         if let Error::UnknownCard { atr } = self {
             if !atr.is_empty() {

@@ -15,8 +15,8 @@ mod site;
 use std::sync::{Arc, Mutex};
 
 use card_agent_protocol::message::{
-    CertificatesResult, Command, Event, TokenCertificate as WireCertificate, VerifyPinArgs,
-    VerifyPinResult, VersionResult,
+    CertificatesResult, Command, Event, RemoveTrustedSiteResult,
+    TokenCertificate as WireCertificate, VerifyPinArgs, VerifyPinResult, VersionResult,
 };
 use card_agent_protocol::Language;
 use serde_json::Value;
@@ -130,6 +130,15 @@ impl Service {
                 self.admit(caller)?;
                 to_value(&self.authenticate(caller, args)?)
             }
+            Command::TrustedSites => {
+                local_only(caller, "trusted-sites")?;
+                to_value(&self.trusted_sites()?)
+            }
+            Command::RemoveTrustedSite(args) => {
+                local_only(caller, "remove-trusted-site")?;
+                let removed = self.remove_trusted_site(&args.site)?;
+                to_value(&RemoveTrustedSiteResult { removed })
+            }
             Command::Subscribe | Command::Unsubscribe | Command::LegacyRequest(_) => {
                 Err(Error::Internal(
                     "subscriptions and legacy requests are handled by the connection".to_owned(),
@@ -172,6 +181,17 @@ impl Service {
         self.dialog.as_ref().map_err(|tried| Error::NoPinDialog {
             tried: tried.clone(),
         })
+    }
+}
+
+/// Refuses a page: managing trust is for the user's own programs (the tray, the command line),
+/// never for a site, whatever channel its request came through.
+fn local_only(caller: &Caller, command: &str) -> Result<()> {
+    match caller.origin {
+        None => Ok(()),
+        Some(_) => Err(Error::LocalOnly {
+            command: command.to_owned(),
+        }),
     }
 }
 

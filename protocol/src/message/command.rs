@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::error::RequestError;
 use super::json::{type_name, Fields};
 use super::limits::{
-    MAX_BASE64_CHARS, MAX_NONCE_CHARS, MAX_PIN_CHARS, MAX_TOKEN_SERIAL_CHARS, THUMBPRINT_HEX_CHARS,
+    MAX_BASE64_CHARS, MAX_NONCE_CHARS, MAX_ORIGIN_CHARS, MAX_PIN_CHARS, MAX_TOKEN_SERIAL_CHARS,
+    THUMBPRINT_HEX_CHARS,
 };
 use crate::auth::{check_nonce, NonceError};
 use crate::encoding::decode_base64;
@@ -27,6 +28,8 @@ pub const COMMAND_NAMES: &[&str] = &[
     "subscribe",
     "unsubscribe",
     "legacy-request",
+    "trusted-sites",
+    "remove-trusted-site",
 ];
 
 /// A parsed command with its arguments. Commands without arguments accept `"arguments": {}`
@@ -56,6 +59,13 @@ pub enum Command {
     /// carried by the extension so the browser needs no local-network permission. Result:
     /// [`super::LegacyResult`].
     LegacyRequest(LegacyRequestArgs),
+    /// `trusted-sites`: the sites the user approved and the configured patterns. Local clients
+    /// only (the tray, the command line): refused when the request carries an `origin`.
+    /// Result: [`super::TrustedSitesResult`].
+    TrustedSites,
+    /// `remove-trusted-site`: withdraw the user's approval of one site. Local clients only.
+    /// Result: [`super::RemoveTrustedSiteResult`].
+    RemoveTrustedSite(RemoveTrustedSiteArgs),
 }
 
 impl Command {
@@ -71,6 +81,8 @@ impl Command {
             Command::Subscribe => "subscribe",
             Command::Unsubscribe => "unsubscribe",
             Command::LegacyRequest(_) => "legacy-request",
+            Command::TrustedSites => "trusted-sites",
+            Command::RemoveTrustedSite(_) => "remove-trusted-site",
         }
     }
 }
@@ -270,11 +282,22 @@ pub struct LegacyRequestArgs {
     pub body: Option<SecretString>,
 }
 
+/// Arguments of `remove-trusted-site`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RemoveTrustedSiteArgs {
+    /// The approved site's origin, as `trusted-sites` lists it (`https://example.gov.tw`):
+    /// printable ASCII, at most [`MAX_ORIGIN_CHARS`] characters. The agent parses it as an
+    /// origin; this is the site to forget, not the caller's origin.
+    pub site: String,
+}
+
 /// Longest legacy path with its query.
 pub const MAX_LEGACY_PATH_CHARS: usize = 2048;
 
 const NO_ARGS: &[&str] = &[];
 const LEGACY_ARGS: &[&str] = &["method", "path", "body"];
+const REMOVE_TRUSTED_SITE_ARGS: &[&str] = &["site"];
 const VERIFY_PIN_ARGS: &[&str] = &["token", "pin"];
 const SIGN_ARGS: &[&str] = &[
     "certificate",
@@ -308,6 +331,20 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
         "get-certificates" => no_args(map, Command::GetCertificates)?,
         "subscribe" => no_args(map, Command::Subscribe)?,
         "unsubscribe" => no_args(map, Command::Unsubscribe)?,
+        "trusted-sites" => no_args(map, Command::TrustedSites)?,
+        "remove-trusted-site" => {
+            let mut f = Fields::new(ARGS, map, REMOVE_TRUSTED_SITE_ARGS)?;
+            let site = f.string("site", MAX_ORIGIN_CHARS)?;
+            if site.is_empty() || !site.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(RequestError::InvalidValue {
+                    field: f.field_path("site"),
+                    reason: "must be an origin such as https://example.gov.tw (printable ASCII, \
+                             no spaces)"
+                        .to_owned(),
+                });
+            }
+            Command::RemoveTrustedSite(RemoveTrustedSiteArgs { site })
+        }
         "legacy-request" => {
             let mut f = Fields::new(ARGS, map, LEGACY_ARGS)?;
             let method = f.string("method", 8)?;

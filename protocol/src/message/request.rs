@@ -103,11 +103,13 @@ impl Serialize for Request {
             Command::Sign(args) => map.serialize_entry("arguments", args)?,
             Command::Authenticate(args) => map.serialize_entry("arguments", args)?,
             Command::LegacyRequest(args) => map.serialize_entry("arguments", args)?,
+            Command::RemoveTrustedSite(args) => map.serialize_entry("arguments", args)?,
             Command::Version
             | Command::Status
             | Command::GetCertificates
             | Command::Subscribe
-            | Command::Unsubscribe => {}
+            | Command::Unsubscribe
+            | Command::TrustedSites => {}
         }
         map.end()
     }
