@@ -23,6 +23,7 @@
 //! - [`pinentry`]: the trusted PIN and site-confirmation dialogs, through a pinentry program.
 //! - [`service`]: the one service every channel adapts to: site admission, PIN source, commands.
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
+//! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`host_manifest`]: registering the native host with Chrome, Chromium, Edge, Brave, Firefox.
@@ -42,6 +43,7 @@ pub mod host_manifest;
 pub mod inventory;
 pub mod ipc;
 pub mod legacy_api;
+pub mod log_file;
 pub mod native_host;
 pub mod pin;
 pub mod pinentry;

@@ -113,15 +113,26 @@ fn build_service(options: &ServeOptions) -> Result<Service> {
     ))
 }
 
-/// The file of sites the user approved: `<per-user state dir>/trusted-sites.json`.
-pub fn approvals_path() -> PathBuf {
+/// The per-user state directory: `$XDG_STATE_HOME/card-agent` (on Linux, by default
+/// `~/.local/state/card-agent`). It holds the trusted sites and the daemon's log.
+pub fn state_dir() -> PathBuf {
     directories::ProjectDirs::from("tw", "card-agent", "card-agent")
         .map(|d| {
             d.state_dir()
                 .unwrap_or_else(|| d.data_local_dir())
-                .join("trusted-sites.json")
+                .to_path_buf()
         })
-        .unwrap_or_else(|| std::env::temp_dir().join("card-agent-trusted-sites.json"))
+        .unwrap_or_else(|| std::env::temp_dir().join("card-agent-state"))
+}
+
+/// The file of sites the user approved: `<per-user state dir>/trusted-sites.json`.
+pub fn approvals_path() -> PathBuf {
+    state_dir().join("trusted-sites.json")
+}
+
+/// Where `serve` writes its log (see [`crate::log_file`]): `<per-user state dir>/log`.
+pub fn log_dir() -> PathBuf {
+    state_dir().join("log")
 }
 
 /// Starts the PC/SC watcher feeding the service's event channel. Without the smart-card
