@@ -185,6 +185,12 @@ pub enum Error {
         /// The command refused.
         command: String,
     },
+    /// A feature that this build for this operating system does not have yet.
+    #[error("{feature} is not yet available on this platform")]
+    NotOnThisPlatform {
+        /// What is missing, e.g. "the tray".
+        feature: &'static str,
+    },
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -232,9 +238,10 @@ impl Error {
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout => ErrorCode::Timeout,
             Error::CallerNotAllowed { .. } => ErrorCode::SiteNotTrusted,
-            Error::AlreadyRunning { .. } | Error::AgentUnavailable(_) | Error::PortInUse { .. } => {
-                ErrorCode::Internal
-            }
+            Error::AlreadyRunning { .. }
+            | Error::AgentUnavailable(_)
+            | Error::PortInUse { .. }
+            | Error::NotOnThisPlatform { .. } => ErrorCode::Internal,
             Error::Certificate(_) | Error::Pkcs11 { .. } | Error::Internal(_) => {
                 ErrorCode::Internal
             }

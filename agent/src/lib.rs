@@ -28,6 +28,7 @@
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`host_manifest`]: registering the native host with Chrome, Chromium, Edge, Brave, Firefox.
 //! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
+//! - [`tray`]: `card-agent tray`, the system-tray icon: card state, expiry, trusted sites.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
@@ -53,5 +54,6 @@ pub mod reader;
 pub mod service;
 pub mod signer;
 pub mod token;
+pub mod tray;
 
 pub use error::{Error, Result};

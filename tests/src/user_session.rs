@@ -1,14 +1,15 @@
 //! An isolated user session for tests of long-running parts: private `HOME`,
 //! `XDG_RUNTIME_DIR`, `XDG_STATE_HOME` and config (with the legacy HTTP API off, so no port is
-//! shared), the daemon started in it, and requests over its socket.
+//! shared), the daemon started in it, requests over its socket, and optionally a private
+//! desktop: a D-Bus session bus, Xvfb, a StatusNotifier watcher and a visible tray host.
 //!
 //! Every process started here is killed when the session is dropped, including a daemon that
 //! a client autostarted (found through the lock file's PID).
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -191,6 +192,138 @@ impl UserSession {
         write_frame(&mut stream, request.to_string().as_bytes());
         serde_json::from_slice(&read_frame(&mut stream)).expect("a JSON response")
     }
+
+    /// Adds an environment variable for every process started from now on.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Starts a private desktop: a D-Bus session bus, Xvfb, the StatusNotifier watcher and
+    /// `gtk-sni-tray-standalone` (a visible tray host). Every later process gets its
+    /// `DBUS_SESSION_BUS_ADDRESS` and `DISPLAY`.
+    pub fn start_desktop(&mut self) {
+        for tool in [
+            "dbus-daemon",
+            "Xvfb",
+            "status-notifier-watcher",
+            "gtk-sni-tray-standalone",
+            "gdbus",
+        ] {
+            assert!(
+                which(tool),
+                "{tool} is not installed: ./dev.sh test installs the desktop test packages"
+            );
+        }
+        let mut bus = Command::new("dbus-daemon");
+        bus.args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null());
+        let address = self.spawn_reading_line("dbus-daemon", bus);
+        self.set_env("DBUS_SESSION_BUS_ADDRESS", &address);
+
+        let mut xvfb = Command::new("Xvfb");
+        xvfb.args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "800x480x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null());
+        let display = self.spawn_reading_line("Xvfb", xvfb);
+        self.set_env("DISPLAY", &format!(":{display}"));
+
+        let mut watcher = Command::new("status-notifier-watcher");
+        self.apply_env(&mut watcher);
+        self.spawn("watcher", watcher);
+        wait_until(
+            Duration::from_secs(20),
+            "the StatusNotifier watcher",
+            || {
+                self.gdbus_property(
+                    "org.kde.StatusNotifierWatcher",
+                    "/StatusNotifierWatcher",
+                    "org.kde.StatusNotifierWatcher",
+                    "ProtocolVersion",
+                )
+                .is_some()
+            },
+        );
+        let mut host = Command::new("gtk-sni-tray-standalone");
+        host.args(["--top", "--size", "48", "--color", "white"]);
+        self.apply_env(&mut host);
+        self.spawn("host", host);
+        wait_until(Duration::from_secs(20), "the tray host", || {
+            self.gdbus_property(
+                "org.kde.StatusNotifierWatcher",
+                "/StatusNotifierWatcher",
+                "org.kde.StatusNotifierWatcher",
+                "IsStatusNotifierHostRegistered",
+            )
+            .is_some_and(|v| v.contains("true"))
+        });
+    }
+
+    fn spawn_reading_line(&mut self, name: &str, mut command: Command) -> String {
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{name} wrote nothing: {e}"));
+        self.children.borrow_mut().push((name.to_owned(), child));
+        assert!(!line.trim().is_empty(), "{name} wrote an empty line");
+        line.trim().to_owned()
+    }
+
+    /// A D-Bus property on the session bus, as `gdbus` prints it, or `None` when it cannot be
+    /// read.
+    pub fn gdbus_property(
+        &self,
+        dest: &str,
+        path: &str,
+        iface: &str,
+        name: &str,
+    ) -> Option<String> {
+        self.gdbus(&[
+            "--dest",
+            dest,
+            "--object-path",
+            path,
+            "--method",
+            "org.freedesktop.DBus.Properties.Get",
+            iface,
+            name,
+        ])
+    }
+
+    /// `gdbus call --session ARGS...` on the session bus; its output, or `None` on failure.
+    pub fn gdbus(&self, args: &[&str]) -> Option<String> {
+        let mut command = Command::new("gdbus");
+        command.args(["call", "--session"]).args(args);
+        self.apply_env(&mut command);
+        // gdbus prints non-ASCII text as `?` unless the locale is UTF-8 (and available).
+        command.env("LC_ALL", "C.UTF-8");
+        let out = command.output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// A PNG screenshot of the whole X display, when ImageMagick's `import` is installed.
+    pub fn screenshot(&self, file: &Path) -> bool {
+        let mut command = Command::new("import");
+        command.args(["-window", "root"]).arg(file);
+        self.apply_env(&mut command);
+        command.output().is_ok_and(|o| o.status.success())
+    }
 }
 
 impl Drop for UserSession {
@@ -225,6 +358,11 @@ pub fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) 
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Writes one frame: a native-endian u32 length, then the payload.

@@ -49,6 +49,8 @@ enum Command {
     NativeHost(NativeHostArgs),
     /// Register the native messaging host with browsers (per user).
     InstallHost(InstallHostArgs),
+    /// Show the card's state in the system tray (started with the desktop session).
+    Tray,
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +129,7 @@ fn run(cli: &Cli) -> Result<()> {
             })
         }
         Command::InstallHost(args) => install_host(cli, args),
+        Command::Tray => crate::tray::run(language(cli.lang.as_deref())),
         Command::NativeHost(args) => {
             // A broken config must not stop the browser from reaching the daemon, which reports
             // config errors itself; the host only needs the extra allowed extensions.
