@@ -237,12 +237,11 @@ impl AgentTray {
                         .into()
                     })
                     .collect();
-                items.extend(list.configured.iter().map(|pattern| {
-                    info(&format!(
-                        "{pattern} ({})",
-                        Text::FromConfiguration.get(lang)
-                    ))
-                }));
+                items.extend(
+                    list.configured
+                        .iter()
+                        .map(|pattern| info(&strings::configured_pattern(pattern, lang))),
+                );
                 items
             }
         };

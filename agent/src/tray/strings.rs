@@ -182,6 +182,16 @@ pub fn approved_on(date: &str, lang: Language) -> String {
     }
 }
 
+/// A configured `trusted_sites` pattern in the menu: "https://*.gov.tw (from the
+/// configuration file)".
+pub fn configured_pattern(pattern: &str, lang: Language) -> String {
+    let note = Text::FromConfiguration.get(lang);
+    match lang {
+        Language::En => format!("{pattern} ({note})"),
+        Language::ZhTw => format!("{pattern}（{note}）"),
+    }
+}
+
 /// A card's heading in menus and the tooltip: "王小明 · 自然人憑證".
 pub fn card_heading(holder: &str, family: CardFamily, lang: Language) -> String {
     format!("{holder} · {}", family_name(family, lang))
@@ -203,6 +213,18 @@ mod tests {
         assert_eq!(zh(1200), "到期日 2029-01-01（剩 1200 天）");
         assert_eq!(zh(0), "到期日 2029-01-01（今天到期）");
         assert_eq!(zh(-3), "已於 2029-01-01 到期（3 天前）");
+    }
+
+    #[test]
+    fn configured_patterns_use_each_languages_parentheses() {
+        assert_eq!(
+            configured_pattern("https://*.gov.tw", Language::En),
+            "https://*.gov.tw (from the configuration file)"
+        );
+        assert_eq!(
+            configured_pattern("https://*.gov.tw", Language::ZhTw),
+            "https://*.gov.tw（設定檔指定）"
+        );
     }
 
     #[test]
