@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # card-agent developer entry point: the two quick-start commands.
 #   ./dev.sh demo   build card-agent and run its main job on the embedded demo token
-#   ./dev.sh test   install the test stack (pcscd + vpcd, SoftHSM2, openssl) and run every test
+#   ./dev.sh test   install the test stack (pcscd + vpcd, SoftHSM2, openssl, a headless desktop
+#                   with a tray host) and run every test
 # Both install the Debian packages they need (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
-TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc)
+TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc
+  # The tray's test: a private D-Bus session, Xvfb, a StatusNotifier watcher, a visible tray
+  # host, and gdbus to read the item as a panel does.
+  dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -178,6 +178,19 @@ pub enum Error {
     /// The pinentry program failed or broke the protocol. Never carries a PIN.
     #[error("the PIN dialog failed: {0}")]
     PinDialog(String),
+    /// A command for the user's own programs (managing trusted sites) came with a page's
+    /// origin.
+    #[error("{command} is only for card-agent's own programs (the tray, the command line), not for web pages")]
+    LocalOnly {
+        /// The command refused.
+        command: String,
+    },
+    /// A feature that this build for this operating system does not have yet.
+    #[error("{feature} is not yet available on this platform")]
+    NotOnThisPlatform {
+        /// What is missing, e.g. "the tray".
+        feature: &'static str,
+    },
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -202,7 +215,8 @@ impl Error {
             Error::Ambiguous { .. }
             | Error::BadInput(_)
             | Error::BadOrigin { .. }
-            | Error::BadSitePattern { .. } => ErrorCode::BadRequest,
+            | Error::BadSitePattern { .. }
+            | Error::LocalOnly { .. } => ErrorCode::BadRequest,
             // To a page, an insecure origin means what an unapproved one means: this origin
             // may not use the card. The message says that only https fixes it.
             Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
@@ -224,9 +238,10 @@ impl Error {
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout => ErrorCode::Timeout,
             Error::CallerNotAllowed { .. } => ErrorCode::SiteNotTrusted,
-            Error::AlreadyRunning { .. } | Error::AgentUnavailable(_) | Error::PortInUse { .. } => {
-                ErrorCode::Internal
-            }
+            Error::AlreadyRunning { .. }
+            | Error::AgentUnavailable(_)
+            | Error::PortInUse { .. }
+            | Error::NotOnThisPlatform { .. } => ErrorCode::Internal,
             Error::Certificate(_) | Error::Pkcs11 { .. } | Error::Internal(_) => {
                 ErrorCode::Internal
             }
@@ -299,6 +314,9 @@ impl Error {
             card_agent_protocol::message::ErrorBody::new(self.code(), self.user_message(lang));
         if let Some(n) = self.tries_left() {
             body = body.with_retries_left(n);
+        }
+        if let Error::LocalOnly { .. } = self {
+            body = body.with_field("origin");
         }
         if let Error::UnknownCard { atr } = self {
             if !atr.is_empty() {

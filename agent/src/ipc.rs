@@ -13,9 +13,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-#[cfg(unix)]
-use std::path::Path;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 
@@ -191,4 +190,93 @@ pub fn bind(endpoint: &Endpoint, _lock: &InstanceLock) -> Result<tokio::net::Uni
     std::fs::set_permissions(&endpoint.socket, std::fs::Permissions::from_mode(0o600))
         .map_err(io)?;
     Ok(listener)
+}
+
+/// How long to wait for an autostarted daemon to answer.
+#[cfg(unix)]
+const AUTOSTART_WAIT: Duration = Duration::from_secs(10);
+
+/// Connects to the daemon, starting it first when none answers (as gpg-agent autostarts). Used
+/// by every local client that needs the daemon: the native host and the tray.
+#[cfg(unix)]
+pub(crate) async fn connect_or_start() -> Result<tokio::net::UnixStream> {
+    let endpoint = Endpoint::for_current_user();
+    if let Ok(s) = tokio::net::UnixStream::connect(&endpoint.socket).await {
+        return Ok(s);
+    }
+    start_daemon(None)?;
+    let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match tokio::net::UnixStream::connect(&endpoint.socket).await {
+            Ok(s) => return Ok(s),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(Error::AgentUnavailable(format!(
+                    "{}: {e}",
+                    endpoint.socket.display()
+                )));
+            }
+            // Waiting for a process we just started to create its socket; nothing to block on.
+            Err(_) => tokio::time::sleep(pause).await,
+        }
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Connects to the daemon's named pipe, starting the daemon first when none answers.
+#[cfg(windows)]
+pub(crate) async fn connect_or_start() -> Result<tokio::net::windows::named_pipe::NamedPipeClient> {
+    use tokio::net::windows::named_pipe::ClientOptions;
+    let endpoint = Endpoint::for_current_user();
+    if let Ok(c) = ClientOptions::new().open(&endpoint.socket) {
+        return Ok(c);
+    }
+    start_daemon(None)?;
+    let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match ClientOptions::new().open(&endpoint.socket) {
+            Ok(c) => return Ok(c),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(Error::AgentUnavailable(format!(
+                    "{}: {e}",
+                    endpoint.socket.display()
+                )));
+            }
+            // The pipe does not exist yet, or every instance is busy: both pass.
+            Err(_) => tokio::time::sleep(pause).await,
+        }
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Starts `card-agent serve` (with `--config FILE` when given) detached from its starter: its
+/// own process group, so closing the browser (which signals the host's group), quitting the
+/// tray or closing a terminal does not stop the daemon other clients use. A thread waits for
+/// it, so a daemon that exits (a broken config file, say) does not linger as a zombie of a
+/// long-running client such as the tray.
+pub(crate) fn start_daemon(config: Option<&Path>) -> Result<()> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::AgentUnavailable(format!("cannot find card-agent: {e}")))?;
+    let mut command = std::process::Command::new(exe);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    command
+        .arg("serve")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| Error::AgentUnavailable(format!("cannot start card-agent serve: {e}")))?;
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
 }

@@ -23,12 +23,14 @@
 //! - [`pinentry`]: the trusted PIN and site-confirmation dialogs, through a pinentry program.
 //! - [`service`]: the one service every channel adapts to: site admission, PIN source, commands.
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
+//! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`host_manifest`]: registering the native host with Chrome, Chromium, Edge, Brave, Firefox.
 //! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
 //! - [`doctor`]: the environment check (`card-agent doctor`): every check with its fix, as
 //!   text or as the JSON the self-test page and the daemon show.
+//! - [`tray`]: `card-agent tray`, the system-tray icon: card state, expiry, trusted sites.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
@@ -45,6 +47,7 @@ pub mod host_manifest;
 pub mod inventory;
 pub mod ipc;
 pub mod legacy_api;
+pub mod log_file;
 pub mod native_host;
 pub mod pin;
 pub mod pinentry;
@@ -54,5 +57,6 @@ pub mod reader;
 pub mod service;
 pub mod signer;
 pub mod token;
+pub mod tray;
 
 pub use error::{Error, Result};

@@ -15,7 +15,6 @@ use card_agent_protocol::{ErrorCode, Language};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
-use crate::ipc::Endpoint;
 
 /// The extension ID that extension/manifest.json's `key` yields: the development and test
 /// build. Store IDs join this list when the extension is published.
@@ -24,9 +23,6 @@ pub const DEV_EXTENSION_ID: &str = "hccjmiblnokapoamfkgnbbighmnfpoig";
 pub const FIREFOX_ADDON_ID: &str = "card-agent@card-agent.tw";
 /// The native messaging host name.
 pub const HOST_NAME: &str = "tw.card_agent";
-
-/// How long to wait for an autostarted daemon to answer.
-const AUTOSTART_WAIT: Duration = Duration::from_secs(10);
 
 /// Who started the host, from the browser's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,88 +145,9 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
-        let daemon = connect_or_start().await;
+        let daemon = crate::ipc::connect_or_start().await;
         relay(tokio::io::stdin(), tokio::io::stdout(), daemon).await
     })
-}
-
-/// Connects to the daemon, starting it first when none answers (as gpg-agent autostarts).
-#[cfg(unix)]
-async fn connect_or_start() -> Result<tokio::net::UnixStream> {
-    let endpoint = Endpoint::for_current_user();
-    if let Ok(s) = tokio::net::UnixStream::connect(&endpoint.socket).await {
-        return Ok(s);
-    }
-    start_daemon(None)?;
-    let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
-    let mut pause = Duration::from_millis(20);
-    loop {
-        match tokio::net::UnixStream::connect(&endpoint.socket).await {
-            Ok(s) => return Ok(s),
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(Error::AgentUnavailable(format!(
-                    "{}: {e}",
-                    endpoint.socket.display()
-                )));
-            }
-            // Waiting for a process we just started to create its socket; nothing to block on.
-            Err(_) => tokio::time::sleep(pause).await,
-        }
-        pause = (pause * 2).min(Duration::from_millis(500));
-    }
-}
-
-/// Connects to the daemon's named pipe, starting the daemon first when none answers.
-#[cfg(windows)]
-async fn connect_or_start() -> Result<tokio::net::windows::named_pipe::NamedPipeClient> {
-    use tokio::net::windows::named_pipe::ClientOptions;
-    let endpoint = Endpoint::for_current_user();
-    if let Ok(c) = ClientOptions::new().open(&endpoint.socket) {
-        return Ok(c);
-    }
-    start_daemon(None)?;
-    let deadline = tokio::time::Instant::now() + AUTOSTART_WAIT;
-    let mut pause = Duration::from_millis(20);
-    loop {
-        match ClientOptions::new().open(&endpoint.socket) {
-            Ok(c) => return Ok(c),
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(Error::AgentUnavailable(format!(
-                    "{}: {e}",
-                    endpoint.socket.display()
-                )));
-            }
-            // The pipe does not exist yet, or every instance is busy: both pass.
-            Err(_) => tokio::time::sleep(pause).await,
-        }
-        pause = (pause * 2).min(Duration::from_millis(500));
-    }
-}
-
-/// Starts `card-agent serve` (with `--config FILE` when given) detached from its starter: its
-/// own process group, so closing the browser (which signals the host's group) or the terminal
-/// does not stop the daemon other clients use.
-pub(crate) fn start_daemon(config: Option<&Path>) -> Result<()> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::AgentUnavailable(format!("cannot find card-agent: {e}")))?;
-    let mut command = std::process::Command::new(exe);
-    if let Some(config) = config {
-        command.arg("--config").arg(config);
-    }
-    command
-        .arg("serve")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-    }
-    command
-        .spawn()
-        .map(|_| ())
-        .map_err(|e| Error::AgentUnavailable(format!("cannot start card-agent serve: {e}")))
 }
 
 /// Relays frames until the browser closes stdin. Frames from the browser are checked (bounded,

@@ -5,7 +5,9 @@ set -euo pipefail
 bin_dir=${CARD_AGENT_BIN_DIR:-"$HOME/.local/bin"}
 purge=${1:-}
 
+pkill -u "$(id -u)" -f "$bin_dir/card-agent tray" 2>/dev/null || true
 pkill -u "$(id -u)" -f "$bin_dir/card-agent serve" 2>/dev/null || true
+rm -f "${XDG_CONFIG_HOME:-$HOME/.config}/autostart/card-agent-tray.desktop"
 for dir in \
   "$HOME/.config/google-chrome/NativeMessagingHosts" \
   "$HOME/.config/chromium/NativeMessagingHosts" \

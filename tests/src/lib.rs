@@ -6,9 +6,12 @@
 //! - [`pcscd`]: starting (or reusing) pcscd with the vpcd driver; exclusive use of its readers.
 //! - [`virtual_card`]: a card emulator that plugs into vpcd as a TCP client.
 //! - [`agent`]: locating and running the `card-agent` binary; openssl verification helpers.
+//! - [`user_session`]: an isolated user session (private XDG dirs, the daemon in it) and a
+//!   private desktop (D-Bus session bus, Xvfb, StatusNotifier watcher and tray host).
 #![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod pcscd;
 pub mod softhsm;
+pub mod user_session;
 pub mod virtual_card;

@@ -5,7 +5,7 @@ use std::process::Command;
 use card_agent_testbed::agent::agent_bin;
 
 #[test]
-fn install_registers_every_browser_the_user_has_and_uninstall_removes_it() {
+fn install_registers_every_browser_and_the_tray_and_uninstall_removes_them() {
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(home.path().join(".config/chromium")).unwrap();
     std::fs::create_dir_all(home.path().join(".mozilla")).unwrap();
@@ -17,6 +17,11 @@ fn install_registers_every_browser_the_user_has_and_uninstall_removes_it() {
         .arg(agent_bin())
         .env("HOME", home.path())
         .env_remove("CARD_AGENT_BIN_DIR")
+        .env_remove("XDG_CONFIG_HOME")
+        // No desktop session: the installer must not start a tray here.
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .output()
         .unwrap();
     assert!(
@@ -44,10 +49,23 @@ fn install_registers_every_browser_the_user_has_and_uninstall_removes_it() {
         !home.path().join(".config/google-chrome").exists(),
         "browsers the user lacks are left alone"
     );
+    // The tray starts with the desktop session, from the installed binary.
+    let autostart = home
+        .path()
+        .join(".config/autostart/card-agent-tray.desktop");
+    let entry = std::fs::read_to_string(&autostart).unwrap();
+    assert!(entry.starts_with("[Desktop Entry]\n"), "{entry}");
+    assert!(
+        entry.contains(&format!("\nExec=\"{}\" tray\n", installed.display())),
+        "{entry}"
+    );
+    assert!(entry.contains("\nType=Application\n"), "{entry}");
+    assert!(entry.contains("\nName[zh_TW]="), "{entry}");
 
     let out = Command::new("bash")
         .arg(repo.join("installers/linux/uninstall.sh"))
         .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
         .output()
         .unwrap();
     assert!(
@@ -56,6 +74,7 @@ fn install_registers_every_browser_the_user_has_and_uninstall_removes_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!installed.exists() && !chromium.exists() && !firefox.exists());
+    assert!(!autostart.exists(), "the tray no longer starts at login");
 }
 
 #[test]

@@ -53,6 +53,8 @@ enum Command {
     /// Check this computer: card service, reader, card, driver, certificates, PIN, daemon,
     /// browsers; say how to fix what is wrong (exit status 1 when a check failed).
     Doctor(doctor::Args),
+    /// Show the card's state in the system tray (started with the desktop session).
+    Tray,
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,7 +90,10 @@ pub fn main() -> ExitCode {
         return native_host_main(&args);
     }
     let cli = Cli::parse();
-    init_logging();
+    // The daemon is usually started by a browser or the tray, with stderr going nowhere: it
+    // also logs to a file the user can find ("Open log folder" in the tray).
+    let log_dir = matches!(cli.command, Command::Serve(_)).then(crate::daemon::log_dir);
+    init_logging(log_dir.as_deref());
     let lang = language(cli.lang.as_deref());
     match run(&cli) {
         Ok(status) => status,
@@ -101,7 +106,7 @@ pub fn main() -> ExitCode {
 
 /// The browser started us as its native host: no subcommand, and nothing on stdout but frames.
 fn native_host_main(args: &[String]) -> ExitCode {
-    init_logging();
+    init_logging(None);
     let allowed = Config::load(None)
         .map(|c| c.allowed_extensions)
         .unwrap_or_default();
@@ -130,6 +135,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             }))
         }
         Command::InstallHost(args) => done(install_host(cli, args)),
+        Command::Tray => done(crate::tray::run(language(cli.lang.as_deref()))),
         Command::NativeHost(args) => {
             // A broken config must not stop the browser from reaching the daemon, which reports
             // config errors itself; the host only needs the extra allowed extensions.
@@ -217,13 +223,34 @@ fn exit_status(code: ErrorCode) -> u8 {
     }
 }
 
-/// Logs go to stderr, warnings and up unless RUST_LOG says otherwise. Nothing logged anywhere
-/// in the agent carries a PIN.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// Logs go to stderr, warnings and up unless RUST_LOG says otherwise; with `file_dir` (the
+/// daemon) also to `agent.log` there, info and up unless RUST_LOG says otherwise, rotated by
+/// size ([`crate::log_file`]). Nothing logged anywhere in the agent carries a PIN.
+fn init_logging(file_dir: Option<&std::path::Path>) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let filter = |default: &str| {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_filter(filter("warn"));
+    let file = file_dir.and_then(|dir| match crate::log_file::RotatingFile::open_in(dir) {
+        Ok(log) => Some(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(log))
+                .with_filter(filter("info")),
+        ),
+        Err(e) => {
+            eprintln!("card-agent: cannot write the log in {}: {e}", dir.display());
+            None
+        }
+    });
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
         .try_init();
 }

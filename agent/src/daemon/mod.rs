@@ -127,6 +127,11 @@ pub fn approvals_path() -> PathBuf {
     crate::config::state_dir().join("trusted-sites.json")
 }
 
+/// Where `serve` writes its log (see [`crate::log_file`]): `<per-user state dir>/log`.
+pub fn log_dir() -> PathBuf {
+    crate::config::state_dir().join("log")
+}
+
 /// Starts the PC/SC watcher feeding the service's event channel. Without the smart-card
 /// service the daemon still runs (tokens from software modules work); the watcher reports the
 /// outage and recovers by itself.

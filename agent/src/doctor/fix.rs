@@ -83,7 +83,7 @@ fn start_daemon(options: &Options) -> Result<FixOutcome> {
             message: f(lang, "doctor.fix.already_running", &[("version", &version)]),
         });
     }
-    crate::native_host::start_daemon(options.config_path.as_deref())?;
+    crate::ipc::start_daemon(options.config_path.as_deref())?;
     let deadline = Instant::now() + START_WAIT;
     let mut pause = Duration::from_millis(50);
     loop {

@@ -16,8 +16,8 @@ mod site;
 use std::sync::{Arc, Mutex};
 
 use card_agent_protocol::message::{
-    CertificatesResult, Command, Event, TokenCertificate as WireCertificate, VerifyPinArgs,
-    VerifyPinResult, VersionResult,
+    CertificatesResult, Command, Event, RemoveTrustedSiteResult,
+    TokenCertificate as WireCertificate, VerifyPinArgs, VerifyPinResult, VersionResult,
 };
 use card_agent_protocol::Language;
 use serde_json::Value;
@@ -138,6 +138,15 @@ impl Service {
             Command::SelfTestSign(args) => {
                 to_value(&self.self_test_sign(caller, args.certificate, args.pin)?)
             }
+            Command::TrustedSites => {
+                local_only(caller, "trusted-sites")?;
+                to_value(&self.trusted_sites()?)
+            }
+            Command::RemoveTrustedSite(args) => {
+                local_only(caller, "remove-trusted-site")?;
+                let removed = self.remove_trusted_site(&args.site)?;
+                to_value(&RemoveTrustedSiteResult { removed })
+            }
             Command::Subscribe | Command::Unsubscribe | Command::LegacyRequest(_) => {
                 Err(Error::Internal(
                     "subscriptions and legacy requests are handled by the connection".to_owned(),
@@ -210,6 +219,17 @@ impl Service {
         self.dialog.as_ref().map_err(|tried| Error::NoPinDialog {
             tried: tried.clone(),
         })
+    }
+}
+
+/// Refuses a page: managing trust is for the user's own programs (the tray, the command line),
+/// never for a site, whatever channel its request came through.
+fn local_only(caller: &Caller, command: &str) -> Result<()> {
+    match caller.origin {
+        None => Ok(()),
+        Some(_) => Err(Error::LocalOnly {
+            command: command.to_owned(),
+        }),
     }
 }
 

@@ -1,8 +1,10 @@
 //! The trusted-site rule, applied to every request from a page, on every channel.
 
+use card_agent_protocol::message::{TrustedSite, TrustedSitesResult};
+
 use super::{Caller, Service};
 use crate::error::{Error, Result};
-use crate::policy::SiteDecision;
+use crate::policy::{Origin, SiteDecision};
 
 impl Service {
     /// Lets a caller through, or refuses it. Local callers (no origin) pass. A page's origin
@@ -73,6 +75,34 @@ impl Service {
             tracing::info!(site = %origin, "site approved by the user");
         }
         Ok(approved)
+    }
+
+    /// The user's approvals and the configured patterns, for the tray's "Trusted sites" menu.
+    pub fn trusted_sites(&self) -> Result<TrustedSitesResult> {
+        let policy = self.policy()?;
+        Ok(TrustedSitesResult {
+            sites: policy
+                .approvals()
+                .list()
+                .into_iter()
+                .map(|s| TrustedSite {
+                    origin: s.origin.to_string(),
+                    approved_at: s.approved_at,
+                })
+                .collect(),
+            configured: policy.patterns().iter().map(|p| p.to_string()).collect(),
+        })
+    }
+
+    /// Withdraws the user's approval of `site`, in memory and in the file, on the user's
+    /// request through a local client. Returns whether it was approved.
+    pub fn remove_trusted_site(&self, site: &str) -> Result<bool> {
+        let origin = Origin::parse(site)?;
+        let removed = self.policy()?.approvals_mut().remove(&origin)?;
+        if removed {
+            tracing::info!(site = %origin, "site approval withdrawn by the user");
+        }
+        Ok(removed)
     }
 
     fn decide(&self, origin: &crate::policy::Origin) -> Result<SiteDecision> {

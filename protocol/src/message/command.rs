@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::error::RequestError;
 use super::json::{type_name, Fields};
 use super::limits::{
-    MAX_BASE64_CHARS, MAX_NONCE_CHARS, MAX_PIN_CHARS, MAX_TOKEN_SERIAL_CHARS, THUMBPRINT_HEX_CHARS,
+    MAX_BASE64_CHARS, MAX_NONCE_CHARS, MAX_ORIGIN_CHARS, MAX_PIN_CHARS, MAX_TOKEN_SERIAL_CHARS,
+    THUMBPRINT_HEX_CHARS,
 };
 use crate::auth::{check_nonce, NonceError};
 use crate::encoding::decode_base64;
@@ -29,6 +30,8 @@ pub const COMMAND_NAMES: &[&str] = &[
     "legacy-request",
     "self-test-sign",
     "environment-check",
+    "trusted-sites",
+    "remove-trusted-site",
 ];
 
 /// A parsed command with its arguments. Commands without arguments accept `"arguments": {}`
@@ -64,6 +67,13 @@ pub enum Command {
     /// `environment-check`: the agent's environment check report (local clients and the
     /// extension's own pages only). Result: the report documented in the README.
     EnvironmentCheck,
+    /// `trusted-sites`: the sites the user approved and the configured patterns. Local clients
+    /// only (the tray, the command line): refused when the request carries an `origin`.
+    /// Result: [`super::TrustedSitesResult`].
+    TrustedSites,
+    /// `remove-trusted-site`: withdraw the user's approval of one site. Local clients only.
+    /// Result: [`super::RemoveTrustedSiteResult`].
+    RemoveTrustedSite(RemoveTrustedSiteArgs),
 }
 
 impl Command {
@@ -81,6 +91,8 @@ impl Command {
             Command::LegacyRequest(_) => "legacy-request",
             Command::SelfTestSign(_) => "self-test-sign",
             Command::EnvironmentCheck => "environment-check",
+            Command::TrustedSites => "trusted-sites",
+            Command::RemoveTrustedSite(_) => "remove-trusted-site",
         }
     }
 }
@@ -292,12 +304,23 @@ pub struct SelfTestSignArgs {
     pub pin: Option<SecretString>,
 }
 
+/// Arguments of `remove-trusted-site`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RemoveTrustedSiteArgs {
+    /// The approved site's origin, as `trusted-sites` lists it (`https://example.gov.tw`):
+    /// printable ASCII, at most [`MAX_ORIGIN_CHARS`] characters. The agent parses it as an
+    /// origin; this is the site to forget, not the caller's origin.
+    pub site: String,
+}
+
 /// Longest legacy path with its query.
 pub const MAX_LEGACY_PATH_CHARS: usize = 2048;
 
 const NO_ARGS: &[&str] = &[];
 const LEGACY_ARGS: &[&str] = &["method", "path", "body"];
 const SELF_TEST_ARGS: &[&str] = &["certificate", "pin"];
+const REMOVE_TRUSTED_SITE_ARGS: &[&str] = &["site"];
 const VERIFY_PIN_ARGS: &[&str] = &["token", "pin"];
 const SIGN_ARGS: &[&str] = &[
     "certificate",
@@ -332,6 +355,20 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
         "subscribe" => no_args(map, Command::Subscribe)?,
         "unsubscribe" => no_args(map, Command::Unsubscribe)?,
         "environment-check" => no_args(map, Command::EnvironmentCheck)?,
+        "trusted-sites" => no_args(map, Command::TrustedSites)?,
+        "remove-trusted-site" => {
+            let mut f = Fields::new(ARGS, map, REMOVE_TRUSTED_SITE_ARGS)?;
+            let site = f.string("site", MAX_ORIGIN_CHARS)?;
+            if site.is_empty() || !site.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(RequestError::InvalidValue {
+                    field: f.field_path("site"),
+                    reason: "must be an origin such as https://example.gov.tw (printable ASCII, \
+                             no spaces)"
+                        .to_owned(),
+                });
+            }
+            Command::RemoveTrustedSite(RemoveTrustedSiteArgs { site })
+        }
         "legacy-request" => {
             let mut f = Fields::new(ARGS, map, LEGACY_ARGS)?;
             let method = f.string("method", 8)?;

@@ -24,16 +24,17 @@ mod response;
 mod tests;
 
 pub use command::{
-    parse_command, AuthenticateArgs, Command, HashAlgorithm, LegacyRequestArgs, SelfTestSignArgs,
-    SignArgs, SignInput, SignatureFormat, VerifyPinArgs, COMMAND_NAMES, MAX_LEGACY_PATH_CHARS,
+    parse_command, AuthenticateArgs, Command, HashAlgorithm, LegacyRequestArgs,
+    RemoveTrustedSiteArgs, SelfTestSignArgs, SignArgs, SignInput, SignatureFormat, VerifyPinArgs,
+    COMMAND_NAMES, MAX_LEGACY_PATH_CHARS,
 };
 pub use error::{InvalidRequest, RequestError};
 pub use event::{Event, EventMessage};
 pub use request::{parse_request, Request, RequestId};
 pub use response::{
-    CertificatesResult, ErrorBody, LegacyResult, Response, ResponseBody, SelfTestSignResult,
-    SignResult, StatusResult, SubscriptionResult, TokenCertificate, VerifyPinResult, VersionResult,
-    PROTOCOL_VERSION,
+    CertificatesResult, ErrorBody, LegacyResult, RemoveTrustedSiteResult, Response, ResponseBody,
+    SelfTestSignResult, SignResult, StatusResult, SubscriptionResult, TokenCertificate,
+    TrustedSite, TrustedSitesResult, VerifyPinResult, VersionResult, PROTOCOL_VERSION,
 };
 
 /// The bound on every string a request may carry. Each is checked before the value is used;

@@ -104,12 +104,14 @@ impl Serialize for Request {
             Command::Authenticate(args) => map.serialize_entry("arguments", args)?,
             Command::LegacyRequest(args) => map.serialize_entry("arguments", args)?,
             Command::SelfTestSign(args) => map.serialize_entry("arguments", args)?,
+            Command::RemoveTrustedSite(args) => map.serialize_entry("arguments", args)?,
             Command::Version
             | Command::EnvironmentCheck
             | Command::Status
             | Command::GetCertificates
             | Command::Subscribe
-            | Command::Unsubscribe => {}
+            | Command::Unsubscribe
+            | Command::TrustedSites => {}
         }
         map.end()
     }

@@ -313,3 +313,34 @@ pub struct SelfTestSignResult {
     /// Whether the agent verified the signature with the certificate's public key.
     pub agent_verified: bool,
 }
+
+/// Result of `trusted-sites`: the sites the user approved (each can be removed with
+/// `remove-trusted-site`) and the configuration's `trusted_sites` patterns (changed only by
+/// editing the configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedSitesResult {
+    /// Approved sites, oldest approval first.
+    pub sites: Vec<TrustedSite>,
+    /// The configured patterns, e.g. `https://*.gov.tw`.
+    pub configured: Vec<String>,
+}
+
+/// A site the user approved in the agent's confirmation dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedSite {
+    /// The site's origin, e.g. `https://example.gov.tw`.
+    pub origin: String,
+    /// When the user approved it, RFC 3339.
+    pub approved_at: String,
+}
+
+/// Result of `remove-trusted-site`: `{"removed": true}`, or `false` when the site was not
+/// among the approved ones (a configured pattern cannot be removed this way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoveTrustedSiteResult {
+    /// Whether an approval was withdrawn.
+    pub removed: bool,
+}

@@ -85,6 +85,10 @@ fn every_command_parses_and_round_trips() {
             pin: None,
         }),
         Command::EnvironmentCheck,
+        Command::TrustedSites,
+        Command::RemoveTrustedSite(RemoveTrustedSiteArgs {
+            site: "https://example.gov.tw".into(),
+        }),
     ];
     for (i, command) in commands.into_iter().enumerate() {
         assert!(COMMAND_NAMES.contains(&command.name()));
@@ -98,6 +102,49 @@ fn every_command_parses_and_round_trips() {
         };
         assert_eq!(parse_request(&local.to_json().unwrap()).unwrap(), local);
     }
+}
+
+#[test]
+fn remove_trusted_site_needs_one_printable_site() {
+    let ok = parse(req(
+        "remove-trusted-site",
+        json!({"site": "https://a.gov.tw"}),
+    ))
+    .unwrap();
+    assert_eq!(
+        ok.command,
+        Command::RemoveTrustedSite(RemoveTrustedSiteArgs {
+            site: "https://a.gov.tw".into()
+        })
+    );
+    let field = |v: Value| err(v).error.to_error_body().field;
+    let path = Some("arguments.site".to_owned());
+    assert_eq!(field(req("remove-trusted-site", json!({}))), path);
+    assert_eq!(field(req("remove-trusted-site", json!({"site": ""}))), path);
+    assert_eq!(
+        field(req("remove-trusted-site", json!({"site": "https://a b"}))),
+        path
+    );
+    assert_eq!(field(req("remove-trusted-site", json!({"site": 1}))), path);
+    let long = format!("https://{}.tw", "a".repeat(600));
+    assert_eq!(
+        field(req("remove-trusted-site", json!({"site": long}))),
+        path
+    );
+    let stray = err(req(
+        "remove-trusted-site",
+        json!({"site": "https://a.gov.tw", "x": 1}),
+    ));
+    assert_eq!(
+        stray.error.to_error_body().field.as_deref(),
+        Some("arguments.x")
+    );
+    assert!(
+        err(req("trusted-sites", json!({"site": "https://a.gov.tw"})))
+            .error
+            .to_string()
+            .contains("arguments")
+    );
 }
 
 #[test]
@@ -208,7 +255,8 @@ fn command_problems() {
     assert_eq!(
         e.error.to_string(),
         "unknown command `format-disk` (known: version, status, get-certificates, verify-pin, \
-         sign, authenticate, subscribe, unsubscribe, legacy-request, self-test-sign, environment-check)"
+         sign, authenticate, subscribe, unsubscribe, legacy-request, self-test-sign, \
+         environment-check, trusted-sites, remove-trusted-site)"
     );
     assert_eq!(e.error.field(), Some("command"));
     assert_eq!(e.id, Some(RequestId::Number(1)));
@@ -539,6 +587,22 @@ fn typed_results() {
         serde_json::to_value(SubscriptionResult { subscribed: false }).unwrap(),
         json!({"subscribed": false})
     );
+    let sites = TrustedSitesResult {
+        sites: vec![TrustedSite {
+            origin: "https://example.gov.tw".into(),
+            approved_at: "2025-01-31T08:00:00Z".into(),
+        }],
+        configured: vec!["https://*.gov.tw".into()],
+    };
+    assert_eq!(
+        serde_json::to_value(&sites).unwrap(),
+        json!({"sites": [{"origin": "https://example.gov.tw", "approvedAt": "2025-01-31T08:00:00Z"}],
+               "configured": ["https://*.gov.tw"]})
+    );
+    assert_eq!(
+        serde_json::to_value(RemoveTrustedSiteResult { removed: true }).unwrap(),
+        json!({"removed": true})
+    );
     let status = serde_json::to_value(StatusResult::default()).unwrap();
     assert_eq!(status, json!({"readers": [], "tokens": [], "modules": []}));
 
@@ -673,6 +737,8 @@ fn readme_examples_parse_and_cover_every_code_and_command() {
             {
                 if result.get("certificates").is_some() {
                     serde_json::from_value::<CertificatesResult>(result).unwrap();
+                } else if result.get("sites").is_some() {
+                    serde_json::from_value::<TrustedSitesResult>(result).unwrap();
                 } else if result.get("readers").is_some() {
                     serde_json::from_value::<StatusResult>(result).unwrap();
                 }
