@@ -34,7 +34,7 @@ async function logIn() {
     location.assign("/");
   } catch (error) {
     if (error instanceof CardAgentError && error.code === "USER_CANCELLED") {
-      showMessage(message, { state: "busy", code: error.code, zh: "已取消登入。", en: "Login cancelled." });
+      showMessage(message, { state: "info", code: error.code, zh: "已取消登入。", en: "Login cancelled." });
     } else if (error instanceof CardAgentError) {
       showMessage(message, { state: "error", ...describeError(error) });
     } else if (error.fromServer) {

@@ -52,7 +52,7 @@ export function describeError(error) {
   return { code, zh: "發生錯誤。", en: String(error?.message ?? error) };
 }
 
-/** Shows a message: `state` is "busy", "ok" or "error"; `code` is kept for scripts and tests. */
+/** Shows a message: `state` is "busy", "info", "ok" or "error"; `code` is kept for scripts and tests. */
 export function showMessage(element, { state, code = "", zh, en }) {
   element.dataset.state = state;
   element.dataset.code = code;

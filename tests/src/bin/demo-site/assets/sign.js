@@ -53,7 +53,7 @@ async function signDocument() {
   try {
     const certificate = await chooseCertificate();
     if (!certificate) {
-      showMessage(message, { state: "busy", zh: "請選擇簽章憑證，再按一次簽章。", en: "Choose a certificate, then sign again." });
+      showMessage(message, { state: "info", zh: "請選擇簽章憑證，再按一次簽章。", en: "Choose a certificate, then sign again." });
       return;
     }
     const data = documentText.value;
