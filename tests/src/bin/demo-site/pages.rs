@@ -45,7 +45,11 @@ fn login_panel(origin: &str) -> String {
 }
 
 fn welcome_panel(user: &User) -> String {
-    let valid_until = card_agent::inventory::rfc3339(user.not_after);
+    // The date is what a person needs; the time of day is noise.
+    let valid_until = card_agent::inventory::rfc3339(user.not_after)
+        .chars()
+        .take(10)
+        .collect::<String>();
     format!(
         r#"<section class="panel" aria-labelledby="welcome-title">
   <h1 id="welcome-title">登入成功 <span class="en" lang="en">You are logged in</span></h1>

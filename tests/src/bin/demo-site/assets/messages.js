@@ -70,7 +70,7 @@ export function showMessage(element, { state, code = "", zh, en }) {
   if (code && state === "error") {
     const tag = document.createElement("span");
     tag.className = "code";
-    tag.textContent = code;
+    tag.textContent = `錯誤代碼 Error code: ${code}`;
     element.append(tag);
   }
 }

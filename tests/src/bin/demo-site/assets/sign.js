@@ -73,8 +73,13 @@ async function signDocument() {
     const { signer, sameAsLoggedIn } = await response.json();
     result.dataset.state = "valid";
     const family = FAMILY_NAMES[signer.cardFamily] ?? signer.cardFamily;
-    verdict.textContent = `簽署人 Signer: ${signer.name}（${family} ${signer.cardFamily}）` +
-      (sameAsLoggedIn === true ? " · 與登入者相同 same as the logged-in holder" : "");
+    verdict.textContent = `簽署人 Signer: ${signer.name}（${family} ${signer.cardFamily}）`;
+    if (sameAsLoggedIn === true) {
+      const same = document.createElement("span");
+      same.className = "en";
+      same.textContent = "與登入者為同一人 The signer is the logged-in holder.";
+      verdict.append(same);
+    }
     showMessage(message, {
       state: "ok",
       zh: "簽章有效：伺服器已用 openssl 驗證。",
