@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
-TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium)
+# chromium-l10n: the browser's zh-TW, which the extension's texts follow (LANG=zh_TW.UTF-8).
+TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium chromium-l10n)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
