@@ -82,4 +82,27 @@ describe("card errors on the login page", { timeout: 300_000 }, () => {
     await page.locator("#login").click();
     await page.locator('#message[data-code="NO_CARD"]').waitFor();
   });
+
+  test("the agent stopped while the PIN dialog is open: the page is told, the next try works", async () => {
+    const w = await world((stack) => stack.useSoftHsmCard());
+    worlds.push(w);
+    const gate = path.join(w.stack.dir, "pinentry.gate");
+    await run("mkfifo", [gate]);
+    await w.stack.setPinentry({ gate });
+    const page = await w.stack.newPage();
+    await page.goto(w.origin);
+    const outcome = logIn(page);
+    const writer = await hangGuard(fsp.open(gate, "w"), 60_000, "the PIN dialog");
+    const stopped = w.stack.stopDaemon();
+    const gone = await outcome;
+    assert.equal(gone.code, "INTERNAL", gone.text);
+    assert.match(gone.text, /請安裝或啟動 card-agent 程式/);
+    await writer.close();
+    await stopped;
+
+    // The next request starts a new native host, which starts a new daemon.
+    await w.stack.setPinentry();
+    const again = await logIn(page);
+    assert.equal(again.loggedIn, true, JSON.stringify(again));
+  });
 });
