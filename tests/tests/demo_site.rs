@@ -208,7 +208,7 @@ fn nonces_sessions_and_login_tokens() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
-    let (session, nonce) = Session::open(a);
+    let (mut session, nonce) = Session::open(a);
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&nonce)
         .expect("base64");
@@ -222,8 +222,18 @@ fn nonces_sessions_and_login_tokens() {
     assert_eq!(accepted.status, 200, "{}", accepted.body);
     assert_eq!(accepted.json()["name"], "DEMO 示範用戶");
     assert_eq!(accepted.json()["cardFamily"], "MOICA");
-    let home = http(a, "GET", "/", &[("Cookie", &session.cookie)], "");
+    // The login starts a new session; the one known before it is not logged in.
+    let logged_in = accepted
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a new session cookie")
+        .to_owned();
+    assert_ne!(logged_in, session.cookie);
+    let home = http(a, "GET", "/", &[("Cookie", &logged_in)], "");
     assert!(home.body.contains("DEMO 示範用戶"), "{}", home.body);
+    let before = http(a, "GET", "/", &[("Cookie", &session.cookie)], "");
+    assert!(!before.body.contains("DEMO 示範用戶"), "{}", before.body);
+    session.cookie = logged_in;
     let replayed = session.post_login(&good);
     assert_eq!(replayed.status, 401);
     assert_eq!(replayed.json()["reason"], "no-challenge");

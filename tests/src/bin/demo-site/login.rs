@@ -170,10 +170,7 @@ impl Site {
         }
         let id = hex::encode(random_bytes());
         sessions.insert(id.clone(), Session::default());
-        let cookie = format!(
-            "{}={id}; Path=/; HttpOnly; SameSite=Strict",
-            self.cookie_name
-        );
+        let cookie = self.cookie(&id);
         (id, Some(cookie))
     }
 
@@ -188,13 +185,15 @@ impl Site {
         nonce
     }
 
-    /// Checks a posted token against the challenge issued to `session` and logs the session in.
+    /// Checks a posted token against the challenge issued to `session` and logs in: the user
+    /// gets a new session (and this `Set-Cookie` value for it), so that a session id known
+    /// before the login is worth nothing after it.
     pub fn finish_login(
         &self,
         session: Option<&str>,
         body: &[u8],
         trust: &Trust,
-    ) -> Result<User, Refusal> {
+    ) -> Result<(User, String), Refusal> {
         let no_challenge = || {
             Refusal::new(
                 "no-challenge",
@@ -236,11 +235,26 @@ impl Site {
         )
         .map_err(refusal_for)?;
         let user = User::from_identity(identity);
-        if let Some(s) = self.lock().get_mut(session) {
-            s.user = Some(user.clone());
-            s.last_used = Some(Instant::now());
-        }
-        Ok(user)
+        let mut sessions = self.lock();
+        sessions.remove(session);
+        let id = hex::encode(random_bytes());
+        sessions.insert(
+            id.clone(),
+            Session {
+                last_used: Some(Instant::now()),
+                challenge: None,
+                user: Some(user.clone()),
+            },
+        );
+        Ok((user, self.cookie(&id)))
+    }
+
+    /// The `Set-Cookie` value for session `id`.
+    fn cookie(&self, id: &str) -> String {
+        format!(
+            "{}={id}; Path=/; HttpOnly; SameSite=Strict",
+            self.cookie_name
+        )
     }
 
     /// Ends a session's login.

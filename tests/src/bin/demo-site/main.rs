@@ -183,7 +183,7 @@ async fn route(req: Request<Incoming>, site: &Site, shared: &Shared) -> Response
         }
         (&Method::POST, "/login") => {
             match site.finish_login(session.as_deref(), &body, &shared.trust) {
-                Ok(user) => json_response(StatusCode::OK, &user.to_json(), None),
+                Ok((user, cookie)) => json_response(StatusCode::OK, &user.to_json(), Some(cookie)),
                 Err(refusal) => json_response(refusal.status(), &refusal.to_json(), None),
             }
         }
