@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # card-agent developer entry point: the two quick-start commands.
 #   ./dev.sh demo   build card-agent and run its main job on the embedded demo token
-#   ./dev.sh test   install the test stack (pcscd + vpcd, SoftHSM2, openssl, a headless desktop
-#                   with a tray host) and run every test
+#   ./dev.sh test   install the test stack (pcscd + vpcd, SoftHSM2, openssl, Chromium, a headless
+#                   desktop with a tray host) and run every test, the browser end-to-end tests included
 # Both install the Debian packages they need (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
-TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc
-  # The tray's test: a private D-Bus session, Xvfb, a StatusNotifier watcher, a visible tray
-  # host, and gdbus to read the item as a panel does.
+# The tray's test: a private D-Bus session, Xvfb, a StatusNotifier watcher, a visible tray host,
+# and gdbus to read the item as a panel does. chromium-l10n: the browser's zh-TW, which the
+# extension's texts follow (LANG=zh_TW.UTF-8).
+TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium chromium-l10n
   dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -72,6 +73,23 @@ run_tests() {
   cargo build --workspace --all-targets --all-features
   say "running every test"
   cargo test --workspace --all-features --no-fail-fast
+  browser_tests
+}
+
+# Headless Chromium with the unpacked extension, the real native host and daemon, SoftHSM2 and
+# the demo token, against the demo e-government site (tests/browser/README.md). Node 20+ and
+# npm; playwright-core drives the Debian chromium and never downloads a browser.
+browser_tests() {
+  command -v npm >/dev/null || install_packages npm
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 20 ]; then
+    echo "the browser tests need Node 20 or later (found $(node --version))" >&2
+    exit 1
+  fi
+  say "browser end-to-end tests (headless Chromium)"
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+    && node --test --test-concurrency=1 test/)
 }
 
 case "${1:-}" in

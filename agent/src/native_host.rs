@@ -144,16 +144,24 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let daemon = crate::ipc::connect_or_start().await;
         relay(tokio::io::stdin(), tokio::io::stdout(), daemon).await
-    })
+    });
+    // tokio reads stdin on a blocking thread whose read cannot be cancelled; waiting for it
+    // would keep the host alive after the daemon left, until the browser wrote again.
+    runtime.shutdown_background();
+    result
 }
 
-/// Relays frames until the browser closes stdin. Frames from the browser are checked (bounded,
-/// a request with an origin) before they reach the daemon; frames from the daemon are checked
-/// against the browser's message limit. When the daemon cannot be reached, every request gets
-/// an error response rather than silence.
+/// Relays frames until the browser closes stdin or the daemon closes the connection. Frames
+/// from the browser are checked (bounded, a request with an origin) before they reach the
+/// daemon; frames from the daemon are checked against the browser's message limit. When the
+/// daemon cannot be reached at the start, every request gets an error response rather than
+/// silence. When a connected daemon goes away (stopped, crashed, upgraded), the host ends: the
+/// browser sees the port close, the extension fails what was in flight and opens a new host on
+/// the next request, which starts a new daemon. A host that stayed would leave requests
+/// unanswered until they time out.
 pub async fn relay<R, W, D>(browser_in: R, mut browser_out: W, daemon: Result<D>) -> Result<()>
 where
     R: AsyncRead + Unpin,
@@ -168,25 +176,41 @@ where
             }
         }
     });
-    let mut daemon_writer = match daemon {
+    let (mut daemon_writer, daemon_gone) = match daemon {
         Ok(stream) => {
             let (daemon_reader, daemon_writer) = tokio::io::split(stream);
-            tokio::spawn(daemon_to_browser(daemon_reader, to_browser.clone()));
-            Some(daemon_writer)
+            let reader = tokio::spawn(daemon_to_browser(daemon_reader, to_browser.clone()));
+            (Some(daemon_writer), Some(reader))
         }
         Err(e) => {
             tracing::warn!(error = %e, "daemon unreachable");
-            None
+            (None, None)
         }
     };
+    // Resolves when the daemon's side of the connection has ended; never without a daemon.
+    let daemon_gone = async move {
+        match daemon_gone {
+            Some(reader) => {
+                let _ = reader.await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(daemon_gone);
     let mut decoder = FrameDecoder::new();
     let mut input = browser_in;
     let mut buf = vec![0u8; 16 * 1024];
     let lang = crate::config::language(None);
     'read: loop {
-        let n = match input.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = tokio::select! {
+            read = input.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            () = &mut daemon_gone => {
+                tracing::info!("the daemon closed the connection");
+                break;
+            }
         };
         decoder.push(&buf[..n]);
         loop {
@@ -203,7 +227,8 @@ where
                         continue;
                     };
                     if writer.write_all(&frame).await.is_err() {
-                        daemon_writer = None;
+                        // The daemon is gone; end so that the extension starts afresh.
+                        break 'read;
                     }
                 }
                 Ok(None) => break,
@@ -302,6 +327,83 @@ mod tests {
             None
         );
         assert_eq!(BrowserCaller::from_args(&args(&[])), None);
+    }
+
+    /// Reads one frame's payload from `stream`.
+    async fn read_frame<R: AsyncRead + Unpin>(stream: &mut R) -> Vec<u8> {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).await.expect("frame length");
+        let mut payload = vec![0u8; u32::from_ne_bytes(len) as usize];
+        stream
+            .read_exact(&mut payload)
+            .await
+            .expect("frame payload");
+        payload
+    }
+
+    #[tokio::test]
+    async fn the_host_ends_when_the_daemon_goes_away() {
+        let (browser, host_side) = tokio::io::duplex(64 * 1024);
+        let (host_in, host_out) = tokio::io::split(host_side);
+        let (daemon, host_daemon_side) = tokio::io::duplex(64 * 1024);
+        let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side)));
+        let (mut browser_in, mut browser_out) = tokio::io::split(browser);
+        let (mut daemon_in, mut daemon_out) = tokio::io::split(daemon);
+
+        // A request goes through, and the daemon answers it, then stops.
+        let request = br#"{"id":1,"command":"version","origin":"https://example.gov.tw"}"#;
+        browser_out
+            .write_all(&card_agent_protocol::frame::encode(request).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(read_frame(&mut daemon_in).await, request.to_vec());
+        let answer = br#"{"id":1,"result":{}}"#;
+        daemon_out
+            .write_all(&card_agent_protocol::frame::encode(answer).unwrap())
+            .await
+            .unwrap();
+        drop(daemon_out);
+        drop(daemon_in);
+
+        // The answer sent before the daemon left still arrives, and the host ends although the
+        // browser keeps its side open.
+        assert_eq!(read_frame(&mut browser_in).await, answer.to_vec());
+        tokio::time::timeout(Duration::from_secs(10), relay)
+            .await
+            .expect("the relay ends when the daemon has gone")
+            .unwrap()
+            .unwrap();
+        let mut rest = Vec::new();
+        browser_in.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "nothing after the daemon's last answer");
+        drop(browser_out);
+    }
+
+    #[tokio::test]
+    async fn without_a_daemon_every_request_is_answered_with_an_error() {
+        let (browser, host_side) = tokio::io::duplex(64 * 1024);
+        let (host_in, host_out) = tokio::io::split(host_side);
+        let relay = tokio::spawn(relay(
+            host_in,
+            host_out,
+            Err::<tokio::io::DuplexStream, _>(Error::AgentUnavailable("test".into())),
+        ));
+        let (mut browser_in, mut browser_out) = tokio::io::split(browser);
+        let request = br#"{"id":7,"command":"status","origin":"https://example.gov.tw"}"#;
+        browser_out
+            .write_all(&card_agent_protocol::frame::encode(request).unwrap())
+            .await
+            .unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_slice(&read_frame(&mut browser_in).await).unwrap();
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["error"]["code"], "INTERNAL");
+        browser_out.shutdown().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), relay)
+            .await
+            .expect("the relay ends when the browser closes")
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

@@ -69,11 +69,22 @@ impl SoftHsm {
     /// Builds a token as `options` say. Panics with a clear message when SoftHSM or
     /// pkcs11-tool is missing: the test bed cannot run without them.
     pub fn new(options: Options) -> SoftHsm {
+        Self::build(tempfile::tempdir().expect("temporary directory"), options)
+    }
+
+    /// Builds a token as `options` say, in a new directory inside `parent`.
+    pub fn new_in(parent: &Path, options: Options) -> SoftHsm {
+        Self::build(
+            tempfile::tempdir_in(parent).expect("directory for the token"),
+            options,
+        )
+    }
+
+    fn build(dir: tempfile::TempDir, options: Options) -> SoftHsm {
         assert!(
             Path::new(SOFTHSM_MODULE).exists(),
             "SoftHSM2 is not installed ({SOFTHSM_MODULE}); run the README's test command"
         );
-        let dir = tempfile::tempdir().expect("temporary directory");
         let tokens = dir.path().join("tokens");
         std::fs::create_dir(&tokens).expect("token directory");
         let conf = dir.path().join("softhsm2.conf");
@@ -135,6 +146,12 @@ impl SoftHsm {
     /// The temporary directory, for test files.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Keeps the token's directory after this value is gone (for a fixture that another
+    /// process uses) and returns its path. Whoever asked for it removes it.
+    pub fn keep(self) -> PathBuf {
+        self.dir.keep()
     }
 
     /// A command with this token's environment set.

@@ -14,6 +14,12 @@
 //! - `FAKE_PINENTRY_LOG`: a file to which every received command is appended, one per line,
 //!   as received (still percent-escaped). The PIN is never written: should a command ever
 //!   contain it, it is logged as `<redacted-pin>`, which tests can look for.
+//! - `FAKE_PINENTRY_CONTROL`: a file read at every start, for tests that change the answers
+//!   while the program that runs the pinentry (a daemon) keeps its environment. Lines
+//!   `action=...` and `pin=...` override the two variables above; `gate=PATH` names a FIFO
+//!   that is opened and read to its end before `GETPIN` is answered, so a test knows the
+//!   dialog is up (its open for writing returns) and decides when it is answered (it closes).
+//!   A missing file changes nothing.
 //!
 //! Unknown commands get `ERR 536871187 Unknown IPC command`, as from a real pinentry, so a
 //! client that sends a badly escaped line (a raw LF splits it into two commands) fails.
@@ -45,8 +51,21 @@ const SETTERS: &[&str] = &[
 ];
 
 fn main() {
-    let action = std::env::var("FAKE_PINENTRY_ACTION").unwrap_or_else(|_| "pin".to_owned());
-    let pin = std::env::var("FAKE_PINENTRY_PIN").unwrap_or_default();
+    let mut action = std::env::var("FAKE_PINENTRY_ACTION").unwrap_or_else(|_| "pin".to_owned());
+    let mut pin = std::env::var("FAKE_PINENTRY_PIN").unwrap_or_default();
+    let mut gate = None;
+    if let Some(control) = std::env::var_os("FAKE_PINENTRY_CONTROL") {
+        // A missing or unreadable file leaves the environment's answers.
+        let text = std::fs::read_to_string(control).unwrap_or_default();
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some(("action", value)) => action = value.to_owned(),
+                Some(("pin", value)) => pin = value.to_owned(),
+                Some(("gate", value)) if !value.is_empty() => gate = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+    }
     let log = std::env::var_os("FAKE_PINENTRY_LOG");
     let mut out = io::stdout().lock();
 
@@ -60,6 +79,11 @@ fn main() {
             append_log(path, &redact(&line, &pin));
         }
         let verb = line.split(' ').next().unwrap_or_default();
+        if let (Some(gate), "GETPIN") = (&gate, verb) {
+            if wait_at_gate(gate).is_err() {
+                return;
+            }
+        }
         let answered = match (verb, action.as_str()) {
             ("GETPIN" | "CONFIRM", "hang") => hang(),
             ("GETPIN" | "CONFIRM", "exit") => return,
@@ -93,6 +117,13 @@ fn hang() -> io::Result<()> {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// Opens the FIFO `path` for reading (which blocks until a writer opens it) and reads until
+/// the writer closes it.
+fn wait_at_gate(path: &str) -> io::Result<()> {
+    let mut fifo = std::fs::File::open(path)?;
+    io::copy(&mut fifo, &mut io::sink()).map(|_| ())
 }
 
 /// Assuan data escaping: `%`, CR and LF.
