@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # card-agent developer entry point: the two quick-start commands.
 #   ./dev.sh demo   build card-agent and run its main job on the embedded demo token
-#   ./dev.sh test   install the test stack (pcscd + vpcd, SoftHSM2, openssl) and run every test
+#   ./dev.sh test   install the test stack (pcscd + vpcd, SoftHSM2, openssl, chromium) and run every test
 # Both install the Debian packages they need (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
-TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc)
+TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium iproute2)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -66,6 +66,11 @@ run_tests() {
   (cd extension && node --test test/)
   say "building"
   cargo build --workspace --all-targets --all-features
+  # The legacy HiPKI API in headless Chromium, with and without the extension (needs the
+  # build above; playwright-core drives Debian's chromium, it never downloads a browser).
+  say "legacy browser tests (npm ci + node --test)"
+  command -v npm >/dev/null || install_packages npm
+  (cd tests/legacy-browser && npm ci --no-audit --no-fund --loglevel=error && npm test)
   say "running every test"
   cargo test --workspace --all-features --no-fail-fast
 }
