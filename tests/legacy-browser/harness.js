@@ -116,7 +116,17 @@ export async function startDaemon({ dir, agentPort, bins }) {
   writeFileSync(actionFile, "deny\n");
   // One daemon for every test: each dialog starts a new pinentry, which reads its answer here.
   const pinentry = path.join(dir, "pinentry.sh");
-  writeFileSync(pinentry, `#!/bin/sh\nFAKE_PINENTRY_ACTION=$(cat '${actionFile}')\nexport FAKE_PINENTRY_ACTION\nexec '${bins.pinentry}' "$@"\n`);
+  const pinentryLog = path.join(dir, "pinentry.log");
+  writeFileSync(pinentry, [
+    "#!/bin/sh",
+    `FAKE_PINENTRY_ACTION=$(cat '${actionFile}')`,
+    // The demo token's PIN, typed by the "user" when the agent asks (action "pin").
+    "FAKE_PINENTRY_PIN=123456",
+    `FAKE_PINENTRY_LOG='${pinentryLog}'`,
+    "export FAKE_PINENTRY_ACTION FAKE_PINENTRY_PIN FAKE_PINENTRY_LOG",
+    `exec '${bins.pinentry}' "$@"`,
+    "",
+  ].join("\n"));
   chmodSync(pinentry, 0o755);
   const config = path.join(env.XDG_CONFIG_HOME, "card-agent.toml");
   writeFileSync(config, [
@@ -153,6 +163,8 @@ export async function startDaemon({ dir, agentPort, bins }) {
     env,
     log: () => log,
     dialog: (action) => writeFileSync(actionFile, `${action}\n`),
+    /** What the dialogs were told so far (fake-pinentry's log; it never holds a PIN). */
+    dialogLog: () => (existsSync(pinentryLog) ? readFileSync(pinentryLog, "utf8") : ""),
     async stop() {
       child.kill("SIGTERM");
       await exited;

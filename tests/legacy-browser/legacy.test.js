@@ -219,7 +219,28 @@ describe("with the extension (legacy calls through the native host)", () => {
     assert.equal(image.transport, "ok", JSON.stringify(image));
     assert.equal(image.result.ret_code, OK);
     assert.equal(image.result.slots[0].token.serialNumber, certs.result.slots[0].token.serialNumber);
+    // Calls in flight together each get their own answer.
+    const [a, b, c] = await Promise.all([
+      legacy(page, "xhrGetUserCert"), legacy(page, "fetchCheckEnvir"), legacy(page, "imageCheckEnvir"),
+    ]);
+    assert.ok(a.result.slots[0].token.certs.length >= 2);
+    assert.equal(b.result.slots[0].token.certs, undefined);
+    assert.equal(c.result.ret_code, OK);
     assert.deepEqual(await legacyMessages(page), [], "the page never saw the shim's messages");
+    await page.close();
+  });
+
+  test("no PIN from the page: the agent's own dialog asks, naming the site the browser reported", T, async () => {
+    const page = await open(browser, TRUSTED_HOST, { viaExtension: true });
+    const certs = await legacy(page, "xhrGetUserCert");
+    daemon.dialog("pin");
+    const r = await legacy(page, "xhrSign", TBS, "");
+    assert.equal(r.result.ret_code, OK, JSON.stringify(r.result));
+    assert.equal(opensslVerify(dir, r.result.signature, caCerts(certs.result)), TBS);
+    assert.match(daemon.dialogLog(), new RegExp(TRUSTED_HOST.replace(/\./g, "\\.")));
+    daemon.dialog("cancel");
+    const cancelled = await legacy(page, "xhrSign", TBS, "");
+    assert.equal(cancelled.result.ret_code, CANCELLED, JSON.stringify(cancelled.result));
     await page.close();
   });
 
