@@ -15,8 +15,8 @@
 //   "arraybuffer" or "blob";
 // - images: `img.src = ...` and `img.setAttribute("src", ...)`; the image is given a data: URL
 //   of the BMP the agent returned, so a canvas can read its pixels.
-// Anything else aimed at the agent (a synchronous XHR, a FormData or stream body, another
-// method, <img src> written in the page's markup) goes over HTTP as before.
+// Anything else aimed at the agent (a synchronous XHR, a FormData or stream body, a body over
+// 512 KiB, another method, <img src> written in the page's markup) goes over HTTP as before.
 //
 // This script cannot reach the extension: it posts to the isolated content script
 // (content.js) on the page's own window,
@@ -43,8 +43,14 @@
   const AGENT_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
   /** `legacy-request`'s bound on the path with its query. Longer ones go over HTTP. */
   const MAX_PATH = 2048;
-  /** A body the extension could never carry (the content script measures the exact frame). */
-  const MAX_BODY = 1024 * 1024;
+  /**
+   * The largest body the shim carries. Browsers cap a native host's message to the extension
+   * at 1 MB, and the answer to a sign holds the signed text (PKCS7 with the content attached)
+   * in base64 twice over (the signature in the JSON, the JSON in `legacy-request`'s result):
+   * about 1.8 times the body. A larger body goes over HTTP as without the extension (with the
+   * browser's prompt) rather than fail after the card has signed.
+   */
+  const MAX_BODY = 512 * 1024;
   /**
    * The shim's own hang guard. card-agent answers a call that waits for a person within
    * 180 s and the service worker gives up after 190 s, so this fires only if a message was lost.
@@ -94,20 +100,24 @@
     return path.length <= MAX_PATH ? { path, href: u.href } : null;
   }
 
-  const UNSUPPORTED = Symbol("unsupported body");
+  const UNSUPPORTED = Symbol("left to the browser");
 
   /**
-   * A request body as text, as the browser would send it, or UNSUPPORTED. A Blob gives a
+   * A request body as text, as the browser would send it, or UNSUPPORTED for what the shim
+   * leaves to the browser (a FormData or a stream, a body over MAX_BODY). A Blob gives a
    * promise of its text. The agent reads form bodies only, so bytes are taken as UTF-8.
    */
   function bodyText(body) {
     if (body === undefined || body === null) return undefined;
-    if (typeof body === "string") return body;
+    const bounded = (text) => (text.length > MAX_BODY ? UNSUPPORTED : text);
+    if (typeof body === "string") return bounded(body);
     const tag = toTag(body);
-    if (tag === "[object URLSearchParams]") return String(body);
-    if (tag === "[object Blob]" || tag === "[object File]") return body.text();
+    if (tag === "[object URLSearchParams]") return bounded(String(body));
+    if (tag === "[object Blob]" || tag === "[object File]") {
+      return body.size > MAX_BODY ? UNSUPPORTED : body.text();
+    }
     if (tag === "[object ArrayBuffer]" || g.ArrayBuffer.isView(body)) {
-      return new TextDecoder_().decode(body);
+      return body.byteLength > MAX_BODY ? UNSUPPORTED : new TextDecoder_().decode(body);
     }
     return UNSUPPORTED;
   }

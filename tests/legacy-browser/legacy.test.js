@@ -22,7 +22,7 @@ const CANCELLED = 0x76000999;
 const TWO_TRIES_LEFT = 0x80000002;
 const DEMO_PIN = "123456";
 const WRONG_PIN = "975318";
-const TBS = "申請書 application form: a+b=c & 100%"; // as the page's index.html signs it
+const TBS = "申請書 application form: a+b=c & 100%\n姓名: \"王小明\" C:\\forms"; // a line break, quotes, a backslash
 const T = { timeout: 4 * GUARD_MS };
 
 const dir = mkdtempSync(path.join(tmpdir(), "card-agent-legacy-browser-"));
@@ -271,6 +271,25 @@ describe("with the extension (legacy calls through the native host)", () => {
     const image = await legacy(page, "imageCheckEnvir");
     assert.equal(image.transport, "ok", JSON.stringify(image));
     assert.equal(image.result.ret_code, UNTRUSTED_SITE);
+    await page.close();
+  });
+
+  test("a document over 512 KiB is left to HTTP: blocked without the permission, signed with it", T, async () => {
+    // Its PKCS7 answer (content attached, base64 twice over) would not fit the 1 MB a native
+    // host may send the browser; over HTTP it fits the agent's 2 MiB.
+    const document = `${TBS}\n${"申請內容 form data 0123456789\n".repeat(17_000)}`;
+    const page = await open(browser, TRUSTED_HOST, { viaExtension: true });
+    const certs = await legacy(page, "xhrGetUserCert");
+    assert.equal((await legacy(page, "xhrSign", document, DEMO_PIN)).transport, "network-error");
+    await browser.loopback(site.origin(TRUSTED_HOST), "granted");
+    try {
+      const r = await legacy(page, "xhrSign", document, DEMO_PIN);
+      assert.equal(r.transport, "ok", JSON.stringify(r).slice(0, 200));
+      assert.equal(r.result.ret_code, OK);
+      assert.equal(opensslVerify(dir, r.result.signature, caCerts(certs.result)), document);
+    } finally {
+      await browser.loopback(site.origin(TRUSTED_HOST), "denied");
+    }
     await page.close();
   });
 
