@@ -102,6 +102,22 @@
 
   const UNSUPPORTED = Symbol("left to the browser");
 
+  /** How many bytes `text` takes in UTF-8, as the browser would send it. */
+  function utf8Length(text) {
+    if (text.length * 3 <= MAX_BODY) return text.length; // small enough whatever it holds
+    let n = 0;
+    for (let i = 0; i < text.length; i += 1) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+        n += 4;
+        i += 1;
+      } else n += 3;
+    }
+    return n;
+  }
+
   /**
    * A request body as text, as the browser would send it, or UNSUPPORTED for what the shim
    * leaves to the browser (a FormData or a stream, a body over MAX_BODY). A Blob gives a
@@ -109,7 +125,7 @@
    */
   function bodyText(body) {
     if (body === undefined || body === null) return undefined;
-    const bounded = (text) => (text.length > MAX_BODY ? UNSUPPORTED : text);
+    const bounded = (text) => (utf8Length(text) > MAX_BODY ? UNSUPPORTED : text);
     if (typeof body === "string") return bounded(body);
     const tag = toTag(body);
     if (tag === "[object URLSearchParams]") return bounded(String(body));
@@ -134,7 +150,7 @@
   /** Sends one call; resolves with `{status, contentType, body}` (body in base64). */
   function call(method, path, body) {
     return new Promise((resolve, reject) => {
-      if (typeof body === "string" && body.length > MAX_BODY) {
+      if (typeof body === "string" && utf8Length(body) > MAX_BODY) {
         reject(new LegacyFailure("too large"));
         return;
       }

@@ -174,7 +174,10 @@ test("fetch: a failure or an impossible answer is a network error (TypeError)", 
 
 test("a body over 512 KiB goes over HTTP: its signed answer would not fit the native host's 1 MB", async () => {
   const big = "x".repeat(512 * 1024 + 1);
-  const bodies = [big, new Blob([big]), new TextEncoder().encode(big), new URLSearchParams({ tbsPackage: big })];
+  const bodies = [
+    big, new Blob([big]), new TextEncoder().encode(big), new URLSearchParams({ tbsPackage: big }),
+    "申".repeat(200_000), // 200,000 characters, 600,000 bytes in UTF-8
+  ];
   for (const body of bodies) {
     const { win, page, fetched, xhrSent } = loadShim();
     page.fetch("http://localhost:61161/sign", { method: "POST", body });
@@ -189,8 +192,9 @@ test("a body over 512 KiB goes over HTTP: its signed answer would not fit the na
   // 512 KiB itself is carried.
   const { win, page } = loadShim();
   page.fetch("http://localhost:61161/sign", { method: "POST", body: "x".repeat(512 * 1024) });
+  page.fetch("http://localhost:61161/sign", { method: "POST", body: `${"申".repeat(174_762)}xx` });
   await flush();
-  assert.equal(shimRequests(win).length, 1);
+  assert.equal(shimRequests(win).length, 2);
 });
 
 test("fetch: an AbortSignal stops the wait; the late answer is dropped", async () => {
