@@ -10,9 +10,11 @@ cd "$(dirname "$0")"
 BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
 # The tray's test: a private D-Bus session, Xvfb, a StatusNotifier watcher, a visible tray host,
 # and gdbus to read the item as a panel does. chromium-l10n: the browser's zh-TW, which the
-# extension's texts follow (LANG=zh_TW.UTF-8).
+# extension's texts follow (LANG=zh_TW.UTF-8). iproute2: the legacy browser tests' private
+# network namespace, where port 61161 is free.
 TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium chromium-l10n
-  dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin)
+  dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin
+  iproute2)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -71,14 +73,15 @@ run_tests() {
   (cd extension && node --test test/)
   say "building"
   cargo build --workspace --all-targets --all-features
-  say "running every test"
+  say "running every Rust test"
   cargo test --workspace --all-features --no-fail-fast
   browser_tests
 }
 
-# Headless Chromium with the unpacked extension, the real native host and daemon, SoftHSM2 and
-# the demo token, against the demo e-government site (tests/browser/README.md). Node 20+ and
-# npm; playwright-core drives the Debian chromium and never downloads a browser.
+# Headless Chromium with the unpacked extension and the real native host and daemon: the new
+# API against the demo e-government site (tests/browser/README.md, SoftHSM2 and the demo
+# token), and a legacy HiPKI page with and without the extension (tests/legacy-browser/).
+# Node 20+ and npm; playwright-core drives Debian's chromium and never downloads a browser.
 browser_tests() {
   command -v npm >/dev/null || install_packages npm
   local major
@@ -87,9 +90,12 @@ browser_tests() {
     echo "the browser tests need Node 20 or later (found $(node --version))" >&2
     exit 1
   fi
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   say "browser end-to-end tests (headless Chromium)"
-  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error \
     && node --test --test-concurrency=1 test/)
+  say "legacy page browser tests (headless Chromium)"
+  (cd tests/legacy-browser && npm ci --no-audit --no-fund --loglevel=error && npm test)
 }
 
 case "${1:-}" in

@@ -1,7 +1,9 @@
 // The service worker: wires the browser's APIs to the router. All decisions live in lib/,
 // which takes its browser APIs as parameters so that Node's test runner can exercise it.
 
-import { HOST_NAME, PAGE_PORT_NAME, POPUP_COMMANDS } from "./lib/protocol.js";
+import {
+  HOST_NAME, LEGACY_COMMANDS, LEGACY_PORT_NAME, PAGE_PORT_NAME, POPUP_COMMANDS,
+} from "./lib/protocol.js";
 import { NativeConnection } from "./lib/native-connection.js";
 import { Router } from "./lib/router.js";
 import { classifySender } from "./lib/origin.js";
@@ -22,10 +24,11 @@ const native = new NativeConnection({
 });
 router = new Router({ native });
 
-// One long-lived port per content script (per tab). Its disconnect tells us the tab closed
-// or navigated, so the tab's requests and subscription are dropped.
+// One long-lived port per content script (per tab), and a second one when the page makes
+// legacy calls (legacy-shim.js): that one carries `legacy-request` only. A port's disconnect
+// tells us the tab closed or navigated, so the tab's requests and subscription are dropped.
 api.runtime.onConnect.addListener((port) => {
-  if (port.name !== PAGE_PORT_NAME) return;
+  if (port.name !== PAGE_PORT_NAME && port.name !== LEGACY_PORT_NAME) return;
   const who = classifySender(port.sender, { extensionId, extensionOrigin });
   if (!who.accept || who.kind !== "page") {
     port.disconnect();
@@ -35,6 +38,7 @@ api.runtime.onConnect.addListener((port) => {
     origin: who.origin,
     originError: who.error,
     post: (message) => port.postMessage(message),
+    ...(port.name === LEGACY_PORT_NAME ? { commands: LEGACY_COMMANDS } : {}),
   });
   port.onMessage.addListener((message) => router.request(client, message));
   port.onDisconnect.addListener(() => router.removeClient(client));

@@ -11,6 +11,13 @@
 //                 {"card-agent": "present", version} once at start.
 // Here -> worker: {type: "request", id, command, arguments} on a runtime port.
 //
+// The legacy shim (legacy-shim.js, in the page's world) carries pages' calls to
+// http://localhost:61161 here, on its own marker and its own runtime port:
+// Shim -> here:   {"card-agent-legacy": "request", id, method, path, body?}
+// Here -> shim:   {"card-agent-legacy": "response", id, result} | {..., id, error}
+// Here -> worker: {type: "request", id, command: "legacy-request", arguments: {method, path, body}}
+// on the "card-agent-legacy" port. These messages are kept from the page's own listeners.
+//
 // A classic script (content scripts cannot be modules), wrapped so nothing leaks into the
 // isolated world's globals. Tests run this file in a vm with a fake window and runtime.
 (() => {
@@ -152,4 +159,83 @@
   });
 
   toPage({ kind: "present", body: { version } });
+
+  // ---- Legacy calls from legacy-shim.js ----
+
+  const LEGACY_MARK = "card-agent-legacy";
+  const LEGACY_PORT_NAME = "card-agent-legacy";
+  const MAX_LEGACY_PATH = 2048;
+  let legacyPort = null;
+  // Shim ids awaiting an answer on the current legacy port.
+  const legacyInFlight = new Map();
+
+  function toShim(id, body) {
+    win.postMessage({ [LEGACY_MARK]: "response", id, ...body }, win.location.origin);
+  }
+
+  function legacyError(id, code, message, extra = {}) {
+    toShim(id, { error: { code, message, ...extra } });
+  }
+
+  function getLegacyPort() {
+    if (legacyPort) return legacyPort;
+    const opened = api.runtime.connect({ name: LEGACY_PORT_NAME });
+    opened.onMessage.addListener((message) => {
+      if (!isObject(message) || message.type !== "response") return;
+      const left = (legacyInFlight.get(message.id) ?? 1) - 1;
+      if (left > 0) legacyInFlight.set(message.id, left);
+      else legacyInFlight.delete(message.id);
+      toShim(message.id, "error" in message ? { error: message.error } : { result: message.result });
+    });
+    opened.onDisconnect.addListener(() => {
+      if (legacyPort !== opened) return;
+      legacyPort = null;
+      const waiting = [...legacyInFlight.keys()];
+      legacyInFlight.clear();
+      for (const id of waiting) {
+        legacyError(id, "INTERNAL", "The card-agent extension stopped answering (disconnected).", {
+          agent: "extension-disconnected",
+        });
+      }
+    });
+    legacyPort = opened;
+    return opened;
+  }
+
+  function fromShim(data) {
+    // The shim's ids are strings; with anything else there is nobody to answer.
+    if (typeof data.id !== "string" || data.id.length > MAX_ID_LENGTH) return;
+    const { id, method, path, body } = data;
+    const bad = (field, message) => legacyError(id, "BAD_REQUEST", message, { field });
+    if (method !== "GET" && method !== "POST") return bad("arguments.method", "method must be GET or POST.");
+    if (typeof path !== "string" || !path.startsWith("/") || path.length > MAX_LEGACY_PATH) {
+      return bad("arguments.path", "path must start with / and be at most 2048 characters.");
+    }
+    if (body !== undefined && typeof body !== "string") return bad("arguments.body", "body must be a string.");
+    const args = body === undefined ? { method, path } : { method, path, body };
+    const text = JSON.stringify({ type: "request", id, command: "legacy-request", arguments: args });
+    if (new TextEncoder().encode(text).length > MAX_MESSAGE) {
+      return bad("arguments.body", "The request is larger than the 1 MiB limit.");
+    }
+    try {
+      getLegacyPort().postMessage(JSON.parse(text));
+      legacyInFlight.set(id, (legacyInFlight.get(id) ?? 0) + 1);
+    } catch (error) {
+      legacyPort = null;
+      legacyError(id, "INTERNAL", `The card-agent extension stopped answering (${String(error?.message ?? error)}).`, {
+        agent: "extension-disconnected",
+      });
+    }
+  }
+
+  // Capture, registered at document_start: runs before any listener of the page, so the
+  // page's own "message" listeners never see the shim's requests (legacy pages often
+  // JSON.parse whatever message arrives).
+  win.addEventListener("message", (event) => {
+    if (event.source !== win) return;
+    const data = event.data;
+    if (!isObject(data) || data[LEGACY_MARK] !== "request") return;
+    event.stopImmediatePropagation();
+    fromShim(data);
+  }, true);
 })();

@@ -30,6 +30,15 @@ export const PAGE_COMMANDS = Object.freeze([
   "subscribe", "unsubscribe",
 ]);
 
+/** The name of the runtime port on which the content script carries the legacy shim's calls. */
+export const LEGACY_PORT_NAME = "card-agent-legacy";
+
+/** The only command the legacy port carries. */
+export const LEGACY_COMMANDS = Object.freeze(["legacy-request"]);
+
+/** `legacy-request`'s bound on `arguments.path` (protocol `MAX_LEGACY_PATH_CHARS`). */
+export const MAX_LEGACY_PATH = 2048;
+
 /** Commands the toolbar popup may send (read-only ones). */
 export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
 
@@ -38,11 +47,15 @@ export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
  * - interactive: a PIN dialog may be open and a person is typing;
  * - inventory: loading PKCS#11 modules and reading a slow card can take seconds, and the
  *   agent may queue the request behind another tab's operation on the same card;
+ * - legacy: a page's call to the legacy API, which may show the agent's PIN or site dialog;
+ *   the agent answers those itself within 180 s (HiPKI's "execution error or timeout"), so
+ *   the worker waits a little longer and the page gets the agent's answer;
  * - quick: everything else answers from memory.
  */
 export const DEFAULT_TIMEOUTS = Object.freeze({
   interactive: 120_000,
   inventory: 30_000,
+  legacy: 190_000,
   quick: 10_000,
 });
 
@@ -53,6 +66,7 @@ const INVENTORY = new Set(["status", "get-certificates"]);
 export function timeoutFor(command, timeouts = DEFAULT_TIMEOUTS) {
   if (INTERACTIVE.has(command)) return timeouts.interactive;
   if (INVENTORY.has(command)) return timeouts.inventory;
+  if (command === "legacy-request") return timeouts.legacy ?? timeouts.interactive;
   return timeouts.quick;
 }
 

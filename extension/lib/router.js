@@ -6,7 +6,7 @@
 // the native connection and the timer functions, and tests pass fakes.
 
 import {
-  DEFAULT_TIMEOUTS, MAX_FRAME, PAGE_COMMANDS, errorBody, isPlainObject, isValidId,
+  DEFAULT_TIMEOUTS, MAX_FRAME, MAX_LEGACY_PATH, PAGE_COMMANDS, errorBody, isPlainObject, isValidId,
   timeoutFor, unreachableError, utf8Length,
 } from "./protocol.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -240,10 +240,36 @@ export function checkRequest(message, commands = PAGE_COMMANDS) {
   if (args !== undefined && args !== null && !isPlainObject(args)) {
     return bad("arguments", "arguments must be an object.");
   }
+  if (message.command === "legacy-request") return checkLegacy(args ?? {});
   // Pages never send a PIN: the agent asks in its own dialog. A page that could pass one
   // could guess PINs without the user seeing anything.
   if (isPlainObject(args) && Object.hasOwn(args, "pin")) {
     return bad("arguments.pin", "Pages may not send a PIN; card-agent asks for it itself.");
+  }
+  return null;
+}
+
+/**
+ * The arguments of `legacy-request` (a page's call to the legacy HiPKI API): `{method, path,
+ * body?}`. The body is the page's own form body and may hold the PIN the page asked for, as
+ * HiPKI pages do; the agent applies the legacy API's rules to it (trusted sites only), the same
+ * as over HTTP.
+ */
+function checkLegacy(args) {
+  const bad = (field, text) => errorBody("BAD_REQUEST", text, { field });
+  for (const key of Object.keys(args)) {
+    if (!["method", "path", "body"].includes(key)) return bad(`arguments.${key}`, "Unknown argument.");
+  }
+  if (args.method !== "GET" && args.method !== "POST") {
+    return bad("arguments.method", "method must be GET or POST.");
+  }
+  const { path } = args;
+  // eslint-disable-next-line no-control-regex
+  if (typeof path !== "string" || !path.startsWith("/") || path.length > MAX_LEGACY_PATH || /[\x00-\x1f\x7f]/.test(path)) {
+    return bad("arguments.path", "path must start with / and be at most 2048 characters.");
+  }
+  if (args.body !== undefined && typeof args.body !== "string") {
+    return bad("arguments.body", "body must be a string.");
   }
   return null;
 }

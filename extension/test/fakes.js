@@ -96,8 +96,12 @@ export class FakeWindow {
     /** Everything posted to this window, in order: `{data, targetOrigin, source}`. */
     this.posted = [];
   }
-  addEventListener(type, fn) {
-    if (type === "message") this.listeners.push(fn);
+  addEventListener(type, fn, options) {
+    const capture = options === true || options?.capture === true;
+    if (type !== "message") return;
+    // At the target, capture listeners run before the others, each group in the order added.
+    if (capture) this.listeners.splice(this.listeners.filter((l) => l.capture).length, 0, Object.assign(fn, { capture }));
+    else this.listeners.push(fn);
   }
   removeEventListener(type, fn) {
     this.listeners = this.listeners.filter((l) => l !== fn);
@@ -107,7 +111,15 @@ export class FakeWindow {
     const copy = structuredClone(data);
     this.posted.push({ data: copy, targetOrigin, source });
     setTimeout(() => {
-      for (const fn of [...this.listeners]) fn({ data: copy, source, origin: this.location.origin });
+      let stopped = false;
+      const event = {
+        data: copy, source, origin: this.location.origin,
+        stopImmediatePropagation: () => { stopped = true; },
+      };
+      for (const fn of [...this.listeners]) {
+        if (stopped) break;
+        fn(event);
+      }
     }, 0);
   }
   /** A message from another window (e.g. an iframe) to this one. */

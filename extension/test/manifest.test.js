@@ -22,17 +22,35 @@ test("permissions: native messaging only; content script on https and loopback h
   assert.equal(manifest.host_permissions, undefined);
   assert.equal(manifest.externally_connectable, undefined, "web pages cannot message the worker directly");
   assert.equal(manifest.web_accessible_resources, undefined);
-  const [cs, ...others] = manifest.content_scripts;
+  const [cs, shim, ...others] = manifest.content_scripts;
   assert.equal(others.length, 0);
+  assert.deepEqual(cs.js, ["content.js"]);
   assert.deepEqual(cs.matches, ["https://*/*", "http://localhost/*", "http://127.0.0.1/*", "http://[::1]/*"]);
   assert.equal(cs.run_at, "document_start");
   assert.equal(cs.all_frames, false);
+  assert.equal(cs.world, undefined, "the bridge runs in the isolated world");
   assert.deepEqual(manifest.background, { service_worker: "background.js", type: "module" });
+});
+
+test("the legacy shim runs in the page's world, where the bridge runs, but not on the agent's own pages", () => {
+  const [cs, shim] = manifest.content_scripts;
+  assert.deepEqual(shim.js, ["legacy-shim.js"]);
+  assert.equal(shim.world, "MAIN");
+  assert.equal(shim.run_at, "document_start");
+  assert.equal(shim.all_frames, false);
+  assert.deepEqual(shim.matches, cs.matches);
+  // The popup bridge and self-test pages call the agent themselves over HTTP.
+  assert.deepEqual(shim.exclude_matches, [
+    "http://localhost:61161/*", "http://127.0.0.1:61161/*", "http://[::1]:61161/*",
+  ]);
+  // "world" in the manifest: Chrome 111.
+  assert.ok(Number(manifest.minimum_chrome_version) >= 111);
 });
 
 test("every file the manifests name exists and is packaged", () => {
   const named = [
-    manifest.background.service_worker, ...manifest.content_scripts[0].js, manifest.action.default_popup,
+    manifest.background.service_worker, ...manifest.content_scripts.flatMap((c) => c.js),
+    manifest.action.default_popup,
     ...Object.values(manifest.icons), ...Object.values(manifest.action.default_icon),
     `_locales/${manifest.default_locale}/messages.json`, "_locales/en/messages.json",
   ];

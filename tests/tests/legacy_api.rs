@@ -478,6 +478,47 @@ fn pkcs1_and_base64_and_page_quirks() {
 }
 
 #[test]
+fn an_unencoded_package_signs_text_with_line_breaks_and_quotes() {
+    // As pages post it: encodeURIComponent(tbs) and (pin) inside the JSON, "+" pre-escaped as
+    // %2B, the JSON itself not form-encoded. Decoded as a form, %0A and %22 would break it.
+    let s = start("deny");
+    let chain = s.chain_pem();
+    let tbs = "申請書\r\n姓名: \"王小明\"\npath C:\\forms a+b=c & 100%";
+    let encode = |v: &str| {
+        form_urlencoded::byte_serialize(v.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
+    let package = serde_json::json!({
+        "func": "MakeSignature", "signatureType": "PKCS7", "tbs": encode(tbs), "tbsEncoding": "NONE",
+        "hashAlgorithm": "SHA256", "pin": encode("123456"), "nonce": "n+1",
+    });
+    let body = format!("tbsPackage={}", package.to_string().replace('+', "%2B"));
+    let r = s.post("/sign", TRUSTED, "", &body).json();
+    assert_eq!(r["ret_code"], 0, "{r}");
+    let p7 = s.dir.path().join("multiline.p7s");
+    std::fs::write(&p7, b64(r["signature"].as_str().unwrap())).unwrap();
+    let out = s.dir.path().join("multiline.out");
+    let (ok, text) = openssl(&[
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        path(&p7),
+        "-CAfile",
+        path(&chain),
+        "-purpose",
+        "any",
+        "-out",
+        path(&out),
+    ]);
+    assert!(ok, "{text}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), tbs);
+}
+
+#[test]
 fn error_codes_pages_check() {
     let s = start("deny");
     let code = |p: Value| {

@@ -75,8 +75,8 @@ pub async fn route(
         (&Method::GET, "/p11Image.bmp") => p11_image(ctx, with_cert).await,
         (&Method::GET, "/waiting.gif") => bytes("image/gif", pages::waiting_gif()),
         (&Method::POST, "/CardManagement/sendCardCommand") => {
-            let func = TbsPackage::parse(&form_package(&body).unwrap_or_default())
-                .ok()
+            let func = TbsPackage::from_form(&body)
+                .and_then(Result::ok)
                 .and_then(|p| p.func())
                 .unwrap_or_default();
             json_response(
@@ -175,7 +175,7 @@ async fn p11_image(ctx: &Context, with_cert: bool) -> Response<Body> {
 }
 
 async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
-    let Some(text) = form_package(body) else {
+    let Some(package) = TbsPackage::from_form(body) else {
         return json_response(
             ctx,
             None,
@@ -187,7 +187,7 @@ async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
             ),
         );
     };
-    let mut package = match TbsPackage::parse(&text) {
+    let mut package = match package {
         Ok(p) => p,
         Err(_) => {
             return json_response(
@@ -202,7 +202,6 @@ async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
             )
         }
     };
-    drop(zeroize::Zeroizing::new(text));
     let func = package.func().unwrap_or_else(|| "MakeSignature".to_owned());
     if func == "DecryptData" {
         return decrypt_package(ctx, package).await;
@@ -293,8 +292,7 @@ fn sign_request(
 }
 
 async fn decrypt(ctx: &Context, body: &[u8]) -> Response<Body> {
-    let package =
-        form_package(body).and_then(|t| TbsPackage::parse(&zeroize::Zeroizing::new(t)).ok());
+    let package = TbsPackage::from_form(body).and_then(Result::ok);
     match package {
         Some(p) => decrypt_package(ctx, p).await,
         None => json_response(
@@ -446,11 +444,6 @@ fn failure(func: &str, error: &Error, lang: Language) -> Value {
 
 fn fail_with(func: &str, ret_code: u32, last_error: u32, message: &str) -> Value {
     json!({ "func": func, "ret_code": ret_code, "last_error": last_error, "message": message })
-}
-
-/// The `tbsPackage` field of a form body.
-fn form_package(body: &[u8]) -> Option<String> {
-    form_value(body, "tbsPackage")
 }
 
 fn form_value(form: &[u8], key: &str) -> Option<String> {

@@ -41,6 +41,32 @@ impl TbsPackage {
         }
     }
 
+    /// The `tbsPackage` of a form body, parsed; `None` when the body has no such field.
+    ///
+    /// Pages post `tbsPackage=<JSON>` with the JSON itself not form-encoded, its values wrapped
+    /// in `encodeURIComponent()` and `+` pre-escaped as `%2B`. Decoding the field as a form
+    /// turns a value's `%22`, `%5C` or `%0A` into a raw quote, backslash or newline inside a
+    /// JSON string, and the package no longer parses: a page signing text with a line break or
+    /// a quote got "JSON format error". So when the form-decoded field is not a package, the
+    /// field's raw text is tried; its values are then decoded one by one by [`TbsPackage::text`].
+    /// Whatever parsed before still parses the same way.
+    pub fn from_form(body: &[u8]) -> Option<Result<Self>> {
+        let decoded = zeroize::Zeroizing::new(
+            form_urlencoded::parse(body)
+                .find(|(k, _)| k == "tbsPackage")?
+                .1
+                .into_owned(),
+        );
+        let parsed = TbsPackage::parse(&decoded);
+        if parsed.is_ok() {
+            return Some(parsed);
+        }
+        match raw_field(body, "tbsPackage").map(TbsPackage::parse) {
+            Some(Ok(package)) => Some(Ok(package)),
+            _ => Some(parsed),
+        }
+    }
+
     /// A text field: absent, `null`, `""` and `"__NotExistedTag__"` are all `None`;
     /// numbers and booleans are given as text; `encodeURIComponent` wrapping is undone.
     pub fn text(&self, key: &str) -> Option<String> {
@@ -92,6 +118,18 @@ impl TbsPackage {
     pub fn func(&self) -> Option<String> {
         self.text("func")
     }
+}
+
+/// The undecoded value of the form field `key`, when it is the body's last field: from after
+/// `key=` to the end (a page's unencoded JSON may hold a `&` of its own).
+fn raw_field<'a>(body: &'a [u8], key: &str) -> Option<&'a str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let head = format!("{key}=");
+    if let Some(rest) = text.strip_prefix(&head) {
+        return Some(rest);
+    }
+    text.rfind(&format!("&{head}"))
+        .map(|at| &text[at + head.len() + 1..])
 }
 
 /// A value "looks encoded" when it has `%XX` escapes. Text that merely contains a `%` not
@@ -148,6 +186,49 @@ mod tests {
         let p = TbsPackage::parse(r#"{"tbs":"100% sure","b64":"QUJD+/=="}"#).unwrap();
         assert_eq!(p.text("tbs").as_deref(), Some("100% sure"));
         assert_eq!(p.text("b64").as_deref(), Some("QUJD+/=="));
+    }
+
+    #[test]
+    fn an_unencoded_package_whose_values_hold_quotes_backslashes_and_line_breaks() {
+        // As a page builds it: encodeURIComponent(tbs), JSON.stringify, "+" -> "%2B", posted
+        // without form-encoding the JSON.
+        let tbs = "line 1\nsays \"hi\" a+b\\c & 100%";
+        let encoded: String = form_urlencoded::byte_serialize(tbs.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20");
+        let body = format!(
+            "tbsPackage={{\"func\":\"MakeSignature\",\"tbs\":\"{encoded}\",\"pin\":\"%31%32%33%34%35%36\",\"b64\":\"QUJD%2B/==\"}}"
+        );
+        let mut p = TbsPackage::from_form(body.as_bytes()).unwrap().unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some(tbs));
+        assert_eq!(p.text("b64").as_deref(), Some("QUJD+/=="));
+        assert_eq!(p.take_secret("pin").unwrap().expose(), "123456");
+        // Also as a later field.
+        let later = format!("x=1&{body}");
+        let p = TbsPackage::from_form(later.as_bytes()).unwrap().unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some(tbs));
+    }
+
+    #[test]
+    fn form_bodies_that_parsed_before_parse_the_same() {
+        // Form-encoded JSON (the popup bridge, most libraries): decoded once, as before.
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("tbsPackage", r#"{"func":"GetUserCert","tbs":"a b+c"}"#)
+            .finish();
+        let p = TbsPackage::from_form(body.as_bytes()).unwrap().unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some("a b+c"));
+        // Unencoded JSON whose values have only plain characters: "+" pre-escaped, "%" alone.
+        let p = TbsPackage::from_form(br#"tbsPackage={"tbs":"a%2Bb 100%"}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some("a+b 100%"));
+        assert!(TbsPackage::from_form(b"other=1").is_none());
+        assert!(TbsPackage::from_form(b"tbsPackage=%7Bnot-json")
+            .unwrap()
+            .is_err());
+        assert!(TbsPackage::from_form(b"tbsPackage={\"a\":")
+            .unwrap()
+            .is_err());
     }
 
     #[test]
