@@ -2,7 +2,8 @@
 // which takes its browser APIs as parameters so that Node's test runner can exercise it.
 
 import {
-  HOST_NAME, LEGACY_COMMANDS, LEGACY_PORT_NAME, PAGE_PORT_NAME, POPUP_COMMANDS,
+  EXTENSION_PAGE_COMMANDS, EXTENSION_PAGE_PORT_NAME, HOST_NAME, LEGACY_COMMANDS, LEGACY_PORT_NAME,
+  PAGE_PORT_NAME, POPUP_COMMANDS,
 } from "./lib/protocol.js";
 import { NativeConnection } from "./lib/native-connection.js";
 import { Router } from "./lib/router.js";
@@ -28,6 +29,10 @@ router = new Router({ native });
 // legacy calls (legacy-shim.js): that one carries `legacy-request` only. A port's disconnect
 // tells us the tab closed or navigated, so the tab's requests and subscription are dropped.
 api.runtime.onConnect.addListener((port) => {
+  if (port.name === EXTENSION_PAGE_PORT_NAME) {
+    connectExtensionPage(port);
+    return;
+  }
   if (port.name !== PAGE_PORT_NAME && port.name !== LEGACY_PORT_NAME) return;
   const who = classifySender(port.sender, { extensionId, extensionOrigin });
   if (!who.accept || who.kind !== "page") {
@@ -43,6 +48,23 @@ api.runtime.onConnect.addListener((port) => {
   port.onMessage.addListener((message) => router.request(client, message));
   port.onDisconnect.addListener(() => router.removeClient(client));
 });
+
+// The extension's own self-test page: its origin is the extension's (the agent treats it as
+// the user's own tool), it may run the self-test's commands and receive card events.
+function connectExtensionPage(port) {
+  const who = classifySender(port.sender, { extensionId, extensionOrigin });
+  if (!who.accept || who.kind !== "extension") {
+    port.disconnect();
+    return;
+  }
+  const client = router.addClient({
+    origin: who.origin,
+    commands: EXTENSION_PAGE_COMMANDS,
+    post: (message) => port.postMessage(message),
+  });
+  port.onMessage.addListener((message) => router.request(client, message));
+  port.onDisconnect.addListener(() => router.removeClient(client));
+}
 
 // The toolbar popup asks one read-only question at a time: `{type: "popup-request", command}`.
 // Its origin is the extension's own, taken from the sender like any other.

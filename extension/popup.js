@@ -81,7 +81,7 @@ async function refresh() {
 // The self-test page ships later; link to it only once the extension contains it.
 async function showSelftestIfPresent() {
   try {
-    const response = await fetch(api.runtime.getURL("selftest.html"), { method: "HEAD" });
+    const response = await fetch(api.runtime.getURL("selftest/selftest.html"), { method: "HEAD" });
     document.getElementById("selftest").hidden = !response.ok;
   } catch {
     // Not in the package: keep the link hidden.

@@ -18,7 +18,7 @@ export const ERROR_CODES = Object.freeze([
   "NO_READER", "NO_CARD", "UNKNOWN_CARD", "NO_MODULE", "NO_TOKEN", "CERT_NOT_FOUND",
   "KEY_NOT_FOUND", "PIN_INCORRECT", "PIN_LOCKED", "PIN_FORMAT", "PIN_REQUIRED",
   "USER_CANCELLED", "SITE_NOT_TRUSTED", "BAD_REQUEST", "UNSUPPORTED_ALGORITHM", "TIMEOUT",
-  "CARD_REMOVED", "IO_ERROR", "INTERNAL",
+  "CARD_REMOVED", "IO_ERROR", "INTERNAL", "CERT_EXPIRED", "CERT_NOT_YET_VALID",
 ]);
 
 /**
@@ -38,6 +38,19 @@ export const LEGACY_COMMANDS = Object.freeze(["legacy-request"]);
 
 /** `legacy-request`'s bound on `arguments.path` (protocol `MAX_LEGACY_PATH_CHARS`). */
 export const MAX_LEGACY_PATH = 2048;
+
+/**
+ * The runtime port the extension's own pages (the self-test page) open. Only pages of this
+ * extension are accepted on it; like web pages they may not send a PIN (the agent's own dialog
+ * asks for it).
+ */
+export const EXTENSION_PAGE_PORT_NAME = "card-agent-extension-page";
+
+/** Commands the extension's own pages may send: the self-test's. */
+export const EXTENSION_PAGE_COMMANDS = Object.freeze([
+  "version", "status", "get-certificates", "environment-check", "self-test-sign",
+  "subscribe", "unsubscribe",
+]);
 
 /** Commands the toolbar popup may send (read-only ones). */
 export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
@@ -59,8 +72,8 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
   quick: 10_000,
 });
 
-const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin"]);
-const INVENTORY = new Set(["status", "get-certificates"]);
+const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin", "self-test-sign"]);
+const INVENTORY = new Set(["status", "get-certificates", "environment-check"]);
 
 /** The timeout for `command` (milliseconds). */
 export function timeoutFor(command, timeouts = DEFAULT_TIMEOUTS) {

@@ -17,7 +17,7 @@
       demo: "示範用，不是真的卡片", signing: "簽章中…請依視窗指示輸入 PIN 碼。", pageOk: "網頁驗章成功（WebCrypto）",
       pageBad: "網頁驗章失敗（WebCrypto）", agentOk: "card-agent 驗章成功", agentBad: "card-agent 驗章失敗",
       allOk: "簽章與驗章都成功，卡片可以正常使用。", failed: "失敗", noSigningCert: "沒有可簽章的憑證。",
-      checksUnavailable: "無法取得環境檢查結果。", loading: "讀取中…", fix: "解決方法", agentDown: "無法連線到 card-agent。", doIt: "立即修正"
+      checksUnavailable: "無法取得環境檢查結果。", loading: "讀取中…", fix: "解決方法", agentDown: "無法連線到 card-agent。", doIt: "立即修正", pinDialog: "按下按鈕後，card-agent 會開啟自己的視窗詢問 PIN 碼。錯誤三次卡片會鎖住。"
     },
     en: {
       title: "card-agent self-test", checks: "Environment check", cards: "Readers and cards", signTest: "Sign and verify test",
@@ -30,7 +30,7 @@
       demo: "demo, not a real card", signing: "Signing… type the PIN when card-agent asks.", pageOk: "Verified in this page (WebCrypto)",
       pageBad: "Not verified in this page (WebCrypto)", agentOk: "Verified by card-agent", agentBad: "Not verified by card-agent",
       allOk: "Signing and both verifications passed: the card works.", failed: "Failed", noSigningCert: "No certificate that can sign.",
-      checksUnavailable: "The environment check could not be run.", loading: "Reading…", fix: "Fix", agentDown: "card-agent cannot be reached.", doIt: "Fix it now"
+      checksUnavailable: "The environment check could not be run.", loading: "Reading…", fix: "Fix", agentDown: "card-agent cannot be reached.", doIt: "Fix it now", pinDialog: "card-agent opens its own window to ask for the PIN. Three wrong PINs lock the card."
     }
   };
   let lang = localStorage.getItem("card-agent-lang") === "en" ? "en" : "zh-TW";
@@ -38,21 +38,60 @@
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
 
-  const api = {
-    async get(name) {
-      const r = await fetch("/selftest/api/" + name, { cache: "no-store" });
-      return r.json();
-    },
-    async post(name, body) {
+  // Served by the agent, the page calls its same-origin API; as an extension page it talks to
+  // the agent through the service worker (the agent's own dialog then asks for the PIN, since
+  // the extension never carries a PIN from a page).
+  const inExtension = location.protocol === "chrome-extension:" || location.protocol === "moz-extension:";
+  const api = inExtension ? extensionApi() : httpApi();
+
+  function httpApi() {
+    const post = async (name, body) => {
       const r = await fetch("/selftest/api/" + name, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
       return r.json();
-    },
-    sign(body) { return this.post("sign", body); },
-    events(onEvent) {
-      const source = new EventSource("/selftest/api/events");
-      source.onmessage = (m) => onEvent(JSON.parse(m.data));
-    }
-  };
+    };
+    return {
+      canFix: true,
+      async get(name) {
+        const r = await fetch("/selftest/api/" + name, { cache: "no-store" });
+        return r.json();
+      },
+      post,
+      sign: (body) => post("sign", body),
+      events(onEvent) {
+        const source = new EventSource("/selftest/api/events");
+        source.onmessage = (m) => onEvent(JSON.parse(m.data));
+      }
+    };
+  }
+
+  function extensionApi() {
+    const ext = globalThis.chrome ?? globalThis.browser;
+    const port = ext.runtime.connect({ name: "card-agent-extension-page" });
+    const pending = new Map();
+    let nextId = 1;
+    let onEvent = () => {};
+    port.onMessage.addListener((m) => {
+      if (m.type === "event") { onEvent(m.event); return; }
+      const resolve = pending.get(m.id);
+      if (!resolve) return;
+      pending.delete(m.id);
+      resolve(m.error ? { error: m.error } : m.result);
+    });
+    const call = (command, args) => new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      port.postMessage({ type: "request", id, command, arguments: args || {} });
+    });
+    return {
+      canFix: false,
+      get(name) {
+        if (name.startsWith("checks")) return call("environment-check");
+        return call("status");
+      },
+      sign: (body) => call("self-test-sign", body.certificate ? { certificate: body.certificate } : {}),
+      events(handler) { onEvent = handler; call("subscribe"); }
+    };
+  }
 
   function applyLanguage() {
     document.documentElement.lang = lang === "en" ? "en" : "zh-Hant";
@@ -93,7 +132,8 @@
     const line = el("span", "fix", t("fix") + ": " + (fix.label || "") + " ");
     if (fix.kind === "command") line.append(el("code", null, fix.command));
     if (fix.kind === "setting") line.append(el("code", null, fix.key + " = " + fix.value + (fix.file ? "  (" + fix.file + ")" : "")));
-    if (fix.kind === "action") {
+    if (fix.kind === "action" && !api.canFix) line.append(el("code", null, "card-agent doctor --fix " + fix.id));
+    if (fix.kind === "action" && api.canFix) {
       const button = el("button", null, t("doIt"));
       button.type = "button";
       button.addEventListener("click", async () => {
@@ -245,6 +285,11 @@
     refresh();
   });
   $("sign-form").addEventListener("submit", signAndVerify);
+  if (inExtension) {
+    // No PIN field in the extension: the agent's own dialog asks for it.
+    $("pin").closest("form").querySelectorAll("label[for=pin], #pin").forEach((e) => { e.hidden = true; });
+    $("pin-help").dataset.t = "pinDialog";
+  }
   applyLanguage();
   refresh();
   api.events(() => refresh());
