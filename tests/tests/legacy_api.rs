@@ -795,3 +795,96 @@ fn zz_no_pin_in_any_log_line() {
         );
     }
 }
+
+#[test]
+fn self_test_page_and_its_api_are_for_this_computers_user_only() {
+    let s = start("deny");
+    assert_eq!(s.get("/selftest", None).status, 301);
+    let page = s.get("/selftest/", None);
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("selftest.js"));
+    assert_eq!(s.get("/selftest/selftest.js", None).status, 200);
+    // The page's own origin and local programs may use the API; a web page, even a trusted one,
+    // may not (the self-test signs with the card).
+    let own = format!("http://localhost:{}", s.port);
+    let status = s.get("/selftest/api/status", Some(&own));
+    assert_eq!(status.status, 200);
+    assert_eq!(status.json()["tokens"][0]["demo"], true);
+    for origin in [TRUSTED, "https://evil.example"] {
+        assert_eq!(
+            s.get("/selftest/api/status", Some(origin)).status,
+            403,
+            "{origin}"
+        );
+    }
+    let signed = s
+        .post("/selftest/api/sign", &own, "", r#"{"pin":"123456"}"#)
+        .json();
+    assert_eq!(signed["agentVerified"], true, "{signed}");
+    // Verified independently too: the signature over the sample text, with the certificate.
+    let cert = s.dir.path().join("selftest.der");
+    std::fs::write(&cert, b64(signed["certificate"].as_str().unwrap())).unwrap();
+    let pubkey = s.dir.path().join("selftest.pem");
+    assert!(
+        openssl(&[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            path(&cert),
+            "-pubkey",
+            "-noout",
+            "-out",
+            path(&pubkey)
+        ])
+        .0
+    );
+    let data = s.dir.path().join("selftest.txt");
+    std::fs::write(&data, b64(signed["data"].as_str().unwrap())).unwrap();
+    let sig = s.dir.path().join("selftest.sig");
+    std::fs::write(&sig, b64(signed["signature"].as_str().unwrap())).unwrap();
+    let (ok, text) = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        path(&pubkey),
+        "-signature",
+        path(&sig),
+        path(&data),
+    ]);
+    assert!(ok, "{text}");
+    let wrong = s
+        .post("/selftest/api/sign", &own, "", r#"{"pin":"975310"}"#)
+        .json();
+    assert_eq!(wrong["error"]["code"], "PIN_INCORRECT");
+    assert_eq!(wrong["error"]["retriesLeft"], 2);
+    assert_eq!(
+        s.post("/selftest/api/sign", TRUSTED, "", r#"{"pin":"123456"}"#)
+            .status,
+        403
+    );
+    // The live event stream opens with a comment line.
+    let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /selftest/api/events HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
+                s.port
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b": card-agent events\n\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(
+        head.contains("text/event-stream") && head.ends_with(": card-agent events\n\n"),
+        "{head}"
+    );
+}
