@@ -32,58 +32,9 @@ pub mod oid {
         ObjectIdentifier::new_unwrap("2.5.29.9");
 }
 
-/// Which government CA family issued a certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CardFamily {
-    /// 自然人憑證, 內政部憑證管理中心.
-    Moica,
-    /// 工商憑證, 工商憑證管理中心.
-    Moeaca,
-    /// 政府機關憑證, 政府憑證管理中心.
-    Gca,
-    /// 組織及團體憑證, 組織及團體憑證管理中心.
-    Xca,
-    /// 醫事憑證, 衛生福利部醫事憑證管理中心.
-    Hca,
-    /// Anything else.
-    Unknown,
-}
-
-impl CardFamily {
-    /// Recognises the family from the issuer's OU/CN text. Order matters: the HCA and XCA
-    /// names contain shorter names as substrings.
-    pub fn from_issuer(issuer: &str) -> Self {
-        const TABLE: &[(&str, CardFamily)] = &[
-            ("醫事憑證管理中心", CardFamily::Hca),
-            ("組織及團體憑證管理中心", CardFamily::Xca),
-            ("工商憑證管理中心", CardFamily::Moeaca),
-            ("內政部憑證管理中心", CardFamily::Moica),
-            ("政府憑證管理中心", CardFamily::Gca),
-            ("MOICA", CardFamily::Moica),
-            ("MOEACA", CardFamily::Moeaca),
-            ("HCA", CardFamily::Hca),
-            ("XCA", CardFamily::Xca),
-            ("GCA", CardFamily::Gca),
-        ];
-        TABLE
-            .iter()
-            .find(|(needle, _)| issuer.contains(needle))
-            .map(|(_, family)| *family)
-            .unwrap_or(CardFamily::Unknown)
-    }
-
-    /// Wire name: `MOICA`, `MOEACA`, `GCA`, `XCA`, `HCA`, `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardFamily::Moica => "MOICA",
-            CardFamily::Moeaca => "MOEACA",
-            CardFamily::Gca => "GCA",
-            CardFamily::Xca => "XCA",
-            CardFamily::Hca => "HCA",
-            CardFamily::Unknown => "unknown",
-        }
-    }
-}
+/// Which government CA family issued a certificate: one table, in the protocol crate, shared
+/// with the relying-party verifier so the two can never disagree.
+pub use card_agent_protocol::types::CardFamily;
 
 /// The public key's algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
