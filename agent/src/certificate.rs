@@ -291,26 +291,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn family_from_issuer() {
-        let f = CardFamily::from_issuer;
-        assert_eq!(
-            f("C=TW, O=行政院, OU=內政部憑證管理中心"),
-            CardFamily::Moica
-        );
-        assert_eq!(f("C=TW, O=行政院, OU=工商憑證管理中心"), CardFamily::Moeaca);
-        assert_eq!(f("C=TW, O=行政院, OU=政府憑證管理中心"), CardFamily::Gca);
-        assert_eq!(
-            f("C=TW, O=行政院, OU=組織及團體憑證管理中心"),
-            CardFamily::Xca
-        );
-        assert_eq!(
-            f("C=TW, O=行政院, OU=衛生福利部醫事憑證管理中心"),
-            CardFamily::Hca
-        );
-        assert_eq!(f("CN=Example CA"), CardFamily::Unknown);
-    }
-
-    #[test]
     fn garbage_is_a_clear_error() {
         assert!(matches!(
             CertificateInfo::parse(b"not a cert"),

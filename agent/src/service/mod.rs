@@ -188,6 +188,18 @@ impl Service {
     /// The environment check, run with the daemon's own card core, for the self-test page and
     /// the extension's pages. Local callers only: it describes this computer.
     pub fn environment_check(&self, caller: &Caller) -> Result<crate::doctor::Report> {
+        let options = self.environment_options(caller)?;
+        Ok(crate::doctor::run_with_core(&options, &self.core))
+    }
+
+    /// Applies one of the environment check's fix actions (local callers only).
+    pub fn apply_fix(&self, caller: &Caller, action: &str) -> Result<crate::doctor::FixOutcome> {
+        let options = self.environment_options(caller)?;
+        crate::doctor::apply_fix(action, &options)
+    }
+
+    /// The environment check's options for a local caller, in the caller's language, now.
+    fn environment_options(&self, caller: &Caller) -> Result<crate::doctor::Options> {
         if let Some(origin) = &caller.origin {
             return Err(Error::SiteNotTrusted {
                 origin: origin.to_string(),
@@ -198,21 +210,7 @@ impl Service {
         })?;
         options.lang = caller.lang;
         options.now_unix = crate::inventory::now_unix();
-        Ok(crate::doctor::run_with_core(&options, &self.core))
-    }
-
-    /// Applies one of the environment check's fix actions (local callers only).
-    pub fn apply_fix(&self, caller: &Caller, action: &str) -> Result<crate::doctor::FixOutcome> {
-        if let Some(origin) = &caller.origin {
-            return Err(Error::SiteNotTrusted {
-                origin: origin.to_string(),
-            });
-        }
-        let mut options = self.settings.environment.clone().ok_or_else(|| {
-            Error::Internal("the environment check is not available here".to_owned())
-        })?;
-        options.lang = caller.lang;
-        crate::doctor::apply_fix(action, &options)
+        Ok(options)
     }
 
     fn dialog(&self) -> Result<&PinDialog> {
