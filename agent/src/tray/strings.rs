@@ -1,12 +1,8 @@
-//! Every word the tray shows, in zh-TW and English, in one table.
-//!
-//! A message catalogue for the whole agent is being built separately; until it lands, the
-//! tray keeps its strings here, one `match` arm per text with both languages side by side, so
-//! that moving them into the catalogue is a mechanical change and no text can exist in only
-//! one language (the match is exhaustive).
+//! Every word the tray shows, from the message catalogue (`tray.*` keys in
+//! protocol/locales/), which holds each text in zh-TW and English.
 
 use card_agent_protocol::types::CardFamily;
-use card_agent_protocol::Language;
+use card_agent_protocol::{i18n, Language};
 
 /// A fixed text of the tray.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,126 +66,87 @@ pub enum Text {
 }
 
 impl Text {
-    /// The text in `lang`.
+    /// The text in `lang`, from the message catalogue.
     pub fn get(self, lang: Language) -> &'static str {
-        let (en, zh) = self.pair();
-        match lang {
-            Language::En => en,
-            Language::ZhTw => zh,
-        }
+        i18n::text(lang, self.key())
     }
 
-    /// (English, 繁體中文).
-    fn pair(self) -> (&'static str, &'static str) {
+    /// Its key in the message catalogue (protocol/locales/).
+    fn key(self) -> &'static str {
         match self {
-            Text::AppName => ("card-agent", "card-agent 憑證卡"),
-            Text::NoReader => ("No card reader", "未偵測到讀卡機"),
-            Text::NoReaderHint => ("Plug in your card reader.", "請接上讀卡機。"),
-            Text::ServiceDown => ("The smart card service is not running", "智慧卡服務未執行"),
-            Text::ServiceDownHint => (
-                "Run the environment check from this menu.",
-                "請從選單執行「環境檢測」。",
-            ),
-            Text::NoCard => ("No card in the reader", "讀卡機中沒有卡片"),
-            Text::NoCardHint => ("Insert your card.", "請插入憑證卡。"),
-            Text::CardUnreadable => (
-                "The card in the reader cannot be read",
-                "無法讀取讀卡機中的卡片",
-            ),
-            Text::CardUnreadableHint => (
-                "It may not be a government certificate card, or its driver is missing: run the \
-                 environment check.",
-                "可能不是政府憑證卡，或缺少卡片驅動程式：請執行「環境檢測」。",
-            ),
-            Text::CardReady => ("Card ready", "憑證卡可以使用"),
-            Text::CertificateExpiring => ("Certificate expiring soon", "憑證即將到期"),
-            Text::CertificateExpiringHint => (
-                "Renew it now: renewal opens a month before expiry.",
-                "請辦理展期：到期前一個月起即可申請。",
-            ),
-            Text::CertificateExpired => ("Certificate expired", "憑證已過期"),
-            Text::CertificateExpiredHint => (
-                "It can no longer sign or log in; apply for a new certificate.",
-                "已無法簽章或登入，請重新申請憑證。",
-            ),
-            Text::AgentError => (
-                "The card-agent service is not available",
-                "card-agent 服務無法使用",
-            ),
-            Text::AgentErrorHint => (
-                "Retrying. If this persists, run the environment check or open the log folder.",
-                "正在重試。若持續發生，請執行「環境檢測」或開啟紀錄資料夾。",
-            ),
-            Text::ConnectionLost => (
-                "The connection to the service was lost.",
-                "與服務的連線中斷。",
-            ),
-            Text::Demo => ("DEMO, not a real card", "示範卡，不是真的憑證"),
-            Text::PinLocked => ("PIN locked", "PIN 碼已鎖住"),
-            Text::EnvironmentCheck => ("Environment check", "環境檢測"),
-            Text::SelfTestPage => ("Self-test page", "自我測試頁面"),
-            Text::TrustedSites => ("Trusted sites", "信任的網站"),
-            Text::NoTrustedSites => ("No sites approved yet", "尚未核准任何網站"),
-            Text::FromConfiguration => ("from the configuration file", "設定檔指定"),
-            Text::TrustedSitesUnavailable => {
-                ("The list is not available right now", "目前無法取得清單")
-            }
-            Text::Remove => ("Remove", "移除"),
-            Text::OpenLogFolder => ("Open log folder", "開啟紀錄資料夾"),
-            Text::Quit => ("Quit", "結束"),
+            Text::AppName => "tray.app_name",
+            Text::NoReader => "tray.no_reader",
+            Text::NoReaderHint => "tray.no_reader_hint",
+            Text::ServiceDown => "tray.service_down",
+            Text::ServiceDownHint => "tray.service_down_hint",
+            Text::NoCard => "tray.no_card",
+            Text::NoCardHint => "tray.no_card_hint",
+            Text::CardUnreadable => "tray.card_unreadable",
+            Text::CardUnreadableHint => "tray.card_unreadable_hint",
+            Text::CardReady => "tray.card_ready",
+            Text::CertificateExpiring => "tray.certificate_expiring",
+            Text::CertificateExpiringHint => "tray.certificate_expiring_hint",
+            Text::CertificateExpired => "tray.certificate_expired",
+            Text::CertificateExpiredHint => "tray.certificate_expired_hint",
+            Text::AgentError => "tray.agent_error",
+            Text::AgentErrorHint => "tray.agent_error_hint",
+            Text::ConnectionLost => "tray.connection_lost",
+            Text::Demo => "tray.demo",
+            Text::PinLocked => "tray.pin_locked",
+            Text::EnvironmentCheck => "tray.environment_check",
+            Text::SelfTestPage => "tray.self_test_page",
+            Text::TrustedSites => "tray.trusted_sites",
+            Text::NoTrustedSites => "tray.no_trusted_sites",
+            Text::FromConfiguration => "tray.from_configuration",
+            Text::TrustedSitesUnavailable => "tray.trusted_sites_unavailable",
+            Text::Remove => "tray.remove",
+            Text::OpenLogFolder => "tray.open_log_folder",
+            Text::Quit => "tray.quit",
         }
     }
 }
 
 /// The name people know a card family by.
 pub fn family_name(family: CardFamily, lang: Language) -> &'static str {
-    let (en, zh) = match family {
-        CardFamily::Moica => ("Citizen certificate (MOICA)", "自然人憑證"),
-        CardFamily::Moeaca => ("Business certificate (MOEACA)", "工商憑證"),
-        CardFamily::Gca => ("Government agency certificate (GCA)", "政府機關憑證"),
-        CardFamily::Xca => ("Organisation certificate (XCA)", "組織及團體憑證"),
-        CardFamily::Hca => ("Healthcare certificate (HCA)", "醫事憑證"),
-        CardFamily::Unknown => ("Certificate card", "憑證卡"),
-    };
-    match lang {
-        Language::En => en,
-        Language::ZhTw => zh,
-    }
+    i18n::text(
+        lang,
+        match family {
+            CardFamily::Moica => "tray.family.MOICA",
+            CardFamily::Moeaca => "tray.family.MOEACA",
+            CardFamily::Gca => "tray.family.GCA",
+            CardFamily::Xca => "tray.family.XCA",
+            CardFamily::Hca => "tray.family.HCA",
+            CardFamily::Unknown => "tray.family.unknown",
+        },
+    )
 }
 
 /// When a certificate expires, with the days left: "expires 2029-01-01 (1200 days left)".
 pub fn expiry(date: &str, days_left: i64, lang: Language) -> String {
-    match (lang, days_left) {
-        (Language::En, d) if d < 0 => {
-            let ago = -d;
-            let unit = if ago == 1 { "day" } else { "days" };
-            format!("expired {date} ({ago} {unit} ago)")
-        }
-        (Language::En, 0) => format!("expires {date} (today)"),
-        (Language::En, 1) => format!("expires {date} (1 day left)"),
-        (Language::En, d) => format!("expires {date} ({d} days left)"),
-        (Language::ZhTw, d) if d < 0 => format!("已於 {date} 到期（{} 天前）", -d),
-        (Language::ZhTw, 0) => format!("到期日 {date}（今天到期）"),
-        (Language::ZhTw, d) => format!("到期日 {date}（剩 {d} 天）"),
-    }
+    let key = match days_left {
+        d if d < -1 => "tray.expiry.days_ago",
+        -1 => "tray.expiry.one_day_ago",
+        0 => "tray.expiry.today",
+        1 => "tray.expiry.one_day_left",
+        _ => "tray.expiry.days_left",
+    };
+    i18n::format(lang, key, &[("date", &date), ("days", &days_left.abs())])
 }
 
 /// "Approved 2025-01-31" for a trusted site.
 pub fn approved_on(date: &str, lang: Language) -> String {
-    match lang {
-        Language::En => format!("Approved {date}"),
-        Language::ZhTw => format!("核准於 {date}"),
-    }
+    i18n::format(lang, "tray.approved_on", &[("date", &date)])
 }
 
 /// A configured `trusted_sites` pattern in the menu: "https://*.gov.tw (from the
 /// configuration file)".
 pub fn configured_pattern(pattern: &str, lang: Language) -> String {
     let note = Text::FromConfiguration.get(lang);
-    match lang {
-        Language::En => format!("{pattern} ({note})"),
-        Language::ZhTw => format!("{pattern}（{note}）"),
-    }
+    i18n::format(
+        lang,
+        "tray.configured_pattern",
+        &[("pattern", &pattern), ("note", &note)],
+    )
 }
 
 /// A card's heading in menus and the tooltip: "王小明 · 自然人憑證".
@@ -261,13 +218,14 @@ mod tests {
             Text::Quit,
         ];
         for text in all {
-            let (en, zh) = text.pair();
+            let (en, zh) = (text.get(Language::En), text.get(Language::ZhTw));
             assert!(!en.is_empty() && !zh.is_empty(), "{text:?}");
             assert!(
                 text == Text::AppName || en != zh,
                 "{text:?} is not translated"
             );
             assert!(en.is_ascii(), "{text:?}: English text with non-ASCII");
+            assert_ne!(en, text.key(), "{text:?} is missing from the catalogue");
         }
     }
 }
