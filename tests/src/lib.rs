@@ -6,9 +6,12 @@
 //! - [`pcscd`]: starting (or reusing) pcscd with the vpcd driver; exclusive use of its readers.
 //! - [`virtual_card`]: a card emulator that plugs into vpcd as a TCP client.
 //! - [`agent`]: locating and running the `card-agent` binary; openssl verification helpers.
+//! - [`daemon`]: the real daemon and native host in an isolated environment, framed messages,
+//!   and the check that no log holds a PIN.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod daemon;
 pub mod pcscd;
 pub mod softhsm;
 pub mod virtual_card;

@@ -1,0 +1,279 @@
+//! The daemon's life as the native host sees it: started on demand, one per user, stopped by
+//! SIGTERM, replacing a crashed one's socket, serving two hosts at once, and pushing card events
+//! from pcscd + vpcd to a subscribed host.
+
+mod support;
+
+use std::thread;
+
+use card_agent::reader::MOICA_GEN1_ATR;
+use card_agent_testbed::daemon::Sandbox;
+use card_agent_testbed::pcscd;
+use card_agent_testbed::softhsm::{Options, SoftHsm};
+use card_agent_testbed::virtual_card::{VirtualCard, PORT_0, READER_0};
+use serde_json::{json, Value};
+use support::*;
+
+/// The process group of `pid` (Linux /proc).
+fn process_group(pid: &str) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // pid (comm) state ppid pgrp ...; comm may hold spaces, so split after the last ')'.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    rest.split(' ').nth(2).expect("pgrp").to_owned()
+}
+
+#[test]
+fn the_host_starts_a_daemon_when_none_runs() {
+    let hsm = SoftHsm::new(Options::default());
+    let mut sandbox = Sandbox::new();
+    sandbox.config(TRUSTED_CONFIG).softhsm(&hsm);
+    assert!(!sandbox.socket().exists());
+
+    let mut host = sandbox.host();
+    let reply = host.call("get-certificates", json!({}));
+    let listed = result(&reply)["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .any(|c| c["sha256"] == sha256_hex(&hsm.sign_cert).as_str());
+    assert!(
+        listed,
+        "the autostarted daemon serves the configured token: {reply}"
+    );
+    let pid = std::fs::read_to_string(sandbox.lock_file()).expect("lock file");
+    let pid = pid.trim().to_owned();
+    // Its own process group: closing the browser (which signals the host's group) leaves it.
+    assert_eq!(process_group(&pid), pid);
+    assert!(host.wait().success());
+
+    // It outlives the host: the next host talks to the same daemon.
+    let mut host = sandbox.host();
+    let reply = host.call("version", json!({}));
+    result(&reply);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.lock_file())
+            .expect("lock file")
+            .trim(),
+        pid
+    );
+    assert!(host.wait().success());
+
+    assert!(sandbox.stop_foreign_daemon(), "the daemon was running");
+    assert!(
+        !sandbox.socket().exists(),
+        "a stopped daemon removes its socket"
+    );
+}
+
+#[test]
+fn a_second_daemon_for_the_same_user_refuses_to_start() {
+    let mut sandbox = Sandbox::new();
+    sandbox.config(TRUSTED_CONFIG);
+    let first = sandbox.serve(&["--demo"]);
+    let failed = match sandbox.try_serve(&["--demo"]) {
+        Ok(_) => panic!("a second daemon started"),
+        Err(failed) => failed,
+    };
+    assert!(!failed.status.success(), "{failed:?}");
+    assert!(
+        failed.stderr.contains("already running")
+            && failed.stderr.contains(&first.pid().to_string()),
+        "the refusal names the running daemon: {}",
+        failed.stderr
+    );
+    // The loser left the winner's socket alone.
+    let mut host = sandbox.host();
+    result(&host.call("version", json!({})));
+    assert!(host.wait().success());
+
+    // SIGTERM stops the daemon cleanly and removes its socket; then a new one may start.
+    assert!(first.stop().success());
+    assert!(!sandbox.socket().exists());
+    let _second = sandbox.serve(&["--demo"]);
+    let mut host = sandbox.host();
+    result(&host.call("version", json!({})));
+}
+
+#[test]
+fn a_crashed_daemon_is_replaced() {
+    let mut sandbox = Sandbox::new();
+    // The autostarted replacement serves no token at all: only the socket matters here.
+    sandbox
+        .config(TRUSTED_CONFIG)
+        .set_env("CARD_AGENT_PKCS11_MODULE", "/nonexistent/libnone.so");
+    let daemon = sandbox.serve(&["--demo"]);
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &daemon.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // Reaped by stop(); the socket file stays behind, as after any crash.
+    let _ = daemon.stop();
+    assert!(sandbox.socket().exists());
+    // A host finds nobody listening on the stale socket and starts a daemon that replaces it.
+    let mut host = sandbox.host();
+    result(&host.call("version", json!({})));
+    assert!(host.wait().success());
+    assert!(sandbox.stop_foreign_daemon());
+}
+
+#[test]
+fn two_hosts_at_once_each_get_their_own_answers() {
+    let mut sandbox = Sandbox::new();
+    sandbox.config(TRUSTED_CONFIG);
+    let _daemon = sandbox.serve(&["--demo"]);
+    const N: i64 = 20;
+    let mut a = sandbox.host();
+    let mut b = sandbox.host();
+    let thumbprint = {
+        let reply = b.call("get-certificates", json!({}));
+        result(&reply)["certificates"]
+            .as_array()
+            .expect("certificates")
+            .iter()
+            .find(|c| c["pkcs11Id"] == hex::encode("SIGN"))
+            .expect("signing certificate")["sha256"]
+            .as_str()
+            .expect("sha256")
+            .to_owned()
+    };
+    // Both hosts use the same ids; A asks for versions, B for signatures and certificates, all
+    // sent before any answer is read so the daemon has them in flight together.
+    let a_thread = thread::spawn(move || {
+        for id in 1..=N {
+            a.send(&json!({"id": id, "command": "version", "origin": SITE}));
+        }
+        let mut seen = Vec::new();
+        for _ in 1..=N {
+            let reply = a.recv();
+            assert_eq!(result(&reply)["name"], "card-agent", "{reply}");
+            seen.push(reply["id"].as_i64().expect("id"));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=N).collect::<Vec<_>>());
+        a
+    });
+    let b_thread = thread::spawn(move || {
+        for id in 1..=N {
+            let message = if id % 2 == 0 {
+                json!({"id": id, "command": "sign", "origin": SITE, "arguments": {
+                    "certificate": thumbprint, "data": b64(format!("data {id}").as_bytes()),
+                    "hashAlgorithm": "SHA-256", "format": "pkcs1",
+                    "pin": card_agent::demo::DEMO_PIN}})
+            } else {
+                json!({"id": id, "command": "get-certificates", "origin": SITE})
+            };
+            b.send(&message);
+        }
+        let mut seen = Vec::new();
+        for _ in 1..=N {
+            let reply = b.recv();
+            let id = reply["id"].as_i64().expect("id");
+            let r = result(&reply);
+            if id % 2 == 0 {
+                assert_eq!(r["format"], "pkcs1", "{reply}");
+            } else {
+                assert!(r["certificates"].is_array(), "{reply}");
+            }
+            seen.push(id);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=N).collect::<Vec<_>>());
+        b
+    });
+    let a = a_thread.join().expect("host A");
+    let b = b_thread.join().expect("host B");
+    assert!(a.wait().success());
+    assert!(b.wait().success());
+}
+
+/// Events about `reader` only, skipping any other reader's.
+fn next_event_for(host: &mut card_agent_testbed::daemon::Host, reader: &str) -> Value {
+    loop {
+        let event = host.next_event();
+        if event["event"]["reader"] == reader {
+            return event["event"].clone();
+        }
+    }
+}
+
+#[test]
+fn card_events_reach_a_subscribed_host() {
+    pcscd::ensure_pcscd().expect("pcscd with the vpcd readers");
+    let _readers = pcscd::lock_virtual_readers().expect("exclusive use of the vpcd readers");
+    // A real daemon (not the demo) with a module that has no token: only events matter here.
+    let mut sandbox = Sandbox::new();
+    let tokens = sandbox.dir().join("tokens");
+    std::fs::create_dir(&tokens).expect("token dir");
+    let conf = sandbox.dir().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .expect("softhsm2.conf");
+    sandbox
+        .config(TRUSTED_CONFIG)
+        .set_env(
+            "CARD_AGENT_PKCS11_MODULE",
+            card_agent_testbed::softhsm::SOFTHSM_MODULE,
+        )
+        .set_env("SOFTHSM2_CONF", &conf);
+    let _daemon = sandbox.serve(&[]);
+    let mut host = sandbox.host();
+    let mut quiet = sandbox.host();
+    assert_eq!(
+        result(&host.call("subscribe", json!({})))["subscribed"],
+        true
+    );
+    assert_eq!(
+        result(&quiet.call("subscribe", json!({})))["subscribed"],
+        true
+    );
+    assert_eq!(
+        result(&quiet.call("unsubscribe", json!({})))["subscribed"],
+        false
+    );
+
+    let card = VirtualCard::insert(PORT_0, &MOICA_GEN1_ATR).expect("insert a virtual card");
+    // A card left by an earlier test may still be on its way out of this reader.
+    let inserted = loop {
+        let event = next_event_for(&mut host, READER_0);
+        if event["type"] == "card-inserted" {
+            break event;
+        }
+        assert_eq!(event["type"], "card-removed", "{event}");
+    };
+    assert_eq!(inserted["cardFamily"], "MOICA", "{inserted}");
+    assert_eq!(
+        inserted["atr"],
+        hex::encode_upper(MOICA_GEN1_ATR),
+        "{inserted}"
+    );
+
+    // While subscribed, requests are still answered (events may come first).
+    let status = host.call("status", json!({}));
+    let reader = result(&status)["readers"]
+        .as_array()
+        .expect("readers")
+        .iter()
+        .find(|r| r["name"] == READER_0)
+        .cloned()
+        .unwrap_or_else(|| panic!("{READER_0} is listed: {status}"));
+    assert_eq!(reader["cardPresent"], true, "{reader}");
+    assert_eq!(reader["cardFamily"], "MOICA", "{reader}");
+
+    card.remove();
+    let removed = next_event_for(&mut host, READER_0);
+    assert_eq!(removed["type"], "card-removed", "{removed}");
+
+    // The host that unsubscribed got none of it: its next frame answers its request.
+    let id = quiet.next_id();
+    quiet.send(&json!({"id": id, "command": "version", "origin": SITE}));
+    let frame = quiet.recv();
+    assert_eq!(frame["id"], id, "no event after unsubscribe: {frame}");
+    assert!(quiet.wait().success());
+    assert!(host.wait().success());
+}
