@@ -151,6 +151,22 @@ fn a_site_approved_in_the_dialog_is_remembered_across_restarts() {
 }
 
 #[test]
+fn requests_racing_for_one_unknown_site_ask_the_user_once() {
+    let sandbox = sandbox("", "confirm", "");
+    let (_daemon, mut host) = demo(&sandbox);
+    // Sent together: the second waits for the dialog the first opened, then finds the site
+    // approved.
+    for id in [1, 2, 3] {
+        host.send(&json!({"id": id, "command": "get-certificates", "origin": SHOP}));
+    }
+    for _ in 0..3 {
+        let reply = host.recv();
+        result(&reply);
+    }
+    assert_eq!(count(&sandbox, "CONFIRM"), 1, "{}", sandbox.pinentry_log());
+}
+
+#[test]
 fn insecure_origins_are_refused_without_a_dialog() {
     // Even a user who would say yes is never asked about a page that is not a secure context.
     let sandbox = sandbox(
