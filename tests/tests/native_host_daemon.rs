@@ -277,3 +277,50 @@ fn card_events_reach_a_subscribed_host() {
     assert!(quiet.wait().success());
     assert!(host.wait().success());
 }
+
+#[test]
+fn two_hosts_starting_at_once_share_one_daemon() {
+    let mut sandbox = Sandbox::new();
+    sandbox
+        .config(TRUSTED_CONFIG)
+        .set_env("CARD_AGENT_PKCS11_MODULE", "/nonexistent/libnone.so");
+    let mut hosts = [sandbox.host(), sandbox.host()];
+    for host in &mut hosts {
+        host.send(&json!({"id": 1, "command": "version", "origin": SITE}));
+    }
+    for host in &mut hosts {
+        let reply = host.recv();
+        assert_eq!(result(&reply)["protocol"], 1, "{reply}");
+    }
+    let pid = std::fs::read_to_string(sandbox.lock_file()).expect("lock file");
+    for host in hosts {
+        assert!(host.wait().success());
+    }
+    // The loser of the race exited; the winner still serves.
+    let mut host = sandbox.host();
+    result(&host.call("version", json!({})));
+    assert_eq!(
+        std::fs::read_to_string(sandbox.lock_file()).expect("lock file"),
+        pid
+    );
+    assert!(host.wait().success());
+    assert!(sandbox.stop_foreign_daemon());
+}
+
+#[test]
+fn a_daemon_that_cannot_start_is_an_error_not_silence() {
+    let mut sandbox = Sandbox::new();
+    sandbox.config("trusted_site = [\"https://*.example.gov.tw\"]\n");
+    // The host autostarts a daemon, which refuses the config (a misspelt key) and exits.
+    let mut host = sandbox.host();
+    let reply = host.call("version", json!({}));
+    assert_eq!(error_code(&reply), "INTERNAL", "{reply}");
+    let reply = host.call("get-certificates", json!({}));
+    assert_eq!(error_code(&reply), "INTERNAL", "{reply}");
+    assert!(host.wait().success());
+    let failed = sandbox
+        .try_serve(&[])
+        .map(|_| ())
+        .expect_err("the config is refused");
+    assert!(failed.stderr.contains("trusted_site"), "{}", failed.stderr);
+}
