@@ -68,7 +68,7 @@ impl BrowserCaller {
     }
 }
 
-/// Runs the host until the browser closes stdin.
+/// Runs the host until the browser closes stdin or the daemon closes the connection.
 pub fn run(args: &[String], configured: &[String]) -> Result<()> {
     let caller = BrowserCaller::from_args(args).ok_or_else(|| {
         Error::BadInput("native-host: started without a browser caller argument".to_owned())
@@ -82,10 +82,16 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let daemon = connect_or_start().await;
         relay(tokio::io::stdin(), tokio::io::stdout(), daemon).await
-    })
+    });
+    // Tokio reads stdin with a blocking read on a thread of its own, which nothing can cancel;
+    // when the relay ends for another reason than the end of input, that read is still pending,
+    // and dropping the runtime would wait for it, that is, for the browser. Everything that had
+    // to finish has (the relay waited for its writer), so leave that thread behind.
+    runtime.shutdown_background();
+    outcome
 }
 
 /// Connects to the daemon, starting it first when none answers (as gpg-agent autostarts).
@@ -136,10 +142,13 @@ fn start_daemon() -> Result<()> {
         .map_err(|e| Error::AgentUnavailable(format!("cannot start card-agent serve: {e}")))
 }
 
-/// Relays frames until the browser closes stdin. Frames from the browser are checked (bounded,
-/// a request with an origin) before they reach the daemon; frames from the daemon are checked
-/// against the browser's message limit. When the daemon cannot be reached, every request gets
-/// an error response rather than silence.
+/// Relays frames until the browser closes stdin or the daemon closes the connection. Frames
+/// from the browser are checked (bounded, a request with an origin) before they reach the
+/// daemon; frames from the daemon are checked against the browser's message limit. When the
+/// daemon cannot be reached at all, every request gets an error response rather than silence;
+/// when a connected daemon goes away (it stopped or crashed), the host ends, so the browser
+/// disconnects the extension's port instead of waiting forever for answers, and the next
+/// connection starts a daemon again.
 pub async fn relay<R, W, D>(browser_in: R, mut browser_out: W, daemon: Result<D>) -> Result<()>
 where
     R: AsyncRead + Unpin,
@@ -154,25 +163,46 @@ where
             }
         }
     });
-    let mut daemon_writer = match daemon {
+    let (mut daemon_writer, daemon_gone) = match daemon {
         Ok(stream) => {
             let (daemon_reader, daemon_writer) = tokio::io::split(stream);
-            tokio::spawn(daemon_to_browser(daemon_reader, to_browser.clone()));
-            Some(daemon_writer)
+            let to_browser = to_browser.clone();
+            let (gone, daemon_gone) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                daemon_to_browser(daemon_reader, to_browser).await;
+                let _ = gone.send(());
+            });
+            (Some(daemon_writer), Some(daemon_gone))
         }
         Err(e) => {
             tracing::warn!(error = %e, "daemon unreachable");
-            None
+            (None, None)
         }
     };
+    // Resolves when the daemon closes the connection; never when there is none.
+    let daemon_gone = async move {
+        match daemon_gone {
+            Some(gone) => {
+                let _ = gone.await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(daemon_gone);
     let mut decoder = FrameDecoder::new();
     let mut input = browser_in;
     let mut buf = vec![0u8; 16 * 1024];
     let lang = Language::from_locale(&std::env::var("LANG").unwrap_or_default());
     'read: loop {
-        let n = match input.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = tokio::select! {
+            read = input.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            () = &mut daemon_gone => {
+                tracing::warn!("the daemon closed the connection");
+                break;
+            }
         };
         decoder.push(&buf[..n]);
         loop {

@@ -324,3 +324,23 @@ fn a_daemon_that_cannot_start_is_an_error_not_silence() {
         .expect_err("the config is refused");
     assert!(failed.stderr.contains("trusted_site"), "{}", failed.stderr);
 }
+
+#[test]
+fn the_host_ends_when_its_daemon_goes_away() {
+    let mut sandbox = Sandbox::new();
+    sandbox.config(TRUSTED_CONFIG);
+    let daemon = sandbox.serve(&["--demo"]);
+    let mut host = sandbox.host();
+    result(&host.call("version", json!({})));
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &daemon.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = daemon.stop();
+    // The browser must hear that the connection is gone (the port disconnects), rather than
+    // have later requests vanish; reconnecting then starts a new daemon.
+    assert_eq!(host.next_frame(), None);
+    let status = host.wait_open();
+    assert!(status.code().is_some(), "{status:?}");
+}
