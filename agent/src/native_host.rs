@@ -233,7 +233,13 @@ where
             }
         }
     }
-    drop(daemon_writer);
+    // Tell the daemon this client is done. Dropping the write half is not enough: the read
+    // half keeps the socket open, so the daemon never saw the end, never closed its side, and
+    // the host waited out the whole grace below on every exit. After the shutdown the daemon
+    // answers what is in flight, closes, and the writer ends as soon as that is relayed.
+    if let Some(mut daemon_writer) = daemon_writer.take() {
+        let _ = daemon_writer.shutdown().await;
+    }
     drop(to_browser);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     Ok(())
