@@ -33,7 +33,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -74,6 +74,8 @@ pub struct Sandbox {
     env: BTreeMap<OsString, OsString>,
     secrets: Secrets,
     processes: Arc<AtomicUsize>,
+    /// Set when [`Sandbox::watch_pinentry`] runs a FIFO reader, to end it.
+    watch_stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Sandbox {
@@ -122,11 +124,17 @@ impl Sandbox {
             "FAKE_PINENTRY_LOG".into(),
             p.join("logs").join("pinentry.log").into_os_string(),
         );
+        // Outside the logs: a PID may look like a PIN to the leak check.
+        env.insert(
+            "FAKE_PINENTRY_PIDS".into(),
+            p.join("pinentry.pids").into_os_string(),
+        );
         let sandbox = Sandbox {
             root,
             env,
             secrets: Arc::default(),
             processes: Arc::default(),
+            watch_stop: None,
         };
         sandbox.secret(card_agent::demo::DEMO_PIN);
         sandbox.secret(crate::softhsm::USER_PIN);
@@ -218,6 +226,67 @@ impl Sandbox {
     /// What the fake pinentry received so far (empty when it never ran).
     pub fn pinentry_log(&self) -> String {
         std::fs::read_to_string(self.logs_dir().join("pinentry.log")).unwrap_or_default()
+    }
+
+    /// Fake pinentry processes started in this sandbox that are still running (zombies
+    /// count as gone).
+    pub fn live_pinentries(&self) -> Vec<String> {
+        let pids =
+            std::fs::read_to_string(self.root.path().join("pinentry.pids")).unwrap_or_default();
+        pids.lines()
+            .filter(|pid| {
+                // /proc/PID/stat: "pid (comm) state ..."; the PID may be reused, so the name
+                // must match too.
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                    return false;
+                };
+                let state = stat[close + 1..].trim_start().chars().next();
+                &stat[open + 1..close] == "fake-pinentry" && !matches!(state, Some('Z' | 'X'))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Streams what the fake pinentry logs as it happens, for tests that must act while a
+    /// dialog is open. The log becomes a FIFO read by a thread, which also copies every line to
+    /// the log file, so [`Sandbox::pinentry_log`] and the PIN check still see everything. Call
+    /// before starting the daemon.
+    pub fn watch_pinentry(&mut self) -> PinentryWatch {
+        let fifo = self.root.path().join("pinentry.fifo");
+        let made = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("run mkfifo");
+        assert!(made.success(), "mkfifo {}", fifo.display());
+        self.set_env("FAKE_PINENTRY_LOG", &fifo);
+        let stop = Arc::new(AtomicBool::new(false));
+        self.watch_stop = Some(stop.clone());
+        let copy = self.logs_dir().join("pinentry.log");
+        let (tx, lines) = mpsc::channel();
+        let reader_fifo = fifo.clone();
+        thread::spawn(move || {
+            let mut log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(copy)
+                .expect("pinentry log copy");
+            // The program opens the log for each line; every open ends with an end of file.
+            while !stop.load(Ordering::SeqCst) {
+                let Ok(file) = File::open(&reader_fifo) else {
+                    break;
+                };
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                for line in BufReader::new(file).lines() {
+                    let Ok(line) = line else { break };
+                    let _ = writeln!(log, "{line}");
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        PinentryWatch { lines, fifo }
     }
 
     /// `card-agent` with `args` and this sandbox's environment (only).
@@ -331,14 +400,50 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        let stopped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.stop_foreign_daemon()));
+        // A dialog left behind by a failed test would sleep forever.
+        for pid in self.live_pinentries() {
+            signal(&pid, "KILL");
+        }
+        if let Some(stop) = self.watch_stop.take() {
+            stop.store(true, Ordering::SeqCst);
+            // Wakes the reader if it waits for a writer; it may be gone, so do not wait here.
+            let fifo = self.root.path().join("pinentry.fifo");
+            thread::spawn(move || {
+                let _ = OpenOptions::new().write(true).open(fifo);
+            });
+        }
         if thread::panicking() {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.stop_foreign_daemon()
-            }));
             return;
         }
-        self.stop_foreign_daemon();
+        if let Err(panic) = stopped {
+            std::panic::resume_unwind(panic);
+        }
         self.assert_no_pin_in_logs();
+    }
+}
+
+/// The fake pinentry's log lines as they are written; see [`Sandbox::watch_pinentry`].
+pub struct PinentryWatch {
+    lines: Receiver<String>,
+    fifo: PathBuf,
+}
+
+impl PinentryWatch {
+    /// Waits for the next line starting with `verb` (e.g. `GETPIN`: the dialog is on screen)
+    /// and returns it. Panics after [`HANG_GUARD`].
+    pub fn wait_for(&self, verb: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(HANG_GUARD) {
+                Ok(line) if line.split(' ').next() == Some(verb) => return line,
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "the fake pinentry ({}) logged no {verb} within {HANG_GUARD:?}: {e}",
+                    self.fifo.display()
+                ),
+            }
+        }
     }
 }
 

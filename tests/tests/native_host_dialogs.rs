@@ -334,3 +334,36 @@ fn pin_entry_auto_uses_the_page_pin_or_else_the_dialog() {
     result(&reply);
     assert_eq!(count(&sandbox, "GETPIN"), 1);
 }
+
+#[test]
+fn an_open_dialog_blocks_nothing_else_and_goes_when_the_daemon_stops() {
+    let config = format!("{TRUSTED_CONFIG}pin_entry = \"dialog\"\n");
+    let mut sandbox = sandbox(&config, "hang", "");
+    let watch = sandbox.watch_pinentry();
+    let daemon = sandbox.serve(&["--demo"]);
+    let mut host = sandbox.host();
+    let mut other = sandbox.host();
+    let thumbprint = demo_thumbprint(&mut host);
+    let id = host.next_id();
+    host.send(&json!({"id": id, "command": "sign", "origin": SITE,
+                      "arguments": sign_args(&thumbprint, None)}));
+    watch.wait_for("GETPIN");
+    assert_eq!(sandbox.live_pinentries().len(), 1, "the dialog is open");
+
+    // The user has not answered; everything else is still served, on this connection too.
+    result(&host.call("status", json!({})));
+    result(&other.call("get-certificates", json!({})));
+    assert!(other.wait().success());
+
+    // The dialog's own deadline is minutes away; SIGTERM must not wait for it, and must not
+    // leave a PIN prompt on screen for a daemon that is gone.
+    assert!(daemon.stop().success());
+    assert_eq!(sandbox.live_pinentries(), Vec::<String>::new());
+    // The host ends with its daemon. The pending request may be answered with an error first.
+    while let Some(frame) = host.next_frame() {
+        assert_eq!(frame["id"], id, "{frame}");
+        assert!(frame.get("error").is_some(), "{frame}");
+    }
+    let status = host.wait_open();
+    assert!(status.code().is_some(), "{status:?}");
+}

@@ -97,6 +97,15 @@ impl Service {
         let _ = self.events.send(event);
     }
 
+    /// Closes every open PIN or site dialog and refuses new ones, for a daemon that is
+    /// stopping: the requests waiting for them fail at once instead of holding the shutdown
+    /// for minutes.
+    pub fn close_dialogs(&self) {
+        if let Ok(dialog) = &self.dialog {
+            dialog.close_all();
+        }
+    }
+
     /// A receiver of card and reader events from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.events.subscribe()

@@ -14,6 +14,8 @@
 //! - `FAKE_PINENTRY_LOG`: a file to which every received command is appended, one per line,
 //!   as received (still percent-escaped). The PIN is never written: should a command ever
 //!   contain it, it is logged as `<redacted-pin>`, which tests can look for.
+//! - `FAKE_PINENTRY_PIDS`: a file to which the program appends its process ID when it starts,
+//!   so tests can check that no dialog outlives the daemon that opened it.
 //!
 //! Unknown commands get `ERR 536871187 Unknown IPC command`, as from a real pinentry, so a
 //! client that sends a badly escaped line (a raw LF splits it into two commands) fails.
@@ -48,6 +50,9 @@ fn main() {
     let action = std::env::var("FAKE_PINENTRY_ACTION").unwrap_or_else(|_| "pin".to_owned());
     let pin = std::env::var("FAKE_PINENTRY_PIN").unwrap_or_default();
     let log = std::env::var_os("FAKE_PINENTRY_LOG");
+    if let Some(path) = std::env::var_os("FAKE_PINENTRY_PIDS") {
+        append_log(&path, &std::process::id().to_string());
+    }
     let mut out = io::stdout().lock();
 
     if reply(&mut out, "OK Pleased to meet you, fake pinentry").is_err() {
