@@ -344,3 +344,30 @@ fn the_host_ends_when_its_daemon_goes_away() {
     let status = host.wait_open();
     assert!(status.code().is_some(), "{status:?}");
 }
+
+#[test]
+fn logs_are_plain_text_when_not_on_a_terminal() {
+    let mut sandbox = Sandbox::new();
+    sandbox.config(TRUSTED_CONFIG);
+    let daemon = sandbox.serve(&["--demo"]);
+    let mut host = sandbox.host();
+    // Something logged at info: a failed request.
+    let reply = host.call("verify-pin", json!({"pin": "975310"}));
+    assert_eq!(error_code(&reply), "PIN_INCORRECT");
+    assert!(host.wait().success());
+    assert!(daemon.stop().success());
+    for (path, text) in sandbox.logs() {
+        assert!(
+            !text.contains('\u{1b}'),
+            "{}: terminal escape codes in a log file:\n{text}",
+            path.display()
+        );
+    }
+    assert!(
+        sandbox
+            .logs()
+            .iter()
+            .any(|(_, text)| text.contains("PIN_INCORRECT")),
+        "the failure was logged"
+    );
+}

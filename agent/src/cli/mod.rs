@@ -158,12 +158,15 @@ fn exit_status(code: ErrorCode) -> u8 {
 }
 
 /// Logs go to stderr, warnings and up unless RUST_LOG says otherwise. Nothing logged anywhere
-/// in the agent carries a PIN.
+/// in the agent carries a PIN. Colours only on a terminal: the daemon's stderr is usually a
+/// file or the journal, where escape codes are noise.
 fn init_logging() {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
