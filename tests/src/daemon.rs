@@ -344,7 +344,8 @@ impl Sandbox {
     }
 
     /// Fails if any log contains one of the remembered PINs (as a whole token: not inside a
-    /// longer run of letters and digits, such as a certificate serial number).
+    /// longer run of letters and digits, such as a certificate serial number), or shows that
+    /// the fake pinentry was sent its own PIN back.
     pub fn assert_no_pin_in_logs(&self) {
         let secrets = self
             .secrets
@@ -352,6 +353,12 @@ impl Sandbox {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         for (path, text) in self.logs() {
+            // What the fake pinentry writes instead of a PIN it was sent.
+            assert!(
+                !text.contains("<redacted-pin>"),
+                "the PIN was sent to the dialog program: {}",
+                path.display()
+            );
             for pin in &secrets {
                 if let Some(at) = find_token(&text, pin) {
                     let from = text[..at].rfind('\n').map_or(0, |i| i + 1);

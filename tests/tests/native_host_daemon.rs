@@ -371,3 +371,101 @@ fn logs_are_plain_text_when_not_on_a_terminal() {
         "the failure was logged"
     );
 }
+
+/// One framed exchange with the daemon's socket, as a local client (CLI, tray) does it.
+fn socket_call(
+    stream: &mut std::os::unix::net::UnixStream,
+    message: &[u8],
+) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut frame = (message.len() as u32).to_ne_bytes().to_vec();
+    frame.extend_from_slice(message);
+    stream.write_all(&frame).expect("write");
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).ok()?;
+    let mut payload = vec![0u8; u32::from_ne_bytes(length) as usize];
+    stream.read_exact(&mut payload).expect("payload");
+    Some(serde_json::from_slice(&payload).expect("JSON"))
+}
+
+#[test]
+fn local_clients_on_the_socket() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let mut sandbox = Sandbox::new();
+    sandbox.config("");
+    let _daemon = sandbox.serve(&["--demo"]);
+    let mode = std::fs::metadata(sandbox.socket())
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "socket private to the user: {mode:o}");
+    let dir_mode = std::fs::metadata(sandbox.runtime_dir())
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o077, 0, "{dir_mode:o}");
+
+    let guard = Some(card_agent_testbed::daemon::HANG_GUARD);
+    let mut stream = std::os::unix::net::UnixStream::connect(sandbox.socket()).expect("connect");
+    stream.set_read_timeout(guard).expect("timeout");
+    // A local client has no origin, and no site policy applies (nothing is trusted here).
+    let reply =
+        socket_call(&mut stream, br#"{"id":1,"command":"get-certificates"}"#).expect("reply");
+    assert!(result(&reply)["certificates"].is_array(), "{reply}");
+    let reply = socket_call(
+        &mut stream,
+        br#"{"id":2,"command":"verify-pin","arguments":{"pin":"123456"}}"#,
+    )
+    .expect("reply");
+    assert_eq!(result(&reply)["verified"], true);
+    // But a token for a site needs the site.
+    let nonce = b64(&[9u8; 32]);
+    let reply = socket_call(
+        &mut stream,
+        format!(r#"{{"id":3,"command":"authenticate","arguments":{{"challengeNonce":"{nonce}","pin":"123456"}}}}"#)
+            .as_bytes(),
+    )
+    .expect("reply");
+    assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
+    assert_eq!(sandbox.pinentry_log(), "", "no dialog for local clients");
+
+    // The daemon enforces the frame bound itself, and closes after a bad frame.
+    let mut stream = std::os::unix::net::UnixStream::connect(sandbox.socket()).expect("connect");
+    stream.set_read_timeout(guard).expect("timeout");
+    stream
+        .write_all(&(2u32 * 1024 * 1024).to_ne_bytes())
+        .expect("write");
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).expect("an error frame");
+    let mut payload = vec![0u8; u32::from_ne_bytes(length) as usize];
+    stream.read_exact(&mut payload).expect("payload");
+    let reply: Value = serde_json::from_slice(&payload).expect("JSON");
+    assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
+    let mut rest = Vec::new();
+    assert_eq!(stream.read_to_end(&mut rest).expect("end of stream"), 0);
+}
+
+#[test]
+fn an_unreadable_approvals_file_stops_the_daemon_with_its_name() {
+    let mut sandbox = Sandbox::new();
+    sandbox.config(TRUSTED_CONFIG);
+    let file = sandbox.approvals_file();
+    std::fs::create_dir_all(file.parent().expect("state dir")).expect("mkdir");
+    std::fs::write(&file, "{\"version\": 1, \"sites\": [").expect("write");
+    let failed = sandbox
+        .try_serve(&["--demo"])
+        .map(|_| ())
+        .expect_err("a corrupt approvals file is refused");
+    assert!(!failed.status.success());
+    assert!(
+        failed.stderr.contains("trusted-sites.json"),
+        "{}",
+        failed.stderr
+    );
+    // Never silently replaced by an empty list.
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("still there"),
+        "{\"version\": 1, \"sites\": ["
+    );
+}

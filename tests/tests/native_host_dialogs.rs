@@ -367,3 +367,52 @@ fn an_open_dialog_blocks_nothing_else_and_goes_when_the_daemon_stops() {
     let status = host.wait_open();
     assert!(status.code().is_some(), "{status:?}");
 }
+
+#[test]
+fn without_a_dialog_program_nothing_is_asked_and_nothing_is_allowed() {
+    let config = format!("{TRUSTED_CONFIG}pinentry = \"/nonexistent/pinentry-none\"\n");
+    let sandbox = sandbox(&config, "confirm", "");
+    let (daemon, mut host) = demo(&sandbox);
+    assert!(
+        daemon.log().contains("/nonexistent/pinentry-none"),
+        "the daemon says which dialog program is missing: {}",
+        daemon.log()
+    );
+    // An unknown site cannot be approved by anyone.
+    let reply = host.call_from(Some(SHOP), "get-certificates", json!({}));
+    assert_eq!(error_code(&reply), "SITE_NOT_TRUSTED", "{reply}");
+    // A PIN cannot be asked for; a page PIN still works under pin_entry = auto.
+    let reply = host.call_from(Some(SITE), "verify-pin", json!({}));
+    assert_eq!(error_code(&reply), "PIN_REQUIRED", "{reply}");
+    let message = reply["error"]["message"].as_str().expect("message");
+    assert!(message.contains("pinentry"), "{message}");
+}
+
+#[test]
+fn error_messages_never_repeat_a_pin() {
+    let sandbox = sandbox(TRUSTED_CONFIG, "pin", "");
+    let (_daemon, mut host) = demo(&sandbox);
+    sandbox.secret("864209");
+    for pin in [json!(864209), json!(["864209"]), json!("86420 9")] {
+        let reply = host.call("verify-pin", json!({"pin": pin}));
+        let code = error_code(&reply);
+        assert!(code == "BAD_REQUEST" || code == "PIN_FORMAT", "{reply}");
+        assert!(!reply.to_string().contains("864209"), "{reply}");
+        assert!(!reply.to_string().contains("86420 9"), "{reply}");
+    }
+    // The CA certificates on the demo token have no private key.
+    let reply = host.call("get-certificates", json!({}));
+    let ca = result(&reply)["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .find(|c| c["hasPrivateKey"] == false)
+        .expect("a CA certificate")["sha256"]
+        .clone();
+    let reply = host.call(
+        "sign",
+        json!({"certificate": ca, "data": b64(b"x"), "hashAlgorithm": "SHA-256",
+               "format": "pkcs1", "pin": card_agent::demo::DEMO_PIN}),
+    );
+    assert_eq!(error_code(&reply), "KEY_NOT_FOUND", "{reply}");
+}
