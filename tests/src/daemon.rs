@@ -43,8 +43,9 @@ use serde_json::{json, Value};
 
 use crate::agent::agent_bin;
 
-/// How long any single wait may take before the test is declared hung.
-pub const HANG_GUARD: Duration = Duration::from_secs(30);
+/// How long any single wait may take before the test is declared hung. Longer than any
+/// wait a test arranges on purpose (a slow user: 32 s).
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// The origin Chrome passes for card-agent's development extension.
 pub fn chrome_caller() -> String {
@@ -422,6 +423,10 @@ impl Drop for Sandbox {
             });
         }
         if thread::panicking() {
+            // The test failed: its logs are the best clue, and the directory goes next.
+            for (path, text) in self.logs() {
+                eprintln!("----- {} -----\n{text}", path.display());
+            }
             return;
         }
         if let Err(panic) = stopped {

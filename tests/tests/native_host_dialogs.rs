@@ -416,3 +416,15 @@ fn error_messages_never_repeat_a_pin() {
     );
     assert_eq!(error_code(&reply), "KEY_NOT_FOUND", "{reply}");
 }
+
+#[test]
+fn a_user_may_take_their_time_to_approve_a_site() {
+    // Longer than the 30 s a quick command (certificates, status) may take without a dialog;
+    // well within the dialog's own two minutes.
+    let mut sandbox = sandbox("", "confirm", "");
+    sandbox.set_env("FAKE_PINENTRY_DELAY_MS", "32000");
+    let (_daemon, mut host) = demo(&sandbox);
+    let reply = host.call_from(Some(SHOP), "get-certificates", json!({}));
+    assert!(result(&reply)["certificates"].is_array(), "{reply}");
+    assert!(sandbox.approvals_file().exists());
+}

@@ -19,10 +19,14 @@ use crate::error::Error;
 use crate::policy::Origin;
 use crate::service::{Caller, Service};
 
-/// Longest a quick command may take (status, certificates).
+/// Longest a quick command may take (status, certificates for a local client or an already
+/// trusted site).
 const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a command with a PIN may take: the user reads the dialog, types, the card signs.
-const PIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// Longest a command that may open dialogs may take: the user reads the site confirmation
+/// (a page's first request of any kind), then the PIN dialog, each with the dialog's own
+/// deadline, then the card signs.
+const DIALOG_TIMEOUT: Duration =
+    Duration::from_secs(2 * crate::pinentry::DEFAULT_TIMEOUT.as_secs() + 60);
 /// Responses waiting for the writer; a client that stops reading stalls only itself.
 const OUTGOING_QUEUE: usize = 32;
 
@@ -129,11 +133,13 @@ async fn run(request: Request, service: Arc<Service>, lang: Language) -> Respons
         Ok(o) => o,
         Err(e) => return Response::error(id, e.to_wire(lang)),
     };
-    let caller = Caller { origin, lang };
-    let limit = match request.command {
-        Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_) => PIN_TIMEOUT,
-        _ => QUICK_TIMEOUT,
+    // A page's request may wait for the user to approve the site, whatever the command.
+    let limit = match (&request.command, &origin) {
+        (Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_), _) => DIALOG_TIMEOUT,
+        (Command::Version, _) | (_, None) => QUICK_TIMEOUT,
+        (_, Some(_)) => DIALOG_TIMEOUT,
     };
+    let caller = Caller { origin, lang };
     let command = request.command;
     let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));
     let outcome = match tokio::time::timeout(limit, work).await {

@@ -14,6 +14,8 @@
 //! - `FAKE_PINENTRY_LOG`: a file to which every received command is appended, one per line,
 //!   as received (still percent-escaped). The PIN is never written: should a command ever
 //!   contain it, it is logged as `<redacted-pin>`, which tests can look for.
+//! - `FAKE_PINENTRY_DELAY_MS`: how long the "user" takes before answering `GETPIN` or
+//!   `CONFIRM` (default 0).
 //! - `FAKE_PINENTRY_PIDS`: a file to which the program appends its process ID when it starts,
 //!   so tests can check that no dialog outlives the daemon that opened it.
 //!
@@ -53,6 +55,11 @@ fn main() {
     if let Some(path) = std::env::var_os("FAKE_PINENTRY_PIDS") {
         append_log(&path, &std::process::id().to_string());
     }
+    let delay = std::env::var("FAKE_PINENTRY_DELAY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or_default();
     let mut out = io::stdout().lock();
 
     if reply(&mut out, "OK Pleased to meet you, fake pinentry").is_err() {
@@ -65,6 +72,9 @@ fn main() {
             append_log(path, &redact(&line, &pin));
         }
         let verb = line.split(' ').next().unwrap_or_default();
+        if matches!(verb, "GETPIN" | "CONFIRM") {
+            std::thread::sleep(delay);
+        }
         let answered = match (verb, action.as_str()) {
             ("GETPIN" | "CONFIRM", "hang") => hang(),
             ("GETPIN" | "CONFIRM", "exit") => return,
