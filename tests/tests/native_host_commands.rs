@@ -407,3 +407,62 @@ fn large_messages_pass_and_a_response_too_large_for_the_browser_is_an_error() {
     // The host is still in step.
     assert_eq!(result(&host.call("version", json!({})))["protocol"], 1);
 }
+
+#[test]
+fn an_ec_key_signs_and_authenticates() {
+    let hsm = SoftHsm::new(Options {
+        with_ec: true,
+        ..Options::default()
+    });
+    let ec_cert = hsm.ec_cert.clone().expect("EC certificate");
+    let mut sandbox = Sandbox::new();
+    sandbox.config(TRUSTED_CONFIG).softhsm(&hsm);
+    let _daemon = sandbox.serve(&[]);
+    let mut host = sandbox.host();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = b"ecdsa through the native host";
+
+    let reply = host.call(
+        "sign",
+        json!({"certificate": sha256_hex(&ec_cert), "data": b64(data),
+               "hashAlgorithm": "SHA-256", "format": "pkcs1", "pin": USER_PIN}),
+    );
+    let signature = unb64(&result(&reply)["signature"]);
+    verify_pkcs1(dir.path(), &ec_cert, data, &signature, "sha256");
+
+    let challenge = nonce("ec");
+    let reply = host.call(
+        "authenticate",
+        json!({"challengeNonce": challenge, "certificate": sha256_hex(&ec_cert),
+               "pin": USER_PIN}),
+    );
+    let token: AuthToken = serde_json::from_value(result(&reply).clone()).expect("token");
+    assert_eq!(token.algorithm, "ES256");
+    let trust =
+        TrustStore::from_der([hsm.pki.root_der()], [hsm.pki.issuer_der()]).expect("trust store");
+    let identity = verify(
+        &token,
+        &VerifyOptions {
+            expected_origin: SITE,
+            nonce: &challenge,
+            trust: &trust,
+            now_unix: now_unix(),
+        },
+    )
+    .expect("the ES256 token verifies");
+    assert_eq!(identity.certificate_der, ec_cert);
+
+    // Two signing certificates and none named: the agent does not guess, and says how to
+    // choose in the protocol's terms.
+    let reply = host.call(
+        "authenticate",
+        json!({"challengeNonce": challenge, "pin": USER_PIN}),
+    );
+    assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
+    let message = reply["error"]["message"].as_str().expect("message");
+    assert!(message.contains("certificate"), "{message}");
+    assert!(
+        !message.contains("--cert"),
+        "a CLI flag means nothing to a page: {message}"
+    );
+}

@@ -72,7 +72,12 @@ pub fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("card-agent: {}: {}", e.code(), e.user_message(lang));
+            eprintln!(
+                "card-agent: {}: {}{}",
+                e.code(),
+                e.user_message(lang),
+                cli_hint(&e)
+            );
             ExitCode::from(exit_status(e.code()))
         }
     }
@@ -99,6 +104,21 @@ fn run(cli: &Cli) -> Result<()> {
                 .unwrap_or_default();
             crate::native_host::run(&args.browser_args, &allowed)
         }
+    }
+}
+
+/// How to act on an error with this command line's options, where one applies.
+fn cli_hint(e: &Error) -> &'static str {
+    match e {
+        Error::Ambiguous {
+            choose: crate::error::Choice::Token,
+            ..
+        } => " (--token SERIAL)",
+        Error::Ambiguous {
+            choose: crate::error::Choice::Certificate,
+            ..
+        } => " (--cert SHA256)",
+        _ => "",
     }
 }
 
