@@ -484,11 +484,25 @@ fn toml_string(s: &str) -> String {
     serde_json::to_string(s).expect("string")
 }
 
+/// Sends SIGTERM (`"TERM"`) or SIGKILL (`"KILL"`) to one process (never a group: PID 0 and
+/// anything that is not a positive number are ignored).
 fn signal(pid: &str, name: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{name}"), pid])
-        .stderr(Stdio::null())
-        .status();
+    use rustix::process::{kill_process, Pid, Signal};
+    let Some(pid) = pid.parse().ok().and_then(Pid::from_raw) else {
+        return;
+    };
+    let signal = if name == "KILL" {
+        Signal::KILL
+    } else {
+        Signal::TERM
+    };
+    // The process may be gone already, which is what the caller wants anyway.
+    let _ = kill_process(pid, signal);
+}
+
+/// Sends SIGKILL to `pid`, as a crash would (for tests of what survives one).
+pub fn crash(pid: u32) {
+    signal(&pid.to_string(), "KILL");
 }
 
 /// Waits for `child` at most [`HANG_GUARD`]; kills it and returns `None` when it does not exit.

@@ -102,11 +102,7 @@ fn a_crashed_daemon_is_replaced() {
         .config(TRUSTED_CONFIG)
         .set_env("CARD_AGENT_PKCS11_MODULE", "/nonexistent/libnone.so");
     let daemon = sandbox.serve(&["--demo"]);
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &daemon.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    card_agent_testbed::daemon::crash(daemon.pid());
     // Reaped by stop(); the socket file stays behind, as after any crash.
     let _ = daemon.stop();
     assert!(sandbox.socket().exists());
@@ -332,11 +328,7 @@ fn the_host_ends_when_its_daemon_goes_away() {
     let daemon = sandbox.serve(&["--demo"]);
     let mut host = sandbox.host();
     result(&host.call("version", json!({})));
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &daemon.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    card_agent_testbed::daemon::crash(daemon.pid());
     let _ = daemon.stop();
     // The browser must hear that the connection is gone (the port disconnects), rather than
     // have later requests vanish; reconnecting then starts a new daemon.
