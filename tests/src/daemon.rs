@@ -500,6 +500,31 @@ fn signal(pid: &str, name: &str) {
     let _ = kill_process(pid, signal);
 }
 
+/// Waits until process `pid`, which need not be the test's child (a dialog the daemon
+/// started, say), has ended: a pidfd becomes readable then, so nothing polls. Panics after
+/// [`HANG_GUARD`].
+#[cfg(target_os = "linux")]
+pub fn wait_for_exit(pid: &str) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use rustix::process::{pidfd_open, Pid, PidfdFlags};
+    let raw: i32 = pid.parse().expect("a PID");
+    let fd = match pidfd_open(
+        Pid::from_raw(raw).expect("a positive PID"),
+        PidfdFlags::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return,
+        Err(e) => panic!("pidfd_open({pid}): {e}"),
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: HANG_GUARD.as_secs() as _,
+        tv_nsec: 0,
+    };
+    let ready = poll(&mut fds, Some(&timeout)).expect("poll");
+    assert!(ready > 0, "process {pid} still runs after {HANG_GUARD:?}");
+}
+
 /// Sends SIGKILL to `pid`, as a crash would (for tests of what survives one).
 pub fn crash(pid: u32) {
     signal(&pid.to_string(), "KILL");

@@ -428,3 +428,35 @@ fn a_user_may_take_their_time_to_approve_a_site() {
     assert!(result(&reply)["certificates"].is_array(), "{reply}");
     assert!(sandbox.approvals_file().exists());
 }
+
+#[test]
+fn a_page_that_goes_away_takes_its_dialogs_with_it() {
+    let config = format!("{TRUSTED_CONFIG}pin_entry = \"dialog\"\n");
+    let mut sandbox = sandbox(&config, "hang", "");
+    let watch = sandbox.watch_pinentry();
+    let daemon = sandbox.serve(&["--demo"]);
+    let mut host = sandbox.host();
+    let thumbprint = demo_thumbprint(&mut host);
+    // One signature waits in its PIN dialog, a second one waits for the dialog turn.
+    for id in [101, 102] {
+        host.send(&json!({"id": id, "command": "sign", "origin": SITE,
+                          "arguments": sign_args(&thumbprint, None)}));
+    }
+    watch.wait_for("GETPIN");
+    let open = sandbox.live_pinentries();
+    assert_eq!(open.len(), 1, "one dialog at a time");
+
+    // The browser closes the port (the tab is gone): nobody will read the answers.
+    host.close_stdin();
+    while let Some(frame) = host.next_frame() {
+        assert!(frame.get("error").is_some(), "{frame}");
+    }
+    assert!(host.wait().success());
+    // The open prompt goes away...
+    card_agent_testbed::daemon::wait_for_exit(&open[0]);
+    // ...and the queued request never opens one (the daemon stopping would close it, but by
+    // then the request had its turn and was refused).
+    assert!(daemon.stop().success());
+    assert_eq!(count(&sandbox, "GETPIN"), 1, "{}", sandbox.pinentry_log());
+    assert_eq!(sandbox.live_pinentries(), Vec::<String>::new());
+}

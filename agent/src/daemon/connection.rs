@@ -4,6 +4,10 @@
 //! Requests on one connection run concurrently (a `status` is answered while a `sign` waits for
 //! its PIN dialog); responses carry the request's id, so order does not matter. Card work
 //! itself is still one operation at a time per token, in the card core.
+//!
+//! When the client goes away (or closes its sending side), the dialogs its requests opened are
+//! closed and none opens for it any more: nobody would receive the answer. A card operation
+//! already running finishes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::pinentry::Client;
 use crate::policy::Origin;
 use crate::service::{Caller, Service};
 
@@ -48,6 +53,7 @@ where
 
     let mut decoder = FrameDecoder::new();
     let mut subscription: Option<JoinHandle<()>> = None;
+    let client = Client::new();
     let mut buf = vec![0u8; 16 * 1024];
     'read: loop {
         let n = match reader.read(&mut buf).await {
@@ -58,7 +64,7 @@ where
         loop {
             match decoder.next_frame() {
                 Ok(Some(payload)) => {
-                    on_frame(&payload, &service, lang, &out, &mut subscription).await;
+                    on_frame(&payload, &service, lang, &client, &out, &mut subscription).await;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -83,6 +89,9 @@ where
     if let Some(task) = subscription {
         task.abort();
     }
+    // The client is gone (or closed its sending side, which for this protocol means the
+    // same): answers would reach nobody, so close the dialogs its requests opened or wait for.
+    service.client_gone(&client);
     drop(out);
     let _ = writer_task.await;
 }
@@ -91,6 +100,7 @@ async fn on_frame(
     payload: &[u8],
     service: &Arc<Service>,
     lang: Language,
+    client: &Client,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
 ) {
@@ -117,9 +127,9 @@ async fn on_frame(
             let _ = out.send(reply.frame_for_browser()).await;
         }
         _ => {
-            let (service, out) = (service.clone(), out.clone());
+            let (service, out, client) = (service.clone(), out.clone(), client.clone());
             tokio::spawn(async move {
-                let reply = run(request, service, lang).await;
+                let reply = run(request, service, lang, client).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -127,7 +137,7 @@ async fn on_frame(
 }
 
 /// Runs one command on a blocking thread, bounded in time.
-async fn run(request: Request, service: Arc<Service>, lang: Language) -> Response {
+async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
     let id = request.id.clone();
     let origin = match request.origin.as_deref().map(Origin::parse).transpose() {
         Ok(o) => o,
@@ -139,7 +149,11 @@ async fn run(request: Request, service: Arc<Service>, lang: Language) -> Respons
         (Command::Version, _) | (_, None) => QUICK_TIMEOUT,
         (_, Some(_)) => DIALOG_TIMEOUT,
     };
-    let caller = Caller { origin, lang };
+    let caller = Caller {
+        origin,
+        lang,
+        client,
+    };
     let command = request.command;
     let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));
     let outcome = match tokio::time::timeout(limit, work).await {

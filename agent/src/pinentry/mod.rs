@@ -43,6 +43,8 @@ use crate::pin::{Pin, PinFormatError, MAX_PIN_INPUT};
 use assuan::gpg_err;
 use session::{refused, OpenDialogs, Outcome, Session};
 
+pub use session::Client;
+
 /// Longest Assuan line, in bytes, including the terminating LF.
 pub const MAX_LINE: usize = 1000;
 /// How long a dialog may stay open before the program is killed: long enough to fetch the card
@@ -91,6 +93,8 @@ pub struct PinDialog {
     env: Vec<(OsString, OsString)>,
     /// Shared by clones: [`PinDialog::close_all`] ends the dialogs of all of them.
     open: std::sync::Arc<OpenDialogs>,
+    /// The client the dialogs are for ([`PinDialog::for_client`]).
+    client: Option<Client>,
 }
 
 impl PinDialog {
@@ -108,6 +112,7 @@ impl PinDialog {
             timeout: DEFAULT_TIMEOUT,
             env: Vec::new(),
             open: std::sync::Arc::default(),
+            client: None,
         }
     }
 
@@ -166,6 +171,22 @@ impl PinDialog {
     /// that is gone.
     pub fn close_all(&self) {
         self.open.close_all();
+    }
+
+    /// The same dialog, for `client`: [`PinDialog::close_client`] ends it when the client goes.
+    pub fn for_client(&self, client: &Client) -> PinDialog {
+        PinDialog {
+            client: Some(client.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// Marks `client` gone and closes the dialogs open for it (their programs are killed, the
+    /// waiting calls fail with [`Error::PinDialog`]); no new dialog opens for it. For a daemon
+    /// whose client disconnected: nobody would receive the answer, and a PIN prompt for a page
+    /// that is gone must not stay on screen, nor queue up behind another.
+    pub fn close_client(&self, client: &Client) {
+        self.open.close_client(client);
     }
 
     /// Asks the user whether `origin` may use the card, in a native dialog naming the site.
@@ -628,6 +649,27 @@ mod tests {
             .unwrap_err();
         assert!(matches!(&e, Error::PinDialog(_)), "{e:?}");
         assert_eq!(f.log(), "", "no program was started");
+    }
+
+    #[test]
+    fn no_dialog_opens_for_a_client_that_went_away() {
+        let f = fake("pin", PIN);
+        let (gone, here) = (Client::new(), Client::new());
+        f.dialog.close_client(&gone);
+        assert!(gone.is_gone() && !here.is_gone());
+        let e = f
+            .dialog
+            .for_client(&gone)
+            .ask_pin(&request(Language::En))
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::PinDialog(m) if m.contains("went away")),
+            "{e:?}"
+        );
+        assert_eq!(f.log(), "", "no program was started");
+        // Other clients are not affected.
+        let pin = f.dialog.for_client(&here).ask_pin(&request(Language::En));
+        assert_eq!(pin.unwrap().expose(), PIN);
     }
 
     #[test]

@@ -59,6 +59,38 @@ struct OpenState {
 struct Wake {
     closed: Arc<AtomicBool>,
     lines: SyncSender<ReadEvent>,
+    /// The client the dialog is for, if the dialog was opened for one.
+    client: Option<Client>,
+}
+
+impl Wake {
+    fn interrupt(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        // A full queue means the session is reading lines and sees the flag next.
+        let _ = self.lines.try_send(ReadEvent::Closed);
+    }
+}
+
+/// The client (one connection to the daemon) dialogs are opened for. When it goes away,
+/// [`PinDialog::close_client`](super::PinDialog::close_client) closes its dialogs and no new
+/// one opens for it: nobody would receive the answer.
+#[derive(Debug, Clone, Default)]
+pub struct Client(Arc<AtomicBool>);
+
+impl Client {
+    /// A client that is there.
+    pub fn new() -> Client {
+        Client::default()
+    }
+
+    /// Whether it has gone away.
+    pub fn is_gone(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn is(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl OpenDialogs {
@@ -71,16 +103,26 @@ impl OpenDialogs {
     pub(super) fn close_all(&self) {
         let mut state = self.lock();
         state.closing = true;
-        for wake in state.sessions.values() {
-            wake.closed.store(true, Ordering::SeqCst);
-            // A full queue means the session is reading lines and sees the flag next.
-            let _ = wake.lines.try_send(ReadEvent::Closed);
-        }
+        state.sessions.values().for_each(Wake::interrupt);
+    }
+
+    /// Marks `client` gone and ends the dialogs open for it. The mark comes first: a dialog
+    /// starting meanwhile either sees it or is registered before the sessions are woken.
+    pub(super) fn close_client(&self, client: &Client) {
+        client.0.store(true, Ordering::SeqCst);
+        let state = self.lock();
+        state
+            .sessions
+            .values()
+            .filter(|w| w.client.as_ref().is_some_and(|c| c.is(client)))
+            .for_each(Wake::interrupt);
     }
 }
 
 fn closed_error() -> Error {
-    Error::PinDialog("the dialog was closed because card-agent is stopping".into())
+    Error::PinDialog(
+        "the dialog was closed: card-agent is stopping, or the page that asked went away".into(),
+    )
 }
 
 /// How the program answered one command.
@@ -115,7 +157,7 @@ impl Session {
         // Held until the session is registered, so `close_all` cannot miss a program that is
         // starting.
         let mut open = dialog.open.lock();
-        if open.closing {
+        if open.closing || dialog.client.as_ref().is_some_and(Client::is_gone) {
             return Err(closed_error());
         }
         let mut command = Command::new(&dialog.program);
@@ -139,6 +181,7 @@ impl Session {
             Wake {
                 closed: interrupted.clone(),
                 lines: tx.clone(),
+                client: dialog.client.clone(),
             },
         );
         drop(open);

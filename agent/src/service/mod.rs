@@ -37,12 +37,18 @@ pub struct Caller {
     pub origin: Option<Origin>,
     /// The language for dialogs and messages.
     pub lang: Language,
+    /// The connection the request came on; [`Service::client_gone`] closes its dialogs.
+    pub client: crate::pinentry::Client,
 }
 
 impl Caller {
     /// A local client: no page, no site policy.
     pub fn local(lang: Language) -> Self {
-        Caller { origin: None, lang }
+        Caller {
+            origin: None,
+            lang,
+            client: crate::pinentry::Client::new(),
+        }
     }
 }
 
@@ -103,6 +109,14 @@ impl Service {
     pub fn close_dialogs(&self) {
         if let Ok(dialog) = &self.dialog {
             dialog.close_all();
+        }
+    }
+
+    /// The client's connection is gone: its open dialogs close and no new one opens for it
+    /// (its requests still running then fail; nobody is waiting for their answers).
+    pub fn client_gone(&self, client: &crate::pinentry::Client) {
+        if let Ok(dialog) = &self.dialog {
+            dialog.close_client(client);
         }
     }
 
@@ -174,10 +188,14 @@ impl Service {
 }
 
 impl Service {
-    fn dialog(&self) -> Result<&PinDialog> {
-        self.dialog.as_ref().map_err(|tried| Error::NoPinDialog {
-            tried: tried.clone(),
-        })
+    /// The dialog program, for `caller`'s connection.
+    fn dialog(&self, caller: &Caller) -> Result<PinDialog> {
+        self.dialog
+            .as_ref()
+            .map(|d| d.for_client(&caller.client))
+            .map_err(|tried| Error::NoPinDialog {
+                tried: tried.clone(),
+            })
     }
 }
 

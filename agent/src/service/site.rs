@@ -37,7 +37,7 @@ impl Service {
             return Ok(true);
         };
         // Without a dialog nobody can say yes: the site stays untrusted.
-        let Ok(dialog) = self.dialog() else {
+        let Ok(dialog) = self.dialog(caller) else {
             return Ok(false);
         };
         let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
