@@ -460,3 +460,24 @@ fn a_page_that_goes_away_takes_its_dialogs_with_it() {
     assert_eq!(count(&sandbox, "GETPIN"), 1, "{}", sandbox.pinentry_log());
     assert_eq!(sandbox.live_pinentries(), Vec::<String>::new());
 }
+
+#[test]
+fn only_admitted_sites_may_watch_cards_come_and_go() {
+    // Card events say when the user's card is inserted, in which reader, and what it is: the
+    // same policy as any other request. Subscribing opens no dialog: a site asks to use the
+    // card with a request first.
+    let sandbox = sandbox("", "confirm", "");
+    let (_daemon, mut host) = demo(&sandbox);
+    for origin in [SHOP, "http://insecure.example.com"] {
+        let reply = host.call_from(Some(origin), "subscribe", json!({}));
+        assert_eq!(error_code(&reply), "SITE_NOT_TRUSTED", "{origin}: {reply}");
+    }
+    assert_eq!(sandbox.pinentry_log(), "", "no dialog for a subscription");
+    let reply = host.call_from(Some(SHOP), "get-certificates", json!({}));
+    result(&reply);
+    assert_eq!(count(&sandbox, "CONFIRM"), 1);
+    let reply = host.call_from(Some(SHOP), "subscribe", json!({}));
+    assert_eq!(result(&reply)["subscribed"], true, "{reply}");
+    let reply = host.call_from(Some(SHOP), "unsubscribe", json!({}));
+    assert_eq!(result(&reply)["subscribed"], false, "{reply}");
+}

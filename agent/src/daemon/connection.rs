@@ -113,10 +113,29 @@ async fn on_frame(
     };
     match request.command {
         Command::Subscribe => {
-            if subscription.is_none() {
-                *subscription = Some(forward_events(service, out.clone()));
-            }
-            let reply = Response::result(request.id, &SubscriptionResult { subscribed: true });
+            // Events tell when the user's card comes and goes, and what it is: only for sites
+            // the policy already trusts (a subscription opens no dialog).
+            let admitted = request
+                .origin
+                .as_deref()
+                .map(Origin::parse)
+                .transpose()
+                .and_then(|origin| {
+                    service.admit_without_asking(&Caller {
+                        origin,
+                        lang,
+                        client: client.clone(),
+                    })
+                });
+            let reply = match admitted {
+                Ok(()) => {
+                    if subscription.is_none() {
+                        *subscription = Some(forward_events(service, out.clone()));
+                    }
+                    Response::result(request.id, &SubscriptionResult { subscribed: true })
+                }
+                Err(e) => Response::error(request.id, e.to_wire(lang)),
+            };
             let _ = out.send(reply.frame_for_browser()).await;
         }
         Command::Unsubscribe => {

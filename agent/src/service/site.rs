@@ -30,6 +30,16 @@ impl Service {
         }
     }
 
+    /// Lets a caller through only when the policy already trusts its site, without asking:
+    /// for requests that must not open a dialog (a subscription to card events). Local callers
+    /// pass.
+    pub fn admit_without_asking(&self, caller: &Caller) -> Result<()> {
+        match &caller.origin {
+            None => Ok(()),
+            Some(origin) => self.policy()?.require_trusted(origin),
+        }
+    }
+
     /// Asks the user whether the caller's site may use the card, and records a yes. The page
     /// never reaches this without the user seeing the site's name in the agent's own dialog.
     pub fn ask_user_to_trust(&self, caller: &Caller) -> Result<bool> {
