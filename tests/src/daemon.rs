@@ -164,10 +164,10 @@ impl Sandbox {
     /// machine is ever started.
     pub fn config(&mut self, toml: &str) -> &mut Self {
         let mut text = toml.to_owned();
-        if !toml
+        let sets_pinentry = toml
             .lines()
-            .any(|l| l.trim_start().starts_with("pinentry "))
-        {
+            .any(|l| l.split('=').next().map(str::trim) == Some("pinentry"));
+        if !sets_pinentry {
             text.push_str(&format!(
                 "\npinentry = {}\n",
                 toml_string(&fake_pinentry_bin().to_string_lossy())

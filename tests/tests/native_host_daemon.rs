@@ -233,8 +233,22 @@ fn card_events_reach_a_subscribed_host() {
         false
     );
 
+    // A card an earlier test removed may still show in the reader until pcscd notices; insert
+    // ours only once it has, or pcscd might never see a change. Subscribed first, so the
+    // removal is either in the status or on its way as an event.
+    let status = host.call("status", json!({}));
+    let stale = result(&status)["readers"]
+        .as_array()
+        .expect("readers")
+        .iter()
+        .any(|r| r["name"] == READER_0 && r["cardPresent"] == true);
+    if stale {
+        let removed = next_event_for(&mut host, READER_0);
+        assert_eq!(removed["type"], "card-removed", "{removed}");
+    }
+
     let card = VirtualCard::insert(PORT_0, &MOICA_GEN1_ATR).expect("insert a virtual card");
-    // A card left by an earlier test may still be on its way out of this reader.
+    // A removal reported between the status and now comes first.
     let inserted = loop {
         let event = next_event_for(&mut host, READER_0);
         if event["type"] == "card-inserted" {
