@@ -280,6 +280,18 @@ fn a_wrong_pin_in_the_dialog_counts_and_the_next_dialog_says_so() {
         warnings.last().is_some_and(|w| w.contains("Wrong PIN")),
         "{warnings:?}"
     );
+    // The last try is announced as such, and once the card is locked nobody is asked.
+    let reply = host.call("verify-pin", json!({}));
+    assert_eq!(error_code(&reply), "PIN_LOCKED", "{reply}");
+    let warnings = dialog_lines(&sandbox, "SETERROR");
+    assert!(
+        warnings.last().is_some_and(|w| w.contains("Last try")),
+        "{warnings:?}"
+    );
+    assert_eq!(count(&sandbox, "GETPIN"), 3);
+    let reply = host.call("sign", sign_args(&thumbprint, None));
+    assert_eq!(error_code(&reply), "PIN_LOCKED", "{reply}");
+    assert_eq!(count(&sandbox, "GETPIN"), 3, "no dialog for a locked card");
 }
 
 #[test]
