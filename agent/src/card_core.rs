@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use card_agent_protocol::types::Module as ModuleReport;
 
 use crate::demo::DemoToken;
-use crate::error::{Error, Result};
+use crate::error::{Choice, Error, Result};
 use crate::pin::{Pin, PinState};
 use crate::pkcs11::discovery::{self, ModuleCandidate};
 use crate::pkcs11::Module;
@@ -178,7 +178,7 @@ impl CardCore {
                 .ok_or(Error::NoToken {
                     serial: Some(s.to_owned()),
                 }),
-            None => exactly_one(tokens, "several cards are present", "--token SERIAL"),
+            None => exactly_one(tokens, "several cards are present", Choice::Token),
         }
     }
 
@@ -214,7 +214,7 @@ impl CardCore {
         exactly_one(
             matches,
             "several signing certificates are present",
-            "--cert SHA256",
+            Choice::Certificate,
         )
     }
 
@@ -331,13 +331,13 @@ impl CardCore {
     }
 }
 
-fn exactly_one<T>(mut items: Vec<T>, what: &str, hint: &'static str) -> Result<T> {
+fn exactly_one<T>(mut items: Vec<T>, what: &str, choose: Choice) -> Result<T> {
     match items.len() {
         0 => Err(Error::NoCard),
         1 => items.pop().ok_or(Error::NoCard),
         _ => Err(Error::Ambiguous {
             what: what.to_owned(),
-            hint,
+            choose,
         }),
     }
 }

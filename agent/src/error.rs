@@ -44,12 +44,13 @@ pub enum Error {
         serial: Option<String>,
     },
     /// Several tokens or certificates match and the caller must choose.
-    #[error("{what}: choose one with {hint}")]
+    #[error("{what}: choose one by its {}", .choose.by_what())]
     Ambiguous {
         /// What is ambiguous.
         what: String,
-        /// How to choose.
-        hint: &'static str,
+        /// What the caller names to choose. Each channel says how in its own terms (the CLI
+        /// adds its flag); the message itself names no channel's syntax.
+        choose: Choice,
     },
     /// No certificate matches the request.
     #[error("certificate {wanted} not found")]
@@ -194,6 +195,25 @@ pub enum Error {
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a caller names to pick one of several matches ([`Error::Ambiguous`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// A token, by its serial number (`verify-pin`'s `token`, the CLI's `--token`).
+    Token,
+    /// A certificate, by its SHA-256 thumbprint (`certificate`, the CLI's `--cert`).
+    Certificate,
+}
+
+impl Choice {
+    /// What identifies the choice, for messages.
+    pub fn by_what(self) -> &'static str {
+        match self {
+            Choice::Token => "serial number",
+            Choice::Certificate => "SHA-256 thumbprint",
+        }
+    }
 }
 
 fn tries_text(tries: Option<u8>) -> String {

@@ -121,7 +121,7 @@ pub fn last_seen(state_dir: &Path) -> Option<LastSeen> {
     })
 }
 
-/// Runs the host until the browser closes stdin.
+/// Runs the host until the browser closes stdin or the daemon closes the connection.
 pub fn run(args: &[String], configured: &[String]) -> Result<()> {
     let caller = BrowserCaller::from_args(args).ok_or_else(|| {
         Error::BadInput("native-host: started without a browser caller argument".to_owned())
@@ -144,24 +144,25 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    let result = runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let daemon = crate::ipc::connect_or_start().await;
         relay(tokio::io::stdin(), tokio::io::stdout(), daemon).await
     });
-    // tokio reads stdin on a blocking thread whose read cannot be cancelled; waiting for it
-    // would keep the host alive after the daemon left, until the browser wrote again.
+    // Tokio reads stdin with a blocking read on a thread of its own, which nothing can cancel;
+    // when the relay ends for another reason than the end of input, that read is still pending,
+    // and dropping the runtime would wait for it, that is, for the browser. Everything that had
+    // to finish has (the relay waited for its writer), so leave that thread behind.
     runtime.shutdown_background();
-    result
+    outcome
 }
 
 /// Relays frames until the browser closes stdin or the daemon closes the connection. Frames
 /// from the browser are checked (bounded, a request with an origin) before they reach the
 /// daemon; frames from the daemon are checked against the browser's message limit. When the
-/// daemon cannot be reached at the start, every request gets an error response rather than
-/// silence. When a connected daemon goes away (stopped, crashed, upgraded), the host ends: the
-/// browser sees the port close, the extension fails what was in flight and opens a new host on
-/// the next request, which starts a new daemon. A host that stayed would leave requests
-/// unanswered until they time out.
+/// daemon cannot be reached at all, every request gets an error response rather than silence;
+/// when a connected daemon goes away (it stopped or crashed), the host ends, so the browser
+/// disconnects the extension's port instead of waiting forever for answers, and the next
+/// connection starts a daemon again.
 pub async fn relay<R, W, D>(browser_in: R, mut browser_out: W, daemon: Result<D>) -> Result<()>
 where
     R: AsyncRead + Unpin,
@@ -179,21 +180,26 @@ where
     let (mut daemon_writer, daemon_gone) = match daemon {
         Ok(stream) => {
             let (daemon_reader, daemon_writer) = tokio::io::split(stream);
-            let reader = tokio::spawn(daemon_to_browser(daemon_reader, to_browser.clone()));
-            (Some(daemon_writer), Some(reader))
+            let to_browser = to_browser.clone();
+            let (gone, daemon_gone) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                daemon_to_browser(daemon_reader, to_browser).await;
+                let _ = gone.send(());
+            });
+            (Some(daemon_writer), Some(daemon_gone))
         }
         Err(e) => {
             tracing::warn!(error = %e, "daemon unreachable");
             (None, None)
         }
     };
-    // Resolves when the daemon's side of the connection has ended; never without a daemon.
+    // Resolves when the daemon closes the connection; never when there is none.
     let daemon_gone = async move {
         match daemon_gone {
-            Some(reader) => {
-                let _ = reader.await;
+            Some(gone) => {
+                let _ = gone.await;
             }
-            None => std::future::pending().await,
+            None => std::future::pending::<()>().await,
         }
     };
     tokio::pin!(daemon_gone);
@@ -208,7 +214,7 @@ where
                 Ok(n) => n,
             },
             () = &mut daemon_gone => {
-                tracing::info!("the daemon closed the connection");
+                tracing::warn!("the daemon closed the connection");
                 break;
             }
         };
@@ -242,7 +248,13 @@ where
             }
         }
     }
-    drop(daemon_writer);
+    // Tell the daemon this client is done. Dropping the write half is not enough: the read
+    // half keeps the socket open, so the daemon never saw the end, never closed its side, and
+    // the host waited out the whole grace below on every exit. After the shutdown the daemon
+    // answers what is in flight, closes, and the writer ends as soon as that is relayed.
+    if let Some(mut daemon_writer) = daemon_writer.take() {
+        let _ = daemon_writer.shutdown().await;
+    }
     drop(to_browser);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     Ok(())

@@ -8,9 +8,12 @@
 //! - [`agent`]: locating and running the `card-agent` binary; openssl verification helpers.
 //! - [`user_session`]: an isolated user session (private XDG dirs, the daemon in it) and a
 //!   private desktop (D-Bus session bus, Xvfb, StatusNotifier watcher and tray host).
+//! - [`daemon`]: the real daemon and native host in an isolated environment, framed messages,
+//!   and the check that no log holds a PIN.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod daemon;
 pub mod pcscd;
 pub mod softhsm;
 pub mod user_session;

@@ -98,7 +98,12 @@ pub fn main() -> ExitCode {
     match run(&cli) {
         Ok(status) => status,
         Err(e) => {
-            eprintln!("card-agent: {}: {}", e.code(), e.user_message(lang));
+            eprintln!(
+                "card-agent: {}: {}{}",
+                e.code(),
+                e.user_message(lang),
+                cli_hint(&e)
+            );
             ExitCode::from(exit_status(e.code()))
         }
     }
@@ -145,6 +150,21 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             done(crate::native_host::run(&args.browser_args, &allowed))
         }
         Command::Doctor(args) => doctor::run(cli, args),
+    }
+}
+
+/// How to act on an error with this command line's options, where one applies.
+fn cli_hint(e: &Error) -> &'static str {
+    match e {
+        Error::Ambiguous {
+            choose: crate::error::Choice::Token,
+            ..
+        } => " (--token SERIAL)",
+        Error::Ambiguous {
+            choose: crate::error::Choice::Certificate,
+            ..
+        } => " (--cert SHA256)",
+        _ => "",
     }
 }
 
@@ -225,8 +245,11 @@ fn exit_status(code: ErrorCode) -> u8 {
 
 /// Logs go to stderr, warnings and up unless RUST_LOG says otherwise; with `file_dir` (the
 /// daemon) also to `agent.log` there, info and up unless RUST_LOG says otherwise, rotated by
-/// size ([`crate::log_file`]). Nothing logged anywhere in the agent carries a PIN.
+/// size ([`crate::log_file`]). Nothing logged anywhere in the agent carries a PIN. Colours only
+/// on a terminal: the daemon's stderr is usually a file or the journal, where escape codes are
+/// noise.
 fn init_logging(file_dir: Option<&std::path::Path>) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
@@ -235,6 +258,7 @@ fn init_logging(file_dir: Option<&std::path::Path>) {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
     };
     let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .with_filter(filter("warn"));
     let file = file_dir.and_then(|dir| match crate::log_file::RotatingFile::open_in(dir) {

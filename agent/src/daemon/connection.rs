@@ -4,6 +4,10 @@
 //! Requests on one connection run concurrently (a `status` is answered while a `sign` waits for
 //! its PIN dialog); responses carry the request's id, so order does not matter. Card work
 //! itself is still one operation at a time per token, in the card core.
+//!
+//! When the client goes away (or closes its sending side), the dialogs its requests opened are
+//! closed and none opens for it any more: nobody would receive the answer. A card operation
+//! already running finishes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +20,18 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::pinentry::Client;
 use crate::policy::Origin;
 use crate::service::{Caller, Service};
 
-/// Longest a quick command may take (status, certificates).
+/// Longest a quick command may take (status, certificates for a local client or an already
+/// trusted site).
 const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a command with a PIN may take: the user reads the dialog, types, the card signs.
-const PIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// Longest a command that may open dialogs may take: the user reads the site confirmation
+/// (a page's first request of any kind), then the PIN dialog, each with the dialog's own
+/// deadline, then the card signs.
+const DIALOG_TIMEOUT: Duration =
+    Duration::from_secs(2 * crate::pinentry::DEFAULT_TIMEOUT.as_secs() + 60);
 /// Responses waiting for the writer; a client that stops reading stalls only itself.
 const OUTGOING_QUEUE: usize = 32;
 
@@ -44,6 +53,7 @@ where
 
     let mut decoder = FrameDecoder::new();
     let mut subscription: Option<JoinHandle<()>> = None;
+    let client = Client::new();
     let mut buf = vec![0u8; 16 * 1024];
     'read: loop {
         let n = match reader.read(&mut buf).await {
@@ -54,7 +64,7 @@ where
         loop {
             match decoder.next_frame() {
                 Ok(Some(payload)) => {
-                    on_frame(&payload, &service, lang, &out, &mut subscription).await;
+                    on_frame(&payload, &service, lang, &client, &out, &mut subscription).await;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -79,6 +89,9 @@ where
     if let Some(task) = subscription {
         task.abort();
     }
+    // The client is gone (or closed its sending side, which for this protocol means the
+    // same): answers would reach nobody, so close the dialogs its requests opened or wait for.
+    service.client_gone(&client);
     drop(out);
     let _ = writer_task.await;
 }
@@ -87,6 +100,7 @@ async fn on_frame(
     payload: &[u8],
     service: &Arc<Service>,
     lang: Language,
+    client: &Client,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
 ) {
@@ -99,10 +113,29 @@ async fn on_frame(
     };
     match request.command {
         Command::Subscribe => {
-            if subscription.is_none() {
-                *subscription = Some(forward_events(service, out.clone()));
-            }
-            let reply = Response::result(request.id, &SubscriptionResult { subscribed: true });
+            // Events tell when the user's card comes and goes, and what it is: only for sites
+            // the policy already trusts (a subscription opens no dialog).
+            let admitted = request
+                .origin
+                .as_deref()
+                .map(Origin::parse)
+                .transpose()
+                .and_then(|origin| {
+                    service.admit_without_asking(&Caller {
+                        origin,
+                        lang,
+                        client: client.clone(),
+                    })
+                });
+            let reply = match admitted {
+                Ok(()) => {
+                    if subscription.is_none() {
+                        *subscription = Some(forward_events(service, out.clone()));
+                    }
+                    Response::result(request.id, &SubscriptionResult { subscribed: true })
+                }
+                Err(e) => Response::error(request.id, e.to_wire(lang)),
+            };
             let _ = out.send(reply.frame_for_browser()).await;
         }
         Command::Unsubscribe => {
@@ -113,9 +146,9 @@ async fn on_frame(
             let _ = out.send(reply.frame_for_browser()).await;
         }
         _ => {
-            let (service, out) = (service.clone(), out.clone());
+            let (service, out, client) = (service.clone(), out.clone(), client.clone());
             tokio::spawn(async move {
-                let reply = run(request, service, lang).await;
+                let reply = run(request, service, lang, client).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -123,7 +156,7 @@ async fn on_frame(
 }
 
 /// Runs one command on a blocking thread, bounded in time.
-async fn run(request: Request, service: Arc<Service>, lang: Language) -> Response {
+async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
     let id = request.id.clone();
     let origin = match request
         .origin
@@ -148,10 +181,16 @@ async fn run(request: Request, service: Arc<Service>, lang: Language) -> Respons
         let result = crate::legacy_api::respond_for_extension(service, origin, lang, args).await;
         return Response::result(id, &result);
     }
-    let caller = Caller { origin, lang };
-    let limit = match request.command {
-        Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_) => PIN_TIMEOUT,
-        _ => QUICK_TIMEOUT,
+    // A page's request may wait for the user to approve the site, whatever the command.
+    let limit = match (&request.command, &origin) {
+        (Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_), _) => DIALOG_TIMEOUT,
+        (Command::Version, _) | (_, None) => QUICK_TIMEOUT,
+        (_, Some(_)) => DIALOG_TIMEOUT,
+    };
+    let caller = Caller {
+        origin,
+        lang,
+        client,
     };
     let command = request.command;
     let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));

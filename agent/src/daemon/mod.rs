@@ -23,6 +23,10 @@ use crate::service::{Service, Settings};
 /// handful. Beyond this, new connections wait.
 const MAX_CONNECTIONS: usize = 64;
 
+/// How long, after SIGTERM, requests still running may take to finish. Dialogs are closed at
+/// once; this bounds a card operation that does not return.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What `serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -46,7 +50,7 @@ pub fn run(options: ServeOptions) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener = ipc::bind(&endpoint, &lock)?;
         let _watcher = if options.core.demo {
             None
@@ -60,10 +64,15 @@ pub fn run(options: ServeOptions) -> Result<()> {
             env!("CARGO_PKG_VERSION"),
             endpoint.socket.display()
         );
-        accept_until_shutdown(listener, &endpoint, service, options.lang).await;
+        accept_until_shutdown(listener, &endpoint, service.clone(), options.lang).await;
+        // A request may be waiting for the user in a dialog, for minutes: end those now.
+        service.close_dialogs();
         let _ = std::fs::remove_file(&endpoint.socket);
         Ok(())
-    })
+    });
+    // Dropping the runtime would wait for every blocking task without limit.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    served
 }
 
 /// Starts the HiPKI-compatible HTTP API. A taken port (HiPKI itself still installed, say) is

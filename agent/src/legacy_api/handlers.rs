@@ -120,10 +120,7 @@ fn caller(ctx: &Context) -> Result<Caller> {
             })
         }
     };
-    Ok(Caller {
-        origin,
-        lang: ctx.lang,
-    })
+    Ok(Caller::new(origin, ctx.lang))
 }
 
 /// The caller, admitted only if its site is already trusted (no dialog: pages call
@@ -371,10 +368,7 @@ async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
         }
     };
     let service = ctx.service.clone();
-    let caller = Caller {
-        origin: Some(origin.clone()),
-        lang: ctx.lang,
-    };
+    let caller = Caller::new(Some(origin.clone()), ctx.lang);
     let answer = blocking(move || service.ask_user_to_trust(&caller)).await;
     let (code, approved) = match answer {
         Ok(true) => (codes::OK, true),
@@ -392,10 +386,7 @@ fn preflight(ctx: &Context) -> Response<Body> {
     let trusted = match &ctx.requester {
         Requester::Site(o) => ctx
             .service
-            .admit_without_asking(&Caller {
-                origin: Some(o.clone()),
-                lang: ctx.lang,
-            })
+            .admit_without_asking(&Caller::new(Some(o.clone()), ctx.lang))
             .is_ok()
             .then_some(o),
         _ => None,
@@ -501,10 +492,7 @@ fn text(
     if let Requester::Site(o) = &ctx.requester {
         if ctx
             .service
-            .admit_without_asking(&Caller {
-                origin: Some(o.clone()),
-                lang: ctx.lang,
-            })
+            .admit_without_asking(&Caller::new(Some(o.clone()), ctx.lang))
             .is_ok()
         {
             add_cors(&mut r, Some(o));

@@ -41,7 +41,9 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::error::{Error, Result};
 use crate::pin::{Pin, PinFormatError, MAX_PIN_INPUT};
 use assuan::gpg_err;
-use session::{refused, Outcome, Session};
+use session::{refused, OpenDialogs, Outcome, Session};
+
+pub use session::Client;
 
 /// Longest Assuan line, in bytes, including the terminating LF.
 pub const MAX_LINE: usize = 1000;
@@ -89,6 +91,10 @@ pub struct PinDialog {
     program: PathBuf,
     timeout: Duration,
     env: Vec<(OsString, OsString)>,
+    /// Shared by clones: [`PinDialog::close_all`] ends the dialogs of all of them.
+    open: std::sync::Arc<OpenDialogs>,
+    /// The client the dialogs are for ([`PinDialog::for_client`]).
+    client: Option<Client>,
 }
 
 impl PinDialog {
@@ -105,6 +111,8 @@ impl PinDialog {
             program: program.into(),
             timeout: DEFAULT_TIMEOUT,
             env: Vec::new(),
+            open: std::sync::Arc::default(),
+            client: None,
         }
     }
 
@@ -154,6 +162,31 @@ impl PinDialog {
         let result = run_getpin(&mut session, request);
         session.close();
         result
+    }
+
+    /// Closes every dialog open through this `PinDialog` or its clones (the program is killed;
+    /// the waiting [`ask_pin`](Self::ask_pin) or [`confirm_site`](Self::confirm_site) fails
+    /// with [`Error::PinDialog`]) and refuses to open any more. For a daemon that is stopping:
+    /// it must not wait minutes for the user, nor leave a PIN prompt on screen for a process
+    /// that is gone.
+    pub fn close_all(&self) {
+        self.open.close_all();
+    }
+
+    /// The same dialog, for `client`: [`PinDialog::close_client`] ends it when the client goes.
+    pub fn for_client(&self, client: &Client) -> PinDialog {
+        PinDialog {
+            client: Some(client.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// Marks `client` gone and closes the dialogs open for it (their programs are killed, the
+    /// waiting calls fail with [`Error::PinDialog`]); no new dialog opens for it. For a daemon
+    /// whose client disconnected: nobody would receive the answer, and a PIN prompt for a page
+    /// that is gone must not stay on screen, nor queue up behind another.
+    pub fn close_client(&self, client: &Client) {
+        self.open.close_client(client);
     }
 
     /// Asks the user whether `origin` may use the card, in a native dialog naming the site.
@@ -598,6 +631,45 @@ mod tests {
         assert!(e.to_string().contains("install a graphical one"), "{e}");
         let e = refused("GETPIN", 83886142, "Timeout <Pinentry>");
         assert!(!e.to_string().contains("graphical"), "{e}");
+    }
+
+    #[test]
+    fn closed_dialogs_stay_closed() {
+        let f = fake("pin", PIN);
+        // Clones share the set of open dialogs: the daemon closes them through the service's.
+        f.dialog.clone().close_all();
+        let e = f.dialog.ask_pin(&request(Language::En)).unwrap_err();
+        assert!(
+            matches!(&e, Error::PinDialog(m) if m.contains("stopping")),
+            "{e:?}"
+        );
+        let e = f
+            .dialog
+            .confirm_site("https://a.gov.tw", Language::En)
+            .unwrap_err();
+        assert!(matches!(&e, Error::PinDialog(_)), "{e:?}");
+        assert_eq!(f.log(), "", "no program was started");
+    }
+
+    #[test]
+    fn no_dialog_opens_for_a_client_that_went_away() {
+        let f = fake("pin", PIN);
+        let (gone, here) = (Client::new(), Client::new());
+        f.dialog.close_client(&gone);
+        assert!(gone.is_gone() && !here.is_gone());
+        let e = f
+            .dialog
+            .for_client(&gone)
+            .ask_pin(&request(Language::En))
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::PinDialog(m) if m.contains("went away")),
+            "{e:?}"
+        );
+        assert_eq!(f.log(), "", "no program was started");
+        // Other clients are not affected.
+        let pin = f.dialog.for_client(&here).ask_pin(&request(Language::En));
+        assert_eq!(pin.unwrap().expose(), PIN);
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! One running pinentry program: spawning, the reader thread, the deadline, and the polite
 //! or forceful end.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use zeroize::{Zeroize, Zeroizing};
@@ -31,6 +34,95 @@ enum ReadEvent {
     Eof,
     /// Reading failed.
     Failed(io::ErrorKind),
+    /// [`OpenDialogs::close_all`] closed every dialog.
+    Closed,
+}
+
+/// The dialogs open through one [`PinDialog`] and its clones, so that a daemon that stops can
+/// close them all at once instead of waiting minutes for the user or leaving a PIN prompt on
+/// screen for a process that is gone.
+#[derive(Debug, Default)]
+pub(super) struct OpenDialogs {
+    state: Mutex<OpenState>,
+}
+
+#[derive(Debug, Default)]
+struct OpenState {
+    /// Set by [`OpenDialogs::close_all`]: no new dialog opens.
+    closing: bool,
+    next_id: u64,
+    sessions: HashMap<u64, Wake>,
+}
+
+/// How to interrupt one session that waits for its program.
+#[derive(Debug)]
+struct Wake {
+    closed: Arc<AtomicBool>,
+    lines: SyncSender<ReadEvent>,
+    /// The client the dialog is for, if the dialog was opened for one.
+    client: Option<Client>,
+}
+
+impl Wake {
+    fn interrupt(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        // A full queue means the session is reading lines and sees the flag next.
+        let _ = self.lines.try_send(ReadEvent::Closed);
+    }
+}
+
+/// The client (one connection to the daemon) dialogs are opened for. When it goes away,
+/// [`PinDialog::close_client`](super::PinDialog::close_client) closes its dialogs and no new
+/// one opens for it: nobody would receive the answer.
+#[derive(Debug, Clone, Default)]
+pub struct Client(Arc<AtomicBool>);
+
+impl Client {
+    /// A client that is there.
+    pub fn new() -> Client {
+        Client::default()
+    }
+
+    /// Whether it has gone away.
+    pub fn is_gone(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn is(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl OpenDialogs {
+    fn lock(&self) -> MutexGuard<'_, OpenState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends every open dialog (its program is killed, its caller gets [`Error::PinDialog`])
+    /// and refuses to open new ones.
+    pub(super) fn close_all(&self) {
+        let mut state = self.lock();
+        state.closing = true;
+        state.sessions.values().for_each(Wake::interrupt);
+    }
+
+    /// Marks `client` gone and ends the dialogs open for it. The mark comes first: a dialog
+    /// starting meanwhile either sees it or is registered before the sessions are woken.
+    pub(super) fn close_client(&self, client: &Client) {
+        client.0.store(true, Ordering::SeqCst);
+        let state = self.lock();
+        state
+            .sessions
+            .values()
+            .filter(|w| w.client.as_ref().is_some_and(|c| c.is(client)))
+            .for_each(Wake::interrupt);
+    }
+}
+
+fn closed_error() -> Error {
+    Error::PinDialog(
+        "the dialog was closed: card-agent is stopping, or the page that asked went away".into(),
+    )
 }
 
 /// How the program answered one command.
@@ -53,11 +145,21 @@ pub(super) struct Session {
     /// program is killed rather than asked to say goodbye.
     healthy: bool,
     closed: bool,
+    /// Set when [`OpenDialogs::close_all`] ends this dialog.
+    interrupted: Arc<AtomicBool>,
+    /// Where this session is registered, until it closes.
+    registration: Option<(Arc<OpenDialogs>, u64)>,
 }
 
 impl Session {
     pub(super) fn start(dialog: &PinDialog) -> Result<Session> {
         let deadline = Instant::now() + dialog.timeout;
+        // Held until the session is registered, so `close_all` cannot miss a program that is
+        // starting.
+        let mut open = dialog.open.lock();
+        if open.closing || dialog.client.as_ref().is_some_and(Client::is_gone) {
+            return Err(closed_error());
+        }
         let mut command = Command::new(&dialog.program);
         command
             .stdin(Stdio::piped())
@@ -71,6 +173,18 @@ impl Session {
         })?;
         let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
         let (tx, rx) = mpsc::sync_channel(LINE_QUEUE);
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let id = open.next_id;
+        open.next_id += 1;
+        open.sessions.insert(
+            id,
+            Wake {
+                closed: interrupted.clone(),
+                lines: tx.clone(),
+                client: dialog.client.clone(),
+            },
+        );
+        drop(open);
         let reader = stdout.map(|out| {
             std::thread::Builder::new()
                 .name("pinentry-reader".to_owned())
@@ -83,6 +197,8 @@ impl Session {
             deadline,
             healthy: true,
             closed: false,
+            interrupted,
+            registration: Some((dialog.open.clone(), id)),
         };
         match reader {
             // The thread is not joined: it ends by itself when the program's output closes,
@@ -148,9 +264,13 @@ impl Session {
         let mut data = Zeroizing::new(Vec::with_capacity(DATA_CAP));
         let mut overflow = false;
         loop {
+            if self.interrupted.load(Ordering::SeqCst) {
+                return Err(closed_error());
+            }
             let wait = self.deadline.saturating_duration_since(Instant::now());
             let line = match self.lines.recv_timeout(wait) {
                 Ok(ReadEvent::Line(line)) => line,
+                Ok(ReadEvent::Closed) => return Err(closed_error()),
                 Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
                 Ok(ReadEvent::TooLong) => {
                     return Err(Error::PinDialog(format!(
@@ -198,6 +318,9 @@ impl Session {
             return;
         }
         self.closed = true;
+        if let Some((open, id)) = self.registration.take() {
+            open.lock().sessions.remove(&id);
+        }
         if self.healthy && self.send(b"BYE\n").is_ok() {
             // Closing stdin also ends a program that ignores BYE.
             self.stdin = None;

@@ -48,7 +48,7 @@ impl Service {
             1 => found.pop().ok_or(Error::NoCard),
             _ => Err(Error::Ambiguous {
                 what: "several encryption certificates are present".to_owned(),
-                hint: "slotDescription",
+                choose: crate::error::Choice::Token,
             }),
         }
     }

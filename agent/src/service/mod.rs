@@ -39,12 +39,28 @@ pub struct Caller {
     pub origin: Option<Origin>,
     /// The language for dialogs and messages.
     pub lang: Language,
+    /// The connection the request came on; [`Service::client_gone`] closes its dialogs.
+    pub client: crate::pinentry::Client,
 }
 
 impl Caller {
+    /// A caller on a connection of its own (the legacy HTTP API's requests): the page's origin
+    /// as the browser gave it, or `None` for a local program.
+    pub fn new(origin: Option<Origin>, lang: Language) -> Self {
+        Caller {
+            origin,
+            lang,
+            client: crate::pinentry::Client::new(),
+        }
+    }
+
     /// A local client: no page, no site policy.
     pub fn local(lang: Language) -> Self {
-        Caller { origin: None, lang }
+        Caller {
+            origin: None,
+            lang,
+            client: crate::pinentry::Client::new(),
+        }
     }
 }
 
@@ -100,6 +116,23 @@ impl Service {
     pub fn publish(&self, event: Event) {
         // No subscriber is not an error: events are only for whoever listens now.
         let _ = self.events.send(event);
+    }
+
+    /// Closes every open PIN or site dialog and refuses new ones, for a daemon that is
+    /// stopping: the requests waiting for them fail at once instead of holding the shutdown
+    /// for minutes.
+    pub fn close_dialogs(&self) {
+        if let Ok(dialog) = &self.dialog {
+            dialog.close_all();
+        }
+    }
+
+    /// The client's connection is gone: its open dialogs close and no new one opens for it
+    /// (its requests still running then fail; nobody is waiting for their answers).
+    pub fn client_gone(&self, client: &crate::pinentry::Client) {
+        if let Ok(dialog) = &self.dialog {
+            dialog.close_client(client);
+        }
     }
 
     /// A receiver of card and reader events from now on.
@@ -213,10 +246,14 @@ impl Service {
         Ok(options)
     }
 
-    fn dialog(&self) -> Result<&PinDialog> {
-        self.dialog.as_ref().map_err(|tried| Error::NoPinDialog {
-            tried: tried.clone(),
-        })
+    /// The dialog program, for `caller`'s connection.
+    fn dialog(&self, caller: &Caller) -> Result<PinDialog> {
+        self.dialog
+            .as_ref()
+            .map(|d| d.for_client(&caller.client))
+            .map_err(|tried| Error::NoPinDialog {
+                tried: tried.clone(),
+            })
     }
 }
 

@@ -30,7 +30,7 @@ impl Service {
     }
 
     fn ask_pin(&self, caller: &Caller, token: &TokenInfo, holder: &str) -> Result<Pin> {
-        let dialog = self.dialog()?;
+        let dialog = self.dialog(caller)?;
         let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
         let card = if token.demo {
             format!("DEMO ({})", token.serial)

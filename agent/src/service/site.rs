@@ -32,9 +32,9 @@ impl Service {
         }
     }
 
-    /// Lets a caller through only if its site is already trusted, without asking: the legacy
-    /// API answers unknown sites with "untrusted site" and pages then call `/addDomain`, which
-    /// asks.
+    /// Lets a caller through only when the policy already trusts its site, without asking: for
+    /// requests that must not open a dialog (a subscription to card events, the legacy API,
+    /// whose pages call `/addDomain` to ask). Local callers pass.
     pub fn admit_without_asking(&self, caller: &Caller) -> Result<()> {
         match &caller.origin {
             None => Ok(()),
@@ -49,26 +49,26 @@ impl Service {
             return Ok(true);
         };
         // Without a dialog nobody can say yes: the site stays untrusted.
-        let Ok(dialog) = self.dialog() else {
+        let Ok(dialog) = self.dialog(caller) else {
             return Ok(false);
         };
-        let approved = {
-            let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
-            // Another request may have approved the site while this one waited for the dialog.
-            if self.decide(origin)? == SiteDecision::Trusted {
-                return Ok(true);
+        let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
+        // Another request may have approved the site while this one waited for the dialog.
+        if self.decide(origin)? == SiteDecision::Trusted {
+            return Ok(true);
+        }
+        let approved = match dialog.confirm_site(origin.as_str(), caller.lang) {
+            Ok(answer) => answer,
+            // A dialog that cannot be shown is a "no": the site stays untrusted. The reason
+            // goes to the log for whoever runs the environment check.
+            Err(e @ (Error::NoPinDialog { .. } | Error::PinDialog(_))) => {
+                tracing::warn!(site = %origin, error = %e, "cannot ask the user about a site");
+                false
             }
-            match dialog.confirm_site(origin.as_str(), caller.lang) {
-                Ok(answer) => answer,
-                // A dialog that cannot be shown is a "no": the site stays untrusted. The reason
-                // goes to the log for whoever runs the environment check.
-                Err(e @ (Error::NoPinDialog { .. } | Error::PinDialog(_))) => {
-                    tracing::warn!(site = %origin, error = %e, "cannot ask the user about a site");
-                    false
-                }
-                Err(e) => return Err(e),
-            }
+            Err(e) => return Err(e),
         };
+        // Recorded before the turn passes on, so a request that waited for this dialog finds
+        // the site approved instead of asking the user a second time.
         if approved {
             let now = crate::inventory::rfc3339(crate::inventory::now_unix());
             self.policy().map(|mut p| p.approve(origin, &now))??;

@@ -20,6 +20,10 @@
 //!   that is opened and read to its end before `GETPIN` is answered, so a test knows the
 //!   dialog is up (its open for writing returns) and decides when it is answered (it closes).
 //!   A missing file changes nothing.
+//! - `FAKE_PINENTRY_DELAY_MS`: how long the "user" takes before answering `GETPIN` or
+//!   `CONFIRM` (default 0).
+//! - `FAKE_PINENTRY_PIDS`: a file to which the program appends its process ID when it starts,
+//!   so tests can check that no dialog outlives the daemon that opened it.
 //!
 //! Unknown commands get `ERR 536871187 Unknown IPC command`, as from a real pinentry, so a
 //! client that sends a badly escaped line (a raw LF splits it into two commands) fails.
@@ -67,6 +71,14 @@ fn main() {
         }
     }
     let log = std::env::var_os("FAKE_PINENTRY_LOG");
+    if let Some(path) = std::env::var_os("FAKE_PINENTRY_PIDS") {
+        append_log(&path, &std::process::id().to_string());
+    }
+    let delay = std::env::var("FAKE_PINENTRY_DELAY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or_default();
     let mut out = io::stdout().lock();
 
     if reply(&mut out, "OK Pleased to meet you, fake pinentry").is_err() {
@@ -83,6 +95,9 @@ fn main() {
             if wait_at_gate(gate).is_err() {
                 return;
             }
+        }
+        if matches!(verb, "GETPIN" | "CONFIRM") {
+            std::thread::sleep(delay);
         }
         let answered = match (verb, action.as_str()) {
             ("GETPIN" | "CONFIRM", "hang") => hang(),
