@@ -265,26 +265,28 @@ impl Sandbox {
         self.watch_stop = Some(stop.clone());
         let copy = self.logs_dir().join("pinentry.log");
         let (tx, lines) = mpsc::channel();
-        let reader_fifo = fifo.clone();
+        // Opened for reading and writing: the FIFO then always has a reader (the program's
+        // opens never block) and never reports an end of file between the program's lines.
+        // Reopening after each end of file would lose a line written between the end of file
+        // and the reopening.
+        let reader = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .expect("open the FIFO");
         thread::spawn(move || {
             let mut log = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(copy)
                 .expect("pinentry log copy");
-            // The program opens the log for each line; every open ends with an end of file.
-            while !stop.load(Ordering::SeqCst) {
-                let Ok(file) = File::open(&reader_fifo) else {
-                    break;
-                };
+            for line in BufReader::new(reader).lines() {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                for line in BufReader::new(file).lines() {
-                    let Ok(line) = line else { break };
-                    let _ = writeln!(log, "{line}");
-                    let _ = tx.send(line);
-                }
+                let Ok(line) = line else { break };
+                let _ = writeln!(log, "{line}");
+                let _ = tx.send(line);
             }
         });
         PinentryWatch { lines, fifo }
@@ -416,10 +418,13 @@ impl Drop for Sandbox {
         }
         if let Some(stop) = self.watch_stop.take() {
             stop.store(true, Ordering::SeqCst);
-            // Wakes the reader if it waits for a writer; it may be gone, so do not wait here.
+            // An empty line wakes the reader, which then sees the flag. If the reader is gone
+            // the open would wait for one, so do not wait here.
             let fifo = self.root.path().join("pinentry.fifo");
             thread::spawn(move || {
-                let _ = OpenOptions::new().write(true).open(fifo);
+                if let Ok(mut f) = OpenOptions::new().write(true).open(fifo) {
+                    let _ = f.write_all(b"\n");
+                }
             });
         }
         if thread::panicking() {
