@@ -5,34 +5,9 @@
 (function () {
   "use strict";
 
-  const TEXT = {
-    "zh-TW": {
-      title: "card-agent 自我測試", checks: "環境檢查", cards: "讀卡機與卡片", signTest: "簽章與驗章測試",
-      signIntro: "用卡片簽署一段測試文字，然後分別在網頁中（WebCrypto）與 card-agent 中驗證簽章。",
-      certificate: "憑證", pin: "PIN 碼（6 至 8 位數字）", pinHelp: "留空則由 card-agent 的視窗詢問 PIN 碼。錯誤三次卡片會鎖住。",
-      signButton: "簽章並驗證", switchTo: "English", noReader: "找不到讀卡機。", noCard: "沒有卡片", cardIn: "卡片已插入",
-      noToken: "沒有可用的憑證卡。", holder: "持有人", family: "卡別", idLast4: "身分證末四碼", business: "統一編號",
-      issuer: "簽發者", valid: "有效期間", daysLeft: "剩 {n} 天", expired: "已過期", pinState: "PIN 碼狀態",
-      pinOk: "正常", pinLow: "曾輸入錯誤", pinFinal: "只剩最後一次", pinLocked: "已鎖住", triesLeft: "剩 {n} 次",
-      demo: "示範用，不是真的卡片", signing: "簽章中…請依視窗指示輸入 PIN 碼。", pageOk: "網頁驗章成功（WebCrypto）",
-      pageBad: "網頁驗章失敗（WebCrypto）", agentOk: "card-agent 驗章成功", agentBad: "card-agent 驗章失敗",
-      allOk: "簽章與驗章都成功，卡片可以正常使用。", failed: "失敗", noSigningCert: "沒有可簽章的憑證。",
-      checksUnavailable: "無法取得環境檢查結果。", loading: "讀取中…", fix: "解決方法", agentDown: "無法連線到 card-agent。", doIt: "立即修正", pinDialog: "按下按鈕後，card-agent 會開啟自己的視窗詢問 PIN 碼。錯誤三次卡片會鎖住。"
-    },
-    en: {
-      title: "card-agent self-test", checks: "Environment check", cards: "Readers and cards", signTest: "Sign and verify test",
-      signIntro: "Sign a test text with the card, then verify the signature twice: in this page (WebCrypto) and in card-agent.",
-      certificate: "Certificate", pin: "PIN (6 to 8 digits)", pinHelp: "Leave empty to type it in card-agent's own dialog. Three wrong PINs lock the card.",
-      signButton: "Sign and verify", switchTo: "中文", noReader: "No card reader was found.", noCard: "no card", cardIn: "card inserted",
-      noToken: "No usable card.", holder: "Holder", family: "Card", idLast4: "ID ends with", business: "Business number",
-      issuer: "Issuer", valid: "Valid", daysLeft: "{n} days left", expired: "expired", pinState: "PIN",
-      pinOk: "ok", pinLow: "wrong tries recorded", pinFinal: "final try", pinLocked: "locked", triesLeft: "{n} tries left",
-      demo: "demo, not a real card", signing: "Signing… type the PIN when card-agent asks.", pageOk: "Verified in this page (WebCrypto)",
-      pageBad: "Not verified in this page (WebCrypto)", agentOk: "Verified by card-agent", agentBad: "Not verified by card-agent",
-      allOk: "Signing and both verifications passed: the card works.", failed: "Failed", noSigningCert: "No certificate that can sign.",
-      checksUnavailable: "The environment check could not be run.", loading: "Reading…", fix: "Fix", agentDown: "card-agent cannot be reached.", doIt: "Fix it now", pinDialog: "card-agent opens its own window to ask for the PIN. Three wrong PINs lock the card."
-    }
-  };
+  // The texts come from the message catalogue (protocol/locales/), through texts.js, which
+  // a test regenerates from it: the page has no words of its own.
+  const TEXT = globalThis.CARD_AGENT_SELFTEST_TEXTS;
   let lang = localStorage.getItem("card-agent-lang") === "en" ? "en" : "zh-TW";
   const t = (key, n) => TEXT[lang][key].replace("{n}", n);
   const $ = (id) => document.getElementById(id);
@@ -184,7 +159,8 @@
 
   function pinText(tk) {
     const state = { ok: "pinOk", countLow: "pinLow", finalTry: "pinFinal", locked: "pinLocked" }[tk.pinStatus];
-    return t(state) + (tk.pinTriesLeft !== undefined ? "，" + t("triesLeft", tk.pinTriesLeft) : "");
+    const comma = lang === "en" ? ", " : "，";
+    return t(state) + (tk.pinTriesLeft !== undefined ? comma + t("triesLeft", tk.pinTriesLeft) : "");
   }
 
   function certBlock(c) {

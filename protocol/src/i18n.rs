@@ -38,6 +38,17 @@ fn catalogue(lang: Language) -> &'static Catalogue {
 
 /// The text for `key` in `lang`. Falls back to English when `lang` lacks the key, and to the
 /// key itself when neither has it, so a missing text shows up as a visible key rather than as
+/// Every entry whose key starts with `prefix`, with the prefix removed, sorted by key: what a
+/// web page served by card-agent needs of the catalogue (see extension/selftest/texts.js).
+pub fn with_prefix(lang: Language, prefix: &str) -> Vec<(&'static str, &'static str)> {
+    let mut entries: Vec<(&'static str, &'static str)> = catalogue(lang)
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|rest| (rest, v.as_str())))
+        .collect();
+    entries.sort();
+    entries
+}
+
 /// a blank (the catalogue tests keep both files complete).
 pub fn text(lang: Language, key: &str) -> &str {
     catalogue(lang)

@@ -183,6 +183,9 @@ async fn handle_selftest(
         // lives at /selftest/.
         (&Method::GET, "/selftest") => selftest::redirect("/selftest/"),
         (&Method::GET, "/selftest/") => selftest::asset(selftest::PAGE, "text/html; charset=utf-8"),
+        (&Method::GET, "/selftest/texts.js") => {
+            selftest::generated(selftest::texts_js(), "text/javascript; charset=utf-8")
+        }
         (&Method::GET, "/selftest/selftest.js") => {
             selftest::asset(selftest::SCRIPT, "text/javascript; charset=utf-8")
         }

@@ -29,6 +29,25 @@ pub const SCRIPT: &str = include_str!("../../../extension/selftest/selftest.js")
 /// Its style sheet.
 pub const STYLE: &str = include_str!("../../../extension/selftest/selftest.css");
 
+/// `texts.js`: the page's words in both languages, from the message catalogue (`selftest.*`).
+/// The agent serves it as generated; the extension ships the same file, which a test keeps
+/// equal to this.
+pub fn texts_js() -> String {
+    let table = |lang| {
+        card_agent_protocol::i18n::with_prefix(lang, "selftest.")
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .collect::<serde_json::Map<String, Value>>()
+    };
+    let texts = json!({ "zh-TW": table(Language::ZhTw), "en": table(Language::En) });
+    format!(
+        "// Generated from protocol/locales/ (keys selftest.*) by card-agent; do not edit.\n\
+         // A test regenerates it: CARD_AGENT_UPDATE_TEXTS=1 cargo test -p card-agent texts_js\n\
+         globalThis.CARD_AGENT_SELFTEST_TEXTS = {};\n",
+        serde_json::to_string_pretty(&texts).unwrap_or_default()
+    )
+}
+
 /// A response body that may stream (the event stream) or not.
 pub type AnyBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
@@ -216,6 +235,20 @@ pub fn asset(text: &'static str, content_type: &'static str) -> Response<AnyBody
     r
 }
 
+/// A generated asset.
+pub fn generated(text: String, content_type: &'static str) -> Response<AnyBody> {
+    let mut r = Response::new(Full::new(Bytes::from(text)).boxed());
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
 /// The answer to a web page that tries the self-test API.
 pub fn forbidden() -> Response<AnyBody> {
     let mut r = Response::new(
@@ -235,4 +268,25 @@ pub fn redirect(location: &'static str) -> Response<AnyBody> {
     r.headers_mut()
         .insert("location", HeaderValue::from_static(location));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    /// The extension's copy of texts.js is the catalogue's, word for word.
+    #[test]
+    fn texts_js_matches_the_catalogue() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../extension/selftest/texts.js"
+        );
+        let generated = super::texts_js();
+        if std::env::var_os("CARD_AGENT_UPDATE_TEXTS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "extension/selftest/texts.js is out of date: CARD_AGENT_UPDATE_TEXTS=1 cargo test -p card-agent texts_js"
+        );
+    }
 }
