@@ -7,11 +7,15 @@
 use card_agent_protocol::{i18n, Language};
 
 fn messages_json(lang: Language) -> String {
-    let messages: serde_json::Map<String, serde_json::Value> = i18n::with_prefix(lang, "extension.")
-        .into_iter()
-        .map(|(key, text)| (key.to_owned(), serde_json::json!({ "message": text })))
-        .collect();
-    format!("{}\n", serde_json::to_string_pretty(&messages).expect("JSON"))
+    let messages: serde_json::Map<String, serde_json::Value> =
+        i18n::with_prefix(lang, "extension.")
+            .into_iter()
+            .map(|(key, text)| (key.to_owned(), serde_json::json!({ "message": text })))
+            .collect();
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&messages).expect("JSON")
+    )
 }
 
 #[test]

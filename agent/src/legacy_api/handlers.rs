@@ -69,9 +69,10 @@ pub async fn route(
         (&Method::GET | &Method::POST, "/pkcs11info") => pkcs11info(ctx, with_cert).await,
         (&Method::POST, "/sign" | "/umakeSig") => sign(ctx, &body).await,
         (&Method::POST, "/decrypt") => decrypt(ctx, &body).await,
-        (&Method::GET, "/popupForm" | "/ChtPopupForm") => html(pages::POPUP_FORM.to_owned()),
+        (&Method::GET, "/popupForm" | "/ChtPopupForm") => html(pages::popup_form()),
         (&Method::GET, "/addDomain") => add_domain(ctx, uri.query().unwrap_or("")).await,
-        (&Method::GET, "/selfTest.htm") => html(pages::SELF_TEST.to_owned()),
+        // The self-test page pages link to is the agent's full one.
+        (&Method::GET, "/selfTest.htm") => redirect("/selftest/"),
         (&Method::GET, "/p11Image.bmp") => p11_image(ctx, with_cert).await,
         (&Method::GET, "/waiting.gif") => bytes("image/gif", pages::waiting_gif()),
         (&Method::POST, "/CardManagement/sendCardCommand") => {
@@ -455,6 +456,14 @@ fn json_response(ctx: &Context, cors: Option<&Origin>, value: Value) -> Response
         value.to_string(),
     );
     add_cors(&mut r, cors);
+    r
+}
+
+fn redirect(location: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::FOUND;
+    r.headers_mut()
+        .insert("location", HeaderValue::from_static(location));
     r
 }
 

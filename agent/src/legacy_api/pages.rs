@@ -9,16 +9,23 @@
 ///    opener's origin — which the browser, not the page, put in `event.origin` — in a header
 ///    only this origin's pages can send;
 /// 3. posts the raw response text back to that origin only, and closes.
-pub const POPUP_FORM: &str = r#"<!doctype html>
+pub fn popup_form() -> String {
+    POPUP_FORM
+        .replace("{working}", &both("legacy.popup.working"))
+        .replace("{open_from_page}", &both("legacy.popup.open_from_page"))
+}
+
+/// The bridge page, with `{working}` and `{open_from_page}` filled in by [`popup_form`].
+const POPUP_FORM: &str = r#"<!doctype html>
 <html lang="zh-Hant"><head><meta charset="utf-8"><title>card-agent</title>
 <style>body{font:16px system-ui,sans-serif;margin:2em;color:#222}</style></head>
-<body><p id="status">card-agent 處理中，請稍候… / Working, please wait…</p>
+<body><p id="status">{working}</p>
 <script>
 (function () {
   "use strict";
   var opener = window.opener;
   var status = document.getElementById("status");
-  if (!opener) { status.textContent = "請由網頁開啟此視窗。 / Open this window from a web page."; return; }
+  if (!opener) { status.textContent = "{open_from_page}"; return; }
   var routes = {
     MakeSignature: ["POST", "/sign"], umakeSig: ["POST", "/sign"],
     GetUserCert: ["GET", "/pkcs11info?withcert=true"], CheckEnvir: ["GET", "/pkcs11info"],
@@ -53,6 +60,17 @@ pub const POPUP_FORM: &str = r#"<!doctype html>
 </script></body></html>
 "#;
 
+/// A text in both languages, as legacy pages show them (the page cannot know the user's
+/// language): `zh-TW / English`, from the message catalogue.
+fn both(key: &str) -> String {
+    use card_agent_protocol::{i18n, Language};
+    format!(
+        "{} / {}",
+        i18n::text(Language::ZhTw, key),
+        i18n::text(Language::En, key)
+    )
+}
+
 /// The page `/addDomain` answers with, after the user decided in the native dialog.
 pub fn add_domain_answer(ret_code: u32, target_origin: Option<&str>, approved: bool) -> String {
     let message = serde_json::json!({ "func": "addDomain", "ret_code": ret_code, "last_error": 0 })
@@ -64,11 +82,11 @@ pub fn add_domain_answer(ret_code: u32, target_origin: Option<&str>, approved: b
             .replace('<', "\\u003c")
     };
     let target = target_origin.map(js).unwrap_or_else(|| "null".to_owned());
-    let text = if approved {
-        "已加入信任網站。 / The site was added to your trusted sites."
+    let text = both(if approved {
+        "legacy.add_domain.added"
     } else {
-        "未加入信任網站。 / The site was not added."
-    };
+        "legacy.add_domain.not_added"
+    });
     format!(
         r#"<!doctype html>
 <html lang="zh-Hant"><head><meta charset="utf-8"><title>card-agent</title></head>
@@ -84,68 +102,6 @@ pub fn add_domain_answer(ret_code: u32, target_origin: Option<&str>, approved: b
         message = js(&message),
     )
 }
-
-/// `/selfTest.htm`: lists cards and certificates and signs a test text, in the agent's own
-/// origin (so it works before any site is trusted).
-pub const SELF_TEST: &str = r#"<!doctype html>
-<html lang="zh-Hant"><head><meta charset="utf-8"><title>card-agent 自我測試 Self-test</title>
-<style>
-body{font:16px system-ui,sans-serif;margin:2em;max-width:46em;color:#1a1a1a}
-h1{font-size:1.4em} .ok{color:#0a6b2b} .bad{color:#a40000} li{margin:.3em 0}
-label{display:block;margin-top:1em} input,button{font-size:1em;padding:.4em}
-</style></head>
-<body>
-<h1>card-agent 自我測試 / Self-test</h1>
-<p id="version"></p>
-<h2>卡片與憑證 / Cards and certificates</h2>
-<ul id="cards"><li>讀取中… / Reading…</li></ul>
-<h2>簽章測試 / Signing test</h2>
-<form id="form">
-<label for="pin">PIN 碼 / PIN</label>
-<input id="pin" type="password" inputmode="numeric" autocomplete="off" maxlength="8">
-<button type="submit">簽章 / Sign</button>
-</form>
-<p id="result" role="status"></p>
-<script>
-(function () {
-  "use strict";
-  function el(id) { return document.getElementById(id); }
-  fetch("/", { cache: "no-store" }).then(function (r) { return r.text(); })
-    .then(function (t) { el("version").textContent = t.split("\n")[0]; });
-  fetch("/pkcs11info?withcert=true", { cache: "no-store" }).then(function (r) { return r.json(); })
-    .then(function (info) {
-      var list = el("cards"); list.textContent = "";
-      if (info.ret_code !== 0) { list.innerHTML = "<li class=bad></li>"; list.firstChild.textContent = "ret_code 0x" + info.ret_code.toString(16); return; }
-      if (!info.slots.length) { var li = document.createElement("li"); li.textContent = "沒有卡片 / No card"; list.appendChild(li); }
-      info.slots.forEach(function (s) {
-        var li = document.createElement("li");
-        var t = s.token;
-        li.textContent = s.slotDescription + ": " + (typeof t === "object" && t ? t.label + " (" + t.serialNumber + ")" : (t || "沒有卡片 / no card"));
-        if (t && t.certs) t.certs.forEach(function (c) {
-          var sub = document.createElement("div");
-          sub.textContent = "— " + c.subjectCN + " [" + c.usage + "] 到期 / expires 20" + c.notAfter.slice(0, 2) + "-" + c.notAfter.slice(2, 4) + "-" + c.notAfter.slice(4, 6);
-          li.appendChild(sub);
-        });
-        list.appendChild(li);
-      });
-    });
-  el("form").addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var pin = el("pin").value; el("pin").value = "";
-    var pkg = { func: "MakeSignature", signatureType: "PKCS7", tbs: "card-agent self-test 自我測試", tbsEncoding: "NONE", hashAlgorithm: "SHA256", pin: pin, withCardSN: "true" };
-    el("result").textContent = "簽章中… / Signing…";
-    fetch("/sign", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "tbsPackage=" + encodeURIComponent(JSON.stringify(pkg)) })
-      .then(function (r) { return r.json(); })
-      .then(function (res) {
-        var ok = res.ret_code === 0;
-        el("result").className = ok ? "ok" : "bad";
-        el("result").textContent = ok ? "簽章成功 / Signed (" + res.signature.length + " base64 characters, card " + (res.cardSN || "") + ")"
-          : "失敗 / Failed: ret_code 0x" + res.ret_code.toString(16) + " last_error 0x" + res.last_error.toString(16) + (res.message ? " — " + res.message : "");
-      });
-  });
-})();
-</script></body></html>
-"#;
 
 /// `/waiting.gif`: a 16×16 grey "please wait" square.
 pub fn waiting_gif() -> Vec<u8> {
