@@ -85,6 +85,8 @@ pub struct Service {
     /// that the user cannot tell apart.
     dialog_turn: Mutex<()>,
     events: tokio::sync::broadcast::Sender<Event>,
+    /// Set when the daemon is stopping: work cut short by it is reported as such.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -104,6 +106,7 @@ impl Service {
             settings,
             dialog_turn: Mutex::new(()),
             events,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -122,6 +125,8 @@ impl Service {
     /// stopping: the requests waiting for them fail at once instead of holding the shutdown
     /// for minutes.
     pub fn close_dialogs(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Ok(dialog) = &self.dialog {
             dialog.close_all();
         }
@@ -143,6 +148,20 @@ impl Service {
     /// Runs one protocol command (except `subscribe`/`unsubscribe`, which belong to the
     /// connection that asks) and returns its `result` object.
     pub fn handle(&self, caller: &Caller, command: Command) -> Result<Value> {
+        let outcome = self.run_command(caller, command);
+        // A dialog closed by the shutdown fails as a dialog would; the caller should hear the
+        // real reason.
+        match outcome {
+            Err(_) if self.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(Error::AgentUnavailable(
+                    "card-agent stopped while the request was waiting".to_owned(),
+                ))
+            }
+            other => other,
+        }
+    }
+
+    fn run_command(&self, caller: &Caller, command: Command) -> Result<Value> {
         match command {
             Command::Version => to_value(&VersionResult::new(env!("CARGO_PKG_VERSION"))),
             Command::Status => {
