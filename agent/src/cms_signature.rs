@@ -232,13 +232,6 @@ mod tests {
     use crate::demo::{DemoToken, SIGN_KEY_ID};
     use crate::signer::{sign_with, SignFormat, SignInput};
 
-    const ALL_HASHES: [HashAlgorithm; 4] = [
-        HashAlgorithm::Sha1,
-        HashAlgorithm::Sha256,
-        HashAlgorithm::Sha384,
-        HashAlgorithm::Sha512,
-    ];
-
     fn signing_cert(demo: &DemoToken) -> CertificateInfo {
         demo.certificates().unwrap().remove(0).info
     }
@@ -278,6 +271,19 @@ mod tests {
         )
     }
 
+    /// `openssl cms -verify` of a detached signature over `content`, against `chain`.
+    fn verify_detached<'a>(
+        sig: &'a str,
+        content: &'a str,
+        chain: &'a str,
+        out: &'a str,
+    ) -> [&'a str; 15] {
+        [
+            "cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", content,
+            "-CAfile", chain, "-purpose", "any", "-out", out,
+        ]
+    }
+
     fn decode(cms_der: &[u8]) -> SignedData {
         let info = ContentInfo::from_der(cms_der).unwrap();
         assert_eq!(info.content_type, rfc5911::ID_SIGNED_DATA);
@@ -299,7 +305,7 @@ mod tests {
     #[test]
     fn detached_verifies_with_openssl_for_every_hash() {
         let data = "申報 DEMO detached\n".repeat(50).into_bytes();
-        for hash_alg in ALL_HASHES {
+        for hash_alg in HashAlgorithm::ALL {
             let cms = demo_sign(
                 SignInput::Data(data.clone()),
                 hash_alg,
@@ -308,42 +314,11 @@ mod tests {
             );
             let dir = Scratch::new();
             let (sig, content, chain) = verify_files(&dir, &cms, &data);
-            openssl(&[
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                &sig,
-                "-content",
-                &content,
-                "-CAfile",
-                &chain,
-                "-purpose",
-                "any",
-                "-out",
-                &dir.path("out"),
-            ]);
+            openssl(&verify_detached(&sig, &content, &chain, &dir.path("out")));
             // And a changed content does not verify.
             let tampered = dir.file("tampered.txt", b"something else");
-            let (ok, _, _) = openssl_status(&[
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                &sig,
-                "-content",
-                &tampered,
-                "-CAfile",
-                &chain,
-                "-purpose",
-                "any",
-                "-out",
-                &dir.path("out2"),
-            ]);
+            let (ok, _, _) =
+                openssl_status(&verify_detached(&sig, &tampered, &chain, &dir.path("out2")));
             assert!(
                 !ok,
                 "{} signature verified over the wrong content",
@@ -448,23 +423,7 @@ mod tests {
                 "{needle} missing from:\n{printed}"
             );
         }
-        openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            &sig,
-            "-content",
-            &content,
-            "-CAfile",
-            &chain,
-            "-purpose",
-            "any",
-            "-out",
-            &dir.path("out"),
-        ]);
+        openssl(&verify_detached(&sig, &content, &chain, &dir.path("out")));
     }
 
     #[test]
@@ -509,23 +468,7 @@ mod tests {
             assert_eq!(from_data, from_hash);
             let dir = Scratch::new();
             let (sig, content, chain) = verify_files(&dir, &from_hash, &data);
-            openssl(&[
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                &sig,
-                "-content",
-                &content,
-                "-CAfile",
-                &chain,
-                "-purpose",
-                "any",
-                "-out",
-                &dir.path("out"),
-            ]);
+            openssl(&verify_detached(&sig, &content, &chain, &dir.path("out")));
         }
     }
 

@@ -25,6 +25,14 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
+    /// Every hash algorithm, weakest first.
+    pub const ALL: [HashAlgorithm; 4] = [
+        HashAlgorithm::Sha1,
+        HashAlgorithm::Sha256,
+        HashAlgorithm::Sha384,
+        HashAlgorithm::Sha512,
+    ];
+
     /// Parses `sha256`, `SHA-256`, `SHA256` and the like.
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().replace('-', "").as_str() {
@@ -350,13 +358,6 @@ mod tests {
     use crate::demo::testutil::{openssl, shared_demo, Scratch};
     use crate::demo::{CertUsage, Holder};
 
-    const ALL_HASHES: [HashAlgorithm; 4] = [
-        HashAlgorithm::Sha1,
-        HashAlgorithm::Sha256,
-        HashAlgorithm::Sha384,
-        HashAlgorithm::Sha512,
-    ];
-
     #[test]
     fn digest_info_matches_rfc_8017() {
         // RFC 8017 section 9.2, note 1: the DER prefixes T minus the hash.
@@ -516,7 +517,7 @@ mod tests {
         let chain = dir.pem("chain.pem", &[demo.root_der(), demo.issuer_der()]);
         let data = b"EC DEMO data".to_vec();
         let data_path = dir.file("data.txt", &data);
-        for hash_alg in ALL_HASHES {
+        for hash_alg in HashAlgorithm::ALL {
             let expected_hash = hash_alg.digest(&data);
             let mut calls = 0;
             let mut raw = |m: RawMechanism, input: &[u8]| -> Result<Vec<u8>> {
