@@ -305,9 +305,9 @@ impl User {
     }
 }
 
-fn doctor(cmd: Command) -> serde_json::Value {
-    // The checks read the machine's pcscd; take the readers so no other test's card is touched.
-    let _readers = pcscd::lock_virtual_readers().expect("vpcd readers lock");
+/// Runs `doctor --json`; the caller holds the vpcd readers (the checks read the machine's
+/// pcscd, and must not touch another test's virtual card).
+fn doctor(cmd: Command, _readers: &pcscd::VirtualReadersLock) -> serde_json::Value {
     let r = run(cmd, b"");
     assert!(
         r.code == 0 || r.code == 1,
@@ -509,6 +509,7 @@ fn the_package_holds_every_file_installs_runs_and_purges_without_a_trace() {
 
     // The installed program's environment check, for a user who has run Chromium.
     let user = User::new();
+    let readers = pcscd::lock_virtual_readers().expect("vpcd readers lock");
     let report = if namespaces_work(&root) {
         let mut cmd = in_installed_system(
             &root,
@@ -516,14 +517,15 @@ fn the_package_holds_every_file_installs_runs_and_purges_without_a_trace() {
             &["doctor", "--json", "--lang", "en"],
         );
         user.env(&mut cmd);
-        doctor(cmd)
+        doctor(cmd, &readers)
     } else {
         eprintln!("note: no private mount namespace here; doctor runs from the tree only");
         let mut cmd = Command::new(&installed);
         cmd.args(["doctor", "--json", "--lang", "en"]);
         user.env(&mut cmd);
-        doctor(cmd)
+        doctor(cmd, &readers)
     };
+    drop(readers);
     assert_eq!(report["version"], env!("CARGO_PKG_VERSION"), "{report}");
     let host = check(&report, "native-host");
     assert!(host["status"].is_string(), "{host}");
@@ -666,6 +668,9 @@ fn debian_chromium_loads_the_packaged_extension_and_reaches_the_native_host() {
 
     let user = User::new();
     let state = user.dir.path().join("state/card-agent");
+    // The self-test page has the daemon read the machine's pcscd: hold the vpcd readers until
+    // the namespace, daemon included, is gone.
+    let readers = pcscd::lock_virtual_readers().expect("vpcd readers lock");
     let profile = work.path().join("profile");
     let log = work.path().join("chromium.log");
     let user_data = format!("--user-data-dir={}", path(&profile));
@@ -747,7 +752,7 @@ fn debian_chromium_loads_the_packaged_extension_and_reaches_the_native_host() {
         &["doctor", "--json", "--lang", "en"],
     );
     user.env(&mut cmd);
-    let report = doctor(cmd);
+    let report = doctor(cmd, &readers);
     let host = check(&report, "native-host");
     let items = host["items"].to_string();
     assert!(items.contains(EXTENSION_ID), "{host}");
