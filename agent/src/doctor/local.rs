@@ -408,6 +408,64 @@ mod tests {
     }
 
     #[test]
+    fn system_manifests_count_and_sandboxed_browsers_are_told_what_they_need() {
+        let now = 1_800_000_000;
+        let system = Registration {
+            scope: Scope::System,
+            registered: true,
+            manifest: PathBuf::from("/etc/chromium/native-messaging-hosts/tw.card_agent.json"),
+            ..registration(Browser::Chromium, true, false)
+        };
+        let flatpak = Registration {
+            sandbox: Sandbox::Flatpak,
+            exe: Some(PathBuf::from("/home/u/.local/bin/card-agent")),
+            ..registration(Browser::Firefox, true, true)
+        };
+        let facts = HostFacts {
+            registrations: Some(vec![
+                registration(Browser::Chromium, true, false),
+                system,
+                flatpak,
+            ]),
+            last_seen: None,
+        };
+        let check = native_host(&facts, now, EN);
+        assert_eq!(check.status, Status::Warning, "{check:#?}");
+        assert_eq!(check.items[0].status, Status::Ok);
+        assert!(
+            check.items[0].text.contains("every user"),
+            "{:?}",
+            check.items[0]
+        );
+        assert_eq!(check.items[1].status, Status::Warning);
+        if Os::current() == Os::Linux {
+            assert!(
+                check.items[1]
+                    .text
+                    .contains("flatpak override --user --filesystem=/home/u/.local/bin:ro"),
+                "{:?}",
+                check.items[1]
+            );
+        }
+        assert!(check.fix.is_none());
+
+        let missing = HostFacts {
+            registrations: Some(vec![Registration {
+                sandbox: Sandbox::Flatpak,
+                ..registration(Browser::Chrome, true, false)
+            }]),
+            last_seen: None,
+        };
+        let check = native_host(&missing, now, EN);
+        assert_eq!(check.status, Status::Failed);
+        assert!(check.items[0].text.contains("(flatpak)"), "{check:#?}");
+        assert!(matches!(
+            &check.fix,
+            Some(Fix::Action { label, .. }) if label.contains("card-agent install --user")
+        ));
+    }
+
+    #[test]
     fn browsers_without_the_host_fail_with_the_register_action() {
         let now = 1_800_000_000;
         let facts = HostFacts {
