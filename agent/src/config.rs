@@ -5,6 +5,10 @@
 //! `~/.config/card-agent/config.toml`). A missing file at the default place is not an error; a
 //! file named explicitly must exist. Unknown keys are refused so a typo never silently does
 //! nothing.
+//!
+//! At the default place, the system-wide file a package installs ([`SYSTEM_PATH`]) is read
+//! first and the user's file overrides it key by key. A file named explicitly is read alone, so
+//! tests and `--config` runs see exactly that file.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +18,9 @@ use crate::error::{Error, Result};
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "CARD_AGENT_CONFIG";
+
+/// The system-wide config file, under the user's (Unix; packages install it).
+pub const SYSTEM_PATH: &str = "/etc/card-agent/config.toml";
 
 /// Largest config file we read; a real one is a few hundred bytes.
 const MAX_CONFIG_BYTES: u64 = 256 * 1024;
@@ -89,11 +96,30 @@ impl Config {
         match (explicit, env) {
             (Some(path), _) => Self::read(path),
             (None, Some(path)) => Self::read(Path::new(&path)),
-            (None, None) => match default_path() {
-                Some(path) if path.exists() => Self::read(&path),
-                _ => Ok(Config::default()),
-            },
+            (None, None) => {
+                let system = cfg!(unix).then(|| PathBuf::from(SYSTEM_PATH));
+                Self::layered(system.as_deref(), default_path().as_deref())
+            }
         }
+    }
+
+    /// The `system` file overridden key by key by the `user` file; either may be absent.
+    pub fn layered(system: Option<&Path>, user: Option<&Path>) -> Result<Self> {
+        let mut merged = toml::Table::new();
+        for path in [system, user].into_iter().flatten() {
+            if !path.exists() {
+                continue;
+            }
+            // Each file on its own first, so an error names the file it is in.
+            Self::read(path)?;
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+            let table: toml::Table = toml::from_str(&text)
+                .map_err(|e| Error::BadInput(format!("{}: {}", path.display(), e.message())))?;
+            merged.extend(table);
+        }
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::BadInput(e.message().to_owned()))
     }
 
     /// Reads and parses one file.
@@ -161,5 +187,42 @@ mod tests {
             Config::read(&dir.path().join("absent.toml")),
             Err(Error::Io { .. })
         ));
+    }
+
+    #[test]
+    fn the_users_keys_win_over_the_system_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("system.toml");
+        std::fs::write(
+            &system,
+            "trusted_sites = [\"https://*.gov.tw\"]\npin_entry = \"dialog\"\n",
+        )
+        .unwrap();
+        let user = dir.path().join("user.toml");
+        std::fs::write(&user, "pin_entry = \"page\"\n").unwrap();
+        let config = Config::layered(Some(&system), Some(&user)).unwrap();
+        assert_eq!(config.trusted_sites, vec!["https://*.gov.tw".to_owned()]);
+        assert_eq!(config.pin_entry, PinEntry::Page);
+        // Either file may be missing.
+        let absent = dir.path().join("absent.toml");
+        assert_eq!(
+            Config::layered(Some(&absent), Some(&user))
+                .unwrap()
+                .pin_entry,
+            PinEntry::Page
+        );
+        assert_eq!(
+            Config::layered(Some(&system), Some(&absent))
+                .unwrap()
+                .pin_entry,
+            PinEntry::Dialog
+        );
+        assert_eq!(Config::layered(None, None).unwrap(), Config::default());
+        // A typo in the system file is reported with its path.
+        std::fs::write(&system, "pin_entri = \"page\"\n").unwrap();
+        let err = Config::layered(Some(&system), Some(&user))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("system.toml"), "{err}");
     }
 }

@@ -94,6 +94,14 @@ pub enum Error {
     /// The caller's input was malformed.
     #[error("{0}")]
     BadInput(String),
+    /// An install path cannot be written into a desktop entry or systemd unit safely.
+    #[error("{path}: cannot be used in a desktop entry or service file ({reason})")]
+    UnsafeInstallPath {
+        /// The path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A certificate could not be parsed.
     #[error("certificate could not be read: {0}")]
     Certificate(String),
@@ -234,6 +242,7 @@ impl Error {
             Error::NoToken { .. } => ErrorCode::NoToken,
             Error::Ambiguous { .. }
             | Error::BadInput(_)
+            | Error::UnsafeInstallPath { .. }
             | Error::BadOrigin { .. }
             | Error::BadSitePattern { .. }
             | Error::LocalOnly { .. } => ErrorCode::BadRequest,
@@ -309,6 +318,10 @@ impl Error {
                 detail("error.detail.no_pin_dialog", &[("tried", tried)])
             }
             Error::PinDialog(reason) => detail("error.detail.pin_dialog", &[("reason", reason)]),
+            Error::UnsafeInstallPath { path, reason } => detail(
+                "error.detail.unsafe_install_path",
+                &[("path", path), ("reason", reason)],
+            ),
             // The format rule's own words are English only; in Chinese the code's message
             // already says what the rule is.
             Error::PinFormat(e) if lang == Language::En => {

@@ -26,7 +26,8 @@
 //! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
-//! - [`host_manifest`]: registering the native host with Chrome, Chromium, Edge, Brave, Firefox.
+//! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
+//!   template, every OS), the service and tray files, the generated installer inputs.
 //! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
 //! - [`doctor`]: the environment check (`card-agent doctor`): every check with its fix, as
 //!   text or as the JSON the self-test page and the daemon show.
@@ -43,7 +44,7 @@ pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod error;
-pub mod host_manifest;
+pub mod install;
 pub mod inventory;
 pub mod ipc;
 pub mod legacy_api;

@@ -1,23 +1,17 @@
 #!/usr/bin/env bash
-# Removes what install.sh installed for the current user. Trusted sites and the config are kept
+# Removes what install.sh installed for the current user: `card-agent uninstall --user` removes
+# the files its receipt lists, then the binary goes. Trusted sites and the config are kept
 # unless --purge is given.
 set -euo pipefail
 bin_dir=${CARD_AGENT_BIN_DIR:-"$HOME/.local/bin"}
-purge=${1:-}
+purge=()
+[ "${1:-}" = "--purge" ] && purge=(--purge)
 
+# Only this user's processes started from this binary.
 pkill -u "$(id -u)" -f "$bin_dir/card-agent tray" 2>/dev/null || true
 pkill -u "$(id -u)" -f "$bin_dir/card-agent serve" 2>/dev/null || true
-rm -f "${XDG_CONFIG_HOME:-$HOME/.config}/autostart/card-agent-tray.desktop"
-for dir in \
-  "$HOME/.config/google-chrome/NativeMessagingHosts" \
-  "$HOME/.config/chromium/NativeMessagingHosts" \
-  "$HOME/.config/microsoft-edge/NativeMessagingHosts" \
-  "$HOME/.config/BraveSoftware/Brave-Browser/NativeMessagingHosts" \
-  "$HOME/.mozilla/native-messaging-hosts"; do
-  rm -f "$dir/tw.card_agent.json"
-done
-rm -f "$bin_dir/card-agent"
-if [ "$purge" = "--purge" ]; then
-  rm -rf "${XDG_CONFIG_HOME:-$HOME/.config}/card-agent" "${XDG_STATE_HOME:-$HOME/.local/state}/card-agent"
+if [ -x "$bin_dir/card-agent" ]; then
+  "$bin_dir/card-agent" uninstall --user "${purge[@]}"
 fi
+rm -f "$bin_dir/card-agent"
 echo "card-agent removed"

@@ -29,7 +29,7 @@ struct Env {
 impl Env {
     fn new() -> Env {
         let dir = tempfile::tempdir().expect("temporary directory");
-        for sub in ["home/.config/chromium", "run", "state"] {
+        for sub in ["home/.config/chromium/Default", "run", "state"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("directory");
         }
         let env = Env {

@@ -2,6 +2,7 @@
 //! exit status and one line on stderr.
 
 mod doctor;
+mod install;
 mod list;
 mod sign;
 mod verify_pin;
@@ -48,7 +49,12 @@ enum Command {
     Serve(ServeArgs),
     /// The browser's native messaging host (started by the browser, not by people).
     NativeHost(NativeHostArgs),
-    /// Register the native messaging host with browsers (per user).
+    /// Install card-agent for this user (--user) or stage a package's system files (--system).
+    Install(install::InstallArgs),
+    /// Remove what `install --user` installed for this user.
+    Uninstall(install::UninstallArgs),
+    /// Register the native messaging host with browsers (per user; only the manifests, or
+    /// into --dir). `install --user` does this and installs the service and tray files too.
     InstallHost(InstallHostArgs),
     /// Check this computer: card service, reader, card, driver, certificates, PIN, daemon,
     /// browsers; say how to fix what is wrong (exit status 1 when a check failed).
@@ -86,7 +92,7 @@ struct NativeHostArgs {
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if crate::host_manifest::started_by_browser(&args) {
+    if crate::install::started_by_browser(&args) {
         return native_host_main(&args);
     }
     let cli = Cli::parse();
@@ -139,6 +145,8 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 config_path: cli.config.clone(),
             }))
         }
+        Command::Install(args) => done(install::install(cli, args)),
+        Command::Uninstall(args) => done(install::uninstall(cli, args)),
         Command::InstallHost(args) => done(install_host(cli, args)),
         Command::Tray => done(crate::tray::run(language(cli.lang.as_deref()))),
         Command::NativeHost(args) => {
@@ -188,20 +196,19 @@ fn core_options(cli: &Cli, demo: bool, config: &Config) -> CoreOptions {
 }
 
 fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
-    use crate::host_manifest::{self, Browser};
+    use crate::install::{self, Browser};
     let exe = std::env::current_exe().map_err(|e| Error::io("card-agent executable", e))?;
     let extra = Config::load(cli.config.as_deref())?.allowed_extensions;
-    let home =
-        host_manifest::home().ok_or_else(|| Error::Internal("no home directory".to_owned()))?;
+    let roots =
+        install::current_roots().ok_or_else(|| Error::Internal("no home directory".to_owned()))?;
     let browsers: Vec<Browser> = match args.browser.as_str() {
         "all" => Browser::ALL.to_vec(),
-        "installed" => host_manifest::installed_browsers(&home),
+        "installed" => install::installed_browsers(&roots),
         name => vec![Browser::parse(name)
             .ok_or_else(|| Error::BadInput(format!("unknown browser {name}")))?],
     };
     let lang = language(cli.lang.as_deref());
-    for (browser, file) in
-        host_manifest::register(&home, &browsers, args.dir.as_deref(), &exe, &extra)?
+    for (browser, file) in install::register(&roots, &browsers, args.dir.as_deref(), &exe, &extra)?
     {
         println!(
             "{}",

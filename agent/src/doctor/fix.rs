@@ -8,9 +8,10 @@ use serde::Serialize;
 use super::probe::{self, DaemonFacts};
 use super::{f, t, Options};
 use crate::error::{Error, Result};
-use crate::host_manifest::{self, Browser};
+use crate::install::{self, Browser};
 
-/// Registers the native host with the user's browsers, as `card-agent install-host` does.
+/// Registers the native host with the user's browsers, as `card-agent install-host` does
+/// (`card-agent install --user` does that and installs the service and tray files too).
 pub const REGISTER_HOST: &str = "register-host";
 /// Starts the daemon (`card-agent serve`) for this user.
 pub const START_DAEMON: &str = "start-daemon";
@@ -42,27 +43,28 @@ pub fn apply_fix(action_id: &str, options: &Options) -> Result<FixOutcome> {
     }
 }
 
-/// The same registration as `card-agent install-host`: every browser this user has run, or
-/// every browser when none has been run yet (as the installer does, so a browser installed
-/// later finds the host).
+/// The same registration as `card-agent install-host`: every browser this user has run,
+/// wherever it runs from (native, Flatpak, Snap), or every browser when none has been run yet
+/// (as the installer does, so a browser installed later finds the host).
 fn register_host(options: &Options) -> Result<FixOutcome> {
-    let home = options
-        .home
-        .as_deref()
+    let roots = options
+        .roots
+        .as_ref()
         .ok_or_else(|| Error::Internal("no home directory".to_owned()))?;
     let exe = std::env::current_exe().map_err(|e| Error::io("card-agent executable", e))?;
-    let mut browsers = host_manifest::installed_browsers(home);
+    let mut browsers = install::installed_browsers(roots);
     if browsers.is_empty() {
         browsers = Browser::ALL.to_vec();
     }
-    let registered = host_manifest::register(
-        home,
+    let registered = install::register(
+        roots,
         &browsers,
         None,
         &exe,
         &options.config.allowed_extensions,
     )?;
-    let names: Vec<&str> = registered.iter().map(|(b, _)| b.name()).collect();
+    let mut names: Vec<&str> = registered.iter().map(|(b, _)| b.name()).collect();
+    names.dedup();
     Ok(FixOutcome {
         action: REGISTER_HOST,
         message: f(
@@ -129,7 +131,7 @@ mod tests {
     #[test]
     fn register_host_writes_the_manifest_for_the_users_browsers() {
         let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(Browser::Chromium.profile_dir(home.path())).unwrap();
+        std::fs::create_dir_all(home.path().join(".config/chromium/Default")).unwrap();
         let mut options = Options::for_current_user(
             Language::ZhTw,
             true,
@@ -137,15 +139,16 @@ mod tests {
             crate::config::Config::default(),
             None,
         );
-        options.home = Some(home.path().to_path_buf());
+        let roots = install::Roots::for_home(home.path(), None);
+        options.roots = Some(roots.clone());
         let outcome = apply_fix(REGISTER_HOST, &options).unwrap();
         assert!(outcome.message.contains("chromium"), "{outcome:?}");
-        let regs = host_manifest::registrations(home.path());
+        let regs = install::registrations(&roots);
         let chromium = regs
             .iter()
-            .find(|r| r.browser == Browser::Chromium)
+            .find(|r| r.browser == Browser::Chromium && r.scope == install::Scope::User)
             .unwrap();
         assert!(chromium.registered);
-        assert!(!Browser::Firefox.manifest_dir(home.path()).exists());
+        assert!(!home.path().join(".mozilla").exists());
     }
 }

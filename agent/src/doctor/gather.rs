@@ -9,7 +9,7 @@ use super::probe::{self, DaemonFacts, PortFacts};
 use super::Options;
 use crate::card_core::CardCore;
 use crate::error::Error;
-use crate::host_manifest::{self, Registration};
+use crate::install::{self, Registration};
 use crate::native_host::{self, LastSeen};
 use crate::reader::{self, ReaderState};
 use crate::token::{TokenCertificate, TokenInfo};
@@ -169,7 +169,7 @@ fn rest(options: &Options, card: CardFacts) -> Facts {
         daemon: probe::daemon(&options.endpoint),
         port: probe::legacy_port(&options.config.http_listen),
         hosts: HostFacts {
-            registrations: options.home.as_deref().map(host_manifest::registrations),
+            registrations: options.roots.as_ref().map(install::registrations),
             last_seen: native_host::last_seen(&options.state_dir),
         },
     }

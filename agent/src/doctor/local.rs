@@ -6,7 +6,7 @@ use card_agent_protocol::Language;
 use super::gather::HostFacts;
 use super::probe::{DaemonFacts, PortFacts};
 use super::{date, f, item, t, Check, Fix, Item, Status};
-use crate::host_manifest::Browser;
+use crate::install::{layout, Browser, Os, Sandbox, Scope};
 
 /// `daemon`: is `card-agent serve` running for this user, and is it this version?
 pub(super) fn daemon(facts: &DaemonFacts, lang: Language) -> Check {
@@ -159,27 +159,76 @@ pub(super) fn native_host(facts: &HostFacts, now: i64, lang: Language) -> Check 
     };
     let mut items: Vec<Item> = registrations
         .iter()
-        .filter(|r| r.installed)
+        .filter(|r| r.scope == Scope::User && r.installed)
         .map(|r| {
             let browser = browser_name(r.browser);
-            if r.registered {
-                item(
+            // A package's system-wide manifest serves the native browser of every user; a
+            // sandboxed browser sees only the manifests inside its sandbox.
+            let system = registrations.iter().find(|s| {
+                s.scope == Scope::System
+                    && s.browser == r.browser
+                    && s.registered
+                    && r.sandbox == Sandbox::Native
+            });
+            if r.sandbox != Sandbox::Native {
+                let sandbox = r.sandbox.name();
+                if !r.registered {
+                    return item(
+                        Status::Failed,
+                        f(
+                            lang,
+                            "doctor.native_host.item_sandbox_missing",
+                            &[("browser", &browser), ("sandbox", &sandbox)],
+                        ),
+                    );
+                }
+                let hint = layout::for_os(Os::current(), Scope::User)
+                    .into_iter()
+                    .find(|l| l.browser == r.browser && l.sandbox == r.sandbox)
+                    .map(|l| {
+                        let exe = r.exe.clone().unwrap_or_else(|| "card-agent".into());
+                        crate::install::user::sandbox_hint(&l, &exe, lang)
+                    })
+                    .unwrap_or_default();
+                return item(
+                    Status::Warning,
+                    f(
+                        lang,
+                        "doctor.native_host.item_sandboxed",
+                        &[
+                            ("browser", &browser),
+                            ("sandbox", &sandbox),
+                            ("file", &r.manifest.display()),
+                            ("hint", &hint),
+                        ],
+                    ),
+                );
+            }
+            match (r.registered, system) {
+                (true, _) => item(
                     Status::Ok,
                     f(
                         lang,
                         "doctor.native_host.item_registered",
                         &[("browser", &browser), ("file", &r.manifest.display())],
                     ),
-                )
-            } else {
-                item(
+                ),
+                (false, Some(system)) => item(
+                    Status::Ok,
+                    f(
+                        lang,
+                        "doctor.native_host.item_system",
+                        &[("browser", &browser), ("file", &system.manifest.display())],
+                    ),
+                ),
+                (false, None) => item(
                     Status::Failed,
                     f(
                         lang,
                         "doctor.native_host.item_missing",
                         &[("browser", &browser)],
                     ),
-                )
+                ),
             }
         })
         .collect();
@@ -220,7 +269,7 @@ pub(super) fn native_host(facts: &HostFacts, now: i64, lang: Language) -> Check 
     };
     let fix = unregistered.then(|| Fix::Action {
         id: super::fix::REGISTER_HOST,
-        label: t(lang, "doctor.fix.register_host"),
+        label: t(lang, "doctor.fix.install_user"),
     });
     Check::new(id, lang, Status::Ok, t(lang, key))
         .with_items(items)
@@ -234,7 +283,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::host_manifest::Registration;
+    use crate::install::Registration;
     use crate::native_host::LastSeen;
 
     const EN: Language = Language::En;
@@ -347,12 +396,73 @@ mod tests {
     fn registration(browser: Browser, installed: bool, registered: bool) -> Registration {
         Registration {
             browser,
+            sandbox: Sandbox::Native,
+            scope: Scope::User,
             installed,
+            exe: None,
             manifest: PathBuf::from(
                 "/home/u/.config/chromium/NativeMessagingHosts/tw.card_agent.json",
             ),
             registered,
         }
+    }
+
+    #[test]
+    fn system_manifests_count_and_sandboxed_browsers_are_told_what_they_need() {
+        let now = 1_800_000_000;
+        let system = Registration {
+            scope: Scope::System,
+            registered: true,
+            manifest: PathBuf::from("/etc/chromium/native-messaging-hosts/tw.card_agent.json"),
+            ..registration(Browser::Chromium, true, false)
+        };
+        let flatpak = Registration {
+            sandbox: Sandbox::Flatpak,
+            exe: Some(PathBuf::from("/home/u/.local/bin/card-agent")),
+            ..registration(Browser::Firefox, true, true)
+        };
+        let facts = HostFacts {
+            registrations: Some(vec![
+                registration(Browser::Chromium, true, false),
+                system,
+                flatpak,
+            ]),
+            last_seen: None,
+        };
+        let check = native_host(&facts, now, EN);
+        assert_eq!(check.status, Status::Warning, "{check:#?}");
+        assert_eq!(check.items[0].status, Status::Ok);
+        assert!(
+            check.items[0].text.contains("every user"),
+            "{:?}",
+            check.items[0]
+        );
+        assert_eq!(check.items[1].status, Status::Warning);
+        if Os::current() == Os::Linux {
+            assert!(
+                check.items[1]
+                    .text
+                    .contains("flatpak override --user --filesystem=/home/u/.local/bin:ro"),
+                "{:?}",
+                check.items[1]
+            );
+        }
+        assert!(check.fix.is_none());
+
+        let missing = HostFacts {
+            registrations: Some(vec![Registration {
+                sandbox: Sandbox::Flatpak,
+                ..registration(Browser::Chrome, true, false)
+            }]),
+            last_seen: None,
+        };
+        let check = native_host(&missing, now, EN);
+        assert_eq!(check.status, Status::Failed);
+        assert!(check.items[0].text.contains("(flatpak)"), "{check:#?}");
+        assert!(matches!(
+            &check.fix,
+            Some(Fix::Action { label, .. }) if label.contains("card-agent install --user")
+        ));
     }
 
     #[test]

@@ -226,8 +226,9 @@ pub struct Options {
     /// The configuration file named on the command line, passed on to a daemon the
     /// `start-daemon` fix starts.
     pub config_path: Option<PathBuf>,
-    /// The user's home directory (browser profiles live there).
-    pub home: Option<PathBuf>,
+    /// The user's home and `XDG_CONFIG_HOME` (browser profiles live there), and the root the
+    /// system-wide manifests are looked up under (`/`).
+    pub roots: Option<crate::install::Roots>,
     /// The daemon's endpoint.
     pub endpoint: Endpoint,
     /// The per-user state directory (the extension's last visit is recorded there).
@@ -251,7 +252,7 @@ impl Options {
             core,
             config,
             config_path,
-            home: crate::host_manifest::home(),
+            roots: crate::install::current_roots(),
             endpoint: Endpoint::for_current_user(),
             state_dir: crate::config::state_dir(),
             now_unix: crate::inventory::now_unix(),
