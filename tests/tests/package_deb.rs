@@ -305,7 +305,7 @@ impl User {
             .env("XDG_RUNTIME_DIR", d.join("run"))
             .env("XDG_STATE_HOME", d.join("state"))
             .env("XDG_CONFIG_HOME", d.join("config"))
-            .env("CARD_AGENT_CONFIG", d.join("config/card-agent/config.toml"))
+            .env_remove("CARD_AGENT_CONFIG")
             .env("CARD_AGENT_LANG", "en")
             .env("PCSCLITE_CSOCK_NAME", d.join("run/no-pcscd.comm"))
             .env_remove("CARD_AGENT_PKCS11_MODULE")
@@ -539,6 +539,15 @@ fn the_package_holds_every_file_installs_runs_and_purges_without_a_trace() {
         doctor(cmd)
     };
     assert_eq!(report["version"], env!("CARGO_PKG_VERSION"), "{report}");
+    // The user's config (XDG_CONFIG_HOME) layered over the package's /etc/card-agent one.
+    let legacy = check(&report, "legacy-port");
+    assert_eq!(legacy["status"], "ok", "{legacy}");
+    assert!(
+        legacy["explanation"]
+            .as_str()
+            .is_some_and(|t| t.contains("http_listen")),
+        "the user's http_listen = \"\" applies: {legacy}"
+    );
     let host = check(&report, "native-host");
     if in_namespace {
         // Chromium counts as registered through the package's system-wide manifest: nothing
@@ -564,6 +573,27 @@ fn the_package_holds_every_file_installs_runs_and_purges_without_a_trace() {
         "{pcscd}"
     );
 
+    // The examples an administrator copies are valid: the policies are JSON, the config is
+    // one card-agent reads.
+    let examples = root.join("usr/share/doc/card-agent/examples");
+    for policy in ["chrome-managed-policy.json", "firefox-policies.json"] {
+        let text = std::fs::read_to_string(examples.join(policy)).expect("policy example");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("policy JSON");
+        assert!(json.to_string().contains(if policy.starts_with("chrome") {
+            EXTENSION_ID
+        } else {
+            "card-agent@card-agent.tw"
+        }));
+    }
+    let example = card_agent::config::Config::read(&examples.join("config.toml"))
+        .expect("the example config parses");
+    assert!(!example.trusted_sites.is_empty());
+
+    // An administrator's edit to a conffile survives removal; purge takes it too.
+    let mut edited = std::fs::read_to_string(root.join(CONFIG)).expect("config");
+    edited.push_str("pin_entry = \"dialog\"\n");
+    std::fs::write(root.join(CONFIG), &edited).expect("an administrator's edit");
+
     // Remove: the program and everything but the conffiles go; the unit's enablement is masked.
     dpkg(&root, &["--remove", "card-agent"]);
     let after_remove = tree(&root);
@@ -579,9 +609,10 @@ fn the_package_holds_every_file_installs_runs_and_purges_without_a_trace() {
             "left after remove: {p}"
         );
     }
-    assert!(
-        root.join(CONFIG).is_file(),
-        "remove keeps the configuration"
+    assert_eq!(
+        std::fs::read_to_string(root.join(CONFIG)).expect("config"),
+        edited,
+        "remove keeps the configuration as the administrator left it"
     );
 
     // Purge: nothing of the package is left, not even what an administrator added to
