@@ -11,10 +11,11 @@ BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
 # The tray's test: a private D-Bus session, Xvfb, a StatusNotifier watcher, a visible tray host,
 # and gdbus to read the item as a panel does. chromium-l10n: the browser's zh-TW, which the
 # extension's texts follow (LANG=zh_TW.UTF-8). iproute2: the legacy browser tests' private
-# network namespace, where port 61161 is free.
+# network namespace, where port 61161 is free. dpkg-dev, lintian, shellcheck: the package tests
+# (dpkg-shlibdeps; lintian on the .deb; the installer scripts).
 TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium chromium-l10n
   dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin
-  iproute2)
+  iproute2 dpkg-dev lintian shellcheck)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -66,16 +66,19 @@ pub fn exec_path(exe: &Path) -> Result<&str> {
 /// The systemd user unit running the daemon (`<exe> serve`). Browsers and the tray start the
 /// daemon on demand, so the unit is installed but not enabled; `systemctl --user enable
 /// card-agent` starts it at login for pages that call the legacy port before anything else.
+/// `on-abnormal`, not `on-failure`: a daemon a browser already started makes this one exit 1
+/// (one daemon per user), and restarting on that exit would loop until systemd's start limit.
 pub fn systemd_unit(exe: &Path) -> Result<String> {
     let exe = exec_path(exe)?;
     Ok(format!(
         "[Unit]\n\
          Description=card-agent: Taiwan government PKI cards for websites\n\
+         Documentation=man:card-agent(1)\n\
          \n\
          [Service]\n\
          Type=simple\n\
          ExecStart=\"{exe}\" serve\n\
-         Restart=on-failure\n\
+         Restart=on-abnormal\n\
          \n\
          [Install]\n\
          WantedBy=default.target\n"
