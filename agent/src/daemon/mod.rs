@@ -20,7 +20,8 @@ use crate::reader::{self, ReaderEvent};
 use crate::service::{Service, Settings};
 
 /// Most clients served at once; each browser tab shares one native host, so real use needs a
-/// handful. Beyond this, new connections wait.
+/// handful. Beyond this, a new connection is told so and closed (rather than left waiting,
+/// unanswered, for a slot that a stuck client may never free).
 const MAX_CONNECTIONS: usize = 64;
 
 /// How long, after SIGTERM, requests still running may take to finish. Dialogs are closed at
@@ -249,8 +250,13 @@ async fn accept_until_shutdown(
             tracing::warn!("refused a connection from another user");
             continue;
         }
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                limit = MAX_CONNECTIONS,
+                "refused a connection: too many are open"
+            );
+            tokio::spawn(connection::refuse(stream, lang));
+            continue;
         };
         let service = service.clone();
         tokio::spawn(async move {
