@@ -875,3 +875,59 @@ fn slow_clients_on_the_legacy_port() {
     drop((headers, body));
     assert_fds_return_to(daemon.pid(), &baseline, "after the slow legacy clients");
 }
+
+/// Fault 8, many connections to the legacy port, which every local user and every web page can
+/// reach: 300 idle connections (headers never finished) must not use up the daemon's file
+/// descriptors (it serves at most 64 at once and closes the rest at once), the browser channel
+/// keeps working meanwhile, and pages are served again once the flood ends.
+#[test]
+fn a_flood_of_idle_connections_to_the_legacy_port() {
+    use std::io::Write;
+    const FLOOD: usize = 300;
+    const LIMIT: usize = 64;
+    let mut sandbox = Sandbox::new();
+    sandbox.config(&format!("{TRUSTED_CONFIG}http_listen = \"127.0.0.1:0\"\n"));
+    let daemon = sandbox.serve(&["--demo"]);
+    let port = legacy_port(&daemon);
+    let baseline = fd_baseline(&sandbox, &daemon, |h| {
+        result(&h.call("version", json!({})));
+    });
+    let flood: Vec<std::net::TcpStream> = (0..FLOOD)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            // Closed by the daemon (over the limit) or not: either way nothing more is sent.
+            let _ = s.write_all(b"GET / HTTP/1.1\r\n");
+            s
+        })
+        .collect();
+    // The browser channel still works, and the daemon holds at most its limit of them (plus a
+    // few accepted a moment ago and about to be closed).
+    let mut host = sandbox.host();
+    result(&host.call("version", json!({})));
+    result(&host.call("status", json!({})));
+    let flooded = open_fds(daemon.pid()).len();
+    assert!(
+        flooded <= baseline.len() + 1 + LIMIT + 8,
+        "{FLOOD} idle connections: the daemon holds {flooded} descriptors (baseline {})",
+        baseline.len()
+    );
+    assert!(host.wait().success());
+    drop(flood);
+    // Pages are served again once the daemon has seen the flood's connections close.
+    let request = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let mut served = false;
+    for _ in 0..100 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(HANG_GUARD)).expect("timeout");
+        s.write_all(request.as_bytes()).expect("write");
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut out);
+        if out.starts_with(b"HTTP/1.1 200") {
+            served = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(served, "the legacy API serves again after the flood");
+    assert_fds_return_to(daemon.pid(), &baseline, "after the flood");
+}
