@@ -417,6 +417,16 @@ fn daemon_killed_while_a_request_waits_for_its_pin() {
     );
     assert!(host.wait_open().code().is_some());
     assert_eq!(spy.counts().logins, 0, "no PIN reached the token");
+    // A killed daemon cannot close its dialog; the dialog was told its own deadline, so a
+    // real pinentry closes by itself instead of asking for a PIN nobody will read. (The
+    // scripted one only records it; the sandbox ends it.)
+    let told = sandbox.pinentry_log();
+    let timeout = told
+        .lines()
+        .find_map(|l| l.strip_prefix("SETTIMEOUT "))
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no SETTIMEOUT before GETPIN:\n{told}"));
+    assert!(timeout > 0, "{told}");
 
     // The next connection autostarts a daemon (same environment: the spy and the token).
     sandbox.set_env("FAKE_PINENTRY_ACTION", "pin");
