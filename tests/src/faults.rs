@@ -9,13 +9,19 @@
 //! The spy writes the PIN of every `C_Login` into that file, so it lives beside the sandbox's
 //! logs, never in them, and goes with the sandbox's temporary directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::daemon::{Sandbox, HANG_GUARD};
 
-/// OpenSC's PKCS#11 spy module (Debian package opensc-pkcs11).
-pub const PKCS11_SPY: &str = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
+/// OpenSC's PKCS#11 spy module (Debian package opensc-pkcs11, pulled in by opensc), in this
+/// machine's multiarch library directory.
+pub fn pkcs11_spy() -> PathBuf {
+    PathBuf::from(format!(
+        "/usr/lib/{}-linux-gnu/pkcs11-spy.so",
+        std::env::consts::ARCH
+    ))
+}
 
 /// The targets of `pid`'s open file descriptors (`socket:[123]`, `/dev/null`, ...), sorted.
 pub fn open_fds(pid: u32) -> Vec<String> {
@@ -89,13 +95,15 @@ impl Spy {
     /// Makes every process the sandbox starts from now on load the spy in front of `module`
     /// (`CARD_AGENT_PKCS11_MODULE`), logging to a file in the sandbox, outside its logs.
     pub fn install(sandbox: &mut Sandbox, module: &str) -> Spy {
+        let spy = pkcs11_spy();
         assert!(
-            Path::new(PKCS11_SPY).exists(),
-            "{PKCS11_SPY} not found: install the opensc-pkcs11 package"
+            spy.exists(),
+            "{} not found: install the opensc-pkcs11 package",
+            spy.display()
         );
         let log = sandbox.dir().join("pkcs11-spy.txt");
         sandbox
-            .set_env("CARD_AGENT_PKCS11_MODULE", PKCS11_SPY)
+            .set_env("CARD_AGENT_PKCS11_MODULE", &spy)
             .set_env("PKCS11SPY", module)
             .set_env("PKCS11SPY_OUTPUT", &log);
         Spy { log }
