@@ -10,8 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use card_agent_protocol::frame::{FrameDecoder, MAX_BROWSER_MESSAGE};
-use card_agent_protocol::message::{parse_request, ErrorBody, Response};
+use card_agent_protocol::message::{parse_request, ErrorBody, RequestId, Response};
 use card_agent_protocol::{ErrorCode, Language};
+use serde::Deserialize as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
@@ -162,7 +163,9 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
 /// daemon cannot be reached at all, every request gets an error response rather than silence;
 /// when a connected daemon goes away (it stopped or crashed), the host ends, so the browser
 /// disconnects the extension's port instead of waiting forever for answers, and the next
-/// connection starts a daemon again.
+/// connection starts a daemon again. Before it ends, every request the daemon took but never
+/// answered (it was killed in the middle of a sign, say) gets an error response, so the page
+/// hears why instead of losing its request to a disconnect.
 pub async fn relay<R, W, D>(browser_in: R, mut browser_out: W, daemon: Result<D>) -> Result<()>
 where
     R: AsyncRead + Unpin,
@@ -177,13 +180,15 @@ where
             }
         }
     });
+    let pending = Pending::default();
     let (mut daemon_writer, daemon_gone) = match daemon {
         Ok(stream) => {
             let (daemon_reader, daemon_writer) = tokio::io::split(stream);
             let to_browser = to_browser.clone();
             let (gone, daemon_gone) = tokio::sync::oneshot::channel::<()>();
+            let pending = pending.clone();
             tokio::spawn(async move {
-                daemon_to_browser(daemon_reader, to_browser).await;
+                daemon_to_browser(daemon_reader, to_browser, &pending).await;
                 let _ = gone.send(());
             });
             (Some(daemon_writer), Some(daemon_gone))
@@ -207,6 +212,9 @@ where
     let mut input = browser_in;
     let mut buf = vec![0u8; 16 * 1024];
     let lang = crate::config::language(None);
+    // Set when the daemon went away (rather than the browser): its unanswered requests then
+    // get an error from the host.
+    let mut daemon_lost = false;
     'read: loop {
         let n = tokio::select! {
             read = input.read(&mut buf) => match read {
@@ -215,6 +223,7 @@ where
             },
             () = &mut daemon_gone => {
                 tracing::warn!("the daemon closed the connection");
+                daemon_lost = true;
                 break;
             }
         };
@@ -232,8 +241,13 @@ where
                     let Ok(frame) = card_agent_protocol::frame::encode(&payload) else {
                         continue;
                     };
+                    // check_request parsed it already, so the id is there.
+                    if let Ok(request) = parse_request(&payload) {
+                        pending.add(&request.id);
+                    }
                     if writer.write_all(&frame).await.is_err() {
                         // The daemon is gone; end so that the extension starts afresh.
+                        daemon_lost = true;
                         break 'read;
                     }
                 }
@@ -254,6 +268,18 @@ where
     // answers what is in flight, closes, and the writer ends as soon as that is relayed.
     if let Some(mut daemon_writer) = daemon_writer.take() {
         let _ = daemon_writer.shutdown().await;
+    }
+    if daemon_lost {
+        let body = Error::AgentUnavailable(
+            "card-agent stopped before it answered this request".to_owned(),
+        )
+        .to_wire(lang);
+        for id in pending.take() {
+            tracing::warn!(%id, "request lost with the daemon");
+            let _ = to_browser
+                .send(Response::error(id, body.clone()).frame_for_browser())
+                .await;
+        }
     }
     drop(to_browser);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
@@ -281,10 +307,51 @@ fn check_request(payload: &[u8], daemon_up: bool, lang: Language) -> Option<Resp
     None
 }
 
+/// The ids of the requests relayed to the daemon and not answered yet.
+#[derive(Debug, Clone, Default)]
+struct Pending(std::sync::Arc<std::sync::Mutex<Vec<RequestId>>>);
+
+impl Pending {
+    fn add(&self, id: &RequestId) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(id.clone());
+    }
+
+    /// Forgets one request with the id of this response from the daemon (ids may repeat:
+    /// the page chooses them, so one answer settles one request).
+    fn answered(&self, response: &[u8]) {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(response) else {
+            return;
+        };
+        let Some(Ok(id)) = value.get("id").map(RequestId::deserialize) else {
+            return;
+        };
+        let mut ids = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(at) = ids.iter().position(|p| *p == id) {
+            ids.remove(at);
+        }
+    }
+
+    fn take(&self) -> Vec<RequestId> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
 /// Copies the daemon's frames to the browser, bounding each to the browser's 1 MB limit.
 async fn daemon_to_browser<R: AsyncRead + Unpin>(
     mut daemon: R,
     to_browser: tokio::sync::mpsc::Sender<Vec<u8>>,
+    pending: &Pending,
 ) {
     let mut decoder = FrameDecoder::new();
     let mut buf = vec![0u8; 16 * 1024];
@@ -295,6 +362,7 @@ async fn daemon_to_browser<R: AsyncRead + Unpin>(
         };
         decoder.push(&buf[..n]);
         while let Ok(Some(payload)) = decoder.next_frame() {
+            pending.answered(&payload);
             if payload.len() > MAX_BROWSER_MESSAGE {
                 continue;
             }
@@ -388,6 +456,58 @@ mod tests {
         let mut rest = Vec::new();
         browser_in.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty(), "nothing after the daemon's last answer");
+        drop(browser_out);
+    }
+
+    #[tokio::test]
+    async fn requests_the_daemon_never_answered_get_an_error_when_it_goes_away() {
+        let (browser, host_side) = tokio::io::duplex(64 * 1024);
+        let (host_in, host_out) = tokio::io::split(host_side);
+        let (daemon, host_daemon_side) = tokio::io::duplex(64 * 1024);
+        let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side)));
+        let (mut browser_in, mut browser_out) = tokio::io::split(browser);
+        let (mut daemon_in, mut daemon_out) = tokio::io::split(daemon);
+
+        // Three requests reach the daemon; it answers the second and dies (SIGKILL: no word).
+        for id in [r#"7"#, r#""seven""#, r#"7"#] {
+            let request =
+                format!(r#"{{"id":{id},"command":"status","origin":"https://example.gov.tw"}}"#);
+            browser_out
+                .write_all(&card_agent_protocol::frame::encode(request.as_bytes()).unwrap())
+                .await
+                .unwrap();
+            read_frame(&mut daemon_in).await;
+        }
+        let answer = br#"{"id":"seven","result":{}}"#;
+        daemon_out
+            .write_all(&card_agent_protocol::frame::encode(answer).unwrap())
+            .await
+            .unwrap();
+        drop(daemon_out);
+        drop(daemon_in);
+
+        assert_eq!(read_frame(&mut browser_in).await, answer.to_vec());
+        // Both requests with id 7 (ids may repeat) hear that the agent went away.
+        for _ in 0..2 {
+            let frame: serde_json::Value =
+                serde_json::from_slice(&read_frame(&mut browser_in).await).unwrap();
+            assert_eq!(frame["id"], 7, "{frame}");
+            assert_eq!(frame["error"]["code"], "INTERNAL", "{frame}");
+            assert!(
+                frame["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("card-agent stopped")),
+                "{frame}"
+            );
+        }
+        tokio::time::timeout(Duration::from_secs(10), relay)
+            .await
+            .expect("the relay ends when the daemon has gone")
+            .unwrap()
+            .unwrap();
+        let mut rest = Vec::new();
+        browser_in.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "one answer per request: {rest:?}");
         drop(browser_out);
     }
 

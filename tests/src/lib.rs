@@ -10,10 +10,15 @@
 //!   private desktop (D-Bus session bus, Xvfb, StatusNotifier watcher and tray host).
 //! - [`daemon`]: the real daemon and native host in an isolated environment, framed messages,
 //!   and the check that no log holds a PIN.
+//! - [`faults`]: leak checks for fault tests (open file descriptors, PKCS#11 sessions and
+//!   logins through `pkcs11-spy`).
+//! - [`load`]: a bounded concurrent-load driver for the daemon's socket.
 #![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod daemon;
+pub mod faults;
+pub mod load;
 pub mod pcscd;
 pub mod softhsm;
 pub mod user_session;

@@ -153,3 +153,48 @@ pub fn lock_virtual_readers() -> Result<VirtualReadersLock, String> {
         _thread: thread,
     })
 }
+
+/// Where pcscd writes its PID.
+const PID_FILE: &str = "/run/pcscd/pcscd.pid";
+
+/// Stops the running pcscd (SIGTERM to the PID in its PID file, checked to be a pcscd) and
+/// waits until its socket no longer answers. Only with the vpcd readers locked (`_readers`):
+/// every reader goes away with it. Whoever stops it starts it again with [`ensure_pcscd`]
+/// while still holding the lock, so the next test finds pcscd with its readers.
+pub fn stop(_readers: &VirtualReadersLock) -> Result<(), String> {
+    let pid = std::fs::read_to_string(PID_FILE)
+        .map_err(|e| format!("{PID_FILE}: {e}"))?
+        // pcscd writes the PID, a newline and a NUL.
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+        .to_owned();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if comm.trim() != "pcscd" {
+        return Err(format!(
+            "{PID_FILE} names process {pid} ({:?}), which is not pcscd",
+            comm.trim()
+        ));
+    }
+    let raw: i32 = pid.parse().map_err(|_| format!("bad PID {pid:?}"))?;
+    let target = rustix::process::Pid::from_raw(raw).ok_or(format!("bad PID {pid:?}"))?;
+    rustix::process::kill_process(target, rustix::process::Signal::TERM)
+        .map_err(|e| format!("kill pcscd {pid}: {e}"))?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    // Gone when its /proc entry is (or is a zombie of the test process that started it).
+    while is_running() || process_alive(&pid) {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "pcscd {pid} still runs {START_TIMEOUT:?} after SIGTERM"
+            ));
+        }
+        thread::sleep(START_POLL);
+    }
+    Ok(())
+}
+
+fn process_alive(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    !stat.is_empty() && !matches!(state, Some('Z' | 'X'))
+}

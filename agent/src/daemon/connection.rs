@@ -34,6 +34,11 @@ const DIALOG_TIMEOUT: Duration =
     Duration::from_secs(2 * crate::pinentry::DEFAULT_TIMEOUT.as_secs() + 60);
 /// Responses waiting for the writer; a client that stops reading stalls only itself.
 const OUTGOING_QUEUE: usize = 32;
+/// Longest a frame may take to arrive once its first byte has: a whole frame (at most a few
+/// MB) crosses a local socket in milliseconds, so a client that stops in the middle of one is
+/// broken or hostile, and it would hold one of the daemon's connection slots for good. An idle
+/// connection between frames (a browser waiting for events) has no limit.
+pub(super) const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one connection until the client closes it or sends a broken frame.
 pub async fn serve<S>(stream: S, service: Arc<Service>, lang: Language)
@@ -55,8 +60,34 @@ where
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
     let mut buf = vec![0u8; 16 * 1024];
+    // When the frame now arriving must be complete; `None` between frames.
+    let mut frame_deadline: Option<tokio::time::Instant> = None;
     'read: loop {
-        let n = match reader.read(&mut buf).await {
+        let read = match frame_deadline {
+            None => reader.read(&mut buf).await,
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, reader.read(&mut buf)).await {
+                    Ok(read) => read,
+                    Err(_) => {
+                        tracing::warn!(
+                            "closing a connection that stopped in the middle of a frame"
+                        );
+                        let body = card_agent_protocol::message::ErrorBody::new(
+                            card_agent_protocol::ErrorCode::BadRequest,
+                            format!(
+                                "a frame did not arrive whole within {} s",
+                                FRAME_TIMEOUT.as_secs()
+                            ),
+                        );
+                        let _ = out
+                            .send(Response::error(None, body).frame_for_browser())
+                            .await;
+                        break 'read;
+                    }
+                }
+            }
+        };
+        let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
@@ -66,7 +97,14 @@ where
                 Ok(Some(payload)) => {
                     on_frame(&payload, &service, lang, &client, &out, &mut subscription).await;
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    frame_deadline = match (decoder.buffered(), frame_deadline) {
+                        (0, _) => None,
+                        (_, Some(started)) => Some(started),
+                        (_, None) => Some(tokio::time::Instant::now() + FRAME_TIMEOUT),
+                    };
+                    break;
+                }
                 Err(e) => {
                     // The length prefix is the only delimiter: after a bad frame the stream
                     // cannot be trusted, so say why once and close.
@@ -94,6 +132,24 @@ where
     service.client_gone(&client);
     drop(out);
     let _ = writer_task.await;
+}
+
+/// Answers a connection the daemon has no room for with one error frame (no request id: it
+/// read nothing) and closes it, so the client hears why at once instead of waiting.
+pub async fn refuse<S>(stream: S, lang: Language)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (_, mut writer) = tokio::io::split(stream);
+    let body = Error::AgentUnavailable(format!(
+        "too many connections are open ({}); close a browser window or try again",
+        super::MAX_CONNECTIONS
+    ))
+    .to_wire(lang);
+    let frame = Response::error(None, body).frame_for_browser();
+    // A client that does not read cannot hold this task: the write is bounded.
+    let _ = tokio::time::timeout(FRAME_TIMEOUT, writer.write_all(&frame)).await;
+    let _ = writer.shutdown().await;
 }
 
 async fn on_frame(

@@ -20,8 +20,14 @@ use crate::reader::{self, ReaderEvent};
 use crate::service::{Service, Settings};
 
 /// Most clients served at once; each browser tab shares one native host, so real use needs a
-/// handful. Beyond this, new connections wait.
+/// handful. Beyond this, a new connection is told so and closed (rather than left waiting,
+/// unanswered, for a slot that a stuck client may never free).
 const MAX_CONNECTIONS: usize = 64;
+
+/// Pause after a failed accept, which would otherwise fail again at once, forever, at full
+/// speed.
+#[cfg(unix)]
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How long, after SIGTERM, requests still running may take to finish. Dialogs are closed at
 /// once; this bounds a card operation that does not return.
@@ -244,13 +250,26 @@ async fn accept_until_shutdown(
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: the next accept would fail at once too.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
         if !ipc::peer_is_current_user(&stream) {
             tracing::warn!("refused a connection from another user");
             continue;
         }
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                limit = MAX_CONNECTIONS,
+                "refused a connection: too many are open"
+            );
+            tokio::spawn(connection::refuse(stream, lang));
+            continue;
         };
         let service = service.clone();
         tokio::spawn(async move {

@@ -40,6 +40,15 @@ const MAX_BODY: usize = tbs::MAX_PACKAGE;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for the body once the headers are in (a slow body is a hostile one).
 const BODY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most connections served at once, over every listening address. The port is open to every
+/// local user and to web pages, so without a bound anyone could hold enough idle connections
+/// (each up to [`HEADER_TIMEOUT`]) to use up the daemon's file descriptors, which its cards
+/// and its browser socket need too. A page makes a handful of requests; past this bound a new
+/// connection is closed at once.
+const MAX_CONNECTIONS: usize = 64;
+/// Pause after a failed accept (out of file descriptors, say), which would otherwise fail
+/// again at once, forever, at full speed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The listening sockets, bound before the daemon says it is ready.
 pub struct Listeners {
@@ -113,10 +122,16 @@ impl Listeners {
     /// Serves until the task is dropped.
     pub async fn serve(self, service: Arc<Service>) {
         let port = self.port;
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let mut tasks = Vec::new();
         for listener in self.listeners {
             let service = service.clone();
-            tasks.push(tokio::spawn(accept_loop(listener, service, port)));
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                service,
+                port,
+                slots.clone(),
+            )));
         }
         for t in tasks {
             let _ = t.await;
@@ -124,18 +139,37 @@ impl Listeners {
     }
 }
 
-async fn accept_loop(listener: TcpListener, service: Arc<Service>, port: u16) {
+async fn accept_loop(
+    listener: TcpListener,
+    service: Arc<Service>,
+    port: u16,
+    slots: Arc<tokio::sync::Semaphore>,
+) {
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "legacy API: accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
         };
         // Defence in depth: the socket is bound to loopback, so this never refuses anything
         // unless the binding logic is ever broken.
         if !peer.ip().is_loopback() {
             continue;
         }
+        // Dropping the stream closes it: the client sees the connection end at once.
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(
+                limit = MAX_CONNECTIONS,
+                "legacy API: connection refused, too many open"
+            );
+            continue;
+        };
         let service = service.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let handler = hyper::service::service_fn(move |req| handle(req, service.clone(), port));
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -7,7 +7,8 @@
 //! this job by GnuPG, and spoken to over a pipe with GnuPG's Assuan protocol.
 //!
 //! Protocol in brief: the program greets with `OK`; we send `SETTITLE`, `SETDESC`, `SETPROMPT`,
-//! `SETERROR`, `SETOK`, `SETCANCEL` (each answered `OK`), then `GETPIN` (answered
+//! `SETERROR`, `SETOK`, `SETCANCEL` (each answered `OK`), `SETTIMEOUT` (the dialog's own
+//! deadline, so it closes itself even if card-agent dies), then `GETPIN` (answered
 //! `D <percent-encoded PIN>` then `OK`, or `ERR <code> <text>`) or `CONFIRM` (`OK` or `ERR`),
 //! and `BYE`. Parameters and data escape `%`, CR and LF as `%XX`.
 //!
@@ -210,6 +211,7 @@ fn run_getpin(session: &mut Session, request: &PinRequest<'_>) -> Result<Pin> {
     }
     session.expect_ok("SETOK", text::ok_label(lang))?;
     session.expect_ok("SETCANCEL", text::cancel_label(lang))?;
+    session.set_own_timeout()?;
     match session.transact("GETPIN\n")? {
         Outcome::Ok { data, overflow } => pin_from_data(data, overflow),
         Outcome::Err { code, .. } if gpg_err::is_cancel(code) => Err(Error::UserCancelled),
@@ -223,6 +225,7 @@ fn run_confirm(session: &mut Session, origin: &str, lang: Language) -> Result<bo
     session.expect_ok("SETDESC", &text::confirm_description(origin, lang))?;
     session.expect_ok("SETOK", text::allow_label(lang))?;
     session.expect_ok("SETCANCEL", text::deny_label(lang))?;
+    session.set_own_timeout()?;
     match session.transact("CONFIRM\n")? {
         Outcome::Ok { .. } => Ok(true),
         Outcome::Err { code, .. }
@@ -486,6 +489,7 @@ mod tests {
                 "SETERROR",
                 "SETOK",
                 "SETCANCEL",
+                "SETTIMEOUT",
                 "GETPIN",
                 "BYE"
             ]

@@ -232,6 +232,23 @@ impl Session {
         }
     }
 
+    /// Asks the program to close its dialog by itself when the session's deadline passes
+    /// (`SETTIMEOUT`, in whole seconds, rounded up). The session kills the program at the
+    /// deadline anyway; this matters when the session's process dies first (a daemon killed by
+    /// SIGKILL cannot kill its dialog), so the orphaned dialog does not stay on screen asking
+    /// for a PIN that nobody will read. A program too old to know the command answers `ERR`,
+    /// which changes nothing else.
+    pub(super) fn set_own_timeout(&mut self) -> Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        match self.transact(&assuan::command_line(
+            "SETTIMEOUT",
+            &seconds.max(1).to_string(),
+        ))? {
+            Outcome::Ok { .. } | Outcome::Err { .. } => Ok(()),
+        }
+    }
+
     /// Sends one command line and reads its answer. Commands go one at a time, each waiting
     /// for its answer, so at most one line is ever unread in the pipe and a write cannot block
     /// on a program that stopped reading.
