@@ -377,6 +377,34 @@ impl Direct {
         Ok((session, key))
     }
 
+    /// C_OpenSession + C_CloseSession alone: SoftHSM's share of a fresh session.
+    pub fn open_close(&self) -> Result<(), String> {
+        let session = self
+            .pkcs11
+            .open_ro_session(self.slot)
+            .map_err(|e| e.to_string())?;
+        drop(session);
+        Ok(())
+    }
+
+    /// C_Login + C_Logout alone, on an open session: SoftHSM's share of a login.
+    pub fn login_logout(session: &Session) -> Result<(), String> {
+        session
+            .login(
+                UserType::User,
+                Some(&AuthPin::from(softhsm::USER_PIN.to_owned())),
+            )
+            .map_err(|e| format!("C_Login: {e}"))?;
+        session.logout().map_err(|e| format!("C_Logout: {e}"))
+    }
+
+    /// A session that is open, not logged in.
+    pub fn session(&self) -> Result<Session, String> {
+        self.pkcs11
+            .open_ro_session(self.slot)
+            .map_err(|e| e.to_string())
+    }
+
     /// C_Sign (CKM_SHA256_RSA_PKCS) on an open, logged-in session.
     pub fn sign(session: &Session, key: ObjectHandle, data: &[u8]) -> Result<Vec<u8>, String> {
         session

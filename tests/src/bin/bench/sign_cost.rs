@@ -49,6 +49,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         return Err("the agent's signature differs from the direct C_Sign's".to_owned());
     }
 
+    let (mut open_close, mut login) = (Samples::default(), Samples::default());
     let (mut logged_in, mut fresh, mut via_ipc, mut full) = (
         Samples::default(),
         Samples::default(),
@@ -65,6 +66,19 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
                 logged_in.push(t.elapsed());
             }
             let _ = session.logout();
+        }
+        for _ in 0..BLOCK {
+            let t = Instant::now();
+            direct.open_close()?;
+            open_close.push(t.elapsed());
+        }
+        {
+            let session = direct.session()?;
+            for _ in 0..BLOCK {
+                let t = Instant::now();
+                Direct::login_logout(&session)?;
+                login.push(t.elapsed());
+            }
         }
         for _ in 0..BLOCK {
             let t = Instant::now();
@@ -92,6 +106,11 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         "1. Sign round trip vs direct cryptoki (SoftHSM2 RSA-2048, 4 KB, SHA-256, PKCS#1 v1.5)",
     );
     stats::report("direct: C_Sign on a logged-in session", &logged_in);
+    stats::report("direct: open + close a session (nothing else)", &open_close);
+    stats::report(
+        "direct: login + logout on an open session (nothing else)",
+        &login,
+    );
     stats::report(
         "direct: open session + login + find key + sign + logout + close",
         &fresh,
