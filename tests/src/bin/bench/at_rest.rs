@@ -58,6 +58,7 @@ pub fn run(fixtures: &Fixtures, window: Duration) -> Result<(), String> {
         throughput::REQUESTS / throughput::CONNECTIONS,
     )?;
     let just_after = memory(pid)?;
+    let threads_just_after = Switches::read(pid)?.0.len();
     std::thread::sleep(SETTLE);
     let after = memory(pid)?;
     let threads_after = Switches::read(pid)?.0.len();
@@ -78,7 +79,7 @@ pub fn run(fixtures: &Fixtures, window: Duration) -> Result<(), String> {
         quiet.threads
     );
     println!(
-        "| right after {} concurrent signs | {} | {} | |",
+        "| right after {} concurrent signs | {} | {} | {threads_just_after} |",
         throughput::REQUESTS,
         kb(just_after.rss),
         kb(just_after.hwm)

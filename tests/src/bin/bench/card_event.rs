@@ -22,6 +22,8 @@ use crate::setup::{self, AgentDaemon, Fixtures, HostProcess};
 use crate::stats::{self, fmt, Samples};
 
 const RUNS: usize = 24;
+/// Longest wait for another test run to release the vpcd readers.
+const LOCK_WAIT: Duration = Duration::from_secs(180);
 /// Longest wait for pcscd to notice a card coming or going (a guard, not a limit).
 const NOTICE: Duration = Duration::from_secs(10);
 
@@ -42,7 +44,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         return Err(e);
     }
     let hsm = fixtures.hsm().inspect_err(|e| skip(e))?;
-    let _readers = pcscd::lock_virtual_readers()?;
+    let _readers = lock_readers(LOCK_WAIT).inspect_err(|e| skip(e))?;
     let agent = AgentDaemon::start(hsm)?;
     let mut host = agent.host()?;
     setup::expect_result(
@@ -166,4 +168,61 @@ fn wait_watch(seen: &mpsc::Receiver<(Instant, &str)>, what: &str) -> Result<Inst
             return Ok(at);
         }
     }
+}
+
+/// Exclusive use of the vpcd readers: the same cross-process lock file as
+/// `pcscd::lock_virtual_readers`, but waited for at most `limit`, naming the processes that
+/// hold the file open when it is not released in time.
+fn lock_readers(limit: Duration) -> Result<std::fs::File, String> {
+    let path = std::env::temp_dir().join("card-agent-vpcd.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                // flock offers no timed wait; check again shortly.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(format!(
+                    "the vpcd readers stayed locked ({}) for {limit:?}; processes holding the \
+                     lock file open: {}",
+                    path.display(),
+                    holders(&path)
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", path.display()))
+            }
+        }
+    }
+}
+
+/// "PID (name)" of every process with `path` open, from /proc.
+fn holders(path: &std::path::Path) -> String {
+    let mut found = Vec::new();
+    for proc_dir in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = proc_dir.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let open = std::fs::read_dir(proc_dir.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path));
+        if open {
+            let name = std::fs::read_to_string(proc_dir.path().join("comm")).unwrap_or_default();
+            found.push(format!("{pid} ({})", name.trim()));
+        }
+    }
+    found.join(", ")
 }

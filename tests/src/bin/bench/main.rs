@@ -54,10 +54,21 @@ struct Args {
     /// The idle window of the at-rest measure, in seconds (each of two windows).
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
+    /// KEY=VALUE for the daemons the bench starts (repeatable), for experiments, e.g.
+    /// `--daemon-env MALLOC_ARENA_MAX=2`. The documented run sets none.
+    #[arg(long, value_parser = parse_env)]
+    daemon_env: Vec<(String, String)>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 fn main() {
     let args = Args::parse();
+    let _ = setup::DAEMON_ENV.set(args.daemon_env.clone());
     let all = [
         Measure::Operations,
         Measure::Sign,
@@ -73,6 +84,9 @@ fn main() {
         .collect();
     println!("## {}\n", machine_facts());
     println!("- load average at the start: {}", load_average());
+    if !args.daemon_env.is_empty() {
+        println!("- daemon environment added: {:?}", args.daemon_env);
+    }
     let fixtures = setup::Fixtures::default();
     for measure in chosen {
         let outcome = setup::guarded(|| match measure {

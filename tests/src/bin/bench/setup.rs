@@ -77,6 +77,10 @@ impl Fixtures {
     }
 }
 
+/// Extra variables for the daemon (`--daemon-env`), for experiments such as glibc's
+/// `MALLOC_ARENA_MAX`; the sandbox passes nothing else from the bench's environment.
+pub static DAEMON_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
 /// A free TCP port on loopback (for the legacy API, so the bench never fights over 61161).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -105,6 +109,9 @@ impl AgentDaemon {
             ))
             .softhsm(hsm)
             .remove_env("RUST_LOG");
+        for (key, value) in DAEMON_ENV.get().into_iter().flatten() {
+            sandbox.set_env(key, value);
+        }
         let daemon = sandbox
             .try_serve(&[])
             .map_err(|f| format!("card-agent serve exited ({}): {}", f.status, f.stderr))?;

@@ -49,6 +49,14 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         return Err("the agent's signature differs from the direct C_Sign's".to_owned());
     }
 
+    // The agent's library in this process, on the same token: what the daemon does before the
+    // token signs (find the certificate by thumbprint: list tokens, read every certificate).
+    let core = card_agent::card_core::CardCore::open(&card_agent::card_core::CoreOptions {
+        command_line_modules: vec![card_agent_testbed::softhsm::SOFTHSM_MODULE.into()],
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let mut find = Samples::default();
     let (mut open_close, mut login) = (Samples::default(), Samples::default());
     let (mut logged_in, mut fresh, mut via_ipc, mut full) = (
         Samples::default(),
@@ -82,6 +90,12 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         }
         for _ in 0..BLOCK {
             let t = Instant::now();
+            core.find_certificate(Some(&thumb))
+                .map_err(|e| e.to_string())?;
+            find.push(t.elapsed());
+        }
+        for _ in 0..BLOCK {
+            let t = Instant::now();
             direct.sign_fresh(&data)?;
             fresh.push(t.elapsed());
         }
@@ -100,7 +114,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
             setup::expect_result(&reply)?;
         }
     }
-    drop((host, ipc));
+    drop((host, ipc, core));
 
     stats::table(
         "1. Sign round trip vs direct cryptoki (SoftHSM2 RSA-2048, 4 KB, SHA-256, PKCS#1 v1.5)",
@@ -114,6 +128,10 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
     stats::report(
         "direct: open session + login + find key + sign + logout + close",
         &fresh,
+    );
+    stats::report(
+        "agent's library alone: find the certificate by thumbprint (list tokens, read certificates)",
+        &find,
     );
     stats::report("agent: IPC → daemon → SoftHSM (no native host)", &via_ipc);
     stats::report(
@@ -131,7 +149,8 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
          sign). Of that, the fresh session and login per operation (the token's own work, \
          which the agent does on purpose): {} ({:.0} %); the agent's own share, full path − \
          direct session + login + sign: **{}** ({:.0} %); the native host hop (full path − \
-         IPC only): {}.",
+         IPC only): {}; finding the certificate again for each request (token list and \
+         every certificate read from the module): {}.",
         fmt(added),
         pct(added),
         fmt(session_login),
@@ -139,6 +158,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         fmt(own),
         pct(own),
         fmt(host_hop),
+        fmt(find.median()),
     ));
     let limit = std::time::Duration::from_micros(500);
     let met = added < limit && pct(added) < 10.0;
