@@ -173,7 +173,11 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
             pct(own)
         ),
         met,
-        "see the sign section: the per-operation session + login is most of it",
+        if session_login > own {
+            "most of it is the token's own session + login, done for every signature"
+        } else {
+            "most of it is the agent's own share; see the sign section"
+        },
     );
     Ok(())
 }
