@@ -1,9 +1,6 @@
-//! card-agent's benchmark harness: times the operations people wait for, on real components
-//! (the demo token, SoftHSM2, the real daemon and native host, the legacy HTTP API), and prints
-//! a Markdown table for BENCHMARKS.md. Run: `cargo run --release -p card-agent-testbed --bin bench`.
-//!
-//! Numbers are wall-clock medians and 95th percentiles over repeated runs on this machine; they
-//! are for comparing changes, never asserted in tests.
+//! The original rows: the frame codec and request parser, the demo token and SoftHSM2 through
+//! the agent's library, the real daemon (demo token) through the native host and the legacy
+//! HTTP API, and CLI start-up.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,43 +13,24 @@ use card_agent::pin::Pin;
 use card_agent::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
 use card_agent_protocol::frame::{encode, FrameDecoder};
 
-fn main() {
-    println!("| operation | runs | median | p95 |\n|---|---|---|---|");
+use crate::setup::{free_port, Fixtures};
+use crate::stats::{report as report_samples, time};
+
+fn report(name: &str, samples: crate::stats::Samples) {
+    report_samples(name, &samples);
+}
+
+/// Every original row, in the original order.
+pub fn run(fixtures: &Fixtures) -> Result<(), String> {
+    crate::stats::table("Operations");
     frame_codec();
     demo_token();
-    softhsm();
+    if let Err(e) = softhsm(fixtures) {
+        println!("| SoftHSM2 rows skipped: {e} | | | |");
+    }
     daemon_round_trips();
     cli_startup();
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let median = samples[samples.len() / 2];
-    let p95 = samples[(samples.len() * 95 / 100).min(samples.len() - 1)];
-    println!(
-        "| {name} | {} | {} | {} |",
-        samples.len(),
-        fmt(median),
-        fmt(p95)
-    );
-}
-
-fn fmt(d: Duration) -> String {
-    if d < Duration::from_millis(1) {
-        format!("{:.1} µs", d.as_secs_f64() * 1e6)
-    } else {
-        format!("{:.2} ms", d.as_secs_f64() * 1e3)
-    }
-}
-
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
-    (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed()
-        })
-        .collect()
+    Ok(())
 }
 
 fn frame_codec() {
@@ -115,11 +93,9 @@ fn demo_token() {
     sign_all(&core, card_agent::demo::DEMO_PIN, "demo token", 100);
 }
 
-fn softhsm() {
-    let hsm =
-        card_agent_testbed::softhsm::SoftHsm::new(card_agent_testbed::softhsm::Options::default());
-    // This process loads SoftHSM once; the variable must be set before that.
-    std::env::set_var("SOFTHSM2_CONF", hsm.conf());
+fn softhsm(fixtures: &Fixtures) -> Result<(), String> {
+    // The run's one token: this process loads SoftHSM once, with that token's configuration.
+    fixtures.hsm()?;
     let core = CardCore::open(&CoreOptions {
         command_line_modules: vec![card_agent_testbed::softhsm::SOFTHSM_MODULE.into()],
         ..CoreOptions::default()
@@ -131,6 +107,7 @@ fn softhsm() {
         "SoftHSM2",
         100,
     );
+    Ok(())
 }
 
 /// The real daemon on the demo token, through the native host (as a browser talks to it) and
@@ -284,12 +261,4 @@ fn cli_startup() {
                 .unwrap()
         }),
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -1,0 +1,192 @@
+//! Measure 1: what the agent adds to a signature. The same SoftHSM2 RSA-2048 key signs the same
+//! 4 KB (SHA-256, PKCS#1 v1.5) four ways, interleaved in blocks so that a change in the
+//! machine's load touches all four alike:
+//!
+//! - direct C_Sign on a session that is already open and logged in;
+//! - direct C_OpenSession + C_Login + C_FindObjects + C_Sign + C_Logout + C_CloseSession, which
+//!   is what the agent does for every operation (a card's session does not survive removal,
+//!   and each signature is authorised by its own PIN);
+//! - a connection straight to the daemon's socket (IPC → daemon → SoftHSM);
+//! - the full path a browser takes: native-messaging frames → native host process → IPC →
+//!   daemon → SoftHSM, PIN in the request so no dialog opens.
+
+use std::time::Instant;
+
+use card_agent_protocol::encoding::encode_base64;
+
+use crate::setup::{self, AgentDaemon, Direct, Fixtures};
+use crate::stats::{self, fmt, Samples};
+
+/// Rounds of interleaved blocks, and operations per block and way.
+const ROUNDS: usize = 10;
+const BLOCK: usize = 20;
+
+pub fn run(fixtures: &Fixtures) -> Result<(), String> {
+    let name = "sign: agent's added cost per operation (median)";
+    let hsm = fixtures.hsm().inspect_err(|e| skip(name, e))?;
+    let agent = AgentDaemon::start(hsm)?;
+    let direct = Direct::open(hsm)?;
+    let data = setup::sign_data();
+    let data_b64 = encode_base64(&data);
+    let thumb = setup::sign_thumbprint(hsm)?;
+    let mut host = agent.host()?;
+    let mut ipc = agent.ipc()?;
+
+    // The same key, the same data: the four ways must give the same signature (PKCS#1 v1.5
+    // is deterministic), or this compares different things.
+    let expected = {
+        let (session, key) = direct.logged_in()?;
+        let s = Direct::sign(&session, key, &data)?;
+        let _ = session.logout();
+        s
+    };
+    let (_, reply) = host.call(&setup::sign_request(0, &thumb, &data_b64))?;
+    let via_host = setup::expect_result(&reply)?["signature"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if via_host != encode_base64(&expected) {
+        return Err("the agent's signature differs from the direct C_Sign's".to_owned());
+    }
+
+    // The agent's library in this process, on the same token: what the daemon does before the
+    // token signs (find the certificate by thumbprint: list tokens, read every certificate).
+    let core = card_agent::card_core::CardCore::open(&card_agent::card_core::CoreOptions {
+        command_line_modules: vec![card_agent_testbed::softhsm::SOFTHSM_MODULE.into()],
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let mut find = Samples::default();
+    let (mut open_close, mut login) = (Samples::default(), Samples::default());
+    let (mut logged_in, mut fresh, mut via_ipc, mut full) = (
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    );
+    let mut id = 1;
+    for _ in 0..ROUNDS {
+        {
+            let (session, key) = direct.logged_in()?;
+            for _ in 0..BLOCK {
+                let t = Instant::now();
+                Direct::sign(&session, key, &data)?;
+                logged_in.push(t.elapsed());
+            }
+            let _ = session.logout();
+        }
+        for _ in 0..BLOCK {
+            let t = Instant::now();
+            direct.open_close()?;
+            open_close.push(t.elapsed());
+        }
+        {
+            let session = direct.session()?;
+            for _ in 0..BLOCK {
+                let t = Instant::now();
+                Direct::login_logout(&session)?;
+                login.push(t.elapsed());
+            }
+        }
+        for _ in 0..BLOCK {
+            let t = Instant::now();
+            core.find_certificate(Some(&thumb))
+                .map_err(|e| e.to_string())?;
+            find.push(t.elapsed());
+        }
+        for _ in 0..BLOCK {
+            let t = Instant::now();
+            direct.sign_fresh(&data)?;
+            fresh.push(t.elapsed());
+        }
+        for _ in 0..BLOCK {
+            id += 1;
+            let t = Instant::now();
+            let reply = ipc.call(&setup::sign_request(id, &thumb, &data_b64))?;
+            via_ipc.push(t.elapsed());
+            setup::expect_result(&reply)?;
+        }
+        for _ in 0..BLOCK {
+            id += 1;
+            let t = Instant::now();
+            let (_, reply) = host.call(&setup::sign_request(id, &thumb, &data_b64))?;
+            full.push(t.elapsed());
+            setup::expect_result(&reply)?;
+        }
+    }
+    drop((host, ipc, core));
+
+    stats::table(
+        "1. Sign round trip vs direct cryptoki (SoftHSM2 RSA-2048, 4 KB, SHA-256, PKCS#1 v1.5)",
+    );
+    stats::report("direct: C_Sign on a logged-in session", &logged_in);
+    stats::report("direct: open + close a session (nothing else)", &open_close);
+    stats::report(
+        "direct: login + logout on an open session (nothing else)",
+        &login,
+    );
+    stats::report(
+        "direct: open session + login + find key + sign + logout + close",
+        &fresh,
+    );
+    stats::report(
+        "agent's library alone: find the certificate by thumbprint (list tokens, read certificates)",
+        &find,
+    );
+    stats::report("agent: IPC → daemon → SoftHSM (no native host)", &via_ipc);
+    stats::report(
+        "agent: native-host frames → host → IPC → daemon → SoftHSM",
+        &full,
+    );
+    let sign = logged_in.median();
+    let added = full.median().saturating_sub(sign);
+    let own = full.median().saturating_sub(fresh.median());
+    let session_login = fresh.median().saturating_sub(sign);
+    let host_hop = full.median().saturating_sub(via_ipc.median());
+    let pct = |d: std::time::Duration| 100.0 * d.as_secs_f64() / sign.as_secs_f64();
+    stats::note(&format!(
+        "Added cost at the median, full path − direct C_Sign: **{}** ({:.0} % of the SoftHSM \
+         sign). Of that, the fresh session and login per operation (the token's own work, \
+         which the agent does on purpose): {} ({:.0} %); the agent's own share, full path − \
+         direct session + login + sign: **{}** ({:.0} %); the native host hop (full path − \
+         IPC only): {}; finding the certificate again for each request (token list and \
+         every certificate read from the module): {}.",
+        fmt(added),
+        pct(added),
+        fmt(session_login),
+        pct(session_login),
+        fmt(own),
+        pct(own),
+        fmt(host_hop),
+        fmt(find.median()),
+    ));
+    let limit = std::time::Duration::from_micros(500);
+    let met = added < limit && pct(added) < 10.0;
+    stats::goal_check(
+        name,
+        "< 0.5 ms and < 10 % of a SoftHSM sign",
+        format!(
+            "{} ({:.0} %); agent's own share {} ({:.0} %)",
+            fmt(added),
+            pct(added),
+            fmt(own),
+            pct(own)
+        ),
+        met,
+        if session_login > own {
+            "most of it is the token's own session + login, done for every signature"
+        } else {
+            "most of it is the agent's own share; see the sign section"
+        },
+    );
+    Ok(())
+}
+
+fn skip(name: &str, why: &str) {
+    stats::goal(
+        name,
+        "< 0.5 ms and < 10 % of a SoftHSM sign",
+        "-".to_owned(),
+        stats::Verdict::Skipped(why.to_owned()),
+    );
+}

@@ -1,0 +1,146 @@
+//! Measure 5: throughput under load. 200 sign requests arrive at once from many connections
+//! (as from many tabs, each with its own native host); the daemon serialises them on the one
+//! token. Compared with the same token's own serial throughput through cryptoki doing the same
+//! operation (a fresh session and login per signature, as the agent does), and for reference
+//! with bare C_Sign on a logged-in session.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use card_agent_protocol::encoding::encode_base64;
+
+use crate::setup::{self, AgentDaemon, Direct, Fixtures};
+use crate::stats::{self, fmt};
+
+/// Requests per burst, and the connections they come from.
+pub const REQUESTS: usize = 200;
+pub const CONNECTIONS: usize = 20;
+/// Bursts and serial runs, alternated; the median of each is the figure.
+const REPEATS: usize = 3;
+
+pub fn run(fixtures: &Fixtures) -> Result<(), String> {
+    let name = "throughput, 200 concurrent signs vs the token's serial rate";
+    let hsm = fixtures.hsm().inspect_err(|e| {
+        stats::goal(
+            name,
+            "within 10 %",
+            "-".to_owned(),
+            stats::Verdict::Skipped(e.clone()),
+        )
+    })?;
+    let agent = AgentDaemon::start(hsm)?;
+    let direct = Direct::open(hsm)?;
+    let data = setup::sign_data();
+    let thumb = setup::sign_thumbprint(hsm)?;
+    // Warm-up: the daemon's first request reads the token.
+    burst(&agent, &thumb, 1, 1)?;
+
+    let (mut agent_rates, mut fresh_rates, mut bare_rates) = (Vec::new(), Vec::new(), Vec::new());
+    let mut burst_times = Vec::new();
+    for _ in 0..REPEATS {
+        let t = Instant::now();
+        for _ in 0..REQUESTS {
+            direct.sign_fresh(&data)?;
+        }
+        fresh_rates.push(rate(REQUESTS, t.elapsed()));
+        {
+            let (session, key) = direct.logged_in()?;
+            let t = Instant::now();
+            for _ in 0..REQUESTS {
+                Direct::sign(&session, key, &data)?;
+            }
+            bare_rates.push(rate(REQUESTS, t.elapsed()));
+            let _ = session.logout();
+        }
+        let took = burst(&agent, &thumb, CONNECTIONS, REQUESTS / CONNECTIONS)?;
+        burst_times.push(took);
+        agent_rates.push(rate(REQUESTS, took));
+    }
+    let (agent_rate, fresh_rate, bare_rate) = (
+        median(&mut agent_rates),
+        median(&mut fresh_rates),
+        median(&mut bare_rates),
+    );
+    burst_times.sort();
+    println!(
+        "\n### 5. Throughput: {REQUESTS} sign requests at once from {CONNECTIONS} connections \
+         (median of {REPEATS})\n\n| what | requests/s | ratio to the token's serial rate |\n|---|---|---|"
+    );
+    println!(
+        "| token serial, direct: session + login + sign + logout per signature | {fresh_rate:.0} | 1.00 |"
+    );
+    println!(
+        "| token serial, direct: C_Sign on one logged-in session | {bare_rate:.0} | {:.2} |",
+        bare_rate / fresh_rate
+    );
+    println!(
+        "| agent: {REQUESTS} concurrent requests over IPC (all answered after {}) | {agent_rate:.0} | {:.2} |",
+        fmt(burst_times[burst_times.len() / 2]),
+        agent_rate / fresh_rate
+    );
+    let ratio = agent_rate / fresh_rate;
+    stats::goal_check(
+        name,
+        "within 10 % (ratio ≥ 0.90)",
+        format!(
+            "{agent_rate:.0}/s vs {fresh_rate:.0}/s = {ratio:.2} ({:.2} of bare logged-in C_Sign)",
+            agent_rate / bare_rate
+        ),
+        ratio >= 0.9,
+        "see the throughput section",
+    );
+    Ok(())
+}
+
+fn rate(n: usize, took: Duration) -> f64 {
+    n as f64 / took.as_secs_f64()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Sends `per_connection` sign requests on each of `connections` connections to `agent`'s
+/// socket, all at once (each connection writes all its requests, then reads the answers), and
+/// returns the time from the start until the last answer. Every answer must be a signature.
+pub fn burst(
+    agent: &AgentDaemon,
+    thumb: &str,
+    connections: usize,
+    per_connection: usize,
+) -> Result<Duration, String> {
+    let data_b64 = Arc::new(encode_base64(&setup::sign_data()));
+    let start = Arc::new(Barrier::new(connections + 1));
+    // Every connection first, so no thread waits at the barrier for one that failed.
+    let clients = (0..connections)
+        .map(|_| agent.ipc())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut workers = Vec::new();
+    for (c, mut ipc) in clients.into_iter().enumerate() {
+        let (start, data_b64, thumb) = (start.clone(), data_b64.clone(), thumb.to_owned());
+        workers.push(std::thread::spawn(move || -> Result<Instant, String> {
+            let requests: Vec<_> = (0..per_connection)
+                .map(|i| setup::sign_request((c * per_connection + i) as u64, &thumb, &data_b64))
+                .collect();
+            start.wait();
+            for r in &requests {
+                ipc.send(r)?;
+            }
+            for _ in 0..per_connection {
+                setup::expect_result(&ipc.recv()?)?;
+            }
+            Ok(Instant::now())
+        }));
+    }
+    start.wait();
+    let t0 = Instant::now();
+    let mut last = t0;
+    for w in workers {
+        let done = w
+            .join()
+            .map_err(|_| "a load thread panicked".to_owned())??;
+        last = last.max(done);
+    }
+    Ok(last.duration_since(t0))
+}
