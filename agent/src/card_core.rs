@@ -6,10 +6,14 @@
 //!   *before* any login, so a malformed PIN never reaches a card and never costs a try;
 //! - one operation at a time per token: concurrent callers queue on a per-token lock, because a
 //!   smart card is a single-threaded device and interleaved logins would confuse its state.
+//!
+//! Certificates are remembered per token (see [`CertificateCache`]): reading them from a card
+//! takes many APDUs, and every signature starts by finding its certificate.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use card_agent_protocol::types::Module as ModuleReport;
 
@@ -45,6 +49,53 @@ pub struct CardCore {
     providers: Vec<Provider>,
     modules: Vec<ModuleReport>,
     locks: Mutex<HashMap<TokenRef, Arc<Mutex<()>>>>,
+    certificates: CertificateCache,
+}
+
+/// How long remembered certificates are trusted without a card event. The daemon forgets them on
+/// every reader event; this bound covers tokens that send none (software tokens, or pcscd down).
+const CERTIFICATE_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// The certificates last read from each token, with the serial of the token they came from, so
+/// that another card in the same slot is never answered from the first one's entry.
+#[derive(Default)]
+struct CertificateCache {
+    entries: Mutex<HashMap<TokenRef, CachedCertificates>>,
+}
+
+struct CachedCertificates {
+    serial: String,
+    read_at: Instant,
+    certificates: Vec<TokenCertificate>,
+}
+
+impl CertificateCache {
+    fn get(&self, token_ref: TokenRef, serial: &str) -> Option<Vec<TokenCertificate>> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(&token_ref)?;
+        (entry.serial == serial && entry.read_at.elapsed() < CERTIFICATE_CACHE_TTL)
+            .then(|| entry.certificates.clone())
+    }
+
+    fn put(&self, token_ref: TokenRef, serial: String, certificates: &[TokenCertificate]) {
+        // A poisoned table only means a panic elsewhere: skip remembering, never fail the read.
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(
+                token_ref,
+                CachedCertificates {
+                    serial,
+                    read_at: Instant::now(),
+                    certificates: certificates.to_vec(),
+                },
+            );
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
 }
 
 impl CardCore {
@@ -74,6 +125,7 @@ impl CardCore {
                 description: Some("card-agent DEMO token (not a real card)".to_owned()),
             }],
             locks: Mutex::default(),
+            certificates: CertificateCache::default(),
         }
     }
 
@@ -113,6 +165,7 @@ impl CardCore {
             providers,
             modules,
             locks: Mutex::default(),
+            certificates: CertificateCache::default(),
         }
     }
 
@@ -159,12 +212,24 @@ impl CardCore {
         }
     }
 
-    /// Certificates on a token.
+    /// Certificates on a token: remembered from an earlier read of the same token (same slot,
+    /// same serial, no card event since, within [`CERTIFICATE_CACHE_TTL`]), else read from it.
     pub fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
-        self.with_turn(token_ref, || match self.provider(token_ref)? {
+        let serial = self.token(token_ref)?.serial;
+        if let Some(remembered) = self.certificates.get(token_ref, &serial) {
+            return Ok(remembered);
+        }
+        let read = self.with_turn(token_ref, || match self.provider(token_ref)? {
             Provider::Pkcs11(m) => m.certificates(token_ref.slot_id),
             Provider::Demo(d) => d.certificates(),
-        })
+        })?;
+        self.certificates.put(token_ref, serial, &read);
+        Ok(read)
+    }
+
+    /// Forgets every remembered certificate: a card was inserted or removed somewhere.
+    pub fn forget_certificates(&self) {
+        self.certificates.clear();
     }
 
     /// Chooses a token: the one with `serial`, or the only one present. Never picks one of
@@ -451,6 +516,21 @@ mod tests {
         for h in handles {
             assert!(h.join().unwrap().is_ok());
         }
+    }
+
+    #[test]
+    fn remembered_certificates_belong_to_one_token_serial_until_forgotten() {
+        let core = demo_core();
+        let token = core.select_token(None).unwrap();
+        let first = core.certificates(token.token_ref).unwrap();
+        assert_eq!(core.certificates(token.token_ref).unwrap(), first);
+        let cache = &core.certificates;
+        assert!(cache.get(token.token_ref, &token.serial).is_some());
+        // Another card in the same slot has another serial: never answered from this entry.
+        assert!(cache.get(token.token_ref, "another card").is_none());
+        core.forget_certificates();
+        assert!(cache.get(token.token_ref, &token.serial).is_none());
+        assert_eq!(core.certificates(token.token_ref).unwrap(), first);
     }
 
     #[test]

@@ -152,6 +152,8 @@ pub fn log_dir() -> PathBuf {
 /// outage and recovers by itself.
 fn watch_readers(service: Arc<Service>) -> Option<reader::Watcher> {
     match reader::Watcher::spawn(move |event| {
+        // Any change of cards or readers may change what a slot holds.
+        service.core().forget_certificates();
         if let Some(event) = wire_event(event) {
             service.publish(event);
         }
