@@ -126,3 +126,17 @@ pub fn public_key_pem(dir: &Path, cert_der: &[u8], name: &str) -> PathBuf {
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
+
+/// The workspace root (the repository's top folder).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the testbed crate sits in the workspace root")
+        .to_path_buf()
+}
+
+/// Whether `name` is an executable file in a folder of `PATH`.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+}

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use card_agent_testbed::agent::{agent_bin, path, run};
+use card_agent_testbed::agent::{agent_bin, on_path, path, repo_root, run};
 
 const EXTENSION_ID: &str = "hccjmiblnokapoamfkgnbbighmnfpoig";
 /// Every native messaging host manifest the package registers, and the browser it is for.
@@ -62,19 +62,6 @@ where
     cmd
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf()
-}
-
-/// Whether `name` is an executable on PATH.
-fn have(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-}
-
 fn is_root() -> bool {
     run(command("id", ["-u"]), b"").stdout.trim() == "0"
 }
@@ -93,7 +80,7 @@ fn missing_tools() -> Option<String> {
         "deb-systemd-helper",
     ]
     .into_iter()
-    .filter(|t| !have(t))
+    .filter(|t| !on_path(t))
     .collect();
     (!missing.is_empty()).then(|| {
         format!(
@@ -106,7 +93,7 @@ fn missing_tools() -> Option<String> {
 /// Builds the package from the test build of card-agent into `out`; returns its path.
 fn build_deb(out: &Path) -> PathBuf {
     let mut cmd = Command::new("bash");
-    cmd.arg(repo().join("installers/debian/build-deb.sh"))
+    cmd.arg(repo_root().join("installers/debian/build-deb.sh"))
         .args(["--fast", "--bin"])
         .arg(agent_bin())
         .arg("--out")
@@ -232,7 +219,7 @@ fn dpkg(root: &Path, args: &[&str]) -> String {
 
 /// Whether this process may lay the tree over /usr and /etc in a private mount namespace.
 fn namespaces_work(root: &Path) -> bool {
-    have("unshare")
+    on_path("unshare")
         && Command::new("unshare")
             .args(["--mount", "--", "mount", "-t", "overlay", "overlay", "-o"])
             .arg(format!("lowerdir={}:/usr", path(&root.join("usr"))))
@@ -447,7 +434,7 @@ fn the_package_holds_every_file_installs_runs_and_purges_without_a_trace() {
     }
 
     // Lintian, Debian's own package checker, when it is installed: no error, no warning.
-    if have("lintian") {
+    if on_path("lintian") {
         let r = run(
             command("lintian", [OsStr::new("--pedantic"), deb.as_os_str()]),
             b"",
