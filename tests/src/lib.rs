@@ -10,10 +10,13 @@
 //!   private desktop (D-Bus session bus, Xvfb, StatusNotifier watcher and tray host).
 //! - [`daemon`]: the real daemon and native host in an isolated environment, framed messages,
 //!   and the check that no log holds a PIN.
+//! - [`fuzz_harness`]: the fuzz targets' bodies, shared by `fuzz/` (libFuzzer, nightly) and
+//!   the stable replay test of the committed corpus and regressions.
 #![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod daemon;
+pub mod fuzz_harness;
 pub mod pcscd;
 pub mod softhsm;
 pub mod user_session;
