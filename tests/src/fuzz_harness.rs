@@ -213,20 +213,7 @@ fn native_host_path(
     wire: &[u8],
     parsed: &Result<card_agent_protocol::Request, card_agent_protocol::InvalidRequest>,
 ) {
-    let out = runtime().block_on(async {
-        let (host_out, mut browser) = tokio::io::duplex(4 * MAX_FRAME);
-        let no_daemon: card_agent::Result<tokio::io::DuplexStream> = Err(
-            card_agent::Error::Internal("no daemon in the fuzz harness".to_owned()),
-        );
-        let relay = card_agent::native_host::relay(Cursor::new(wire.to_vec()), host_out, no_daemon);
-        tokio::time::timeout(Duration::from_secs(30), relay)
-            .await
-            .expect("the native host relay hung")
-            .expect("the relay itself does not fail");
-        let mut out = Vec::new();
-        browser.read_to_end(&mut out).await.unwrap();
-        out
-    });
+    let out = native_host_exchange(wire);
     let responses = frames_of(&out, frame::MAX_BROWSER_MESSAGE);
     assert_eq!(responses.len(), 1, "one request, one response");
     let value = &responses[0];
@@ -242,15 +229,37 @@ fn native_host_path(
     }
 }
 
-fn daemon_path(data: &[u8], wire: &[u8]) {
+/// What the native host writes to the browser for `stdin` (the browser's side of the pipe),
+/// with no daemon to relay to.
+pub fn native_host_exchange(stdin: &[u8]) -> Vec<u8> {
+    runtime().block_on(async {
+        let (host_out, mut browser) = tokio::io::duplex(4 * MAX_FRAME);
+        let no_daemon: card_agent::Result<tokio::io::DuplexStream> = Err(
+            card_agent::Error::Internal("no daemon in the fuzz harness".to_owned()),
+        );
+        let relay =
+            card_agent::native_host::relay(Cursor::new(stdin.to_vec()), host_out, no_daemon);
+        tokio::time::timeout(Duration::from_secs(30), relay)
+            .await
+            .expect("the native host relay hung")
+            .expect("the relay itself does not fail");
+        let mut out = Vec::new();
+        browser.read_to_end(&mut out).await.unwrap();
+        out
+    })
+}
+
+/// What the daemon writes back on one IPC connection to a client that sends `wire` and then
+/// closes its sending side, over the harness's demo-token service.
+pub fn daemon_exchange(wire: &[u8]) -> Vec<u8> {
     let service = demo_service();
-    let log_start = log_len();
-    let out = runtime().block_on(async {
+    let wire = wire.to_vec();
+    let out = runtime().block_on(async move {
         let (client, server) = tokio::io::duplex(4 * MAX_FRAME);
-        let serve = fuzzing::serve_daemon_connection(server, service.clone(), Language::En);
+        let serve = fuzzing::serve_daemon_connection(server, service, Language::En);
         let talk = async move {
             let (mut rx, mut tx) = tokio::io::split(client);
-            tx.write_all(wire).await.unwrap();
+            tx.write_all(&wire).await.unwrap();
             tx.shutdown().await.unwrap();
             let mut out = Vec::new();
             rx.read_to_end(&mut out).await.unwrap();
@@ -262,6 +271,13 @@ fn daemon_path(data: &[u8], wire: &[u8]) {
                 .expect("the daemon's connection hung");
         out
     });
+    reset_if_used(&demo_service());
+    out
+}
+
+fn daemon_path(data: &[u8], wire: &[u8]) {
+    let log_start = log_len();
+    let out = daemon_exchange(wire);
     debug_print("daemon", &out);
     for value in frames_of(&out, frame::MAX_BROWSER_MESSAGE) {
         if value.get("error").is_some() {
@@ -275,7 +291,6 @@ fn daemon_path(data: &[u8], wire: &[u8]) {
         }
     }
     assert_log_has_no_pin(data, log_start);
-    reset_if_used(&service);
 }
 
 /// With `CARD_AGENT_FUZZ_DEBUG` set, shows what a channel answered (for writing seeds and
@@ -612,8 +627,17 @@ fn check_percent_decode(text: &str) {
 /// HTTP response, JSON bodies are objects with a `func` and a `ret_code` from the API's table,
 /// CORS headers only ever echo a trusted origin, no PIN in a JSON body or in the log.
 pub fn legacy_http(data: &[u8]) {
-    let service = demo_service();
     let log_start = log_len();
+    let out = legacy_exchange(data);
+    debug_print("legacy_http", &out);
+    check_http_responses(data, &out);
+    assert_log_has_no_pin(data, log_start);
+}
+
+/// What the legacy API answers a client that writes `data` on a connection and waits until
+/// the server closes it.
+pub fn legacy_exchange(data: &[u8]) -> Vec<u8> {
+    let service = demo_service();
     let input = data.to_vec();
     let out = paused_runtime().block_on(async move {
         let (client, server) = tokio::io::duplex(1 << 20);
@@ -660,10 +684,8 @@ pub fn legacy_http(data: &[u8]) {
         server_task.abort();
         out
     });
-    debug_print("legacy_http", &out);
-    check_http_responses(data, &out);
-    assert_log_has_no_pin(data, log_start);
     reset_if_used(&demo_service());
+    out
 }
 
 fn check_http_responses(request: &[u8], out: &[u8]) {

@@ -186,10 +186,10 @@ mod seeds {
                 r#"{{"id":4,"command":"verify-pin",{o},"arguments":{{"token":"DEMO000000000001","pin":"987654"}}}}"#
             ),
             format!(
-                r#"{{"id":5,"command":"sign",{o},"arguments":{{"certificate":"{thumb}","data":"aGVsbG8=","hashAlgorithm":"SHA256","format":"cms","pin":"123456"}}}}"#
+                r#"{{"id":5,"command":"sign",{o},"arguments":{{"certificate":"{thumb}","data":"aGVsbG8=","hashAlgorithm":"SHA-256","format":"cms","pin":"123456"}}}}"#
             ),
             format!(
-                r#"{{"id":6,"command":"sign",{o},"arguments":{{"certificate":"{thumb}","hash":"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=","hashAlgorithm":"SHA256","format":"pkcs1","pin":"123456"}}}}"#
+                r#"{{"id":6,"command":"sign",{o},"arguments":{{"certificate":"{thumb}","hash":"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=","hashAlgorithm":"SHA-256","format":"pkcs1","pin":"123456"}}}}"#
             ),
             format!(
                 r#"{{"id":7,"command":"authenticate",{o},"arguments":{{"challengeNonce":"MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=","pin":"123456"}}}}"#
