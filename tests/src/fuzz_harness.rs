@@ -768,7 +768,16 @@ fn check_http_responses(request: &[u8], out: &[u8]) {
 /// languages' message; an accepted certificate's fingerprints are of the input, and every
 /// derived field (the wire form included) is computed without panicking.
 pub fn certificate_parse(data: &[u8]) {
-    match CertificateInfo::parse(data) {
+    // The agent reads certificates on tokio's blocking threads, whose stacks are 2 MiB: run
+    // the parser on such a stack, so that deep recursion fails here as it would there.
+    let input = data.to_vec();
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || CertificateInfo::parse(&input))
+        .expect("a thread")
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    match outcome {
         Ok(info) => {
             use sha2::Digest as _;
             assert_eq!(info.sha256, hex::encode(sha2::Sha256::digest(data)));
