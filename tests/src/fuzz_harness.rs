@@ -55,7 +55,13 @@ pub const LEGACY_PORT: u16 = 61161;
 pub const TRUSTED_PATTERN: &str = "https://*.example.gov.tw";
 
 /// Runs the target `name` on `data`; `false` when there is no such target.
+///
+/// One input at a time per process: the targets share the demo service and the captured log,
+/// and a PIN-like value logged for one input (inside a thumbprint, say) must not be charged to
+/// another running on a parallel test thread. libFuzzer calls the bodies from one thread.
 pub fn run(name: &str, data: &[u8]) -> bool {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     match name {
         "frame_decode" => frame_decode(data),
         "request_decode" => request_decode(data),
