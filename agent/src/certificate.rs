@@ -259,10 +259,24 @@ fn subject_directory_attributes(
         .collect()
 }
 
+/// SETs an attribute value may be wrapped in before its text. A real one is one SET (the
+/// attribute's values) around a string; the bound is what keeps a hostile card's certificate,
+/// with SETs nested thousands deep, from recursing through a 2 MiB blocking-thread stack (a
+/// stack overflow aborts the daemon) and re-encoding the value at every level.
+const MAX_SET_NESTING: usize = 4;
+
 fn any_to_text(value: &Any) -> Option<String> {
-    if value.tag() == Tag::Set {
+    let mut owned;
+    let mut value = value;
+    let mut depth = 0;
+    while value.tag() == Tag::Set {
+        depth += 1;
+        if depth > MAX_SET_NESTING {
+            return None;
+        }
         let set = SetOfVec::<Any>::from_der(&der::Encode::to_der(value).ok()?).ok()?;
-        return set.iter().next().and_then(any_to_text);
+        owned = set.iter().next()?.clone();
+        value = &owned;
     }
     match value.tag() {
         Tag::Utf8String
@@ -289,6 +303,35 @@ fn any_to_text(value: &Any) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_values_nested_in_sets_are_read_to_a_bound() {
+        // SET { SET { ... UTF8String "5678" } }, `levels` SETs deep.
+        fn nested(levels: usize) -> Any {
+            let mut der = vec![0x0C, 4, b'5', b'6', b'7', b'8'];
+            for _ in 0..levels {
+                let mut wrapped = vec![0x31];
+                let len = der.len();
+                if len < 0x80 {
+                    wrapped.push(len as u8);
+                } else {
+                    wrapped.extend([0x82, (len >> 8) as u8, len as u8]);
+                }
+                wrapped.extend(der);
+                der = wrapped;
+            }
+            Any::from_der(&der).unwrap()
+        }
+        assert_eq!(any_to_text(&nested(1)).as_deref(), Some("5678"));
+        assert_eq!(
+            any_to_text(&nested(MAX_SET_NESTING)).as_deref(),
+            Some("5678")
+        );
+        assert_eq!(any_to_text(&nested(MAX_SET_NESTING + 1)), None);
+        // Thousands deep: refused at the bound, without recursing (this used to overflow the
+        // stack; fuzz/regressions/certificate_parse/ has the whole certificate).
+        assert_eq!(any_to_text(&nested(10_000)), None);
+    }
 
     #[test]
     fn garbage_is_a_clear_error() {

@@ -31,6 +31,8 @@
 //! - [`native_host`]: `card-agent native-host`, the browser's relay to the daemon.
 //! - [`doctor`]: the environment check (`card-agent doctor`): every check with its fix, as
 //!   text or as the JSON the self-test page and the daemon show.
+//! - `fuzzing` (hidden): the internals the fuzz targets and their replay test call, re-exported
+//!   so that the fuzz harness never copies a rule.
 //! - [`tray`]: `card-agent tray`, the system-tray icon: card state, expiry, trusted sites.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
@@ -44,6 +46,8 @@ pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod install;
 pub mod inventory;
 pub mod ipc;

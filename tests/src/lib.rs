@@ -13,11 +13,14 @@
 //! - [`faults`]: leak checks for fault tests (open file descriptors, PKCS#11 sessions and
 //!   logins through `pkcs11-spy`).
 //! - [`load`]: a bounded concurrent-load driver for the daemon's socket.
+//! - [`fuzz_harness`]: the fuzz targets' bodies, shared by `fuzz/` (libFuzzer, nightly) and
+//!   the stable replay test of the committed corpus and regressions.
 #![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod daemon;
 pub mod faults;
+pub mod fuzz_harness;
 pub mod load;
 pub mod pcscd;
 pub mod softhsm;

@@ -108,9 +108,10 @@ impl Drop for VirtualCard {
     }
 }
 
-/// Serves vpcd until it (or [`VirtualCard::close`]) ends the connection.
-fn serve(
-    mut stream: TcpStream,
+/// Serves vpcd until it (or [`VirtualCard::close`]) ends the connection. Generic over the
+/// stream so that the fuzz harness drives it from memory.
+pub(crate) fn serve<S: Read + Write>(
+    mut stream: S,
     atr: &[u8],
     mut handler: impl FnMut(&[u8]) -> Vec<u8>,
 ) -> io::Result<()> {
@@ -127,7 +128,7 @@ fn serve(
 }
 
 /// One frame; `None` on a clean end of stream before a frame starts.
-fn read_frame(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_frame(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     let mut length = [0u8; 2];
     match stream.read(&mut length[..1])? {
         0 => return Ok(None),
@@ -138,7 +139,7 @@ fn read_frame(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(payload))
 }
 
-fn write_frame(stream: &mut impl Write, payload: &[u8]) -> io::Result<()> {
+pub(crate) fn write_frame(stream: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     let length = u16::try_from(payload.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "frame over 65535 bytes"))?;
     let mut frame = Vec::with_capacity(payload.len() + 2);

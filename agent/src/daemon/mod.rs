@@ -1,7 +1,7 @@
 //! `card-agent serve`: the per-user daemon. It owns the cards, watches readers, and answers
 //! clients on its local endpoint (see [`crate::ipc`]).
 
-mod connection;
+pub(crate) mod connection;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -71,6 +71,31 @@ pub const EXPIRED: u32 = 0x7650_0002;
 /// Base64 decoding failed.
 pub const BASE64: u32 = 0x7660_0001;
 
+/// Every `ret_code` the API answers with, success included: a response with any other value
+/// is a bug (the fuzz harness checks every response against this list).
+pub const ALL: &[u32] = &[
+    OK,
+    MISSING_KEY,
+    MISSING_CERT,
+    MISSING_TBS,
+    MISSING_CIPHER,
+    NO_CARD,
+    JSON_FORMAT,
+    BAD_PARAMETER,
+    EXECUTION,
+    UNSUPPORTED,
+    FORBIDDEN_DOMAIN,
+    UNTRUSTED_SITE,
+    NO_PIN,
+    CANCELLED,
+    LIBRARY,
+    NO_READER,
+    LOGIN,
+    NOT_YET_VALID,
+    EXPIRED,
+    BASE64,
+];
+
 /// CKR_PIN_INCORRECT.
 pub const CKR_PIN_INCORRECT: u32 = 0xA0;
 /// CKR_PIN_LEN_RANGE.

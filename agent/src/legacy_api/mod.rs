@@ -7,14 +7,14 @@
 //! service's. Here are only HiPKI's wire format and HTTP itself.
 
 mod bmp;
-mod codes;
+pub(crate) mod codes;
 mod guard;
 mod handlers;
 mod pages;
 mod pkcs11info;
 pub(crate) mod port_owner;
 mod selftest;
-mod tbs;
+pub(crate) mod tbs;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -170,15 +170,25 @@ async fn accept_loop(
         let service = service.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let handler = hyper::service::service_fn(move |req| handle(req, service.clone(), port));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), handler)
-                .await;
+            serve_connection(stream, service, port).await;
         });
     }
+}
+
+/// Serves HTTP/1.1 on one accepted connection until the client closes it. `port` is the port
+/// the listener is bound to (Host and Origin checks compare against it). Public so that the
+/// fuzz harness drives exactly this code over an in-memory stream.
+pub async fn serve_connection<S>(stream: S, service: Arc<Service>, port: u16)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let handler = hyper::service::service_fn(move |req| handle(req, service.clone(), port));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), handler)
+        .await;
 }
 
 /// A response body.

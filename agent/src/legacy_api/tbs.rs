@@ -148,8 +148,14 @@ pub fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Exactly two hex digits, as decodeURIComponent demands: from_str_radix alone
+            // would also take a sign ("%+1" as 0x01), so a page and the agent would read the
+            // same text differently.
+            let hex = b.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -239,5 +245,9 @@ mod tests {
         assert!(TbsPackage::parse("[1,2]").is_err());
         assert!(TbsPackage::parse("%ZZ").is_err());
         assert_eq!(percent_decode("%E7%94"), None);
+        // Found by fuzzing (legacy_tbs): a sign is not a hex digit.
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%-1"), None);
+        assert_eq!(percent_decode("%2b").as_deref(), Some("+"));
     }
 }

@@ -1,5 +1,5 @@
 //! Measure 2: the native host's cold start. A browser starts one host per connection
-//! (`card-agent chrome-extension://<id>/`, see `host_manifest::started_by_browser`); the time
+//! (`card-agent chrome-extension://<id>/`, see `install::started_by_browser`); the time
 //! from spawning it to reading its answer to a `version` frame is what a page waits for
 //! before its first request, with the daemon already running.
 

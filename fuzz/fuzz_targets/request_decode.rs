@@ -1,0 +1,7 @@
+//! Fuzz target `request_decode`: the body is `card_agent_testbed::fuzz_harness::request_decode`, shared with the
+//! stable replay test. See fuzz/README.md.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    card_agent_testbed::fuzz_harness::request_decode(data);
+});
