@@ -102,6 +102,41 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Verifies a PKCS#1 v1.5 or ECDSA signature with `openssl dgst`: `hash_flag` is openssl's digest
+/// option (`-sha256`), then the public key (PEM), the signature and the signed data files.
+pub fn openssl_verify_pkcs1(
+    hash_flag: &str,
+    public_key: &str,
+    signature: &str,
+    data: &str,
+) -> (bool, String) {
+    openssl(&[
+        "dgst",
+        hash_flag,
+        "-verify",
+        public_key,
+        "-signature",
+        signature,
+        data,
+    ])
+}
+
+/// Verifies a DER CMS signature with `openssl cms -verify`, chaining to `ca_file`: detached over
+/// `content` when given, else attached; the signed content is written to `out`.
+pub fn openssl_verify_cms(
+    cms: &str,
+    content: Option<&str>,
+    ca_file: &str,
+    out: &str,
+) -> (bool, String) {
+    let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", cms];
+    if let Some(content) = content {
+        args.extend(["-content", content]);
+    }
+    args.extend(["-CAfile", ca_file, "-purpose", "any", "-out", out]);
+    openssl(&args)
+}
+
 /// Writes the public key of a DER certificate as PEM and returns its path.
 pub fn public_key_pem(dir: &Path, cert_der: &[u8], name: &str) -> PathBuf {
     let cert = dir.join(format!("{name}.crt.der"));

@@ -1,7 +1,9 @@
 //! The quick start's main job: the real binary on the embedded demo token.
 
 use base64::Engine as _;
-use card_agent_testbed::agent::{agent_bin, openssl, path, public_key_pem, run};
+use card_agent_testbed::agent::{
+    agent_bin, openssl_verify_cms, openssl_verify_pkcs1, path, public_key_pem, run,
+};
 use card_agent_testbed::softhsm::der_to_pem;
 use std::process::Command;
 
@@ -84,47 +86,14 @@ fn demo_signatures_verify_with_openssl() {
         );
         assert_eq!(r.code, 0, "{r:?}");
         let (ok, text) = match format {
-            "pkcs1" => openssl(&[
-                "dgst",
-                "-sha256",
-                "-verify",
-                path(&pubkey),
-                "-signature",
+            "pkcs1" => openssl_verify_pkcs1("-sha256", path(&pubkey), path(&out), path(&data)),
+            "cms" => openssl_verify_cms(
                 path(&out),
-                path(&data),
-            ]),
-            "cms" => openssl(&[
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                path(&out),
-                "-content",
-                path(&data),
-                "-CAfile",
+                Some(path(&data)),
                 path(&chain_path),
-                "-purpose",
-                "any",
-                "-out",
                 "/dev/null",
-            ]),
-            _ => openssl(&[
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                path(&out),
-                "-CAfile",
-                path(&chain_path),
-                "-purpose",
-                "any",
-                "-out",
-                "/dev/null",
-            ]),
+            ),
+            _ => openssl_verify_cms(path(&out), None, path(&chain_path), "/dev/null"),
         };
         assert!(ok, "{format}: {text}");
     }

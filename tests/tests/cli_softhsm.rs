@@ -1,7 +1,9 @@
 //! The real `card-agent` binary against SoftHSM2 tokens, every signature checked by openssl.
 
 use card_agent::certificate::CardFamily;
-use card_agent_testbed::agent::{agent_bin, openssl, path, public_key_pem, run, Run};
+use card_agent_testbed::agent::{
+    agent_bin, openssl_verify_cms, openssl_verify_pkcs1, path, public_key_pem, run, Run,
+};
 use card_agent_testbed::softhsm::{Options, SoftHsm, SOFTHSM_MODULE, USER_PIN};
 use sha2::{Digest, Sha256};
 use std::process::Command;
@@ -120,15 +122,8 @@ fn every_format_and_hash_verifies_with_openssl() {
             USER_PIN,
         );
         assert_eq!(r.code, 0, "{r:?}");
-        let (ok, text) = openssl(&[
-            "dgst",
-            &format!("-{hash}"),
-            "-verify",
-            path(&pubkey),
-            "-signature",
-            path(&sig),
-            path(&data),
-        ]);
+        let (ok, text) =
+            openssl_verify_pkcs1(&format!("-{hash}"), path(&pubkey), path(&sig), path(&data));
         assert!(ok, "pkcs1 {hash}: {text}");
 
         let cms = dir.join(format!("{hash}.p7s"));
@@ -142,23 +137,8 @@ fn every_format_and_hash_verifies_with_openssl() {
             USER_PIN,
         );
         assert_eq!(r.code, 0, "{r:?}");
-        let (ok, text) = openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            path(&cms),
-            "-content",
-            path(&data),
-            "-CAfile",
-            path(&chain),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ]);
+        let (ok, text) =
+            openssl_verify_cms(path(&cms), Some(path(&data)), path(&chain), "/dev/null");
         assert!(ok, "cms {hash}: {text}");
 
         let attached = dir.join(format!("{hash}.att.p7s"));
@@ -173,21 +153,7 @@ fn every_format_and_hash_verifies_with_openssl() {
             USER_PIN,
         );
         assert_eq!(r.code, 0, "{r:?}");
-        let (ok, text) = openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            path(&attached),
-            "-CAfile",
-            path(&chain),
-            "-purpose",
-            "any",
-            "-out",
-            path(&out),
-        ]);
+        let (ok, text) = openssl_verify_cms(path(&attached), None, path(&chain), path(&out));
         assert!(ok, "cms-attached {hash}: {text}");
         assert_eq!(
             std::fs::read(&out).expect("content"),
@@ -216,15 +182,7 @@ fn precomputed_hash_gives_a_verifiable_signature() {
         USER_PIN,
     );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        path(&pubkey),
-        "-signature",
-        path(&sig),
-        path(&data),
-    ]);
+    let (ok, text) = openssl_verify_pkcs1("-sha256", path(&pubkey), path(&sig), path(&data));
     assert!(ok, "{text}");
     let chain = hsm.write_chain_pem();
     let cms = dir.join("sig.p7s");
@@ -238,23 +196,7 @@ fn precomputed_hash_gives_a_verifiable_signature() {
         USER_PIN,
     );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        path(&cms),
-        "-content",
-        path(&data),
-        "-CAfile",
-        path(&chain),
-        "-purpose",
-        "any",
-        "-out",
-        "/dev/null",
-    ]);
+    let (ok, text) = openssl_verify_cms(path(&cms), Some(path(&data)), path(&chain), "/dev/null");
     assert!(ok, "{text}");
     // A hash of the wrong length is refused before the card is asked.
     let r = sign(
@@ -292,15 +234,7 @@ fn ec_key_signs_ecdsa_verified_by_openssl() {
         USER_PIN,
     );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        path(&pubkey),
-        "-signature",
-        path(&sig),
-        path(&data),
-    ]);
+    let (ok, text) = openssl_verify_pkcs1("-sha256", path(&pubkey), path(&sig), path(&data));
     assert!(ok, "{text}");
     let chain = hsm.write_chain_pem();
     let cms = dir.join("ec.p7s");
@@ -314,23 +248,7 @@ fn ec_key_signs_ecdsa_verified_by_openssl() {
         USER_PIN,
     );
     assert_eq!(r.code, 0, "{r:?}");
-    let (ok, text) = openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        path(&cms),
-        "-content",
-        path(&data),
-        "-CAfile",
-        path(&chain),
-        "-purpose",
-        "any",
-        "-out",
-        "/dev/null",
-    ]);
+    let (ok, text) = openssl_verify_cms(path(&cms), Some(path(&data)), path(&chain), "/dev/null");
     assert!(ok, "{text}");
     // Two signing certificates: without --cert the agent refuses to guess.
     let r = sign(

@@ -14,7 +14,9 @@ use card_agent::config::PinEntry;
 use card_agent::pinentry::PinDialog;
 use card_agent::policy::Policy;
 use card_agent::service::{Service, Settings};
-use card_agent_testbed::agent::{openssl, path, sibling_bin};
+use card_agent_testbed::agent::{
+    openssl, openssl_verify_cms, openssl_verify_pkcs1, path, sibling_bin,
+};
 use card_agent_testbed::softhsm::der_to_pem;
 use serde_json::Value;
 
@@ -378,21 +380,7 @@ fn pkcs7_signatures_verify_with_openssl_for_every_hash_and_carry_the_attributes(
         let p7 = s.dir.path().join(format!("{hash}.p7s"));
         std::fs::write(&p7, b64(r["signature"].as_str().unwrap())).unwrap();
         let out = s.dir.path().join(format!("{hash}.out"));
-        let (ok, text) = openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            path(&p7),
-            "-CAfile",
-            path(&chain),
-            "-purpose",
-            "any",
-            "-out",
-            path(&out),
-        ]);
+        let (ok, text) = openssl_verify_cms(path(&p7), None, path(&chain), path(&out));
         assert!(ok, "{hash}: {text}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "申請書 form");
         let (_, printed) = openssl(&[
@@ -451,15 +439,7 @@ fn pkcs1_and_base64_and_page_quirks() {
     std::fs::write(&sig, b64(r["signature"].as_str().unwrap())).unwrap();
     let content = s.dir.path().join("content");
     std::fs::write(&content, data).unwrap();
-    let (ok, text) = openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        path(&pubkey),
-        "-signature",
-        path(&sig),
-        path(&content),
-    ]);
+    let (ok, text) = openssl_verify_pkcs1("-sha256", path(&pubkey), path(&sig), path(&content));
     assert!(ok, "{text}");
     assert!(r.get("cardSN").is_none(), "withCardSN \"\" means no");
 
@@ -499,21 +479,7 @@ fn an_unencoded_package_signs_text_with_line_breaks_and_quotes() {
     let p7 = s.dir.path().join("multiline.p7s");
     std::fs::write(&p7, b64(r["signature"].as_str().unwrap())).unwrap();
     let out = s.dir.path().join("multiline.out");
-    let (ok, text) = openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        path(&p7),
-        "-CAfile",
-        path(&chain),
-        "-purpose",
-        "any",
-        "-out",
-        path(&out),
-    ]);
+    let (ok, text) = openssl_verify_cms(path(&p7), None, path(&chain), path(&out));
     assert!(ok, "{text}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), tbs);
 }
@@ -846,15 +812,7 @@ fn self_test_page_and_its_api_are_for_this_computers_user_only() {
     std::fs::write(&data, b64(signed["data"].as_str().unwrap())).unwrap();
     let sig = s.dir.path().join("selftest.sig");
     std::fs::write(&sig, b64(signed["signature"].as_str().unwrap())).unwrap();
-    let (ok, text) = openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        path(&pubkey),
-        "-signature",
-        path(&sig),
-        path(&data),
-    ]);
+    let (ok, text) = openssl_verify_pkcs1("-sha256", path(&pubkey), path(&sig), path(&data));
     assert!(ok, "{text}");
     let wrong = s
         .post("/selftest/api/sign", &own, "", r#"{"pin":"975310"}"#)

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use card_agent_testbed::agent::{openssl, path, public_key_pem};
+use card_agent_testbed::agent::{openssl_verify_cms, openssl_verify_pkcs1, path, public_key_pem};
 use card_agent_testbed::softhsm::der_to_pem;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -79,15 +79,12 @@ pub fn verify_pkcs1(dir: &Path, cert: &[u8], data: &[u8], signature: &[u8], hash
     let sig_path = dir.join("pkcs1.sig");
     std::fs::write(&data_path, data).expect("write");
     std::fs::write(&sig_path, signature).expect("write");
-    let (ok, text) = openssl(&[
-        "dgst",
+    let (ok, text) = openssl_verify_pkcs1(
         &format!("-{hash}"),
-        "-verify",
         path(&key),
-        "-signature",
         path(&sig_path),
         path(&data_path),
-    ]);
+    );
     assert!(ok, "pkcs1 {hash}: {text}");
 }
 
@@ -97,23 +94,12 @@ pub fn verify_cms_detached(dir: &Path, chain: &Path, data: &[u8], cms: &[u8]) {
     let cms_path = dir.join("cms.p7s");
     std::fs::write(&data_path, data).expect("write");
     std::fs::write(&cms_path, cms).expect("write");
-    let (ok, text) = openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
+    let (ok, text) = openssl_verify_cms(
         path(&cms_path),
-        "-content",
-        path(&data_path),
-        "-CAfile",
+        Some(path(&data_path)),
         path(chain),
-        "-purpose",
-        "any",
-        "-out",
         "/dev/null",
-    ]);
+    );
     assert!(ok, "cms: {text}");
 }
 
@@ -122,21 +108,7 @@ pub fn verify_cms_attached(dir: &Path, chain: &Path, cms: &[u8]) -> Vec<u8> {
     let cms_path = dir.join("attached.p7s");
     let out = dir.join("attached.out");
     std::fs::write(&cms_path, cms).expect("write");
-    let (ok, text) = openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        path(&cms_path),
-        "-CAfile",
-        path(chain),
-        "-purpose",
-        "any",
-        "-out",
-        path(&out),
-    ]);
+    let (ok, text) = openssl_verify_cms(path(&cms_path), None, path(chain), path(&out));
     assert!(ok, "cms-attached: {text}");
     std::fs::read(out).expect("content")
 }
