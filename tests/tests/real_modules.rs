@@ -1,0 +1,191 @@
+//! Real PKCS#11 modules as they are: keys that need the PIN for every use
+//! (CKA_ALWAYS_AUTHENTICATE), on SoftHSM2 and through the wrapper module (`tests/p11-wrap`),
+//! which counts the logins the agent makes.
+
+mod support;
+
+use card_agent_testbed::agent::{
+    agent_bin, openssl, openssl_verify_pkcs1, path, public_key_pem, run,
+};
+use card_agent_testbed::daemon::{Host, Sandbox};
+use card_agent_testbed::p11_wrap::{self, Wrapper, CONTROL_ENV};
+use card_agent_testbed::softhsm::{Options, SoftHsm, SOFTHSM_MODULE, USER_PIN};
+use serde_json::{json, Value};
+use support::*;
+
+const USER_LOGIN: &str = "C_Login user pin";
+const CONTEXT_LOGIN: &str = "C_Login context-specific pin";
+
+fn always_auth_token() -> SoftHsm {
+    SoftHsm::new(Options {
+        always_auth: true,
+        ..Options::default()
+    })
+}
+
+/// A daemon sandbox whose module is the wrapper in front of `hsm`'s SoftHSM2 token.
+fn wrapped_sandbox(hsm: &SoftHsm, wrap: &Wrapper) -> Sandbox {
+    let mut sandbox = Sandbox::new();
+    sandbox
+        .config(TRUSTED_CONFIG)
+        .set_env("CARD_AGENT_PKCS11_MODULE", p11_wrap::module())
+        .set_env("SOFTHSM2_CONF", hsm.conf())
+        .set_env(CONTROL_ENV, wrap.control());
+    sandbox
+}
+
+/// A legacy page's call carried by the extension; the decoded JSON answer.
+fn legacy(host: &mut Host, path: &str, package: &Value) -> Value {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tbsPackage", &package.to_string())
+        .finish();
+    let reply = host.call(
+        "legacy-request",
+        json!({"method": "POST", "path": path, "body": body}),
+    );
+    serde_json::from_slice(&unb64(&result(&reply)["body"])).expect("a JSON answer")
+}
+
+/// The reproduction: `card-agent sign` with a key that needs the PIN for every use
+/// failed with UserNotLoggedIn. It signs now, with one PIN.
+#[test]
+fn the_cli_signs_with_an_always_authenticate_key() {
+    let hsm = always_auth_token();
+    let dir = hsm.dir();
+    let input = dir.join("form.txt");
+    std::fs::write(&input, "申請書 always-auth\n").expect("input");
+    let out = dir.join("form.sig");
+    let mut cli = hsm.command(agent_bin());
+    cli.args([
+        "--pkcs11-module",
+        SOFTHSM_MODULE,
+        "sign",
+        "--in",
+        path(&input),
+    ])
+    .args([
+        "--out",
+        path(&out),
+        "--format",
+        "pkcs1",
+        "--hash",
+        "sha256",
+        "--pin-stdin",
+    ]);
+    let r = run(cli, format!("{USER_PIN}\n").as_bytes());
+    assert_eq!(r.code, 0, "{r:?}");
+    let key = public_key_pem(dir, &hsm.sign_cert, "sign");
+    let (ok, text) = openssl_verify_pkcs1("-sha256", path(&key), path(&out), path(&input));
+    assert!(ok, "{text}");
+}
+
+/// Through the wrapper: one user login and one context-specific login per signature, both with
+/// the PIN the user gave; a wrong PIN costs one try and no second login.
+#[test]
+fn one_pin_two_logins_and_a_wrong_pin_is_tried_once() {
+    let hsm = always_auth_token();
+    let wrap = Wrapper::new(hsm.dir());
+    let input = hsm.dir().join("form.txt");
+    std::fs::write(&input, "申請書\n").expect("input");
+    let out = hsm.dir().join("form.p7s");
+    let sign = |pin: &str| {
+        let mut cli = hsm.command(agent_bin());
+        wrap.env(&mut cli);
+        cli.arg("--pkcs11-module")
+            .arg(p11_wrap::module())
+            .args(["sign", "--in", path(&input), "--out", path(&out)])
+            .args(["--format", "cms", "--hash", "sha256", "--pin-stdin"]);
+        run(cli, format!("{pin}\n").as_bytes())
+    };
+    let r = sign(USER_PIN);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(wrap.logins(), [USER_LOGIN, CONTEXT_LOGIN]);
+    wrap.clear_log();
+    let r = sign("975310");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("PIN_INCORRECT"), "{r:?}");
+    assert_eq!(wrap.logins(), [USER_LOGIN]);
+}
+
+/// Every path of the daemon with such keys: signatures (PKCS#1 and CMS), authentication, the
+/// legacy API's MakeSignature and decryption, and a PIN typed in the dialog once.
+#[test]
+fn every_daemon_path_logs_in_again_for_the_key() {
+    let hsm = always_auth_token();
+    let wrap = Wrapper::new(hsm.dir());
+    let mut sandbox = wrapped_sandbox(&hsm, &wrap);
+    sandbox.set_env("FAKE_PINENTRY_PIN", USER_PIN);
+    let _daemon = sandbox.serve(&[]);
+    let mut host = sandbox.host();
+    let thumbprint = sha256_hex(&hsm.sign_cert);
+    let expect_two_logins = |what: &str| {
+        assert_eq!(wrap.logins(), [USER_LOGIN, CONTEXT_LOGIN], "{what}");
+        wrap.clear_log();
+    };
+
+    for format in ["pkcs1", "cms"] {
+        let reply = host.call(
+            "sign",
+            json!({"certificate": thumbprint, "data": b64(b"form"), "hashAlgorithm": "SHA-256",
+                   "format": format, "pin": USER_PIN}),
+        );
+        result(&reply);
+        expect_two_logins(format);
+    }
+    let challenge = b64(&[42u8; 32]);
+    let reply = host.call(
+        "authenticate",
+        json!({"challengeNonce": challenge, "pin": USER_PIN}),
+    );
+    result(&reply);
+    expect_two_logins("authenticate");
+
+    // No PIN from the page: the dialog asks once, and that PIN serves both logins.
+    let reply = host.call(
+        "sign",
+        json!({"certificate": thumbprint, "data": b64(b"form"), "hashAlgorithm": "SHA-256",
+               "format": "pkcs1"}),
+    );
+    result(&reply);
+    assert_eq!(sandbox.pinentry_log().matches("GETPIN").count(), 1);
+    expect_two_logins("the dialog's PIN");
+
+    let answer = legacy(
+        &mut host,
+        "/sign",
+        &json!({"func": "MakeSignature", "signatureType": "PKCS7", "tbs": "legacy form",
+                "tbsEncoding": "NONE", "hashAlgorithm": "SHA256", "pin": USER_PIN}),
+    );
+    assert_eq!(answer["ret_code"], 0, "{answer}");
+    expect_two_logins("legacy MakeSignature");
+
+    let cert = hsm.dir().join("keyx.der");
+    std::fs::write(&cert, &hsm.keyx_cert).expect("certificate");
+    let plain = hsm.dir().join("plain");
+    std::fs::write(&plain, "機密 secret").expect("plaintext");
+    let cipher = hsm.dir().join("cipher");
+    let (ok, text) = openssl(&[
+        "pkeyutl",
+        "-encrypt",
+        "-certin",
+        "-inkey",
+        path(&cert),
+        "-keyform",
+        "DER",
+        "-in",
+        path(&plain),
+        "-out",
+        path(&cipher),
+    ]);
+    assert!(ok, "{text}");
+    let cipher = b64(&std::fs::read(&cipher).expect("ciphertext"));
+    let answer = legacy(
+        &mut host,
+        "/decrypt",
+        &json!({"func": "DecryptData", "cipher": cipher, "pin": USER_PIN}),
+    );
+    assert_eq!(answer["ret_code"], 0, "{answer}");
+    assert_eq!(unb64(&answer["data"]), "機密 secret".as_bytes(), "{answer}");
+    expect_two_logins("legacy DecryptData");
+    assert!(host.wait().success());
+}
