@@ -189,3 +189,93 @@ fn every_daemon_path_logs_in_again_for_the_key() {
     expect_two_logins("legacy DecryptData");
     assert!(host.wait().success());
 }
+
+/// `card-agent` with the wrapper module in front of `hsm`'s token.
+fn wrapped_cli(hsm: &SoftHsm, wrap: &Wrapper, args: &[&str]) -> std::process::Command {
+    let mut cli = hsm.command(agent_bin());
+    wrap.env(&mut cli);
+    cli.arg("--pkcs11-module")
+        .arg(p11_wrap::module())
+        .args(args);
+    cli
+}
+
+/// The token's PIN state as `list --json` shows it: (pinStatus, pinTriesLeft).
+fn pin_state(hsm: &SoftHsm, wrap: &Wrapper) -> (String, Option<u64>) {
+    let r = run(wrapped_cli(hsm, wrap, &["list", "--json"]), b"");
+    assert_eq!(r.code, 0, "{r:?}");
+    let token = &r.json()["tokens"][0];
+    (
+        token["pinStatus"].as_str().expect("pinStatus").to_owned(),
+        token["pinTriesLeft"].as_u64(),
+    )
+}
+
+/// HiCOS tells the tries only through its token flags: after one wrong PIN "count low" (how
+/// many are left is not said, so none is shown), then "final try" (one), then "locked". The
+/// agent shows exactly that, never a guessed number, and a locked card gets no more PINs.
+#[test]
+fn hicos_tries_flags_are_shown_as_the_module_says_them() {
+    let hsm = SoftHsm::new(Options::default());
+    let wrap = Wrapper::new(hsm.dir());
+    wrap.set("tries = hicos\n");
+    let verify = |pin: &str| {
+        run(
+            wrapped_cli(&hsm, &wrap, &["verify-pin", "--pin-stdin"]),
+            format!("{pin}\n").as_bytes(),
+        )
+    };
+    assert_eq!(pin_state(&hsm, &wrap), ("ok".to_owned(), None));
+
+    let r = verify("975310");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.stderr.contains("tries left"), "no guessed count: {r:?}");
+    assert_eq!(pin_state(&hsm, &wrap), ("countLow".to_owned(), None));
+
+    let r = verify("864209");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("1 tries left"), "{r:?}");
+    assert_eq!(pin_state(&hsm, &wrap), ("finalTry".to_owned(), Some(1)));
+
+    let r = verify("753197");
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("PIN_LOCKED"), "{r:?}");
+    assert_eq!(pin_state(&hsm, &wrap), ("locked".to_owned(), Some(0)));
+    assert_eq!(wrap.tries_left(), 0);
+
+    // Locked: even the right PIN is refused, and it never reaches the card.
+    wrap.clear_log();
+    let r = verify(USER_PIN);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(wrap.logins().is_empty(), "{:?}", wrap.logins());
+}
+
+/// The legacy API says the same in HiPKI's words: `last_error` 0xA0 (wrong, count unknown),
+/// then 0x80000001 (one try left), then 0xA4 (locked); never 0x80000002, which no module
+/// stated.
+#[test]
+fn hicos_tries_reach_legacy_pages_as_hipki_codes() {
+    let hsm = SoftHsm::new(Options::default());
+    let wrap = Wrapper::new(hsm.dir());
+    wrap.set("tries = hicos\n");
+    let sandbox = wrapped_sandbox(&hsm, &wrap);
+    let _daemon = sandbox.serve(&[]);
+    let mut host = sandbox.host();
+    let mut sign = |pin: &str| {
+        legacy(
+            &mut host,
+            "/sign",
+            &json!({"func": "MakeSignature", "signatureType": "PKCS1", "tbs": "form",
+                    "tbsEncoding": "NONE", "hashAlgorithm": "SHA256", "pin": pin}),
+        )
+    };
+    let mut seen = Vec::new();
+    for pin in ["975310", "864209", "753197", USER_PIN] {
+        let answer = sign(pin);
+        assert_eq!(answer["ret_code"], 0x7610_0006u32, "{answer}");
+        seen.push(answer["last_error"].as_u64().expect("last_error"));
+    }
+    assert_eq!(seen, [0xA0, 0x8000_0001, 0xA4, 0xA4]);
+    drop(sign);
+    assert!(host.wait().success());
+}
