@@ -261,21 +261,17 @@ fn hicos_tries_reach_legacy_pages_as_hipki_codes() {
     let sandbox = wrapped_sandbox(&hsm, &wrap);
     let _daemon = sandbox.serve(&[]);
     let mut host = sandbox.host();
-    let mut sign = |pin: &str| {
-        legacy(
+    let mut seen = Vec::new();
+    for pin in ["975310", "864209", "753197", USER_PIN] {
+        let answer = legacy(
             &mut host,
             "/sign",
             &json!({"func": "MakeSignature", "signatureType": "PKCS1", "tbs": "form",
                     "tbsEncoding": "NONE", "hashAlgorithm": "SHA256", "pin": pin}),
-        )
-    };
-    let mut seen = Vec::new();
-    for pin in ["975310", "864209", "753197", USER_PIN] {
-        let answer = sign(pin);
+        );
         assert_eq!(answer["ret_code"], 0x7610_0006u32, "{answer}");
         seen.push(answer["last_error"].as_u64().expect("last_error"));
     }
     assert_eq!(seen, [0xA0, 0x8000_0001, 0xA4, 0xA4]);
-    drop(sign);
     assert!(host.wait().success());
 }
