@@ -15,6 +15,8 @@
 
 use std::path::Path;
 
+use cryptoki::context::Function;
+use cryptoki::error::{Error as CkError, Rv};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
@@ -27,17 +29,12 @@ use cryptoki_sys::{
 /// module answering nonsense, refused before any buffer is made.
 pub const MAX_OUTPUT: usize = 16 * 1024;
 
-/// Why the sequence failed: the PKCS#11 function and its return value (CKR_*), or
-/// [`Failure::Load`] when the module could not be opened a second time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why the sequence failed.
+#[derive(Debug)]
 pub enum Failure {
-    /// A PKCS#11 function returned an error.
-    Call {
-        /// The function.
-        function: &'static str,
-        /// Its return value.
-        rv: CK_RV,
-    },
+    /// A PKCS#11 function returned an error, as cryptoki reports it (so that the caller's one
+    /// translation of CKR codes applies).
+    Call(CkError),
     /// A length the module reported is beyond [`MAX_OUTPUT`].
     OutputTooLong {
         /// The function.
@@ -50,7 +47,7 @@ pub enum Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Call { function, rv } => write!(f, "{function} returned 0x{rv:08X}"),
+            Failure::Call(e) => write!(f, "{e}"),
             Failure::OutputTooLong { function } => {
                 write!(
                     f,
@@ -121,9 +118,9 @@ impl Module {
         pin: Option<&[u8]>,
         input: &[u8],
     ) -> Result<Vec<u8>, Failure> {
-        let (init_name, run_name) = match operation {
-            Operation::Sign => ("C_SignInit", "C_Sign"),
-            Operation::Decrypt => ("C_DecryptInit", "C_Decrypt"),
+        let (init_name, run_name, run_fn) = match operation {
+            Operation::Sign => (Function::SignInit, "C_Sign", Function::Sign),
+            Operation::Decrypt => (Function::DecryptInit, "C_Decrypt", Function::Decrypt),
         };
         let (init, op) = match operation {
             Operation::Sign => (self.list.C_SignInit, self.list.C_Sign),
@@ -142,14 +139,14 @@ impl Module {
             None => (std::ptr::null_mut(), 0),
         };
         // SAFETY: the PIN buffer outlives the call and is only read.
-        check("C_Login", unsafe {
+        check(Function::Login, unsafe {
             login(h, CKU_CONTEXT_SPECIFIC, pin_ptr, pin_len)
         })?;
         let mut input = input.to_vec();
         let input_len = input.len() as CK_ULONG;
         let mut len: CK_ULONG = 0;
         // SAFETY: a NULL output asks for the length only; `input` outlives the call.
-        check(run_name, unsafe {
+        check(run_fn, unsafe {
             op(
                 h,
                 input.as_mut_ptr(),
@@ -177,7 +174,7 @@ impl Module {
         if rv == CKR_BUFFER_TOO_SMALL {
             return Err(Failure::OutputTooLong { function: run_name });
         }
-        check(run_name, rv)?;
+        check(run_fn, rv)?;
         let written = usize::try_from(out_len)
             .ok()
             .filter(|n| *n <= capacity)
@@ -187,10 +184,9 @@ impl Module {
     }
 }
 
-fn check(function: &'static str, rv: CK_RV) -> Result<(), Failure> {
-    if rv == CKR_OK {
-        Ok(())
-    } else {
-        Err(Failure::Call { function, rv })
+fn check(function: Function, rv: CK_RV) -> Result<(), Failure> {
+    match Rv::from(rv) {
+        Rv::Ok => Ok(()),
+        Rv::Error(e) => Err(Failure::Call(CkError::Pkcs11(e, function))),
     }
 }

@@ -10,6 +10,9 @@
 pub mod discovery;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use card_agent_p11_reauth::{Failure as ReauthFailure, Module as Reauth, Operation};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -34,6 +37,8 @@ pub struct Module {
     path: PathBuf,
     context: Pkcs11,
     description: String,
+    /// The re-authentication sequence for CKA_ALWAYS_AUTHENTICATE keys, opened on first use.
+    reauth: OnceLock<std::result::Result<Box<Reauth>, String>>,
 }
 
 impl std::fmt::Debug for Module {
@@ -64,6 +69,7 @@ impl Module {
             path: path.to_path_buf(),
             context,
             description,
+            reauth: OnceLock::new(),
         })
     }
 
@@ -190,14 +196,19 @@ impl Module {
     ) -> Result<Vec<u8>> {
         let session = self.open(token.token_ref.slot_id)?;
         self.login(&session, token, pin)?;
+        let mechanism = match mechanism {
+            RawMechanism::RsaPkcs1 => Mechanism::RsaPkcs,
+            RawMechanism::Ecdsa => Mechanism::Ecdsa,
+        };
         let result = find_private_key(&session, key_id).and_then(|key| {
-            let mechanism = match mechanism {
-                RawMechanism::RsaPkcs1 => Mechanism::RsaPkcs,
-                RawMechanism::Ecdsa => Mechanism::Ecdsa,
-            };
-            session
-                .sign(&mechanism, key, input)
-                .map_err(|e| map_error("C_Sign", e))
+            if always_authenticate(&session, key) {
+                self.reauthenticated(&session, Operation::Sign, &mechanism, key, pin, input)
+                    .map_err(|e| self.reauth_error(token, e, "C_Sign"))
+            } else {
+                session
+                    .sign(&mechanism, key, input)
+                    .map_err(|e| map_error("C_Sign", e))
+            }
         });
         let _ = session.logout();
         result
@@ -215,17 +226,25 @@ impl Module {
         let session = self.open(token.token_ref.slot_id)?;
         self.login(&session, token, pin)?;
         let result = find_private_key(&session, key_id).and_then(|key| {
-            session
-                .decrypt(&Mechanism::RsaPkcs, key, ciphertext)
-                .map_err(|e| match e {
-                    CkError::Pkcs11(
-                        RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
-                        _,
-                    ) => Error::BadInput(
-                        "the ciphertext was not made for this card's key".to_owned(),
-                    ),
-                    other => map_error("C_Decrypt", other),
-                })
+            let decrypted = if always_authenticate(&session, key) {
+                let mechanism = Mechanism::RsaPkcs;
+                let op = Operation::Decrypt;
+                match self.reauthenticated(&session, op, &mechanism, key, pin, ciphertext) {
+                    Err(ReauthFailure::Call(e)) => Err(e),
+                    Err(other) => return Err(self.reauth_error(token, other, "C_Decrypt")),
+                    Ok(plain) => Ok(plain),
+                }
+            } else {
+                session.decrypt(&Mechanism::RsaPkcs, key, ciphertext)
+            };
+            decrypted.map_err(|e| match e {
+                CkError::Pkcs11(
+                    RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
+                    _,
+                ) => Error::BadInput("the ciphertext was not made for this card's key".to_owned()),
+                CkError::Pkcs11(RvError::PinIncorrect, _) => self.after_wrong_pin(token),
+                other => map_error("C_Decrypt", other),
+            })
         });
         let _ = session.logout();
         result
@@ -246,6 +265,56 @@ impl Module {
             Ok(()) => Ok(()),
             Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(self.after_wrong_pin(token)),
             Err(e) => Err(map_error("C_Login", e)),
+        }
+    }
+
+    /// The operation on a key with CKA_ALWAYS_AUTHENTICATE: init, the context-specific login
+    /// with the same PIN (one dialog, and never a second try: a refused PIN ends the
+    /// operation), then the operation.
+    fn reauthenticated(
+        &self,
+        session: &Session,
+        operation: Operation,
+        mechanism: &Mechanism<'_>,
+        key: ObjectHandle,
+        pin: &Pin,
+        input: &[u8],
+    ) -> std::result::Result<Vec<u8>, ReauthFailure> {
+        let reauth = self
+            .reauth
+            .get_or_init(|| {
+                Reauth::load(&self.path)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|_| ReauthFailure::Load)?;
+        reauth.run(
+            session,
+            operation,
+            mechanism,
+            key,
+            Some(pin.expose().as_bytes()),
+            input,
+        )
+    }
+
+    /// The domain error for a failed re-authenticated operation.
+    fn reauth_error(
+        &self,
+        token: &TokenInfo,
+        failure: ReauthFailure,
+        function: &'static str,
+    ) -> Error {
+        match failure {
+            ReauthFailure::Call(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+                self.after_wrong_pin(token)
+            }
+            ReauthFailure::Call(e) => map_error(function, e),
+            other => Error::Pkcs11 {
+                function,
+                reason: other.to_string(),
+            },
         }
     }
 
@@ -303,6 +372,19 @@ fn has_key_object(session: &Session, id: &[u8]) -> Result<bool> {
         }
     }
     Ok(false)
+}
+
+/// Whether the key wants the PIN again for every use. A module that cannot say is taken at its
+/// word for the ordinary login; a key that needed more fails with CKR_USER_NOT_LOGGED_IN.
+fn always_authenticate(session: &Session, key: ObjectHandle) -> bool {
+    session
+        .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
+        .map(|attrs| {
+            attrs
+                .iter()
+                .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)))
+        })
+        .unwrap_or(false)
 }
 
 fn find_private_key(session: &Session, key_id: &[u8]) -> Result<ObjectHandle> {
