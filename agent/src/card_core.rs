@@ -42,12 +42,17 @@ pub struct CoreOptions {
     pub environment_modules: Option<std::ffi::OsString>,
     /// `pkcs11_modules` from the config file.
     pub config_modules: Vec<PathBuf>,
+    /// How long a module may take to answer C_Initialize or C_GetSlotList (default
+    /// [`crate::pkcs11::MODULE_TIMEOUT`]).
+    pub module_timeout: Option<Duration>,
 }
 
 /// All tokens the agent can use.
 pub struct CardCore {
     providers: Vec<Provider>,
     modules: Vec<ModuleReport>,
+    /// For each loaded module, its provider number and its entry in `modules`.
+    reported: Vec<(usize, usize)>,
     locks: Mutex<HashMap<TokenRef, Arc<Mutex<()>>>>,
     certificates: CertificateCache,
 }
@@ -110,7 +115,10 @@ impl CardCore {
             options.environment_modules.as_deref(),
             &options.config_modules,
         );
-        Ok(Self::load(candidates))
+        let timeout = options
+            .module_timeout
+            .unwrap_or(crate::pkcs11::MODULE_TIMEOUT);
+        Ok(Self::load(candidates, timeout))
     }
 
     /// A core serving only the given demo token.
@@ -123,15 +131,18 @@ impl CardCore {
                 source: "demo".to_owned(),
                 error: None,
                 description: Some("card-agent DEMO token (not a real card)".to_owned()),
+                version: None,
             }],
+            reported: Vec::new(),
             locks: Mutex::default(),
             certificates: CertificateCache::default(),
         }
     }
 
-    fn load(candidates: Vec<ModuleCandidate>) -> Self {
+    fn load(candidates: Vec<ModuleCandidate>, timeout: Duration) -> Self {
         let mut providers = Vec::new();
         let mut modules = Vec::new();
+        let mut reported = Vec::new();
         let mut seen = Vec::new();
         for candidate in candidates {
             // The same library loaded twice would share one C_Initialize state; load it once.
@@ -147,11 +158,14 @@ impl CardCore {
                 source: candidate.source.as_str().to_owned(),
                 error: None,
                 description: None,
+                version: None,
             };
-            match Module::load(&candidate.path) {
+            match Module::load_within(&candidate.path, timeout) {
                 Ok(module) => {
                     report.loaded = true;
                     report.description = Some(module.description().to_owned());
+                    report.version = module.version().map(str::to_owned);
+                    reported.push((providers.len(), modules.len()));
                     providers.push(Provider::Pkcs11(module));
                 }
                 Err(reason) => {
@@ -164,14 +178,26 @@ impl CardCore {
         CardCore {
             providers,
             modules,
+            reported,
             locks: Mutex::default(),
             certificates: CertificateCache::default(),
         }
     }
 
-    /// Every module tried, loaded or not.
-    pub fn modules(&self) -> &[ModuleReport] {
-        &self.modules
+    /// Every module tried, loaded or not; a loaded module that stopped answering since
+    /// carries that as its error.
+    pub fn modules(&self) -> Vec<ModuleReport> {
+        let mut reports = self.modules.clone();
+        for &(provider, report) in &self.reported {
+            if let (Some(Provider::Pkcs11(m)), Some(r)) =
+                (self.providers.get(provider), reports.get_mut(report))
+            {
+                if let Some(fault) = m.fault() {
+                    r.error = Some(fault);
+                }
+            }
+        }
+        reports
     }
 
     /// Whether this core serves the demo token.
@@ -187,12 +213,14 @@ impl CardCore {
             return Err(self.no_module());
         }
         let mut tokens = Vec::new();
+        let mut failed = None;
         for (index, provider) in self.providers.iter().enumerate() {
             match provider {
                 Provider::Pkcs11(m) => match m.tokens(index) {
                     Ok(found) => tokens.extend(found),
                     Err(e) => {
-                        tracing::warn!(module = %m.path().display(), error = %e, "cannot list tokens")
+                        tracing::warn!(module = %m.path().display(), error = %e, "cannot list tokens");
+                        failed.get_or_insert(e);
                     }
                 },
                 Provider::Demo(d) => tokens.push(d.info(TokenRef {
@@ -201,7 +229,11 @@ impl CardCore {
                 })),
             }
         }
-        Ok(tokens)
+        // No card anywhere, and a module failed: its failure says more than "no card".
+        match failed {
+            Some(e) if tokens.is_empty() => Err(e),
+            _ => Ok(tokens),
+        }
     }
 
     /// Fresh information about one token.

@@ -23,7 +23,12 @@ pub fn collect(core: &CardCore, now_unix: i64) -> Result<Inventory> {
     };
     let tokens = match core.tokens() {
         Ok(tokens) => tokens,
-        Err(crate::Error::NoModule { .. }) => Vec::new(),
+        // No module, or only a broken one: the module list says why.
+        Err(
+            crate::Error::NoModule { .. }
+            | crate::Error::ModuleNotAnswering { .. }
+            | crate::Error::ModuleGarbage { .. },
+        ) => Vec::new(),
         Err(e) => return Err(e),
     };
     let tokens: Vec<types::Token> = tokens

@@ -34,6 +34,9 @@ pub struct Module {
     /// The module's own description (CK_INFO libraryDescription).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The module's version (CK_INFO libraryVersion, `major.minor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// A smart-card reader.

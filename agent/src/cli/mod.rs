@@ -192,6 +192,7 @@ fn core_options(cli: &Cli, demo: bool, config: &Config) -> CoreOptions {
         command_line_modules: cli.pkcs11_module.clone(),
         environment_modules: std::env::var_os(crate::pkcs11::discovery::MODULE_ENV),
         config_modules: config.pkcs11_modules.clone(),
+        module_timeout: config.module_timeout(),
     }
 }
 

@@ -147,6 +147,7 @@ pub(super) fn without_core(options: &Options, error: &Error) -> Facts {
             source: "demo".to_owned(),
             error: Some(reason.clone()),
             description: None,
+            version: None,
         }],
         tokens: Err(reason),
         config_file: config_file(options),

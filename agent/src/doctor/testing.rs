@@ -80,6 +80,7 @@ pub fn module_report(path: &str, error: Option<&str>) -> ModuleReport {
         source: "well-known".to_owned(),
         error: error.map(str::to_owned),
         description: error.is_none().then(|| "a module".to_owned()),
+        version: None,
     }
 }
 

@@ -41,7 +41,8 @@ pub fn build(core: &CardCore, with_certs: bool) -> Result<Value> {
     }) {
         slots.push(empty_reader(r));
     }
-    let module = core.modules().iter().find(|m| m.loaded);
+    let modules = core.modules();
+    let module = modules.iter().find(|m| m.loaded);
     Ok(json!({
         "func": if with_certs { "GetUserCert" } else { "CheckEnvir" },
         "ret_code": codes::OK,
