@@ -738,6 +738,7 @@ fn debian_chromium_loads_the_packaged_extension_and_reaches_the_native_host() {
         ],
     );
     user.env(&mut cmd);
+    card_agent_testbed::clock::real_clock(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"));
