@@ -161,12 +161,34 @@ pub(super) fn module(facts: &CardFacts, lang: Language) -> Check {
     if facts.demo && facts.modules.iter().all(|m| m.loaded) {
         return Check::new(id, lang, Status::Ok, t(lang, "doctor.module.demo"));
     }
-    let items: Vec<Item> = facts.modules.iter().map(|m| module_item(m, lang)).collect();
-    let setting = Some(Fix::Setting {
-        label: t(lang, "doctor.module.fix_setting"),
-        key: "pkcs11_modules".to_owned(),
-        value: format!("[\"{}\"]", example_module_path()),
-        file: facts.config_file.clone(),
+    let mut items: Vec<Item> = facts.modules.iter().map(|m| module_item(m, lang)).collect();
+    // A release in the downloads folder is not loaded from there (a web page can put a file
+    // there); say how to install it, and make that the fix when no module works.
+    let install = facts.downloaded_modules.first().map(|p| install_command(p));
+    for path in &facts.downloaded_modules {
+        items.push(item(
+            Status::Warning,
+            f(
+                lang,
+                "doctor.module.item_download",
+                &[
+                    ("path", &path.display()),
+                    ("command", &install_command(path)),
+                ],
+            ),
+        ));
+    }
+    let setting = Some(match install {
+        Some(command) => Fix::Command {
+            label: t(lang, "doctor.module.fix_install_download"),
+            command,
+        },
+        None => Fix::Setting {
+            label: t(lang, "doctor.module.fix_setting"),
+            key: "pkcs11_modules".to_owned(),
+            value: format!("[\"{}\"]", example_module_path()),
+            file: facts.config_file.clone(),
+        },
     });
     let mut advice = t(lang, "doctor.module.advice");
     // A driver that loaded and then hung, or answered nonsense, or one that hung loading.
@@ -221,6 +243,31 @@ pub(super) fn module(facts: &CardFacts, lang: Language) -> Check {
             .with_fix(setting);
     }
     Check::new(id, lang, Status::Ok, t(lang, "doctor.module.ok")).with_items(items)
+}
+
+/// The command that installs a downloaded open-gpki-pkcs11 release where card-agent finds it
+/// by itself (the user's own library folder).
+fn install_command(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if cfg!(windows) {
+        format!(
+            "copy \"{}\" \"%LOCALAPPDATA%\\open-gpki-pkcs11\\{name}\"",
+            path.display()
+        )
+    } else if cfg!(target_os = "macos") {
+        format!(
+            "install -D -m 0755 '{}' ~/Library/open-gpki-pkcs11/{name}",
+            path.display()
+        )
+    } else {
+        format!(
+            "install -D -m 0755 '{}' ~/.local/lib/{name}",
+            path.display()
+        )
+    }
 }
 
 /// The reason a module that is not there gives (`Module::load`).

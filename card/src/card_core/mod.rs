@@ -221,7 +221,21 @@ impl CardCore {
         for (index, provider) in self.providers.iter().enumerate() {
             // One module that cannot list its tokens must not hide the others' cards.
             match provider.tokens(index) {
-                Ok(found) => tokens.extend(found),
+                Ok(found) => {
+                    for token in found {
+                        // The same card through two modules (HiCOS and open-gpki-pkcs11 both
+                        // read government cards): the module listed first reads it, so the
+                        // card appears once. See `discovery::well_known` for the order.
+                        let duplicate = !token.serial.is_empty()
+                            && tokens.iter().any(|t: &TokenInfo| t.serial == token.serial);
+                        if duplicate {
+                            tracing::debug!(serial = %token.serial, module = %provider.name(),
+                                "card already read through an earlier module");
+                        } else {
+                            tokens.push(token);
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(module = %provider.name(), error = %e, "cannot list tokens");
                     failed.get_or_insert(e);

@@ -10,6 +10,7 @@
 pub mod discovery;
 mod load;
 mod objects;
+pub mod open_gpki;
 
 pub use load::MODULE_TIMEOUT;
 use load::{bounded, clean_text, Bounded};
