@@ -83,6 +83,7 @@ pub fn token(t: &TokenInfo, certs: &[TokenCertificate], now_unix: i64) -> types:
         },
         pin_tries_left: t.known_tries_left(),
         demo: t.demo,
+        pin_pad: t.pin_pad,
         certificates: certs.iter().map(|c| certificate(c, now_unix)).collect(),
     }
 }

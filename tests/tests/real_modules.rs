@@ -410,3 +410,50 @@ fn a_downloaded_open_gpki_module_is_found_and_its_install_command_given() {
         "{listed:#}"
     );
 }
+
+/// A reader with its own PIN pad (the wrapper sets CKF_PROTECTED_AUTHENTICATION_PATH and types
+/// the PIN "on the reader"): no PIN is asked in the dialog, a notice names the site and the
+/// certificate, C_Login carries no PIN, and a PIN a page sends anyway is never used. Cancel
+/// on the reader is the user cancelling.
+#[test]
+fn a_pin_pad_reader_takes_the_pin_itself() {
+    let hsm = SoftHsm::new(Options::default());
+    let wrap = Wrapper::new(hsm.dir());
+    wrap.set(&format!("pin_pad = {USER_PIN}\n"));
+    let sandbox = wrapped_sandbox(&hsm, &wrap);
+    let _daemon = sandbox.serve(&[]);
+    let mut host = sandbox.host();
+    let status = result(&host.call("status", json!({}))).clone();
+    assert_eq!(status["tokens"][0]["pinPad"], true, "{status}");
+    let thumbprint = sha256_hex(&hsm.sign_cert);
+    let sign = |pin: Option<&str>| {
+        let mut args = json!({"certificate": thumbprint, "data": b64(b"form"),
+                              "hashAlgorithm": "SHA-256", "format": "pkcs1"});
+        if let Some(pin) = pin {
+            args["pin"] = pin.into();
+        }
+        args
+    };
+    let reply = host.call("sign", sign(None));
+    let signature = unb64(&result(&reply)["signature"]);
+    verify_pkcs1(hsm.dir(), &hsm.sign_cert, b"form", &signature, "sha256");
+    assert_eq!(wrap.logins(), ["C_Login user no-pin"]);
+    let dialog = sandbox.pinentry_log();
+    assert!(!dialog.contains("GETPIN"), "no PIN field: {dialog}");
+    assert!(dialog.contains("MESSAGE"), "{dialog}");
+    assert!(
+        dialog.contains("keypad") && dialog.contains(SITE) && dialog.contains("王小明 TEST"),
+        "the notice names the reader, the site and the holder: {dialog}"
+    );
+
+    // A page that sends a PIN anyway (a wrong one here): it is dropped, the reader decides.
+    wrap.clear_log();
+    let reply = host.call("sign", sign(Some("975310")));
+    result(&reply);
+    assert_eq!(wrap.logins(), ["C_Login user no-pin"]);
+
+    wrap.set("pin_pad = cancel\n");
+    let reply = host.call("sign", sign(None));
+    assert_eq!(error_code(&reply), "USER_CANCELLED", "{reply}");
+    assert!(host.wait().success());
+}

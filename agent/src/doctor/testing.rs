@@ -67,6 +67,7 @@ pub fn token_facts(
             pin_state,
             tries_left: None,
             demo: false,
+            pin_pad: false,
         },
         certificates: Ok(certificates),
     }

@@ -377,7 +377,11 @@ impl CardCore {
         if token.serial != expected.serial {
             return Err(Error::CardRemoved);
         }
-        token.pin_limits.check(pin)?;
+        // On a PIN-pad reader the reader takes the PIN: there is nothing here to check, and
+        // what a request carried is never sent (see `Pin::on_reader`).
+        if !token.pin_pad {
+            token.pin_limits.check(pin)?;
+        }
         if token.pin_state == PinState::Locked {
             return Err(Error::PinLocked);
         }

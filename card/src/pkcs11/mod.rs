@@ -223,6 +223,7 @@ impl Module {
             pin_state,
             tries_left: None,
             demo: false,
+            pin_pad: info.protected_authentication_path(),
         })
     }
 
@@ -276,8 +277,15 @@ impl Module {
         };
         let result = find_private_key(&session, key_id).and_then(|key| {
             if always_authenticate(&session, key) {
-                self.reauthenticated(&session, Operation::Sign, &mechanism, key, pin, input)
-                    .map_err(|e| self.reauth_error(token, e, "C_Sign"))
+                self.reauthenticated(
+                    &session,
+                    Operation::Sign,
+                    &mechanism,
+                    key,
+                    typed(token, pin),
+                    input,
+                )
+                .map_err(|e| self.reauth_error(token, e, "C_Sign"))
             } else {
                 session
                     .sign(&mechanism, key, input)
@@ -303,7 +311,14 @@ impl Module {
             let decrypted = if always_authenticate(&session, key) {
                 let mechanism = Mechanism::RsaPkcs;
                 let op = Operation::Decrypt;
-                match self.reauthenticated(&session, op, &mechanism, key, pin, ciphertext) {
+                match self.reauthenticated(
+                    &session,
+                    op,
+                    &mechanism,
+                    key,
+                    typed(token, pin),
+                    ciphertext,
+                ) {
                     Err(ReauthFailure::Call(e)) => Err(e),
                     Err(other) => return Err(self.reauth_error(token, other, "C_Decrypt")),
                     Ok(plain) => Ok(plain),
@@ -332,10 +347,13 @@ impl Module {
 
     /// One C_Login, never retried. A stale login from an earlier operation is cleared first so
     /// the card always judges this PIN.
+    ///
+    /// On a PIN-pad reader the login carries no PIN: the module has the person type it on the
+    /// reader (a PIN that came with the request is not used).
     fn login(&self, session: &Session, token: &TokenInfo, pin: &Pin) -> Result<()> {
         let _ = session.logout();
-        let auth = AuthPin::from(pin.expose().to_owned());
-        match session.login(UserType::User, Some(&auth)) {
+        let auth = typed(token, pin).map(|p| AuthPin::from(p.expose().to_owned()));
+        match session.login(UserType::User, auth.as_ref()) {
             Ok(()) => Ok(()),
             Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(self.after_wrong_pin(token)),
             Err(e) => Err(map_error("C_Login", e)),
@@ -351,7 +369,7 @@ impl Module {
         operation: Operation,
         mechanism: &Mechanism<'_>,
         key: ObjectHandle,
-        pin: &Pin,
+        pin: Option<&Pin>,
         input: &[u8],
     ) -> std::result::Result<Vec<u8>, ReauthFailure> {
         let reauth = self
@@ -368,7 +386,7 @@ impl Module {
             operation,
             mechanism,
             key,
-            Some(pin.expose().as_bytes()),
+            pin.map(|p| p.expose().as_bytes()),
             input,
         )
     }
@@ -402,6 +420,12 @@ impl Module {
             Err(_) => Error::PinIncorrect { tries_left: None },
         }
     }
+}
+
+/// The PIN to hand to the module: none on a PIN-pad reader, where the module reads it from
+/// the reader's own keys.
+fn typed<'a>(token: &TokenInfo, pin: &'a Pin) -> Option<&'a Pin> {
+    (!token.pin_pad).then_some(pin)
 }
 
 fn slot(slot_id: u64) -> Result<Slot> {
