@@ -21,8 +21,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::pinentry::Client;
-use crate::policy::Origin;
-use crate::service::{Caller, Service};
+use crate::service::caller::{self, Caller, IpcFacts};
+use crate::service::Service;
 
 /// Longest a quick command may take (status, certificates for a local client or an already
 /// trusted site).
@@ -169,24 +169,15 @@ async fn on_frame(
     };
     match request.command {
         Command::Subscribe => {
-            // Events tell when the user's card comes and goes, and what it is: only for sites
-            // the policy already trusts (a subscription opens no dialog).
-            let admitted = request
-                .origin
-                .as_deref()
-                .map(Origin::parse)
-                .transpose()
-                .and_then(|origin| {
-                    service.admit_without_asking(&Caller {
-                        origin,
-                        lang,
-                        client: client.clone(),
-                    })
-                });
-            let reply = match admitted {
-                Ok(()) => {
+            // Events tell when the user's card comes and goes, and what it is: for the user's
+            // own pages and programs, and for sites the policy already trusts (a subscription
+            // opens no dialog). The service decides.
+            let subscribed = decide(&request, service, lang, client.clone())
+                .and_then(|caller| service.subscribe(&caller));
+            let reply = match subscribed {
+                Ok(events) => {
                     if subscription.is_none() {
-                        *subscription = Some(forward_events(service, out.clone()));
+                        *subscription = Some(forward_events(events, out.clone()));
                     }
                     Response::result(request.id, &SubscriptionResult { subscribed: true })
                 }
@@ -211,51 +202,52 @@ async fn on_frame(
     }
 }
 
-/// Runs one command on a blocking thread, bounded in time.
+/// Who sent `request`, decided by the service's one decision from what this socket knows.
+fn decide(
+    request: &Request,
+    service: &Service,
+    lang: Language,
+    client: Client,
+) -> crate::Result<Caller> {
+    let facts = IpcFacts {
+        origin: request.origin.as_deref(),
+        legacy: matches!(request.command, Command::LegacyRequest(_)),
+    };
+    caller::decide_ipc(facts, service.extensions(), lang, client)
+}
+
+/// Runs one command on a blocking thread, bounded in time. The request has a client of its
+/// own: when its time is up, its dialog closes and no card operation starts for it any more.
 async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
     let id = request.id.clone();
-    let origin = match request
-        .origin
-        .as_deref()
-        .filter(|o| !is_extension_page(o))
-        .map(Origin::parse)
-        .transpose()
-    {
-        Ok(o) => o,
+    let request_client = client.child();
+    let caller = match decide(&request, &service, lang, request_client.clone()) {
+        Ok(c) => c,
         Err(e) => return Response::error(id, e.to_wire(lang)),
     };
     if let Command::LegacyRequest(args) = request.command {
-        // A page's legacy call always has the page's origin; without one it is nobody's.
-        let Some(origin) = origin else {
-            let body = card_agent_protocol::message::ErrorBody::new(
-                card_agent_protocol::ErrorCode::BadRequest,
-                "legacy-request needs the page's origin",
-            )
-            .with_field("origin");
-            return Response::error(id, body);
-        };
-        let result = crate::legacy_api::respond_for_extension(service, origin, lang, args).await;
+        let result = crate::legacy_api::respond_for_extension(service, caller, args).await;
         return Response::result(id, &result);
     }
     // A page's request may wait for the user to approve the site, whatever the command.
-    let limit = match (&request.command, &origin) {
+    let limit = match (&request.command, caller.site()) {
         (Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_), _) => DIALOG_TIMEOUT,
         (Command::Version, _) | (_, None) => QUICK_TIMEOUT,
         (_, Some(_)) => DIALOG_TIMEOUT,
     };
-    let caller = Caller {
-        origin,
-        lang,
-        client,
-    };
     let command = request.command;
-    let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));
+    let worker = service.clone();
+    let work = tokio::task::spawn_blocking(move || super::dispatch::run(&worker, &caller, command));
     let outcome = match tokio::time::timeout(limit, work).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(Error::Internal(format!("command failed: {join}"))),
-        // The card operation cannot be interrupted; it finishes in the background holding the
-        // token's turn, and the caller hears now rather than never.
-        Err(_) => Err(Error::Timeout),
+        Err(_) => {
+            // Nobody waits for this request any more: its dialog closes, and a card operation
+            // not yet started never starts (one already running finishes; its result is
+            // discarded by the service).
+            service.client_gone(&request_client);
+            Err(Error::Timeout)
+        }
     };
     match outcome {
         Ok(value) => Response::ok(id, value),
@@ -267,8 +259,10 @@ async fn run(request: Request, service: Arc<Service>, lang: Language, client: Cl
 }
 
 /// Pushes every card and reader event to this connection until aborted.
-fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<()> {
-    let mut events = service.subscribe();
+fn forward_events(
+    mut events: tokio::sync::broadcast::Receiver<card_agent_protocol::message::Event>,
+    out: mpsc::Sender<Vec<u8>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
@@ -289,12 +283,4 @@ fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<(
             }
         }
     })
-}
-
-/// Whether a request's origin is one of the extension's own pages (its popup, its self-test
-/// page). Only an allowed extension can reach the daemon through the native host, and it sets
-/// a page's origin from the browser's sender, so an extension origin never stands for a web
-/// page: such requests are the user's own, like a local client's, and no site policy applies.
-fn is_extension_page(origin: &str) -> bool {
-    origin.starts_with("chrome-extension://") || origin.starts_with("moz-extension://")
 }
