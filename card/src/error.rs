@@ -148,6 +148,11 @@ pub enum Error {
     /// An operation took too long.
     #[error("timed out")]
     Timeout,
+    /// The caller stopped waiting (its deadline passed, or its connection went away) before its
+    /// card operation started, or while it ran: nothing was sent to the card, or the result
+    /// was discarded.
+    #[error("the caller stopped waiting; the card operation was not started or its result was discarded")]
+    CallerGone,
     /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
     #[error("invalid origin \"{input}\": {reason}")]
     BadOrigin {
@@ -316,7 +321,7 @@ impl Error {
             Error::Unsupported(_) => ErrorCode::UnsupportedAlgorithm,
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
-            Error::Timeout => ErrorCode::Timeout,
+            Error::Timeout | Error::CallerGone => ErrorCode::Timeout,
             Error::CallerNotAllowed { .. } | Error::UnknownCaller { .. } => {
                 ErrorCode::SiteNotTrusted
             }
@@ -375,6 +380,7 @@ impl Error {
                 detail("error.detail.unknown_caller", &[("what", what)])
             }
             Error::PinFromPage => detail("error.detail.pin_from_page", &[]),
+            Error::CallerGone => detail("error.detail.caller_gone", &[]),
             Error::FinalTryNeedsDialog { tried } => {
                 detail("error.detail.final_try_needs_dialog", &[("tried", tried)])
             }

@@ -262,7 +262,7 @@ fn discard_if_gone<T>(caller: &Caller, what: &str, outcome: Result<T>) -> Result
                 "finished after the caller stopped waiting: result discarded"
             );
         }
-        return Err(Error::Timeout);
+        return Err(Error::CallerGone);
     }
     outcome
 }

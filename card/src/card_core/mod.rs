@@ -253,7 +253,7 @@ impl CardCore {
     }
 
     /// [`CardCore::verify_pin`], started only if `still_wanted()` holds when the token's turn
-    /// comes (else `Timeout`, and the card is not touched): a caller that stopped waiting in
+    /// comes (else `CallerGone`, and the card is not touched): a caller that stopped waiting in
     /// the queue starts nothing.
     pub fn verify_pin_if(
         &self,
@@ -393,12 +393,12 @@ impl CardCore {
     }
 }
 
-/// `Timeout` when the caller no longer wants the operation: nothing reaches the card.
+/// `CallerGone` when the caller no longer wants the operation: nothing reaches the card.
 fn wanted(still_wanted: &dyn Fn() -> bool) -> Result<()> {
     if still_wanted() {
         Ok(())
     } else {
-        Err(Error::Timeout)
+        Err(Error::CallerGone)
     }
 }
 

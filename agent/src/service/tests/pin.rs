@@ -165,12 +165,12 @@ fn a_caller_gone_before_its_turn_starts_nothing_on_the_card() {
         .service
         .sign(&caller, sign_request(Some(DEMO_PIN)))
         .unwrap_err();
-    assert!(matches!(e, Error::Timeout), "{e:?}");
+    assert!(matches!(e, Error::CallerGone), "{e:?}");
     let e = bench
         .service
         .verify_pin(&caller, None, Some(secret(WRONG)))
         .unwrap_err();
-    assert!(matches!(e, Error::Timeout), "{e:?}");
+    assert!(matches!(e, Error::CallerGone), "{e:?}");
     assert_eq!(bench.card_calls(), 0);
     // A dialog is not opened for it either.
     let gone = page(TRUSTED);
