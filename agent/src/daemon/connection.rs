@@ -21,17 +21,11 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::pinentry::Client;
-use crate::service::caller::{self, Caller, IpcFacts};
-use crate::service::Service;
+use card_agent_protocol::timeouts;
 
-/// Longest a quick command may take (status, certificates for a local client or an already
-/// trusted site).
-const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a command that may open dialogs may take: the user reads the site confirmation
-/// (a page's first request of any kind), then the PIN dialog, each with the dialog's own
-/// deadline, then the card signs.
-const DIALOG_TIMEOUT: Duration =
-    Duration::from_secs(2 * crate::pinentry::DEFAULT_TIMEOUT.as_secs() + 60);
+use crate::service::caller::{self, Api, Caller, IpcFacts, Who};
+use crate::service::{deadline, Service};
+
 /// Responses waiting for the writer; a client that stops reading stalls only itself.
 const OUTGOING_QUEUE: usize = 32;
 /// Longest a frame may take to arrive once its first byte has: a whole frame (at most a few
@@ -229,26 +223,21 @@ async fn run(request: Request, service: Arc<Service>, lang: Language, client: Cl
         let result = crate::legacy_api::respond_for_extension(service, caller, args).await;
         return Response::result(id, &result);
     }
-    // A page's request may wait for the user to approve the site, whatever the command.
-    let limit = match (&request.command, caller.site()) {
-        (Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_), _) => DIALOG_TIMEOUT,
-        (Command::Version, _) | (_, None) => QUICK_TIMEOUT,
-        (_, Some(_)) => DIALOG_TIMEOUT,
-    };
-    let command = request.command;
-    let worker = service.clone();
-    let work = tokio::task::spawn_blocking(move || super::dispatch::run(&worker, &caller, command));
-    let outcome = match tokio::time::timeout(limit, work).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(Error::Internal(format!("command failed: {join}"))),
-        Err(_) => {
-            // Nobody waits for this request any more: its dialog closes, and a card operation
-            // not yet started never starts (one already running finishes; its result is
-            // discarded by the service).
-            service.client_gone(&request_client);
-            Err(Error::Timeout)
+    // The ladder's budget: a dialog for each one the request may show (a page of the new
+    // API may be asked about first), plus the card.
+    let may_ask_site = matches!(
+        caller.who(),
+        Who::Site {
+            api: Api::CardAgent,
+            ..
         }
-    };
+    );
+    let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
+    let command = request.command;
+    let outcome = deadline::call(&service, &request_client, limit, move |service| {
+        super::dispatch::run(service, &caller, command)
+    })
+    .await;
     match outcome {
         Ok(value) => Response::ok(id, value),
         Err(e) => {

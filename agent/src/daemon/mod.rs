@@ -3,6 +3,8 @@
 
 pub(crate) mod connection;
 mod dispatch;
+#[cfg(test)]
+mod ladder_tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;

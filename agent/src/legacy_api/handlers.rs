@@ -2,7 +2,6 @@
 //! into HiPKI's response.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -17,12 +16,10 @@ use super::{bmp, codes, pages, pkcs11info, Body};
 use crate::error::{Error, Result};
 use crate::pinentry::Client;
 use crate::policy::Origin;
-use crate::service::{Caller, DecryptRequest, Service, SignRequest};
+use crate::service::{deadline, Caller, DecryptRequest, Service, SignRequest};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+use card_agent_protocol::timeouts;
 use card_agent_protocol::Language;
-
-/// Longest a request that may show the PIN dialog can take.
-const CARD_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// What every handler needs.
 pub struct Context {
@@ -152,8 +149,8 @@ async fn inventory_value(ctx: &Context, with_cert: bool) -> Value {
         Ok(c) => c,
         Err(refusal) => return refusal,
     };
-    let service = ctx.service.clone();
-    let snapshot = blocking(move || service.inventory(&caller)).await;
+    let client = caller.client.clone();
+    let snapshot = blocking(ctx, &client, move |service| service.inventory(&caller)).await;
     match snapshot {
         // No module at all is HiPKI's "library not loaded", not an empty list.
         Ok(s) => match &s.no_module {
@@ -209,8 +206,8 @@ async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
         Err((code, why)) => return json_response(ctx, fail_with(&func, code, 0, why)),
     };
     let with_card_sn = request.with_card_serial;
-    let service = ctx.service.clone();
-    let outcome = blocking(move || service.sign(&caller, request)).await;
+    let client = caller.client.clone();
+    let outcome = blocking(ctx, &client, move |service| service.sign(&caller, request)).await;
     let value = match outcome {
         Ok(out) => {
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -319,8 +316,11 @@ async fn decrypt_package(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
         pin: p.take_secret("pin"),
         slot_description: p.text("slotDescription"),
     };
-    let service = ctx.service.clone();
-    let outcome = blocking(move || service.decrypt(&caller, request)).await;
+    let client = caller.client.clone();
+    let outcome = blocking(ctx, &client, move |service| {
+        service.decrypt(&caller, request)
+    })
+    .await;
     let value = match outcome {
         Ok(plain) => json!({
             "func": func,
@@ -353,8 +353,12 @@ async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
             ))
         }
     };
-    let (service, site, lang) = (ctx.service.clone(), origin.clone(), ctx.lang);
-    let answer = blocking(move || service.confirm_site(&site, lang, &Client::new())).await;
+    let (site, lang, client) = (origin.clone(), ctx.lang, Client::new());
+    let dialog_client = client.clone();
+    let answer = blocking(ctx, &client, move |service| {
+        service.confirm_site(&site, lang, &dialog_client)
+    })
+    .await;
     let (code, approved) = match answer {
         Ok(true) => (codes::OK, true),
         Ok(false) => (codes::CANCELLED, false),
@@ -392,15 +396,14 @@ fn preflight(ctx: &Context) -> Response<Body> {
     r
 }
 
-/// Runs blocking service work on a blocking thread, bounded in time.
+/// Runs a service call within the legacy API's budget of the timeout ladder (one dialog, then
+/// the card). The caller's dialog closes and no card operation starts when it is up.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
+    ctx: &Context,
+    client: &Client,
+    work: impl FnOnce(&Service) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    match tokio::time::timeout(CARD_TIMEOUT, tokio::task::spawn_blocking(work)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(Error::Internal(format!("request failed: {e}"))),
-        Err(_) => Err(Error::Timeout),
-    }
+    deadline::call(&ctx.service, client, timeouts::DAEMON_LEGACY, work).await
 }
 
 /// A failure response with the mapped codes and a message for people.

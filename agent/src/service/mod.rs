@@ -12,6 +12,7 @@
 
 mod authenticate;
 pub mod caller;
+pub mod deadline;
 mod decrypt;
 pub mod dialog;
 pub mod pin_source;
