@@ -165,12 +165,13 @@ fn a_card_pulled_out_mid_signature_works_again_once_put_back() {
         .config(TRUSTED_CONFIG)
         .set_env("CARD_AGENT_PKCS11_MODULE", p11_wrap::module())
         .set_env("SOFTHSM2_CONF", hsm.conf())
+        .set_env("FAKE_PINENTRY_PIN", USER_PIN)
         .set_env(CONTROL_ENV, wrap.control());
     let _daemon = sandbox.serve(&[]);
     let mut host = sandbox.host();
     let thumbprint = sha256_hex(&hsm.sign_cert);
     let sign = json!({"certificate": thumbprint, "data": b64(b"form"),
-                      "hashAlgorithm": "SHA-256", "format": "pkcs1", "pin": USER_PIN});
+                      "hashAlgorithm": "SHA-256", "format": "pkcs1"});
     result(&host.call("sign", sign.clone()));
 
     wrap.set("remove_on = C_Sign\n");
@@ -206,11 +207,12 @@ fn a_module_that_crashes_costs_the_request_in_flight_and_nothing_more() {
         .config(TRUSTED_CONFIG)
         .set_env("CARD_AGENT_PKCS11_MODULE", p11_wrap::module())
         .set_env("SOFTHSM2_CONF", hsm.conf())
+        .set_env("FAKE_PINENTRY_PIN", USER_PIN)
         .set_env(CONTROL_ENV, wrap.control());
     let daemon = sandbox.serve(&[]);
     let thumbprint = sha256_hex(&hsm.sign_cert);
     let sign = json!({"certificate": thumbprint, "data": b64(b"form"),
-                      "hashAlgorithm": "SHA-256", "format": "pkcs1", "pin": USER_PIN});
+                      "hashAlgorithm": "SHA-256", "format": "pkcs1"});
     let mut host = sandbox.host();
     result(&host.call("get-certificates", json!({})));
     wrap.set("abort = C_Sign\n");
@@ -223,7 +225,11 @@ fn a_module_that_crashes_costs_the_request_in_flight_and_nothing_more() {
         "{reply}"
     );
     let status = daemon.stop();
-    assert_eq!(status.signal(), Some(6), "the module aborted the daemon: {status:?}");
+    assert_eq!(
+        status.signal(),
+        Some(6),
+        "the module aborted the daemon: {status:?}"
+    );
     let _ = host.wait_open();
 
     wrap.set("");

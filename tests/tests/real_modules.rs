@@ -107,8 +107,9 @@ fn one_pin_two_logins_and_a_wrong_pin_is_tried_once() {
     assert_eq!(wrap.logins(), [USER_LOGIN]);
 }
 
-/// Every path of the daemon with such keys: signatures (PKCS#1 and CMS), authentication, the
-/// legacy API's MakeSignature and decryption, and a PIN typed in the dialog once.
+/// Every path of the daemon with such keys: signatures (PKCS#1 and CMS) and authentication
+/// with the PIN typed once in the dialog (pages never send one), the legacy API's
+/// MakeSignature and decryption with the page's PIN.
 #[test]
 fn every_daemon_path_logs_in_again_for_the_key() {
     let hsm = always_auth_token();
@@ -118,37 +119,36 @@ fn every_daemon_path_logs_in_again_for_the_key() {
     let _daemon = sandbox.serve(&[]);
     let mut host = sandbox.host();
     let thumbprint = sha256_hex(&hsm.sign_cert);
-    let expect_two_logins = |what: &str| {
+    let mut dialogs = 0;
+    let mut expect_two_logins = |what: &str| {
         assert_eq!(wrap.logins(), [USER_LOGIN, CONTEXT_LOGIN], "{what}");
         wrap.clear_log();
+        // One dialog per operation: its one PIN served both logins.
+        dialogs += 1;
+        assert_eq!(
+            sandbox.pinentry_log().matches("GETPIN").count(),
+            dialogs,
+            "{what}"
+        );
     };
 
     for format in ["pkcs1", "cms"] {
         let reply = host.call(
             "sign",
             json!({"certificate": thumbprint, "data": b64(b"form"), "hashAlgorithm": "SHA-256",
-                   "format": format, "pin": USER_PIN}),
+                   "format": format}),
         );
         result(&reply);
         expect_two_logins(format);
     }
     let challenge = b64(&[42u8; 32]);
-    let reply = host.call(
-        "authenticate",
-        json!({"challengeNonce": challenge, "pin": USER_PIN}),
-    );
+    let reply = host.call("authenticate", json!({"challengeNonce": challenge}));
     result(&reply);
     expect_two_logins("authenticate");
-
-    // No PIN from the page: the dialog asks once, and that PIN serves both logins.
-    let reply = host.call(
-        "sign",
-        json!({"certificate": thumbprint, "data": b64(b"form"), "hashAlgorithm": "SHA-256",
-               "format": "pkcs1"}),
-    );
-    result(&reply);
-    assert_eq!(sandbox.pinentry_log().matches("GETPIN").count(), 1);
-    expect_two_logins("the dialog's PIN");
+    let expect_two_logins = |what: &str| {
+        assert_eq!(wrap.logins(), [USER_LOGIN, CONTEXT_LOGIN], "{what}");
+        wrap.clear_log();
+    };
 
     let answer = legacy(
         &mut host,
@@ -252,13 +252,15 @@ fn hicos_tries_flags_are_shown_as_the_module_says_them() {
 
 /// The legacy API says the same in HiPKI's words: `last_error` 0xA0 (wrong, count unknown),
 /// then 0x80000001 (one try left), then 0xA4 (locked); never 0x80000002, which no module
-/// stated.
+/// stated. At the final try the page's PIN is not used: the agent's dialog asks (and here the
+/// person types a wrong one too).
 #[test]
 fn hicos_tries_reach_legacy_pages_as_hipki_codes() {
     let hsm = SoftHsm::new(Options::default());
     let wrap = Wrapper::new(hsm.dir());
     wrap.set("tries = hicos\n");
-    let sandbox = wrapped_sandbox(&hsm, &wrap);
+    let mut sandbox = wrapped_sandbox(&hsm, &wrap);
+    sandbox.set_env("FAKE_PINENTRY_PIN", "753197");
     let _daemon = sandbox.serve(&[]);
     let mut host = sandbox.host();
     let mut seen = Vec::new();
@@ -273,6 +275,12 @@ fn hicos_tries_reach_legacy_pages_as_hipki_codes() {
         seen.push(answer["last_error"].as_u64().expect("last_error"));
     }
     assert_eq!(seen, [0xA0, 0x8000_0001, 0xA4, 0xA4]);
+    assert_eq!(
+        sandbox.pinentry_log().matches("GETPIN").count(),
+        1,
+        "the final try only"
+    );
+    assert_eq!(wrap.tries_left(), 0);
     assert!(host.wait().success());
 }
 
@@ -426,15 +434,9 @@ fn a_pin_pad_reader_takes_the_pin_itself() {
     let status = result(&host.call("status", json!({}))).clone();
     assert_eq!(status["tokens"][0]["pinPad"], true, "{status}");
     let thumbprint = sha256_hex(&hsm.sign_cert);
-    let sign = |pin: Option<&str>| {
-        let mut args = json!({"certificate": thumbprint, "data": b64(b"form"),
-                              "hashAlgorithm": "SHA-256", "format": "pkcs1"});
-        if let Some(pin) = pin {
-            args["pin"] = pin.into();
-        }
-        args
-    };
-    let reply = host.call("sign", sign(None));
+    let sign = json!({"certificate": thumbprint, "data": b64(b"form"),
+                      "hashAlgorithm": "SHA-256", "format": "pkcs1"});
+    let reply = host.call("sign", sign.clone());
     let signature = unb64(&result(&reply)["signature"]);
     verify_pkcs1(hsm.dir(), &hsm.sign_cert, b"form", &signature, "sha256");
     assert_eq!(wrap.logins(), ["C_Login user no-pin"]);
@@ -446,14 +448,20 @@ fn a_pin_pad_reader_takes_the_pin_itself() {
         "the notice names the reader, the site and the holder: {dialog}"
     );
 
-    // A page that sends a PIN anyway (a wrong one here): it is dropped, the reader decides.
+    // A legacy page always sends a PIN (a wrong one here): it is wiped unused, the reader
+    // decides.
     wrap.clear_log();
-    let reply = host.call("sign", sign(Some("975310")));
-    result(&reply);
+    let answer = legacy(
+        &mut host,
+        "/sign",
+        &json!({"func": "MakeSignature", "signatureType": "PKCS1", "tbs": "form",
+                "tbsEncoding": "NONE", "hashAlgorithm": "SHA256", "pin": "975310"}),
+    );
+    assert_eq!(answer["ret_code"], 0, "{answer}");
     assert_eq!(wrap.logins(), ["C_Login user no-pin"]);
 
     wrap.set("pin_pad = cancel\n");
-    let reply = host.call("sign", sign(None));
+    let reply = host.call("sign", sign);
     assert_eq!(error_code(&reply), "USER_CANCELLED", "{reply}");
     assert!(host.wait().success());
 }
