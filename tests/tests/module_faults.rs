@@ -241,3 +241,58 @@ fn a_module_that_crashes_costs_the_request_in_flight_and_nothing_more() {
     assert!(host.wait().success());
     assert!(sandbox.stop_foreign_daemon(), "the autostarted daemon ran");
 }
+
+/// A module that reports no slot at all while a card sits in a reader (the virtual card in
+/// vpcd): doctor names the reader whose card no driver reads, and says where the drivers come
+/// from.
+#[test]
+fn zero_slots_with_a_card_in_the_reader_is_named_by_doctor() {
+    use card_agent::reader::{self, MOICA_GEN1_ATR};
+    use card_agent_testbed::pcscd;
+    use card_agent_testbed::virtual_card::{VirtualCard, PORT_0, READER_0};
+    pcscd::ensure_pcscd().expect("pcscd with the vpcd readers");
+    let _readers = pcscd::lock_virtual_readers().expect("exclusive use of the vpcd readers");
+    let s = Setup::new("garbage = zero_slots\n");
+    // Named as the open module, so that doctor knows a government-card driver is loaded.
+    let gpki = s
+        .hsm
+        .dir()
+        .join(card_agent::pkcs11::open_gpki::this_machine()[0]);
+    std::fs::copy(p11_wrap::module(), &gpki).expect("copy the wrapper");
+    let card = VirtualCard::insert(PORT_0, &MOICA_GEN1_ATR).expect("insert the virtual card");
+    let deadline = std::time::Instant::now() + card_agent_testbed::daemon::HANG_GUARD;
+    while !reader::list()
+        .unwrap_or_default()
+        .iter()
+        .any(|r| r.name == READER_0 && r.card_present)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the card never showed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut cli = s.hsm.command(agent_bin());
+    s.wrap.env(&mut cli);
+    cli.arg("--config")
+        .arg(&s.config)
+        .arg("--pkcs11-module")
+        .arg(&gpki)
+        .args(["--lang", "en", "doctor", "--json"]);
+    let report = run(cli, b"").json();
+    card.remove();
+    let module = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "module")
+        .expect("module check")
+        .clone();
+    assert_eq!(module["status"], "failed", "{module:#}");
+    let explanation = module["explanation"].as_str().expect("explanation");
+    assert!(
+        explanation.contains(READER_0) && explanation.contains("not read by any loaded driver"),
+        "{module:#}"
+    );
+    assert!(module["fix"].is_object(), "{module:#}");
+}
