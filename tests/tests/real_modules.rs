@@ -465,3 +465,24 @@ fn a_pin_pad_reader_takes_the_pin_itself() {
     assert_eq!(error_code(&reply), "USER_CANCELLED", "{reply}");
     assert!(host.wait().success());
 }
+
+/// The CLI on a PIN-pad reader: it says to type the PIN on the reader, reads no PIN, and the
+/// login carries none.
+#[test]
+fn the_cli_on_a_pin_pad_reader_reads_no_pin() {
+    let hsm = SoftHsm::new(Options::default());
+    let wrap = Wrapper::new(hsm.dir());
+    wrap.set(&format!("pin_pad = {USER_PIN}\n"));
+    let input = hsm.dir().join("form.txt");
+    std::fs::write(&input, "form").expect("input");
+    let out = hsm.dir().join("form.sig");
+    let mut cli = wrapped_cli(&hsm, &wrap, &["--lang", "en", "sign", "--in", path(&input)]);
+    cli.args(["--out", path(&out), "--format", "pkcs1", "--hash", "sha256"]);
+    let r = run(cli, b"");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("keypad"), "{r:?}");
+    assert_eq!(wrap.logins(), ["C_Login user no-pin"]);
+    let key = public_key_pem(hsm.dir(), &hsm.sign_cert, "sign");
+    let (ok, text) = openssl_verify_pkcs1("-sha256", path(&key), path(&out), path(&input));
+    assert!(ok, "{text}");
+}

@@ -223,6 +223,22 @@ fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
     Ok(())
 }
 
+/// The PIN for `token`: on a reader with a PIN pad, none (the reader takes it; standard input
+/// is not read and the person is told where to type it); else from standard input.
+fn pin_for(token: &crate::token::TokenInfo, pin_stdin: bool, cli: &Cli) -> Result<Pin> {
+    if token.pin_pad {
+        eprintln!(
+            "{}",
+            card_agent_protocol::i18n::text(
+                language(cli.lang.as_deref()),
+                "pinentry.reader.type_on_reader"
+            )
+        );
+        return Ok(Pin::on_reader(None));
+    }
+    read_pin(pin_stdin)
+}
+
 /// Reads the PIN from standard input when `--pin-stdin` is given.
 fn read_pin(pin_stdin: bool) -> Result<Pin> {
     if !pin_stdin {
