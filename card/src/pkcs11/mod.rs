@@ -11,10 +11,12 @@ pub mod discovery;
 mod load;
 mod objects;
 pub mod open_gpki;
+mod reauth;
 
 pub use load::MODULE_TIMEOUT;
 use load::{bounded, clean_text, Bounded};
 use objects::{always_authenticate, find_private_key, has_key_object};
+use reauth::typed;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -25,7 +27,7 @@ use card_agent_p11_reauth::{Failure as ReauthFailure, Module as Reauth, Operatio
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, ObjectClass};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -360,56 +362,6 @@ impl Module {
         }
     }
 
-    /// The operation on a key with CKA_ALWAYS_AUTHENTICATE: init, the context-specific login
-    /// with the same PIN (one dialog, and never a second try: a refused PIN ends the
-    /// operation), then the operation.
-    fn reauthenticated(
-        &self,
-        session: &Session,
-        operation: Operation,
-        mechanism: &Mechanism<'_>,
-        key: ObjectHandle,
-        pin: Option<&Pin>,
-        input: &[u8],
-    ) -> std::result::Result<Vec<u8>, ReauthFailure> {
-        let reauth = self
-            .reauth
-            .get_or_init(|| {
-                Reauth::load(&self.path)
-                    .map(Box::new)
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|_| ReauthFailure::Load)?;
-        reauth.run(
-            session,
-            operation,
-            mechanism,
-            key,
-            pin.map(|p| p.expose().as_bytes()),
-            input,
-        )
-    }
-
-    /// The domain error for a failed re-authenticated operation.
-    fn reauth_error(
-        &self,
-        token: &TokenInfo,
-        failure: ReauthFailure,
-        function: &'static str,
-    ) -> Error {
-        match failure {
-            ReauthFailure::Call(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
-                self.after_wrong_pin(token)
-            }
-            ReauthFailure::Call(e) => map_error(function, e),
-            other => Error::Pkcs11 {
-                function,
-                reason: other.to_string(),
-            },
-        }
-    }
-
     /// Reads the flags again after a wrong PIN: the card may now be on its final try or locked.
     fn after_wrong_pin(&self, token: &TokenInfo) -> Error {
         match self.token(token.token_ref).map(|t| t.pin_state) {
@@ -420,12 +372,6 @@ impl Module {
             Err(_) => Error::PinIncorrect { tries_left: None },
         }
     }
-}
-
-/// The PIN to hand to the module: none on a PIN-pad reader, where the module reads it from
-/// the reader's own keys.
-fn typed<'a>(token: &TokenInfo, pin: &'a Pin) -> Option<&'a Pin> {
-    (!token.pin_pad).then_some(pin)
 }
 
 fn slot(slot_id: u64) -> Result<Slot> {
