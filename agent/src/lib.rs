@@ -25,6 +25,7 @@
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
 //! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
+//! - [`smartpki`]: SmartPKI pages' ports (`smartpki-*` commands), an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
 //!   template, every OS), the service and tray files, the generated installer inputs.
@@ -61,6 +62,7 @@ pub mod policy;
 pub mod reader;
 pub mod service;
 pub mod signer;
+pub mod smartpki;
 pub mod token;
 pub mod tray;
 

@@ -15,7 +15,8 @@ export const GECKO_MIN_VERSION = "128.0";
 
 /** What goes into the package; tests, tools and the page library stay out. */
 export const PACKAGE_FILES = [
-  "manifest.json", "background.js", "content.js", "legacy-shim.js", "popup.html", "popup.js", "popup.css",
+  "manifest.json", "background.js", "content.js", "legacy-shim.js", "smartpki-content.js",
+  "smartpki-shim.js", "popup.html", "popup.js", "popup.css",
   "lib", "icons", "_locales",
 ];
 

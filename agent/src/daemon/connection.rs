@@ -59,6 +59,8 @@ where
     let mut decoder = FrameDecoder::new();
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
+    // This connection's SmartPKI ports: gone, keys and all, when the connection closes.
+    let smartpki = Arc::new(crate::smartpki::Ports::default());
     let mut buf = vec![0u8; 16 * 1024];
     // When the frame now arriving must be complete; `None` between frames.
     let mut frame_deadline: Option<tokio::time::Instant> = None;
@@ -95,7 +97,8 @@ where
         loop {
             match decoder.next_frame() {
                 Ok(Some(payload)) => {
-                    on_frame(&payload, &service, lang, &client, &out, &mut subscription).await;
+                    let context = (&service, &smartpki, &client);
+                    on_frame(&payload, context, lang, &out, &mut subscription).await;
                 }
                 Ok(None) => {
                     frame_deadline = match (decoder.buffered(), frame_deadline) {
@@ -152,11 +155,17 @@ where
     let _ = writer.shutdown().await;
 }
 
+/// What a frame is answered with: the service, the connection's SmartPKI ports, its client.
+type FrameContext<'a> = (
+    &'a Arc<Service>,
+    &'a Arc<crate::smartpki::Ports>,
+    &'a Client,
+);
+
 async fn on_frame(
     payload: &[u8],
-    service: &Arc<Service>,
+    (service, smartpki, client): FrameContext<'_>,
     lang: Language,
-    client: &Client,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
 ) {
@@ -203,8 +212,9 @@ async fn on_frame(
         }
         _ => {
             let (service, out, client) = (service.clone(), out.clone(), client.clone());
+            let smartpki = smartpki.clone();
             tokio::spawn(async move {
-                let reply = run(request, service, lang, client).await;
+                let reply = run(request, service, smartpki, lang, client).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -212,7 +222,13 @@ async fn on_frame(
 }
 
 /// Runs one command on a blocking thread, bounded in time.
-async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
+async fn run(
+    request: Request,
+    service: Arc<Service>,
+    smartpki: Arc<crate::smartpki::Ports>,
+    lang: Language,
+    client: Client,
+) -> Response {
     let id = request.id.clone();
     let origin = match request
         .origin
@@ -249,7 +265,13 @@ async fn run(request: Request, service: Arc<Service>, lang: Language, client: Cl
         client,
     };
     let command = request.command;
-    let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));
+    let work = tokio::task::spawn_blocking(move || {
+        if crate::smartpki::glue::is_smartpki(&command) {
+            crate::smartpki::glue::run(&service, &caller, &smartpki, command)
+        } else {
+            service.handle(&caller, command)
+        }
+    });
     let outcome = match tokio::time::timeout(limit, work).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(Error::Internal(format!("command failed: {join}"))),

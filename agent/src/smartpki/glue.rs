@@ -1,0 +1,198 @@
+//! The SmartPKI adapter's only contact with the service: the three commands, run for a caller
+//! whose origin the browser gave, through the service's own admission, PIN source and card
+//! operations. Nothing here decides a rule of its own.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use card_agent_protocol::message::{
+    Command, SmartPkiCallArgs, SmartPkiCloseResult, SmartPkiOpenResult, SmartPkiReply,
+    VerifyPinArgs,
+};
+use card_agent_protocol::secret::SecretString;
+
+use super::message::{Slot, Step};
+use super::pin_unwrap::PortKey;
+use super::port::{Chosen, Door, Port, SignShape};
+use super::ports::Ports;
+use crate::error::{Error, Result};
+use crate::policy::Origin;
+use crate::service::{Caller, Service, SignRequest};
+use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+
+/// The hash of every SmartPKI signature. SmartPKI's own choice is not published; SHA-256 is
+/// what current government verifiers expect.
+const HASH: HashAlgorithm = HashAlgorithm::Sha256;
+
+/// `smartpki-open`: admits the page's site (the user is asked in the agent's own dialog when
+/// the site is not yet trusted), then makes the port and its key.
+pub fn open(service: &Service, caller: &Caller, ports: &Ports) -> Result<SmartPkiOpenResult> {
+    let origin = page_origin(caller)?;
+    service.admit(caller)?;
+    let port = Port::new(PortKey::generate()?);
+    let info = port.info();
+    let handle = ports.insert(origin.clone(), port)?;
+    tracing::info!(site = %origin, "SmartPKI port opened");
+    Ok(SmartPkiOpenResult {
+        port: handle,
+        version: info.version,
+        modulus: info.modulus,
+    })
+}
+
+/// `smartpki-call`: one step on the caller's port. The step's failures are in the reply; an
+/// unknown port or a site no longer trusted is an error of the call.
+pub fn call(
+    service: &Service,
+    caller: &Caller,
+    ports: &Ports,
+    args: SmartPkiCallArgs,
+) -> Result<SmartPkiReply> {
+    let origin = page_origin(caller)?;
+    // The user may have withdrawn the site since the port opened.
+    service.admit_without_asking(caller)?;
+    let port = ports.get(args.port, origin)?;
+    let mut port = port
+        .lock()
+        .map_err(|_| Error::Internal("SmartPKI port poisoned".to_owned()))?;
+    let door = ServiceDoor { service, caller };
+    let outcome = Step::parse(args)
+        .map_err(Into::into)
+        .and_then(|step| port.step(step, &door));
+    Ok(outcome.unwrap_or_else(|e| {
+        tracing::info!(site = %origin, error = %e, "SmartPKI step failed");
+        e.to_reply(caller.lang)
+    }))
+}
+
+/// `smartpki-close`: forgets the port, its key and its memory.
+pub fn close(caller: &Caller, ports: &Ports, handle: u64) -> Result<SmartPkiCloseResult> {
+    let closed = ports.remove(handle, page_origin(caller)?)?;
+    Ok(SmartPkiCloseResult { closed })
+}
+
+/// SmartPKI ports are for web pages: the origin is the browser's.
+fn page_origin(caller: &Caller) -> Result<&Origin> {
+    caller
+        .origin
+        .as_ref()
+        .ok_or_else(|| Error::BadInput("SmartPKI commands need the page's origin".to_owned()))
+}
+
+/// The service, for one caller.
+struct ServiceDoor<'a> {
+    service: &'a Service,
+    caller: &'a Caller,
+}
+
+impl Door for ServiceDoor<'_> {
+    fn signing_certificate(&self, slot: Slot) -> Result<Chosen> {
+        let core = self.service.core();
+        let (token, cert) = match slot {
+            Slot::Any => core.find_certificate(None)?,
+            Slot::Index(n) => {
+                let token = core
+                    .tokens()?
+                    .into_iter()
+                    .nth(n)
+                    .ok_or(Error::NoToken { serial: None })?;
+                let cert = core
+                    .certificates(token.token_ref)?
+                    .into_iter()
+                    .find(|c| c.has_private_key && c.info.is_for_signing() && !c.info.is_ca)
+                    .ok_or_else(|| Error::CertNotFound {
+                        wanted: "a signing certificate".to_owned(),
+                    })?;
+                (token, cert)
+            }
+        };
+        Ok(Chosen {
+            card_serial: token.serial,
+            info: cert.info,
+        })
+    }
+
+    fn verify_pin(&self, chosen: &Chosen, pin: SecretString) -> Result<()> {
+        let command = Command::VerifyPin(VerifyPinArgs {
+            token: Some(chosen.card_serial.clone()),
+            pin: Some(pin),
+        });
+        self.service.handle(self.caller, command).map(|_| ())
+    }
+
+    fn sign(
+        &self,
+        chosen: &Chosen,
+        pin: SecretString,
+        content: &[u8],
+        shape: SignShape,
+    ) -> Result<Vec<u8>> {
+        let signing_time = match shape.sign_time {
+            None => None,
+            Some(t) => Some(
+                u64::try_from(t)
+                    .ok()
+                    .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+                    .ok_or_else(|| Error::BadInput("signTime is out of range".to_owned()))?,
+            ),
+        };
+        let request = SignRequest {
+            certificate: Some(chosen.info.sha256.clone()),
+            input: SignInput::Data(content.to_vec()),
+            hash: HASH,
+            format: if shape.style.detached {
+                SignFormat::Cms
+            } else {
+                SignFormat::CmsAttached
+            },
+            cms: CmsOptions {
+                signing_time,
+                without_signed_attributes: !shape.style.signed_attributes,
+                ..CmsOptions::default()
+            },
+            pin: Some(pin),
+            slot_description: None,
+            with_card_serial: false,
+            check_validity: false,
+        };
+        Ok(self.service.sign(self.caller, request)?.signature)
+    }
+
+    fn tries_left(&self, chosen: &Chosen) -> Option<u8> {
+        self.service
+            .core()
+            .tokens()
+            .ok()?
+            .into_iter()
+            .find(|t| t.serial == chosen.card_serial)?
+            .known_tries_left()
+    }
+}
+
+/// Runs one of the three SmartPKI commands for the daemon connection that holds `ports`.
+pub fn run(
+    service: &Service,
+    caller: &Caller,
+    ports: &Ports,
+    command: Command,
+) -> Result<serde_json::Value> {
+    let value = match command {
+        Command::SmartPkiOpen => serde_json::to_value(open(service, caller, ports)?),
+        Command::SmartPkiCall(args) => serde_json::to_value(call(service, caller, ports, args)?),
+        Command::SmartPkiClose(args) => serde_json::to_value(close(caller, ports, args.port)?),
+        other => {
+            return Err(Error::Internal(format!(
+                "{} is not a SmartPKI command",
+                other.name()
+            )))
+        }
+    };
+    value.map_err(|e| Error::Internal(format!("encoding a result: {e}")))
+}
+
+/// Whether `command` is one of the SmartPKI family, which runs against the connection's ports.
+pub fn is_smartpki(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::SmartPkiOpen | Command::SmartPkiCall(_) | Command::SmartPkiClose(_)
+    )
+}
