@@ -42,6 +42,8 @@
   const ERROR_NUMBERS = {
     SITE_NOT_TRUSTED: 9013, BAD_REQUEST: 9014, TIMEOUT: 9016, INTERNAL: 9019,
   };
+  /** The agent's "the port is not open" (codes.rs `PortClosed`). */
+  const PORT_CLOSED = 9113;
 
   let port = null;
   let nextId = 1;
@@ -109,12 +111,16 @@
     if (waiting.kind === "open") return opened(result, error);
     if (waiting.kind === "close") return lost(waiting.tabid);
     if (!open.has(waiting.tabid)) return;
+    // The port is gone: the agent lost it (it restarted, PORT_CLOSED), stopped or cannot be
+    // reached (INTERNAL), or an info failed (a page takes any info answer for the info).
+    const gone = error
+      ? error.code === "INTERNAL" || waiting.request === "info"
+      : !isObject(result) || result.errorCode === PORT_CLOSED;
+    if (gone) return lost(waiting.tabid);
     if (error) {
-      // The agent lost the port (it restarted) or cannot be reached: the port is closed.
-      if (error.agent === "unreachable" || error.field === "arguments.port") return lost(waiting.tabid);
       return reply(waiting, { errorCode: ERROR_NUMBERS[error.code] ?? ERROR_NUMBERS.INTERNAL, errorMessage: String(error.message ?? "") });
     }
-    reply(waiting, isObject(result) ? result : {});
+    reply(waiting, result);
   }
 
   function opened(result, error) {

@@ -136,6 +136,8 @@ test("the content script's error numbers are the agent's", () => {
   const table = content.match(/const ERROR_NUMBERS = \{([^}]*)\}/)[1];
   const pairs = [...table.matchAll(/([A-Z_]+): (\d+)/g)];
   assert.ok(pairs.length >= 4);
+  const portClosed = content.match(/const PORT_CLOSED = (\d+);/)[1];
+  assert.match(codes, new RegExp(`ChainError::PortClosed => ${portClosed},`));
   for (const [, code, number] of pairs) {
     const variant = code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, c) => c.toUpperCase());
     assert.match(codes, new RegExp(`ErrorCode::${variant} => ${number},`), `${code} is ${number} in codes.rs`);

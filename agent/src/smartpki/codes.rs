@@ -23,6 +23,7 @@
 //! | 9110 | an unknown `cmd` or `smartpkiReq` |
 //! | 9111 | the PIN could not be decrypted with the port's key |
 //! | 9112 | a step needs a PIN and none was sent |
+//! | 9113 | the port is not open (closed, or lost when the agent restarted): the extension closes the page's port, which the page reports as its own 20002 |
 
 use card_agent_protocol::message::SmartPkiReply;
 use card_agent_protocol::{i18n, ErrorCode, Language};
@@ -68,6 +69,9 @@ pub enum ChainError {
     /// A step that needs the PIN came without one.
     #[error("no PIN was sent")]
     NoPin,
+    /// The port is not open on this connection for this origin.
+    #[error("the port is not open")]
+    PortClosed,
 }
 
 impl ChainError {
@@ -86,6 +90,7 @@ impl ChainError {
             ChainError::UnknownCommand => 9110,
             ChainError::PinNotDecrypted => 9111,
             ChainError::NoPin => 9112,
+            ChainError::PortClosed => 9113,
         }
     }
 
@@ -104,6 +109,7 @@ impl ChainError {
             ChainError::UnknownCommand => "smartpki.error.unknown_command",
             ChainError::PinNotDecrypted => "smartpki.error.pin_not_decrypted",
             ChainError::NoPin => "smartpki.error.no_pin",
+            ChainError::PortClosed => "smartpki.error.port_closed",
         }
     }
 }
@@ -189,6 +195,7 @@ mod tests {
             ChainError::UnknownCommand,
             ChainError::PinNotDecrypted,
             ChainError::NoPin,
+            ChainError::PortClosed,
         ];
         let mut seen = std::collections::HashSet::new();
         for e in all {

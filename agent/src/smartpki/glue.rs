@@ -10,6 +10,7 @@ use card_agent_protocol::message::{
 };
 use card_agent_protocol::secret::SecretString;
 
+use super::codes::{ChainError, StepError};
 use super::message::{Slot, Step};
 use super::pin_unwrap::PortKey;
 use super::port::{Chosen, Door, Port, SignShape};
@@ -50,7 +51,11 @@ pub fn call(
     let origin = page_origin(caller)?;
     // The user may have withdrawn the site since the port opened.
     service.admit_without_asking(caller)?;
-    let port = ports.get(args.port, origin)?;
+    // A port this connection does not hold for this origin (closed, or lost with an agent
+    // that restarted): the page is told in SmartPKI's terms, and the extension closes its port.
+    let Ok(port) = ports.get(args.port, origin) else {
+        return Ok(StepError::from(ChainError::PortClosed).to_reply(caller.lang));
+    };
     let mut port = port
         .lock()
         .map_err(|_| Error::Internal("SmartPKI port poisoned".to_owned()))?;

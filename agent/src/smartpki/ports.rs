@@ -54,7 +54,7 @@ impl Ports {
     pub fn get(&self, handle: u64, origin: &Origin) -> Result<Arc<Mutex<Port>>> {
         match self.lock()?.get(&handle) {
             Some((owner, port)) if owner == origin => Ok(port.clone()),
-            _ => Err(unknown_port()),
+            _ => Err(Error::BadInput("the SmartPKI port is not open".to_owned())),
         }
     }
 
@@ -82,12 +82,6 @@ impl Ports {
             .lock()
             .map_err(|_| Error::Internal("SmartPKI port table poisoned".to_owned()))
     }
-}
-
-/// A port that is not open (closed, or never opened by this origin on this connection): the
-/// extension closes the page's port on this answer.
-pub fn unknown_port() -> Error {
-    Error::BadInput("the SmartPKI port is not open".to_owned())
 }
 
 #[cfg(test)]

@@ -232,10 +232,16 @@ fn ports_belong_to_their_site_and_close() {
         request: "info".to_owned(),
         ..SmartPkiCallArgs::default()
     };
-    assert!(glue::call(&w.service, &other, &w.ports, args.clone()).is_err());
+    let closed = |caller: &Caller| {
+        glue::call(&w.service, caller, &w.ports, args.clone())
+            .unwrap()
+            .error_code
+    };
+    assert_eq!(closed(&other), 9113, "another site cannot use the port");
     assert!(!glue::close(&other, &w.ports, port).unwrap().closed);
+    assert_eq!(closed(&w.caller), 0);
     assert!(glue::close(&w.caller, &w.ports, port).unwrap().closed);
-    assert!(glue::call(&w.service, &w.caller, &w.ports, args).is_err());
+    assert_eq!(closed(&w.caller), 9113);
     // A site the policy does not trust, with no dialog to ask: no port.
     let stranger = Caller::new(
         Some(Origin::parse("https://evil.example.com").unwrap()),

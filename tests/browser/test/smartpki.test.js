@@ -150,7 +150,7 @@ describe("a SmartPKI page on the SoftHSM card", { timeout: 300_000 }, () => {
     assert.match(refused.text, /此網站不在您的信任網站清單中/);
     const commands = await stack.pinentryCommands();
     assert.ok(commands.some((c) => c.startsWith("SETDESC") && c.includes(untrusted)), commands.join("\n"));
-    assert.equal(await page.locator("#record").isHidden(), true);
+    assert.equal(await page.locator("#record").getAttribute("hidden"), "");
 
     // Yes: the port opens and the chain runs.
     await stack.setPinentry({ action: "confirm" });
