@@ -13,10 +13,11 @@ BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
 # extension's texts follow (LANG=zh_TW.UTF-8). iproute2: the legacy browser tests' private
 # network namespace, where port 61161 is free. dpkg-dev, lintian, shellcheck: the package tests
 # (dpkg-shlibdeps; lintian on the .deb; the installer scripts). libfaketime: every Rust test
-# runs a second time with the clock a year ahead.
+# runs a second time with the clock a year ahead. firefox-esr: the browser tests run in Firefox
+# too (driven over WebDriver BiDi, which Firefox speaks itself).
 TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium chromium-l10n
   dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin
-  iproute2 dpkg-dev lintian shellcheck libfaketime)
+  iproute2 dpkg-dev lintian shellcheck libfaketime firefox-esr)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -73,6 +74,8 @@ run_tests() {
   command -v node >/dev/null || install_packages nodejs
   say "extension tests (node --test)"
   (cd extension && node --test test/)
+  say "the extension's Firefox build (target/firefox-extension)"
+  (cd extension && node tools/build-firefox.js)
   say "building"
   cargo build --workspace --all-targets --all-features
   say "running every Rust test"
@@ -103,7 +106,10 @@ clock_ahead_tests() {
 # Headless Chromium with the unpacked extension and the real native host and daemon: the new
 # API against the demo e-government site (tests/browser/README.md, SoftHSM2 and the demo
 # token), and a legacy HiPKI page with and without the extension (tests/legacy-browser/).
-# Node 20+ and npm; playwright-core drives Debian's chromium and never downloads a browser.
+# The login, signing, PIN and site-approval cases run in Firefox ESR as well, with the
+# extension's Firefox build as a temporary add-on. Node 20+ and npm; playwright-core drives
+# Debian's chromium, puppeteer-core drives firefox-esr over WebDriver BiDi, and neither
+# downloads a browser or a driver.
 browser_tests() {
   command -v npm >/dev/null || install_packages npm
   local major
@@ -113,7 +119,7 @@ browser_tests() {
     exit 1
   fi
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-  say "browser end-to-end tests (headless Chromium)"
+  say "browser end-to-end tests (headless Chromium and Firefox ESR)"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error \
     && node --test --test-concurrency=1 test/)
   say "legacy page browser tests (headless Chromium)"
