@@ -90,6 +90,16 @@ struct ServiceDoor<'a> {
 }
 
 impl Door for ServiceDoor<'_> {
+    /// The PIN source of this channel: the page's PIN, except when the card has one try left,
+    /// where a PIN typed into a web page must not be the one that locks the card: the service
+    /// then asks in the agent's own dialog (and with `pin_entry = "page"` there is none, so the
+    /// step fails with PIN_REQUIRED instead of risking the card).
+    // The one-door work gives the service a PIN-source table per channel; this becomes its
+    // SmartPKI row there.
+    fn takes_page_pin(&self, chosen: &Chosen) -> bool {
+        self.tries_left(chosen) != Some(1)
+    }
+
     fn signing_certificate(&self, slot: Slot) -> Result<Chosen> {
         let core = self.service.core();
         let (token, cert) = match slot {
@@ -116,10 +126,10 @@ impl Door for ServiceDoor<'_> {
         })
     }
 
-    fn verify_pin(&self, chosen: &Chosen, pin: SecretString) -> Result<()> {
+    fn verify_pin(&self, chosen: &Chosen, pin: Option<SecretString>) -> Result<()> {
         let command = Command::VerifyPin(VerifyPinArgs {
             token: Some(chosen.card_serial.clone()),
-            pin: Some(pin),
+            pin,
         });
         self.service.handle(self.caller, command).map(|_| ())
     }
@@ -127,7 +137,7 @@ impl Door for ServiceDoor<'_> {
     fn sign(
         &self,
         chosen: &Chosen,
-        pin: SecretString,
+        pin: Option<SecretString>,
         content: &[u8],
         shape: SignShape,
     ) -> Result<Vec<u8>> {
@@ -154,7 +164,7 @@ impl Door for ServiceDoor<'_> {
                 without_signed_attributes: !shape.style.signed_attributes,
                 ..CmsOptions::default()
             },
-            pin: Some(pin),
+            pin,
             slot_description: None,
             with_card_serial: false,
             check_validity: false,

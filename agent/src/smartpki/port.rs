@@ -51,13 +51,16 @@ pub struct SignShape {
 pub trait Door {
     /// The signing certificate on the card at `slot` (the only one present for [`Slot::Any`]).
     fn signing_certificate(&self, slot: Slot) -> Result<Chosen, Error>;
-    /// Checks `pin` on the chosen card: one login.
-    fn verify_pin(&self, chosen: &Chosen, pin: SecretString) -> Result<(), Error>;
+    /// Whether the page's PIN may be used for the chosen card now (the channel's PIN source);
+    /// when not, the operations get no PIN and the service finds one itself (its dialog).
+    fn takes_page_pin(&self, chosen: &Chosen) -> bool;
+    /// Checks the PIN on the chosen card: one login.
+    fn verify_pin(&self, chosen: &Chosen, pin: Option<SecretString>) -> Result<(), Error>;
     /// Signs `content` with the chosen certificate's key.
     fn sign(
         &self,
         chosen: &Chosen,
-        pin: SecretString,
+        pin: Option<SecretString>,
         content: &[u8],
         shape: SignShape,
     ) -> Result<Vec<u8>, Error>;
@@ -200,14 +203,15 @@ impl Port {
         Ok(self.key.unwrap_pin(sent)?)
     }
 
-    /// Runs one card operation with `pin`, unless the card already refused that PIN on this
-    /// port; remembers a refusal.
+    /// Runs one card operation with the page's `pin`, unless the card already refused that PIN
+    /// on this port; remembers a refusal. When the channel does not take the page's PIN now,
+    /// the operation runs without it and a refusal is not the page PIN's.
     fn with_pin<T>(
         &mut self,
         door: &dyn Door,
         chosen: &Chosen,
         pin: Pin,
-        operation: impl FnOnce(SecretString) -> Result<T, Error>,
+        operation: impl FnOnce(Option<SecretString>) -> Result<T, Error>,
     ) -> Result<T, StepError> {
         let digest = self.rejected.digest(&chosen.card_serial, &pin);
         if self.rejected.contains(&digest) {
@@ -216,10 +220,14 @@ impl Port {
             }
             .into());
         }
+        if !door.takes_page_pin(chosen) {
+            drop(pin);
+            return Ok(operation(None)?);
+        }
         // The service takes the PIN as the protocol's secret; `pin` is wiped when dropped here.
         let secret = SecretString::new(pin.expose().to_owned());
         drop(pin);
-        match operation(secret) {
+        match operation(Some(secret)) {
             Err(e @ Error::PinIncorrect { .. }) => {
                 self.rejected.remember(digest);
                 Err(e.into())

@@ -188,6 +188,28 @@ fn a_wrong_pin_costs_one_try_and_is_never_sent_again() {
 }
 
 #[test]
+fn on_the_final_try_the_page_pin_is_not_used() {
+    let w = world();
+    let (port, key) = w.open();
+    w.call(port, "Initial", |_| {});
+    for wrong in ["111111", "222222"] {
+        let r = w.call(port, "LoadCertificateByHca", |a| a.pin = pin(&key, wrong));
+        assert_eq!(r.error_code, 9008, "{}", r.error_message);
+    }
+    assert_eq!(w.tries_left(), Some(1));
+    // Even the right PIN from the page is not taken now: the agent's own dialog must ask, and
+    // these tests have none, so the step fails without touching the card.
+    let r = w.call(port, "LoadCertificateByHca", |a| {
+        a.pin = pin(&key, "123456")
+    });
+    assert_eq!(r.error_code, 9011, "{}", r.error_message);
+    w.call(port, "LoadContent", |a| a.content = Some("x".to_owned()));
+    let r = w.call(port, "Sign", |a| a.pin = pin(&key, "333333"));
+    assert_eq!(r.error_code, 9011, "{}", r.error_message);
+    assert_eq!(w.tries_left(), Some(1));
+}
+
+#[test]
 fn steps_need_initial_a_pin_and_content() {
     let w = world();
     let (port, key) = w.open();
