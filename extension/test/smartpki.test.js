@@ -1,11 +1,13 @@
 // The SmartPKI page script (smartpki-shim.js) in a vm with a fake window: ziRSAKey against
 // Node's RSA, the port's messages and msgIds, the PIN encryption, answers that are not ours.
-// And the content script's error numbers against the agent's table.
+// The content script (smartpki-content.js) with a fake runtime: what it forwards, what it
+// answers, and its error numbers against the agent's table.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import vm from "node:vm";
+import { FakePort, FakeWindow, flush } from "./fakes.js";
 
 /** Values made in the vm have the vm's prototypes: compare them as plain JSON. */
 const plain = (v) => JSON.parse(JSON.stringify(v));
@@ -142,4 +144,78 @@ test("the content script's error numbers are the agent's", () => {
     const variant = code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, c) => c.toUpperCase());
     assert.match(codes, new RegExp(`ErrorCode::${variant} => ${number},`), `${code} is ${number} in codes.rs`);
   }
+});
+
+// ---- The content script's side (smartpki-content.js) ----
+
+const CONTENT = readFileSync(new URL("../smartpki-content.js", import.meta.url), "utf8");
+
+/** The content script with a fake runtime; `ours` is what the page-world probe answers. */
+function content({ ours = true } = {}) {
+  const win = new FakeWindow("https://portal.example.gov.tw");
+  win.dispatchEvent = (event) => !ours || !event.cancelable;
+  win.CustomEvent = class { constructor(type, init) { this.type = type; this.cancelable = init?.cancelable; } };
+  const ports = [];
+  const runtime = {
+    connect: ({ name }) => {
+      const port = new FakePort(name);
+      ports.push(port);
+      return port;
+    },
+  };
+  vm.runInNewContext(CONTENT, { window: win, chrome: { runtime }, TextEncoder });
+  const answers = () => win.posted.map((p) => p.data).filter((d) => d["card-agent-smartpki"] === true);
+  return { win, ports, answers };
+}
+
+test("content: reqOpen opens a port (the page's origin never forwarded), info follows unasked", async () => {
+  const { win, ports, answers } = content();
+  win.postMessage({ smartpkiReq: "reqOpen", origin: "https://bank.example/" }, "*");
+  await flush();
+  assert.equal(ports[0].name, "card-agent-smartpki");
+  assert.deepEqual(ports[0].sent, [{ type: "request", id: 1, command: "smartpki-open", arguments: {} }]);
+  ports[0].receive({ type: "response", id: 1, result: { port: 5000000, version: "6.0.1.0", modulus: "ab" } });
+  await flush();
+  const [open, info] = answers();
+  assert.deepEqual(open.res, { success: 5000000, key: "" });
+  assert.deepEqual(info.message, { smartpkiRes: "info", version: "6.0.1.0", modulus: "ab" });
+  assert.ok(win.posted.filter((p) => p.data["card-agent-smartpki"]).every((p) => p.targetOrigin === "https://portal.example.gov.tw"));
+
+  // A step: SmartPKI's fields only, numbers from decimal strings, the msgId echoed.
+  win.postMessage({ smartpkiReq: "sign", tabid: 5000000, msgId: 50000000000, cmd: "Initial", soltIndex: "-1", driverType: 1, style: 320, other: "x" }, "*");
+  await flush();
+  assert.deepEqual(ports[0].sent[1].arguments, { port: 5000000, request: "sign", cmd: "Initial", soltIndex: -1, driverType: 1, style: 320 });
+  ports[0].receive({ type: "response", id: 2, result: { errorCode: 0, errorMessage: "" } });
+  await flush();
+  assert.deepEqual(answers().at(-1).message, { errorCode: 0, errorMessage: "", smartpkiRes: "Initial", cmd: "Initial", msgId: 50000000000 });
+
+  // Another tabid is not ours; a port the agent lost is closed for the page.
+  win.postMessage({ smartpkiReq: "sign", tabid: 7, msgId: 70000, cmd: "GetAll" }, "*");
+  win.postMessage({ smartpkiReq: "sign", tabid: 5000000, msgId: 50000000001, cmd: "GetAll" }, "*");
+  await flush();
+  assert.equal(ports[0].sent.length, 3);
+  ports[0].receive({ type: "response", id: 3, result: { errorCode: 9113, errorMessage: "closed" } });
+  await flush();
+  assert.deepEqual(answers().at(-1), { smartpkiRes: "resClose", tabid: 5000000, "card-agent-smartpki": true });
+});
+
+test("content: a refused site, an agent not running, and a page script that is not ours", async () => {
+  const { win, ports, answers } = content();
+  win.postMessage({ smartpkiReq: "reqOpen" }, "*");
+  await flush();
+  ports[0].receive({ type: "response", id: 1, error: { code: "SITE_NOT_TRUSTED", message: "not trusted" } });
+  await flush();
+  assert.deepEqual(answers().at(-1).res, { err: "not trusted" });
+  win.postMessage({ smartpkiReq: "reqOpen" }, "*");
+  await flush();
+  ports[0].receive({ type: "response", id: 2, error: { code: "INTERNAL", message: "x", agent: "unreachable" } });
+  await flush();
+  const [opened, closed] = answers().slice(-2);
+  assert.equal(opened.res.success, closed.tabid, "a port that opens and closes at once: the page's 20003");
+  assert.equal(closed.smartpkiRes, "resClose");
+
+  const other = content({ ours: false });
+  other.win.postMessage({ smartpkiReq: "reqOpen" }, "*");
+  await flush();
+  assert.equal(other.ports.length, 0, "SmartPKI's own script is in place: not answered");
 });
