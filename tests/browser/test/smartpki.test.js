@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 
-import { DEMO_PIN, Stack, demoCaPem, startSite } from "../lib/stack.js";
+import { BROWSERS, DEMO_PIN, Stack, demoCaPem, startSite } from "../lib/stack.js";
 
 const run = promisify(execFile);
 
@@ -47,7 +47,8 @@ async function openSmartPkiPage(stack, origin) {
   return page;
 }
 
-describe("a SmartPKI page on the SoftHSM card", { timeout: 300_000 }, () => {
+// Once per browser (lib/stack.js BROWSERS): the same cases in Chromium and Firefox.
+for (const browser of BROWSERS) describe(`a SmartPKI page on the SoftHSM card (${browser})`, { timeout: 300_000 }, () => {
   let stack;
   let site;
   let card;
@@ -55,7 +56,7 @@ describe("a SmartPKI page on the SoftHSM card", { timeout: 300_000 }, () => {
   let untrusted;
 
   before(async () => {
-    stack = await Stack.create();
+    stack = await Stack.create({ browser });
     card = await stack.useSoftHsmCard();
     site = await startSite({ trust: [card.chainPem], sites: 2 });
     [trusted, untrusted] = site.origins;
@@ -176,12 +177,12 @@ describe("a SmartPKI page on the SoftHSM card", { timeout: 300_000 }, () => {
   });
 });
 
-describe("a SmartPKI page on the demo token, which counts PIN tries", { timeout: 300_000 }, () => {
+for (const browser of BROWSERS) describe(`a SmartPKI page on the demo token, which counts PIN tries (${browser})`, { timeout: 300_000 }, () => {
   let stack;
   let site;
 
   before(async () => {
-    stack = await Stack.create();
+    stack = await Stack.create({ browser });
     site = await startSite({ trust: [await demoCaPem(stack.dir)], sites: 1 });
     await stack.writeConfig({ trustedSites: site.origins, pinEntry: "auto" });
     await stack.startDemoDaemon();
