@@ -129,7 +129,7 @@ impl Door for ServiceDoor<'_> {
     fn verify_pin(&self, chosen: &Chosen, pin: Option<SecretString>) -> Result<()> {
         let command = Command::VerifyPin(VerifyPinArgs {
             token: Some(chosen.card_serial.clone()),
-            pin,
+            pin: pin.filter(|_| self.takes_page_pin(chosen)),
         });
         self.service.handle(self.caller, command).map(|_| ())
     }
@@ -164,7 +164,7 @@ impl Door for ServiceDoor<'_> {
                 without_signed_attributes: !shape.style.signed_attributes,
                 ..CmsOptions::default()
             },
-            pin,
+            pin: pin.filter(|_| self.takes_page_pin(chosen)),
             slot_description: None,
             with_card_serial: false,
             check_validity: false,

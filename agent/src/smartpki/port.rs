@@ -51,8 +51,9 @@ pub struct SignShape {
 pub trait Door {
     /// The signing certificate on the card at `slot` (the only one present for [`Slot::Any`]).
     fn signing_certificate(&self, slot: Slot) -> Result<Chosen, Error>;
-    /// Whether the page's PIN may be used for the chosen card now (the channel's PIN source);
-    /// when not, the operations get no PIN and the service finds one itself (its dialog).
+    /// Whether the page's PIN will be used for the chosen card now (the channel's PIN source);
+    /// when not (the card's final try), the service drops it and asks in its own dialog, and a
+    /// refusal is not the page PIN's.
     fn takes_page_pin(&self, chosen: &Chosen) -> bool;
     /// Checks the PIN on the chosen card: one login.
     fn verify_pin(&self, chosen: &Chosen, pin: Option<SecretString>) -> Result<(), Error>;
@@ -204,8 +205,8 @@ impl Port {
     }
 
     /// Runs one card operation with the page's `pin`, unless the card already refused that PIN
-    /// on this port; remembers a refusal. When the channel does not take the page's PIN now,
-    /// the operation runs without it and a refusal is not the page PIN's.
+    /// on this port; remembers a refusal of the page's PIN (not one of a PIN the dialog asked
+    /// for in its place).
     fn with_pin<T>(
         &mut self,
         door: &dyn Door,
@@ -220,16 +221,15 @@ impl Port {
             }
             .into());
         }
-        if !door.takes_page_pin(chosen) {
-            drop(pin);
-            return Ok(operation(None)?);
-        }
+        let page_pin_used = door.takes_page_pin(chosen);
         // The service takes the PIN as the protocol's secret; `pin` is wiped when dropped here.
         let secret = SecretString::new(pin.expose().to_owned());
         drop(pin);
         match operation(Some(secret)) {
             Err(e @ Error::PinIncorrect { .. }) => {
-                self.rejected.remember(digest);
+                if page_pin_used {
+                    self.rejected.remember(digest);
+                }
                 Err(e.into())
             }
             other => Ok(other?),
