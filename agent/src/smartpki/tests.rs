@@ -210,6 +210,24 @@ fn on_the_final_try_the_page_pin_is_not_used() {
 }
 
 #[test]
+fn every_port_has_its_own_key() {
+    let w = world();
+    let a = glue::open(&w.service, &w.caller, &w.ports).unwrap();
+    let b = glue::open(&w.service, &w.caller, &w.ports).unwrap();
+    assert_ne!(a.port, b.port);
+    assert_ne!(a.modulus, b.modulus);
+    // A PIN encrypted for one port does not open on the other.
+    let n = rsa::BigUint::parse_bytes(a.modulus.as_bytes(), 16).unwrap();
+    let for_a = RsaPublicKey::new(n, rsa::BigUint::from(65_537u32)).unwrap();
+    w.call(b.port, "Initial", |_| {});
+    let r = w.call(b.port, "LoadCertificateByHca", |x| {
+        x.pin = pin(&for_a, "123456")
+    });
+    assert_eq!(r.error_code, 9111, "{}", r.error_message);
+    assert_eq!(w.tries_left(), Some(3));
+}
+
+#[test]
 fn steps_need_initial_a_pin_and_content() {
     let w = world();
     let (port, key) = w.open();
