@@ -6,7 +6,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use card_agent_protocol::message::{
     Command, SmartPkiCallArgs, SmartPkiCloseResult, SmartPkiOpenResult, SmartPkiReply,
-    VerifyPinArgs,
 };
 use card_agent_protocol::secret::SecretString;
 
@@ -16,9 +15,12 @@ use super::pin_unwrap::PortKey;
 use super::port::{Chosen, Door, Port, SignShape};
 use super::ports::Ports;
 use crate::error::{Error, Result};
+use crate::pin::PinState;
 use crate::policy::Origin;
+use crate::service::pin_source::{request_pin, RequestPin};
 use crate::service::{Caller, Service, SignRequest};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+use crate::token::{TokenCertificate, TokenInfo};
 
 /// The hash of every SmartPKI signature. SmartPKI's own choice is not published; SHA-256 is
 /// what current government verifiers expect.
@@ -28,7 +30,12 @@ const HASH: HashAlgorithm = HashAlgorithm::Sha256;
 /// the site is not yet trusted), then makes the port and its key.
 pub fn open(service: &Service, caller: &Caller, ports: &Ports) -> Result<SmartPkiOpenResult> {
     let origin = page_origin(caller)?;
-    service.admit(caller)?;
+    // SmartPKI pages have no /addDomain: their first connect is where the user is asked.
+    if !service.is_trusted(caller) && !service.confirm_site(origin, caller.lang, &caller.client)? {
+        return Err(Error::SiteNotTrusted {
+            origin: origin.to_string(),
+        });
+    }
     let port = Port::new(PortKey::generate()?);
     let info = port.info();
     let handle = ports.insert(origin.clone(), port)?;
@@ -49,8 +56,13 @@ pub fn call(
     args: SmartPkiCallArgs,
 ) -> Result<SmartPkiReply> {
     let origin = page_origin(caller)?;
-    // The user may have withdrawn the site since the port opened.
-    service.admit_without_asking(caller)?;
+    // The user may have withdrawn the site since the port opened (the service admits every
+    // card operation too; this refuses the port's other steps).
+    if !service.is_trusted(caller) {
+        return Err(Error::SiteNotTrusted {
+            origin: origin.to_string(),
+        });
+    }
     // A port this connection does not hold for this origin (closed, or lost with an agent
     // that restarted): the page is told in SmartPKI's terms, and the extension closes its port.
     let Ok(port) = ports.get(args.port, origin) else {
@@ -78,8 +90,7 @@ pub fn close(caller: &Caller, ports: &Ports, handle: u64) -> Result<SmartPkiClos
 /// SmartPKI ports are for web pages: the origin is the browser's.
 fn page_origin(caller: &Caller) -> Result<&Origin> {
     caller
-        .origin
-        .as_ref()
+        .site()
         .ok_or_else(|| Error::BadInput("SmartPKI commands need the page's origin".to_owned()))
 }
 
@@ -89,49 +100,75 @@ struct ServiceDoor<'a> {
     caller: &'a Caller,
 }
 
+impl ServiceDoor<'_> {
+    /// Every card with its certificates, as the service gives them to this caller.
+    fn cards(&self) -> Result<Vec<(TokenInfo, Vec<TokenCertificate>)>> {
+        self.service.certificates(self.caller)
+    }
+
+    fn card(&self, chosen: &Chosen) -> Option<TokenInfo> {
+        self.cards()
+            .ok()?
+            .into_iter()
+            .map(|(token, _)| token)
+            .find(|t| t.serial == chosen.card_serial)
+    }
+}
+
 impl Door for ServiceDoor<'_> {
-    /// The PIN source of this channel: the page's PIN, except when the card has one try left,
-    /// where a PIN typed into a web page must not be the one that locks the card: the service
-    /// then asks in the agent's own dialog (and with `pin_entry = "page"` there is none, so the
-    /// step fails with PIN_REQUIRED instead of risking the card).
-    // The one-door work gives the service a PIN-source table per channel; this becomes its
-    // SmartPKI row there.
+    /// The service's PIN-source table for this caller (SmartPKI pages: the page's PIN unless
+    /// the card is on its final try, when only the agent's dialog asks).
     fn takes_page_pin(&self, chosen: &Chosen) -> bool {
-        self.tries_left(chosen) != Some(1)
+        match request_pin(self.caller.who()) {
+            RequestPin::Never => false,
+            RequestPin::Always => true,
+            RequestPin::UnlessFinalTry => self
+                .card(chosen)
+                .is_some_and(|t| t.pin_state != PinState::FinalTry),
+        }
     }
 
     fn signing_certificate(&self, slot: Slot) -> Result<Chosen> {
-        let core = self.service.core();
-        let (token, cert) = match slot {
-            Slot::Any => core.find_certificate(None)?,
-            Slot::Index(n) => {
-                let token = core
-                    .tokens()?
-                    .into_iter()
-                    .nth(n)
-                    .ok_or(Error::NoToken { serial: None })?;
-                let cert = core
-                    .certificates(token.token_ref)?
-                    .into_iter()
-                    .find(|c| c.has_private_key && c.info.is_for_signing() && !c.info.is_ca)
-                    .ok_or_else(|| Error::CertNotFound {
-                        wanted: "a signing certificate".to_owned(),
-                    })?;
-                (token, cert)
-            }
+        let cards = self.cards()?;
+        let cards: Vec<_> = match slot {
+            Slot::Any => cards,
+            Slot::Index(n) => vec![cards
+                .into_iter()
+                .nth(n)
+                .ok_or(Error::NoToken { serial: None })?],
         };
-        Ok(Chosen {
-            card_serial: token.serial,
-            info: cert.info,
-        })
+        let mut found: Vec<(String, TokenCertificate)> = cards
+            .into_iter()
+            .flat_map(|(token, certs)| {
+                certs
+                    .into_iter()
+                    .filter(|c| c.has_private_key && c.info.is_for_signing() && !c.info.is_ca)
+                    .map(move |c| (token.serial.clone(), c))
+            })
+            .collect();
+        match found.len() {
+            0 => Err(Error::CertNotFound {
+                wanted: "a signing certificate".to_owned(),
+            }),
+            1 => {
+                let (card_serial, cert) = found.remove(0);
+                Ok(Chosen {
+                    card_serial,
+                    info: cert.info,
+                })
+            }
+            // Never one of several at random: the page cannot choose, so the user removes a
+            // card (or the page names a reader).
+            _ => Err(Error::Ambiguous {
+                what: "several signing certificates are present".to_owned(),
+                choose: crate::error::Choice::Certificate,
+            }),
+        }
     }
 
     fn verify_pin(&self, chosen: &Chosen, pin: Option<SecretString>) -> Result<()> {
-        let command = Command::VerifyPin(VerifyPinArgs {
-            token: Some(chosen.card_serial.clone()),
-            pin: pin.filter(|_| self.takes_page_pin(chosen)),
-        });
-        self.service.handle(self.caller, command).map(|_| ())
+        self.service
+            .verify_pin(self.caller, Some(&chosen.card_serial), pin)
     }
 
     fn sign(
@@ -164,7 +201,7 @@ impl Door for ServiceDoor<'_> {
                 without_signed_attributes: !shape.style.signed_attributes,
                 ..CmsOptions::default()
             },
-            pin: pin.filter(|_| self.takes_page_pin(chosen)),
+            pin,
             slot_description: None,
             with_card_serial: false,
             check_validity: false,
@@ -173,13 +210,7 @@ impl Door for ServiceDoor<'_> {
     }
 
     fn tries_left(&self, chosen: &Chosen) -> Option<u8> {
-        self.service
-            .core()
-            .tokens()
-            .ok()?
-            .into_iter()
-            .find(|t| t.serial == chosen.card_serial)?
-            .known_tries_left()
+        self.card(chosen)?.known_tries_left()
     }
 }
 

@@ -13,8 +13,10 @@ use super::pin_unwrap::tests::page_encrypt;
 use super::ports::Ports;
 use crate::card_core::{CardCore, CoreOptions};
 use crate::config::PinEntry;
-use crate::policy::{Origin, Policy};
-use crate::service::{Caller, Service, Settings};
+use crate::pinentry::Client;
+use crate::policy::Policy;
+use crate::service::caller::{decide_ipc, IpcFacts};
+use crate::service::{Caller, OurExtensions, Service, Settings};
 use rsa::RsaPublicKey;
 
 const SITE: &str = "https://portal.example.gov.tw";
@@ -44,11 +46,12 @@ fn world() -> World {
         Settings {
             pin_entry: PinEntry::Auto,
             environment: None,
+            extensions: OurExtensions::default(),
         },
     );
     World {
         service,
-        caller: Caller::new(Some(Origin::parse(SITE).unwrap()), Language::En),
+        caller: page(SITE),
         ports: Ports::default(),
         _dir: dir,
     }
@@ -81,12 +84,25 @@ impl World {
     }
 
     fn tries_left(&self) -> Option<u8> {
-        self.service
-            .core()
-            .select_token(None)
-            .unwrap()
-            .known_tries_left()
+        let cards = self.service.certificates(&self.caller).unwrap();
+        cards[0].0.known_tries_left()
     }
+}
+
+/// A SmartPKI page's caller, as the daemon decides it for a `smartpki-*` request.
+fn page(origin: &str) -> Caller {
+    let facts = IpcFacts {
+        origin: Some(origin),
+        legacy: false,
+        smartpki: true,
+    };
+    decide_ipc(
+        facts,
+        &OurExtensions::default(),
+        Language::En,
+        Client::new(),
+    )
+    .unwrap()
 }
 
 fn pin(key: &RsaPublicKey, pin: &str) -> Option<SecretString> {
@@ -263,10 +279,7 @@ fn steps_need_initial_a_pin_and_content() {
 fn ports_belong_to_their_site_and_close() {
     let w = world();
     let (port, _) = w.open();
-    let other = Caller::new(
-        Some(Origin::parse("https://other.example.gov.tw").unwrap()),
-        Language::En,
-    );
+    let other = page("https://other.example.gov.tw");
     let args = SmartPkiCallArgs {
         port,
         request: "info".to_owned(),
@@ -283,10 +296,7 @@ fn ports_belong_to_their_site_and_close() {
     assert!(glue::close(&w.caller, &w.ports, port).unwrap().closed);
     assert_eq!(closed(&w.caller), 9113);
     // A site the policy does not trust, with no dialog to ask: no port.
-    let stranger = Caller::new(
-        Some(Origin::parse("https://evil.example.com").unwrap()),
-        Language::En,
-    );
+    let stranger = page("https://evil.example.com");
     assert!(glue::open(&w.service, &stranger, &w.ports).is_err());
     assert!(w.ports.is_empty());
     // Local programs have no SmartPKI ports.
