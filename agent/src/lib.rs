@@ -25,6 +25,8 @@
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
 //! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
+//! - [`framed`]: the one framed connection (read a frame, write a frame, clean end vs cut
+//!   frame, buffers wiped) under the daemon, the native host, the tray and the doctor.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
 //!   template, every OS), the service and tray files, the generated installer inputs.
@@ -46,6 +48,7 @@ pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod error;
+pub mod framed;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod install;
