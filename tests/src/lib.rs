@@ -18,7 +18,7 @@
 //!   modules (PIN pad, HiCOS tries flags, hangs, crashes, garbage, card removal, latencies).
 //! - [`load`]: a bounded concurrent-load driver for the daemon's socket.
 //! - [`fuzz_harness`]: the fuzz targets' bodies, shared by `fuzz/` (libFuzzer, nightly) and
-//!   the stable replay test of the committed corpus and regressions.
+//!   the stable replay test of the committed seeds and regressions.
 #![forbid(unsafe_code)]
 
 pub mod agent;
