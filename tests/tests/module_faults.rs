@@ -139,6 +139,13 @@ fn garbage_from_a_module_is_refused_with_what_was_wrong() {
     let r = s.cli(&["verify-pin", "--pin-stdin"]);
     assert_ne!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("token label is not UTF-8"), "{r:?}");
+    let check = s.doctor_module_check();
+    assert_eq!(check["status"], "failed", "{check:#}");
+    assert!(
+        text_of(&check).contains("token label is not UTF-8"),
+        "{check:#}"
+    );
+    assert!(check["fix"].is_object(), "a fix is offered: {check:#}");
 
     // A length no certificate has: refused before anything is allocated for it.
     s.wrap.set("garbage = value_length\n");
