@@ -16,6 +16,7 @@
 //! - [`cli`]: the `card-agent` command line, one module per command.
 //! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
 //! - [`cms_signature`]: CMS SignedData ("PKCS7") with the signed attributes legacy pages expect.
+//! - [`envelope`]: CMS EnvelopedData read for legacy decryption (the card unwraps the key).
 //! - [`demo`]: the DEMO software token for `--demo`, and the MOICA-like test PKI it (and the
 //!   SoftHSM test fixture) issues certificates from.
 //! - [`reader`]: the PC/SC layer: reader snapshots, card events, ATR recognition.
@@ -45,6 +46,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod doctor;
+pub mod envelope;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue};
@@ -13,11 +12,10 @@ use serde_json::{json, Value};
 
 use super::guard::{self, Requester};
 use super::tbs::TbsPackage;
-use super::{bmp, codes, pages, pkcs11info, Body};
+use super::{add_domain, bmp, codes, decrypt, pages, pkcs11info, sign, Body};
 use crate::error::{Error, Result};
 use crate::policy::Origin;
-use crate::service::{Caller, Service, SignRequest};
-use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+use crate::service::{Caller, Service};
 use card_agent_protocol::Language;
 
 /// Longest a request that may show the PIN dialog can take.
@@ -31,6 +29,8 @@ pub struct Context {
     pub requester: Requester,
     /// The language of messages.
     pub lang: Language,
+    /// `/addDomain`'s questions, on the HTTP server only.
+    pub questions: Option<Arc<super::add_domain::Questions>>,
 }
 
 /// The language pages' users read: zh-TW unless the browser prefers something else first.
@@ -67,16 +67,19 @@ pub async fn route(
             version_text(),
         ),
         (&Method::GET | &Method::POST, "/pkcs11info") => pkcs11info(ctx, with_cert).await,
-        (&Method::POST, "/sign" | "/umakeSig") => sign(ctx, &body).await,
-        (&Method::POST, "/decrypt") => decrypt(ctx, &body).await,
+        (&Method::POST, "/sign" | "/umakeSig" | "/decrypt") => {
+            package(ctx, uri.path(), &body).await
+        }
         (&Method::GET, "/popupForm" | "/ChtPopupForm") => html(pages::popup_form()),
-        (&Method::GET, "/addDomain") => add_domain(ctx, uri.query().unwrap_or("")).await,
+        (&Method::GET, "/addDomain") => {
+            add_domain::add_domain(ctx, uri.query().unwrap_or("")).await
+        }
         // The self-test page pages link to is the agent's full one.
         (&Method::GET, "/selfTest.htm") => redirect("/selftest/"),
-        (&Method::GET, "/p11Image.bmp") => p11_image(ctx, with_cert).await,
+        (&Method::GET, "/p11Image.bmp") => p11_image(ctx).await,
         (&Method::GET, "/waiting.gif") => bytes("image/gif", pages::waiting_gif()),
         (&Method::POST, "/CardManagement/sendCardCommand") => {
-            let func = TbsPackage::from_form(&body)
+            let func = TbsPackage::from_body(&body)
                 .and_then(Result::ok)
                 .and_then(|p| p.func())
                 .unwrap_or_default();
@@ -100,24 +103,74 @@ pub async fn route(
     }
 }
 
+/// `/sign`, `/umakeSig` and `/decrypt`: the body is a tbsPackage (form field or raw JSON) and
+/// its `func` says what to do. The answer's `func` is the response's name (`sign`,
+/// `umakeSig`, `decrypt`), on errors too: pages ignore any other.
+async fn package(ctx: &Context, path: &str, body: &[u8]) -> Response<Body> {
+    let fallback = match path {
+        "/decrypt" => "decrypt",
+        "/umakeSig" => "umakeSig",
+        _ => "sign",
+    };
+    let parsed = match TbsPackage::from_body(body) {
+        None => Err("the body has no tbsPackage"),
+        Some(Err(_)) => Err("tbsPackage is not valid JSON"),
+        Some(Ok(p)) => Ok(p),
+    };
+    let package = match parsed {
+        Ok(p) => p,
+        Err(why) => {
+            return json_response(ctx, None, fail_with(fallback, codes::JSON_FORMAT, 0, why))
+        }
+    };
+    let func = package.func().unwrap_or_else(|| match path {
+        "/decrypt" => "DecryptData".to_owned(),
+        "/umakeSig" => "umakeSig".to_owned(),
+        _ => "MakeSignature".to_owned(),
+    });
+    match func.as_str() {
+        "DecryptData" => decrypt::decrypt(ctx, package).await,
+        "MakeSignature" => sign::sign(ctx, package, false).await,
+        "umakeSig" => sign::sign(ctx, package, true).await,
+        // Card management and anything else: the request's func echoed, as the vendor does.
+        _ => json_response(
+            ctx,
+            None,
+            fail_with(&func, codes::UNSUPPORTED, 0, "unsupported func"),
+        ),
+    }
+}
+
+/// `GET /`: what administrators' scripts read with `version:([\d.]+)`, with card-agent's own
+/// version beside it.
 fn version_text() -> String {
     format!(
-        "card-agent {} — HiPKI Local Sign Server compatible interface\nversion:{}\n",
+        "version:{}\ncard-agent {} (HiPKI Local Sign Server compatible interface)\n",
+        pkcs11info::COMPAT_VERSION,
         env!("CARGO_PKG_VERSION"),
-        pkcs11info::COMPAT_VERSION
     )
 }
 
-/// The caller as the service sees it: local programs and our own pages have no site; the popup
-/// bridge speaks for its opener; a page speaks for its origin.
+/// The caller as the service sees it: a local program has no site; the popup bridge speaks
+/// for its opener; a page speaks for its origin. A browser request that names no origin, our
+/// own page without an opener, and anything unparseable are refused, never "local".
 fn caller(ctx: &Context) -> Result<Caller> {
     let origin = match &ctx.requester {
-        Requester::Local | Requester::OwnPage { opener: None } => None,
-        Requester::OwnPage { opener: Some(o) } => Some(o.clone()),
-        Requester::Site(o) => Some(o.clone()),
+        Requester::Local => None,
+        Requester::OwnPage { opener: Some(o) } | Requester::Site(o) => Some(o.clone()),
+        Requester::OwnPage { opener: None } => {
+            return Err(Error::SiteNotTrusted {
+                origin: "card-agent's own page without an opener".to_owned(),
+            })
+        }
+        Requester::Browser { .. } => {
+            return Err(Error::SiteNotTrusted {
+                origin: "a browser request that names no site".to_owned(),
+            })
+        }
         Requester::Invalid => {
             return Err(Error::SiteNotTrusted {
-                origin: "null".to_owned(),
+                origin: "an origin that does not parse".to_owned(),
             })
         }
     };
@@ -126,7 +179,7 @@ fn caller(ctx: &Context) -> Result<Caller> {
 
 /// The caller, admitted only if its site is already trusted (no dialog: pages call
 /// `/addDomain` for that). Returns the origin to echo in CORS.
-fn admitted(ctx: &Context) -> Result<(Caller, Option<Origin>)> {
+pub(super) fn admitted(ctx: &Context) -> Result<(Caller, Option<Origin>)> {
     let caller = caller(ctx)?;
     ctx.service.admit_without_asking(&caller)?;
     let cors = match &ctx.requester {
@@ -137,250 +190,41 @@ fn admitted(ctx: &Context) -> Result<(Caller, Option<Origin>)> {
 }
 
 async fn pkcs11info(ctx: &Context, with_cert: bool) -> Response<Body> {
-    let func = if with_cert {
-        "GetUserCert"
-    } else {
-        "CheckEnvir"
-    };
-    let (_, cors) = match admitted(ctx) {
+    let func = pkcs11info::FUNC;
+    let (caller, cors) = match admitted(ctx) {
         Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(func, &e, ctx.lang)),
+        Err(e) => return json_response(ctx, None, failure(ctx, func, &e)),
     };
     let service = ctx.service.clone();
-    match blocking(move || pkcs11info::build(service.core(), with_cert)).await {
+    let work = move || pkcs11info::build(service.core(), with_cert);
+    match blocking(ctx, &caller.client, work).await {
         Ok(v) => json_response(ctx, cors.as_ref(), v),
-        Err(e) => json_response(ctx, cors.as_ref(), failure(func, &e, ctx.lang)),
+        Err(e) => json_response(ctx, cors.as_ref(), failure(ctx, func, &e)),
     }
 }
 
-async fn p11_image(ctx: &Context, with_cert: bool) -> Response<Body> {
-    let func = if with_cert {
-        "GetUserCert"
-    } else {
-        "CheckEnvir"
+/// `/p11Image.bmp`: the compact pkcs11info in pixel row 0 of an image whose size never
+/// changes. A page's origin gets CORS on every answer (an untrusted page must be able to read
+/// `0x76000031` to offer `/addDomain`); only a trusted one gets card facts.
+async fn p11_image(ctx: &Context) -> Response<Body> {
+    let func = pkcs11info::FUNC;
+    let page = match &ctx.requester {
+        Requester::Site(o) => Some(o.clone()),
+        _ => None,
     };
-    let (value, cors) = match admitted(ctx) {
-        Err(e) => (failure(func, &e, ctx.lang), None),
-        Ok((_, cors)) => {
+    let value = match admitted(ctx) {
+        Err(e) => failure(ctx, func, &e),
+        Ok((caller, _)) => {
             let service = ctx.service.clone();
-            let v = blocking(move || pkcs11info::build(service.core(), with_cert)).await;
-            (v.unwrap_or_else(|e| failure(func, &e, ctx.lang)), cors)
+            let work = move || pkcs11info::build(service.core(), false);
+            blocking(ctx, &caller.client, work)
+                .await
+                .unwrap_or_else(|e| failure(ctx, func, &e))
         }
     };
-    let mut r = bytes("image/bmp", bmp::pack(value.to_string().as_bytes()));
-    add_cors(&mut r, cors.as_ref());
+    let mut r = bytes("image/bmp", bmp::pack(&pkcs11info::compact(&value)));
+    add_cors(&mut r, page.as_ref());
     r
-}
-
-async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
-    let Some(package) = TbsPackage::from_form(body) else {
-        return json_response(
-            ctx,
-            None,
-            fail_with(
-                "MakeSignature",
-                codes::JSON_FORMAT,
-                0,
-                "the body has no tbsPackage",
-            ),
-        );
-    };
-    let mut package = match package {
-        Ok(p) => p,
-        Err(_) => {
-            return json_response(
-                ctx,
-                None,
-                fail_with(
-                    "MakeSignature",
-                    codes::JSON_FORMAT,
-                    0,
-                    "tbsPackage is not valid JSON",
-                ),
-            )
-        }
-    };
-    let func = package.func().unwrap_or_else(|| "MakeSignature".to_owned());
-    if func == "DecryptData" {
-        return decrypt_package(ctx, package).await;
-    }
-    if func != "MakeSignature" && func != "umakeSig" {
-        return json_response(
-            ctx,
-            None,
-            fail_with(&func, codes::UNSUPPORTED, 0, "unsupported func"),
-        );
-    }
-    let (caller, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(&func, &e, ctx.lang)),
-    };
-    let request = match sign_request(&mut package, func == "umakeSig") {
-        Ok(r) => r,
-        Err((code, why)) => {
-            return json_response(ctx, cors.as_ref(), fail_with(&func, code, 0, why))
-        }
-    };
-    let with_card_sn = request.with_card_serial;
-    let service = ctx.service.clone();
-    let outcome = blocking(move || service.sign(&caller, request)).await;
-    let value = match outcome {
-        Ok(out) => {
-            let b64 = base64::engine::general_purpose::STANDARD;
-            let mut v = json!({
-                "func": func,
-                "ret_code": codes::OK,
-                "last_error": 0,
-                "signature": b64.encode(&out.signature),
-                "certb64": b64.encode(&out.certificate.info.der),
-            });
-            if with_card_sn {
-                v["cardSN"] = out.token.serial.into();
-            }
-            v
-        }
-        Err(e) => failure(&func, &e, ctx.lang),
-    };
-    json_response(ctx, cors.as_ref(), value)
-}
-
-/// HiPKI's MakeSignature fields as a service request. Errors are `(ret_code, reason)`.
-fn sign_request(
-    p: &mut TbsPackage,
-    umake: bool,
-) -> std::result::Result<SignRequest, (u32, &'static str)> {
-    let tbs = p.text("tbs").ok_or((codes::MISSING_TBS, "tbs is empty"))?;
-    let data = match p.text("tbsEncoding").map(|e| e.to_ascii_lowercase()) {
-        None => tbs.into_bytes(),
-        Some(e) if e == "none" => tbs.into_bytes(),
-        Some(e) if e == "base64" => {
-            decode_base64(&tbs).ok_or((codes::BASE64, "tbs is not valid base64"))?
-        }
-        Some(_) => return Err((codes::BAD_PARAMETER, "tbsEncoding must be NONE or base64")),
-    };
-    let hash = match p.text("hashAlgorithm") {
-        None => HashAlgorithm::Sha256,
-        Some(h) => HashAlgorithm::parse(&h).ok_or((
-            codes::BAD_PARAMETER,
-            "hashAlgorithm must be SHA1, SHA256, SHA384 or SHA512",
-        ))?,
-    };
-    // PKCS7 carries the signed text inside (attached), so a server can verify the signature
-    // from it alone, as with HiPKI.
-    let format = match p.text("signatureType").map(|t| t.to_ascii_uppercase()) {
-        None => SignFormat::CmsAttached,
-        Some(t) if t == "PKCS7" => SignFormat::CmsAttached,
-        Some(t) if t == "PKCS1" => SignFormat::Pkcs1,
-        Some(_) => return Err((codes::BAD_PARAMETER, "signatureType must be PKCS7 or PKCS1")),
-    };
-    Ok(SignRequest {
-        certificate: None,
-        input: SignInput::Data(data),
-        hash,
-        format,
-        cms: CmsOptions {
-            nonce: p.text("nonce").map(String::into_bytes),
-            ..CmsOptions::default()
-        },
-        pin: p.take_secret("pin"),
-        slot_description: p.text("slotDescription"),
-        with_card_serial: umake || p.flag("withCardSN"),
-        check_validity: p.flag("checkValidity"),
-    })
-}
-
-async fn decrypt(ctx: &Context, body: &[u8]) -> Response<Body> {
-    let package = TbsPackage::from_form(body).and_then(Result::ok);
-    match package {
-        Some(p) => decrypt_package(ctx, p).await,
-        None => json_response(
-            ctx,
-            None,
-            fail_with(
-                "DecryptData",
-                codes::JSON_FORMAT,
-                0,
-                "tbsPackage is not valid JSON",
-            ),
-        ),
-    }
-}
-
-async fn decrypt_package(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
-    let func = "DecryptData";
-    let (caller, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(func, &e, ctx.lang)),
-    };
-    // The field's name is not documented anywhere public; accept the likely spellings.
-    let cipher = ["cipher", "cipherText", "ciphertext", "encData", "tbs"]
-        .iter()
-        .find_map(|k| p.text(k));
-    let Some(cipher) = cipher else {
-        return json_response(
-            ctx,
-            cors.as_ref(),
-            fail_with(func, codes::MISSING_CIPHER, 0, "no ciphertext"),
-        );
-    };
-    let Some(cipher) = decode_base64(&cipher) else {
-        return json_response(
-            ctx,
-            cors.as_ref(),
-            fail_with(func, codes::BASE64, 0, "the ciphertext is not valid base64"),
-        );
-    };
-    let (pin, slot) = (p.take_secret("pin"), p.text("slotDescription"));
-    let service = ctx.service.clone();
-    let outcome = blocking(move || service.decrypt(&caller, &cipher, pin, slot.as_deref())).await;
-    let value = match outcome {
-        Ok(plain) => {
-            let plain = zeroize::Zeroizing::new(plain);
-            json!({
-                "func": func,
-                "ret_code": codes::OK,
-                "last_error": 0,
-                "data": base64::engine::general_purpose::STANDARD.encode(&*plain),
-                "tbsEncoding": "base64",
-            })
-        }
-        Err(e) => failure(func, &e, ctx.lang),
-    };
-    json_response(ctx, cors.as_ref(), value)
-}
-
-/// `/addDomain?domain=<host or origin>`: the user decides in the agent's own dialog; the page
-/// never adds a site by itself. The answer goes back to the opener by postMessage.
-async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
-    let domain = form_value(query.as_bytes(), "domain").unwrap_or_default();
-    let candidate = if domain.contains("://") {
-        domain.clone()
-    } else {
-        format!("https://{domain}")
-    };
-    let origin = match Origin::parse_page(&candidate) {
-        Ok(o) => o,
-        Err(_) => {
-            return html(pages::add_domain_answer(
-                codes::FORBIDDEN_DOMAIN,
-                None,
-                false,
-            ))
-        }
-    };
-    let service = ctx.service.clone();
-    let caller = Caller::new(Some(origin.clone()), ctx.lang);
-    let answer = blocking(move || service.ask_user_to_trust(&caller)).await;
-    let (code, approved) = match answer {
-        Ok(true) => (codes::OK, true),
-        Ok(false) => (codes::CANCELLED, false),
-        Err(e) => (codes::for_error(&e).0, false),
-    };
-    html(pages::add_domain_answer(
-        code,
-        Some(origin.as_str()),
-        approved,
-    ))
 }
 
 fn preflight(ctx: &Context) -> Response<Body> {
@@ -416,39 +260,94 @@ fn preflight(ctx: &Context) -> Response<Body> {
     r
 }
 
-/// Runs blocking service work on a blocking thread, bounded in time.
-async fn blocking<T: Send + 'static>(
+/// Runs blocking service work for `client` on a blocking thread, bounded in time. When the
+/// HTTP client goes away (hyper drops this future) or the time runs out, the client is marked
+/// gone: its dialogs close and no card operation starts for it after that. A result that
+/// finished in the race is discarded, and the log says so.
+pub(super) async fn blocking<T: Send + 'static>(
+    ctx: &Context,
+    client: &crate::pinentry::Client,
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    match tokio::time::timeout(CARD_TIMEOUT, tokio::task::spawn_blocking(work)).await {
+    let guard = Abandoned {
+        service: ctx.service.clone(),
+        client: client.clone(),
+        armed: true,
+    };
+    let watched = client.clone();
+    let sender = sender(&ctx.requester);
+    let task = tokio::task::spawn_blocking(move || {
+        let outcome = work();
+        if watched.is_gone() {
+            let result = if outcome.is_ok() { "discarded" } else { "none" };
+            tracing::info!(result, "legacy request: the page went away ({sender})");
+        }
+        outcome
+    });
+    let outcome = match tokio::time::timeout(CARD_TIMEOUT, task).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Err(Error::Internal(format!("request failed: {e}"))),
         Err(_) => Err(Error::Timeout),
+    };
+    let mut guard = guard;
+    guard.armed = matches!(outcome, Err(Error::Timeout));
+    outcome
+}
+
+/// Marks a request's client gone when its future is dropped before the work ended.
+struct Abandoned {
+    service: Arc<Service>,
+    client: crate::pinentry::Client,
+    armed: bool,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if self.armed {
+            self.service.client_gone(&self.client);
+        }
     }
 }
 
 /// A failure response with the mapped codes and a message for people.
-fn failure(func: &str, error: &Error, lang: Language) -> Value {
+pub(super) fn failure(ctx: &Context, func: &str, error: &Error) -> Value {
     let (ret_code, last_error) = codes::for_error(error);
-    tracing::info!(func, code = %error.code(), ret_code = format!("{ret_code:#x}"), "legacy request failed");
-    json!({ "func": func, "ret_code": ret_code, "last_error": last_error, "message": error.user_message(lang) })
+    let sender = sender(&ctx.requester);
+    // Bounded per sender, so that a page cannot push the records that matter out of the log.
+    if let Some(left_out) = super::log_limit::admit(&sender, error.code().as_str()) {
+        tracing::info!(func, %sender, code = %error.code(), ret_code = format!("{ret_code:#x}"), left_out, "legacy request failed");
+    }
+    json!({ "func": func, "ret_code": ret_code, "last_error": last_error, "message": error.user_message(ctx.lang) })
 }
 
-fn fail_with(func: &str, ret_code: u32, last_error: u32, message: &str) -> Value {
+/// Who sent a request, for the log.
+pub(super) fn sender(requester: &Requester) -> String {
+    match requester {
+        Requester::Local => "local program".to_owned(),
+        Requester::OwnPage { opener: Some(o) } => format!("popup for {o}"),
+        Requester::OwnPage { opener: None } => "card-agent page".to_owned(),
+        Requester::Site(o) => o.to_string(),
+        Requester::Browser { referer: Some(o) } => format!("browser navigation from {o}"),
+        Requester::Browser { referer: None } => "browser request without origin".to_owned(),
+        Requester::Invalid => "unparseable origin".to_owned(),
+    }
+}
+
+pub(super) fn fail_with(func: &str, ret_code: u32, last_error: u32, message: &str) -> Value {
     json!({ "func": func, "ret_code": ret_code, "last_error": last_error, "message": message })
 }
 
-fn form_value(form: &[u8], key: &str) -> Option<String> {
+pub(super) fn form_value(form: &[u8], key: &str) -> Option<String> {
     form_urlencoded::parse(form)
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
 
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     card_agent_protocol::encoding::decode_base64(s.trim()).ok()
 }
 
-fn json_response(ctx: &Context, cors: Option<&Origin>, value: Value) -> Response<Body> {
+pub(super) fn json_response(ctx: &Context, cors: Option<&Origin>, value: Value) -> Response<Body> {
     let mut r = text(
         ctx,
         StatusCode::OK,
@@ -467,7 +366,7 @@ fn redirect(location: &'static str) -> Response<Body> {
     r
 }
 
-fn html(page: String) -> Response<Body> {
+pub(super) fn html(page: String) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(page)));
     let h = r.headers_mut();
     h.insert(

@@ -26,10 +26,12 @@ const POPUP_FORM: &str = r#"<!doctype html>
   var opener = window.opener;
   var status = document.getElementById("status");
   if (!opener) { status.textContent = "{open_from_page}"; return; }
+  // Request func -> [method, path, the response's func (what pages dispatch on)].
   var routes = {
-    MakeSignature: ["POST", "/sign"], umakeSig: ["POST", "/sign"],
-    GetUserCert: ["GET", "/pkcs11info?withcert=true"], CheckEnvir: ["GET", "/pkcs11info"],
-    DecryptData: ["POST", "/decrypt"]
+    MakeSignature: ["POST", "/sign", "sign"], umakeSig: ["POST", "/umakeSig", "umakeSig"],
+    GetUserCert: ["GET", "/pkcs11info?withcert=true", "pkcs11info"],
+    CheckEnvir: ["GET", "/pkcs11info", "pkcs11info"],
+    DecryptData: ["POST", "/decrypt", "decrypt"]
   };
   var busy = false;
   function reply(text, origin) {
@@ -44,7 +46,7 @@ const POPUP_FORM: &str = r#"<!doctype html>
       reply(JSON.stringify({ func: "", ret_code: 0x7600000B, last_error: 0 }), ev.origin); return;
     }
     busy = true;
-    var route = routes[func] || ["POST", "/sign"];
+    var route = routes[func] || ["POST", "/sign", func];
     var init = { method: route[0], headers: { "X-Card-Agent-Opener": ev.origin }, cache: "no-store" };
     if (route[0] === "POST") {
       init.headers["Content-Type"] = "application/x-www-form-urlencoded";
@@ -53,8 +55,9 @@ const POPUP_FORM: &str = r#"<!doctype html>
     fetch(route[1], init)
       .then(function (r) { return r.text(); })
       .then(function (t) { reply(t, ev.origin); })
-      .catch(function () { reply(JSON.stringify({ func: func, ret_code: 0x7600000D, last_error: 0 }), ev.origin); });
+      .catch(function () { reply(JSON.stringify({ func: route[2], ret_code: 0x7600000D, last_error: 0 }), ev.origin); });
   });
+  // First, before anything else: pages give up when this has not arrived within 3.5 s.
   opener.postMessage('{"func":"getTbs"}', "*");
 })();
 </script></body></html>

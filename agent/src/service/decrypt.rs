@@ -24,6 +24,27 @@ impl Service {
         self.core.decrypt(&token, &cert, &pin, ciphertext)
     }
 
+    /// Opens a CMS EnvelopedData made for the token's encryption certificate: the card
+    /// unwraps the content key (PKCS#1 v1.5), then the content is decrypted with it. An
+    /// envelope made for another certificate is refused before any PIN is asked for.
+    pub fn decrypt_envelope(
+        &self,
+        caller: &Caller,
+        envelope: &crate::envelope::Envelope,
+        pin: Option<card_agent_protocol::secret::SecretString>,
+        slot_description: Option<&str>,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        let (token, cert) = self.encryption_certificate(slot_description)?;
+        let Some(wrapped) = envelope.encrypted_key(&cert.info.der) else {
+            return Err(Error::CertNotFound {
+                wanted: "the certificate the data was encrypted for".to_owned(),
+            });
+        };
+        let pin = self.obtain_pin(caller, pin, &token, cert.info.holder_name())?;
+        let key = zeroize::Zeroizing::new(self.core.decrypt(&token, &cert, &pin, wrapped)?);
+        Ok(envelope.open(&key)?)
+    }
+
     fn encryption_certificate(
         &self,
         slot_description: Option<&str>,

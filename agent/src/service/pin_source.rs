@@ -19,6 +19,24 @@ impl Service {
         token: &TokenInfo,
         holder: &str,
     ) -> Result<Pin> {
+        let pin = self.pin_from_source(caller, from_request, token, holder)?;
+        // The last step before the card: a caller that went away meanwhile (its page stopped
+        // waiting, its connection closed) starts no card operation.
+        if caller.client.is_gone() {
+            return Err(Error::AgentUnavailable(
+                "the caller went away before the card was used".to_owned(),
+            ));
+        }
+        Ok(pin)
+    }
+
+    fn pin_from_source(
+        &self,
+        caller: &Caller,
+        from_request: Option<SecretString>,
+        token: &TokenInfo,
+        holder: &str,
+    ) -> Result<Pin> {
         match (self.settings.pin_entry, from_request) {
             (PinEntry::Auto | PinEntry::Page, Some(pin)) => Ok(Pin::new(pin.into_inner())),
             (PinEntry::Dialog, Some(_)) => Err(Error::BadInput(

@@ -57,7 +57,16 @@ impl Service {
         if self.decide(origin)? == SiteDecision::Trusted {
             return Ok(true);
         }
-        let approved = match dialog.confirm_site(origin.as_str(), caller.lang) {
+        // A plain http site (an intranet page of the legacy API) is named as not secure.
+        let shown = if origin.is_secure_context() {
+            origin.as_str().to_owned()
+        } else {
+            format!(
+                "{origin} {}",
+                card_agent_protocol::i18n::text(caller.lang, "pinentry.confirm.not_secure")
+            )
+        };
+        let approved = match dialog.confirm_site(&shown, caller.lang) {
             Ok(answer) => answer,
             // A dialog that cannot be shown is a "no": the site stays untrusted. The reason
             // goes to the log for whoever runs the environment check.
