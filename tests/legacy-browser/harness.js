@@ -19,8 +19,11 @@ export const LEGACY_PORT = 61161;
 export const TRUSTED_HOST = "portal.example.gov.tw";
 /** Never trusted: the agent refuses it. */
 export const UNTRUSTED_HOST = "www.example.org";
-/** Not trusted until the user approves them through /addDomain (one per browser run). */
-export const ASKING_HOSTS = ["shop.example.net", "forms.example.net"];
+/** Not trusted until the user approves them through /addDomain (each asks once: a refusal
+ * is remembered). */
+export const ASKING_HOSTS = ["shop.example.net", "forms.example.net", "apply.example.net", "desk.example.net"];
+/** The trusted host spelled with a trailing dot: a different origin, one that does not parse. */
+export const DOTTED_HOST = `${TRUSTED_HOST}.`;
 const HOSTS = [TRUSTED_HOST, UNTRUSTED_HOST, ...ASKING_HOSTS];
 
 /** Generous hang guards; nothing here is a timing assertion. */
@@ -59,6 +62,23 @@ function certificate(dir) {
 }
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
+
+/** Encrypts `plain` for the certificate `certb64` with openssl (the independent producer):
+ * `cms` gives a CMS EnvelopedData (DES-EDE3-CBC, as the vendor's sample), `pkcs1` a raw RSA
+ * PKCS#1 v1.5 ciphertext; both base64. */
+export function opensslEncrypt(dir, certb64, plain, kind) {
+  const work = mkdtempSync(path.join(dir, "encrypt-"));
+  const cert = path.join(work, "cert.pem");
+  const input = path.join(work, "plain");
+  const out = path.join(work, "out");
+  writeFileSync(cert, `-----BEGIN CERTIFICATE-----\n${certb64.match(/.{1,64}/g).join("\n")}\n-----END CERTIFICATE-----\n`);
+  writeFileSync(input, plain);
+  const args = kind === "cms"
+    ? ["cms", "-encrypt", "-binary", "-des3", "-in", input, "-outform", "DER", "-out", out, "-recip", cert]
+    : ["pkeyutl", "-encrypt", "-certin", "-inkey", cert, "-in", input, "-out", out];
+  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  return readFileSync(out).toString("base64");
+}
 
 /**
  * Serves site/ over https on 127.0.0.1, on port 443 when it can be bound (then origins have
@@ -183,7 +203,7 @@ export async function launchBrowser({ dir, site, daemon, bins, extension }) {
   const args = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-    `--host-resolver-rules=${HOSTS.map((h) => `MAP ${h} 127.0.0.1`).join(", ")}`,
+    `--host-resolver-rules=${[...HOSTS, DOTTED_HOST].map((h) => `MAP ${h} 127.0.0.1`).join(", ")}`,
     `--ip-address-space-overrides=127.0.0.1:${site.port}=public`,
   ];
   if (extension) {
