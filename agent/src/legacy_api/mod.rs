@@ -38,6 +38,38 @@ use crate::service::Service;
 pub use bmp::{pack as pack_bmp, unpack as unpack_bmp, WIDTH as BMP_WIDTH};
 pub use pkcs11info::COMPAT_VERSION;
 
+/// Whether this daemon holds the legacy port. When it does not, pages' calls to the port
+/// would reach whoever holds it; the extension then carries legacy calls over native
+/// messaging only ([`STATUS_PATH`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortState {
+    /// This daemon listens on `http_listen`.
+    Ours,
+    /// Another program holds it (named when it can be).
+    Taken {
+        /// Who holds it.
+        holder: Option<String>,
+    },
+    /// `http_listen` is empty: the legacy port is turned off.
+    Off,
+}
+
+static PORT_STATE: std::sync::OnceLock<PortState> = std::sync::OnceLock::new();
+
+/// Records, once, whether the daemon got the legacy port.
+pub fn set_port_state(state: PortState) {
+    let _ = PORT_STATE.set(state);
+}
+
+/// Whether this process holds the legacy port (unknown counts as no).
+pub fn port_is_ours() -> bool {
+    PORT_STATE.get() == Some(&PortState::Ours)
+}
+
+/// The path of the extension's question "does card-agent hold the legacy port?", answered on
+/// the extension's route only (`legacy-request`), never over HTTP: `{"ours": bool}`.
+pub const STATUS_PATH: &str = "/.card-agent/port";
+
 /// Largest request body: a tbsPackage with a document of about 1.5 MB in base64.
 const MAX_BODY: usize = tbs::MAX_PACKAGE;
 /// Time allowed for the request line and headers.
@@ -372,6 +404,14 @@ pub async fn respond_for_extension(
     } else {
         Method::GET
     };
+    if args.path == STATUS_PATH {
+        let body = serde_json::json!({ "ours": port_is_ours() }).to_string();
+        return card_agent_protocol::message::LegacyResult {
+            status: 200,
+            content_type: "application/json; charset=utf-8".to_owned(),
+            body: base64::engine::general_purpose::STANDARD.encode(body),
+        };
+    }
     let uri: hyper::Uri = args
         .path
         .parse()

@@ -66,6 +66,24 @@ pub fn holder(port: u16) -> Option<Holder> {
     })
 }
 
+/// Who listens on TCP `port` when it is not this user: every page's PIN and document sent to
+/// that port would go to another user's program.
+pub fn foreign_holder(port: u16) -> Option<Holder> {
+    holder(port).filter(|h| h.uid != own_uid())
+}
+
+/// The warning doctor, the tray and the daemon give when another user holds the port.
+pub fn foreign_note(address: &str, holder: &Holder, lang: card_agent_protocol::Language) -> String {
+    card_agent_protocol::i18n::format(
+        lang,
+        "legacy.port.foreign",
+        &[
+            ("address", &address),
+            ("holder", &holder.describe(own_uid())),
+        ],
+    )
+}
+
 /// The name and PID of the process listening on TCP `port`, with its user when it is not
 /// ours, for the "port already in use" message.
 pub fn find(port: u16) -> Option<String> {
