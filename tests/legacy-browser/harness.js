@@ -116,7 +116,7 @@ export async function startSite(dir) {
  * config naming the trusted sites, the legacy API's port, and a pinentry whose answer
  * (`confirm`, `deny`, ...) the test sets with `dialog(action)`. Ready when it says it listens.
  */
-export async function startDaemon({ dir, agentPort, bins }) {
+export async function startDaemon({ dir, agentPort, bins, portTaken = false }) {
   const at = (name) => {
     const p = path.join(dir, name);
     mkdirSync(p, { recursive: true, mode: 0o700 });
@@ -169,7 +169,7 @@ export async function startDaemon({ dir, agentPort, bins }) {
   await new Promise((resolve, reject) => {
     const guard = setTimeout(() => reject(new Error(`the daemon did not start:\n${log}`)), GUARD_MS);
     const check = () => {
-      if (/legacy API not started/.test(log)) reject(new Error(`the legacy API did not start:\n${log}`));
+      if (/legacy API not started/.test(log) && !portTaken) reject(new Error(`the legacy API did not start:\n${log}`));
       // Printed once the socket and the legacy API are both bound.
       else if (/^card-agent \S+ listening on /m.test(log)) resolve();
       else return;
@@ -260,4 +260,36 @@ export function opensslVerify(dir, signatureBase64, caCertsBase64) {
   execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-CAfile", ca,
     "-purpose", "any", "-out", out], { stdio: ["ignore", "ignore", "pipe"] });
   return readFileSync(out, "utf8");
+}
+
+/**
+ * A TCP listener on 127.0.0.1:`port` owned by another user (uid 65534, through setpriv: the
+ * test bed runs as root) that counts the connections it accepts, as a stranger's program
+ * holding the agent's port would receive pages' calls.
+ */
+export async function startForeignListener(dir, port) {
+  const counter = path.join(dir, `foreign-${port}.count`);
+  writeFileSync(counter, "0");
+  chmodSync(dir, 0o755);
+  chmodSync(counter, 0o666);
+  const script = [
+    "import socket,sys",
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+    `s.bind(('127.0.0.1',${port})); s.listen(16)`,
+    "print('ready', flush=True)",
+    "n=0",
+    "while True:",
+    "    c,_=s.accept(); n+=1",
+    `    open(${JSON.stringify(counter)},'w').write(str(n)); c.close()`,
+  ].join("\n");
+  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script],
+    { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    child.stdout.setEncoding("utf8").on("data", (d) => { if (d.includes("ready")) resolve(); });
+    child.once("exit", (code) => reject(new Error(`the foreign listener exited (${code})`)));
+  });
+  return {
+    connections: () => Number(readFileSync(counter, "utf8")),
+    stop: () => { child.kill(); },
+  };
 }
