@@ -12,10 +12,12 @@ BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
 # and gdbus to read the item as a panel does. chromium-l10n: the browser's zh-TW, which the
 # extension's texts follow (LANG=zh_TW.UTF-8). iproute2: the legacy browser tests' private
 # network namespace, where port 61161 is free. dpkg-dev, lintian, shellcheck: the package tests
-# (dpkg-shlibdeps; lintian on the .deb; the installer scripts).
+# (dpkg-shlibdeps; lintian on the .deb; the installer scripts). libfaketime: every Rust test
+# runs a second time with the clock a year ahead. firefox-esr: the browser tests run in Firefox
+# too (driven over WebDriver BiDi, which Firefox speaks itself).
 TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium chromium-l10n
   dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin
-  iproute2 dpkg-dev lintian shellcheck)
+  iproute2 dpkg-dev lintian shellcheck libfaketime firefox-esr)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -72,17 +74,42 @@ run_tests() {
   command -v node >/dev/null || install_packages nodejs
   say "extension tests (node --test)"
   (cd extension && node --test test/)
+  say "the extension's Firefox build (target/firefox-extension)"
+  (cd extension && node tools/build-firefox.js)
   say "building"
   cargo build --workspace --all-targets --all-features
   say "running every Rust test"
   cargo test --workspace --all-features --no-fail-fast
+  clock_ahead_tests
   browser_tests
+}
+
+# Every Rust test again with the wall clock a year ahead, so that a test or golden file that
+# holds today's date, a number of days left or a certificate valid only "now" fails on the day
+# it is written, not a year later. libfaketime is preloaded into the test binaries (cargo's
+# runner) and so into every program they start; the monotonic clock is left alone
+# (DONT_FAKE_MONOTONIC), so timeouts keep their length. Not the `faketime` wrapper: it waits
+# until every process it ever started has exited, and a test may leave pcscd running.
+clock_ahead_tests() {
+  local lib triple
+  lib=$(dpkg -L libfaketime | grep '/libfaketime\.so\.1$' | head -n 1)
+  [ -n "$lib" ] || { echo "libfaketime.so.1 not found (package libfaketime)" >&2; exit 1; }
+  triple=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+  # The run proves nothing if the clock did not move: check it on date(1) first.
+  local ahead=$(( $(env LD_PRELOAD="$lib" FAKETIME=+365d date +%s) - $(date +%s) ))
+  [ "$ahead" -gt $((364 * 86400)) ] || { echo "libfaketime did not move the clock ($ahead s)" >&2; exit 1; }
+  say "every Rust test again, with the clock a year ahead (libfaketime +365d)"
+  env "CARGO_TARGET_${triple}_RUNNER=env LD_PRELOAD=$lib FAKETIME=+365d DONT_FAKE_MONOTONIC=1" \
+    cargo test --workspace --all-features --no-fail-fast
 }
 
 # Headless Chromium with the unpacked extension and the real native host and daemon: the new
 # API against the demo e-government site (tests/browser/README.md, SoftHSM2 and the demo
 # token), and a legacy HiPKI page with and without the extension (tests/legacy-browser/).
-# Node 20+ and npm; playwright-core drives Debian's chromium and never downloads a browser.
+# The login, signing, PIN and site-approval cases run in Firefox ESR as well, with the
+# extension's Firefox build as a temporary add-on. Node 20+ and npm; playwright-core drives
+# Debian's chromium, puppeteer-core drives firefox-esr over WebDriver BiDi, and neither
+# downloads a browser or a driver.
 browser_tests() {
   command -v npm >/dev/null || install_packages npm
   local major
@@ -92,7 +119,7 @@ browser_tests() {
     exit 1
   fi
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-  say "browser end-to-end tests (headless Chromium)"
+  say "browser end-to-end tests (headless Chromium and Firefox ESR)"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error \
     && node --test --test-concurrency=1 test/)
   say "legacy page browser tests (headless Chromium)"

@@ -51,10 +51,10 @@ pub struct Config {
     /// `chrome-extension://<id>/` or a Firefox add-on ID. Default: none.
     pub allowed_extensions: Vec<String>,
     /// CA certificate files (PEM, possibly several per file, or DER) the environment check
-    /// verifies certificate chains with, besides the CA certificates on the card: the
-    /// Government Root CA (GRCA) and the issuing CAs, as downloaded from grca.nat.gov.tw and
-    /// the CAs' sites. Self-signed ones are trusted roots; the others complete the path.
-    /// Default: none (card-agent ships no root certificate).
+    /// verifies certificate chains with, besides the government CA certificates card-agent
+    /// carries (`roots/`) and those on the card: for a CA it does not carry (GCA, XCA, HCA),
+    /// as downloaded from the CA's site. Self-signed ones are trusted roots; the others
+    /// complete the path. Default: none.
     pub extra_roots: Vec<PathBuf>,
 }
 

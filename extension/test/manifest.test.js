@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { GECKO_ID, PACKAGE_FILES, firefoxManifest } from "../tools/build-firefox.js";
+import { GECKO_ID, PACKAGE_FILES, buildFirefox, firefoxManifest } from "../tools/build-firefox.js";
 
 const root = new URL("../", import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL("manifest.json", root), "utf8"));
@@ -78,4 +78,29 @@ test("the Firefox manifest runs the same module as background scripts, with a ge
   assert.deepEqual(ff.content_scripts, manifest.content_scripts);
   assert.equal(ff.version, manifest.version);
   assert.equal(manifest.key.length > 0, true, "the Chromium manifest is left as it was");
+});
+
+test("the Firefox build is the extension's files with the derived manifest, nothing else", async () => {
+  const { mkdtemp, readdir, rm } = await import("node:fs/promises");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "card-agent-firefox-build-"));
+  try {
+    const out = await buildFirefox(path.join(tmp, "out"));
+    assert.deepEqual((await readdir(out)).sort(), [...PACKAGE_FILES].sort());
+    const built = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8"));
+    assert.deepEqual(built, firefoxManifest(manifest));
+    // Every other file is copied as it is.
+    const files = async (dir) => (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)));
+    const copied = (await files(out)).filter((f) => f !== "manifest.json");
+    assert.ok(copied.includes("background.js") && copied.includes("lib/protocol.js"), copied.join(" "));
+    for (const file of copied) {
+      assert.deepEqual(readFileSync(path.join(out, file)), readFileSync(new URL(file, root)), file);
+    }
+    // It runs in Debian 12's Firefox ESR (140 and later).
+    assert.ok(Number.parseFloat(built.browser_specific_settings.gecko.strict_min_version) <= 140);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });

@@ -10,10 +10,10 @@
 //!
 //! # fn demo(token_json: &[u8], nonce_for_this_session: &str, now_unix: i64)
 //! #     -> Result<(), Box<dyn std::error::Error>> {
-//! // Once, at start-up: the roots and intermediates of the government PKI you accept.
-//! let mut trust = TrustStore::new();
-//! trust.add_roots(&std::fs::read("GRCA.pem")?)?;
-//! trust.add_intermediates(&std::fs::read("MOICA.pem")?)?;
+//! // Once, at start-up: the government CA certificates this crate carries (GRCA G1-G3 as
+//! // roots; MOICA G2-G3 and MOEACA G2 under them), plus any others you accept, from files.
+//! let mut trust = TrustStore::government()?;
+//! trust.add_intermediates(&std::fs::read("GCA.pem")?)?;
 //!
 //! // Per login: the nonce comes from *your* session store (see below), not from the request.
 //! let token: AuthToken = serde_json::from_slice(token_json)?;
@@ -29,6 +29,12 @@
 //! println!("{} ({:?})", identity.subject, identity.card_family);
 //! # Ok(()) }
 //! ```
+//!
+//! ## Roots
+//! [`TrustStore::government`] is the Taiwan government PKI as far as card-agent carries it
+//! ([`GOVERNMENT_CAS`], the files in the repository's `roots/` with their provenance). GCA,
+//! XCA and HCA issuing-CA certificates are not among them yet: a site accepting those cards
+//! adds their CA certificates with [`TrustStore::add_intermediates`].
 //!
 //! ## What is checked
 //! 1. `format` is `card-agent-auth:1` and `algorithm` one of `RS256`, `RS384`, `RS512`,
@@ -71,6 +77,7 @@
 //! ```
 
 mod chain;
+mod government;
 mod keys;
 mod name;
 mod trust;
@@ -86,6 +93,7 @@ use crate::encoding::decode_base64;
 use crate::types::CardFamily;
 
 pub use chain::MAX_CHAIN_DEPTH;
+pub use government::{government_ca, government_ca_names, GovernmentCa, GOVERNMENT_CAS};
 pub use trust::{TrustStore, TrustStoreError};
 
 /// Largest certificate accepted in a token, in DER bytes. Government certificates are about
@@ -275,6 +283,9 @@ pub struct CertificatePath {
     pub root_der: Vec<u8>,
     /// The root's subject DN in certificate order.
     pub root_subject: String,
+    /// The certificates of the path above the checked one, DER: its issuer first, the root
+    /// last (so one entry when the root issued it directly).
+    pub issuers_der: Vec<Vec<u8>>,
 }
 
 /// Why [`verify_certificate_path`] found no path.
@@ -317,12 +328,25 @@ pub fn verify_certificate_path(
         reason: e.to_string(),
     })?;
     match chain::find_path(&cert, trust, now_unix) {
-        Ok(root) => Ok(CertificatePath {
-            root_der: der::Encode::to_der(root).map_err(|e| PathError::Invalid {
-                reason: format!("the root cannot be re-encoded: {e}"),
-            })?,
-            root_subject: name::display(&root.tbs_certificate.subject),
-        }),
+        Ok(path) => {
+            let issuers_der = path
+                .iter()
+                .map(|c| der::Encode::to_der(*c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| PathError::Invalid {
+                    reason: format!("a certificate of the path cannot be re-encoded: {e}"),
+                })?;
+            let (Some(root), Some(root_der)) = (path.last(), issuers_der.last()) else {
+                return Err(PathError::Invalid {
+                    reason: "the path is empty".to_owned(),
+                });
+            };
+            Ok(CertificatePath {
+                root_der: root_der.clone(),
+                root_subject: name::display(&root.tbs_certificate.subject),
+                issuers_der,
+            })
+        }
         Err(chain::PathFailure::Missing { issuer }) => Err(PathError::IssuerMissing { issuer }),
         Err(chain::PathFailure::Invalid { reason }) => Err(PathError::Invalid { reason }),
     }

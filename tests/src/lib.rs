@@ -2,6 +2,8 @@
 //! with vpcd and a virtual card, and helpers to run the real `card-agent` binary and openssl.
 //!
 //! ## Layout
+//! - [`clock`]: the test command's faked-clock run, and the real clock for the machine's own
+//!   programs (pcscd, Chromium).
 //! - [`softhsm`]: SoftHSM2 tokens in temporary directories.
 //! - [`pcscd`]: starting (or reusing) pcscd with the vpcd driver; exclusive use of its readers.
 //! - [`virtual_card`]: a card emulator that plugs into vpcd as a TCP client.
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod clock;
 pub mod daemon;
 pub mod faults;
 pub mod fuzz_harness;

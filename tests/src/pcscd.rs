@@ -56,13 +56,21 @@ pub fn ensure_pcscd() -> Result<(), String> {
     wait_for_virtual_readers()
 }
 
+/// `pcscd`, to be started by a test: on the real clock, since it is the machine's service and
+/// outlives the test that starts it (see [`crate::clock`]).
+pub fn command() -> Command {
+    let mut command = Command::new("pcscd");
+    crate::clock::real_clock(&mut command);
+    command
+}
+
 fn start() -> Result<(), String> {
     let log = File::create(log_path())
         .map_err(|e| format!("cannot create {}: {e}", log_path().display()))?;
     let log_err = log
         .try_clone()
         .map_err(|e| format!("cannot share the log file: {e}"))?;
-    let mut child = Command::new("pcscd")
+    let mut child = command()
         .args(["-f", "-d"])
         .stdin(Stdio::null())
         .stdout(log)

@@ -213,6 +213,9 @@ fn demo_report_has_every_check_in_order_and_the_register_fix_works() {
     // The demo PKI is a test PKI, and the check says so.
     assert_eq!(status(&report, "certificate-chain"), "warning");
     assert!(items(&report, "certificate-chain").contains("TEST Government Root CA"));
+    // Its CA is not one of the government CA certificates card-agent carries, and it says so.
+    assert!(items(&report, "certificate-chain")
+        .contains("is not one of the government CA certificates card-agent carries"));
     // No daemon: a warning with the start action; the legacy port is free.
     assert_eq!(status(&report, "daemon"), "warning");
     assert_eq!(check(&report, "daemon")["fix"]["kind"], "action");

@@ -401,6 +401,16 @@ fn the_package_holds_every_file_installs_runs_and_purges_without_a_trace() {
         for unwanted in ["/test/", "/tools/", "package.json", "node_modules"] {
             assert!(!e.path.contains(unwanted), "{e:?}");
         }
+        // The page library is for the sites' developers (they ship it with their pages), not
+        // for the people who install the agent: the package installs it nowhere.
+        for page_library in [
+            "/page/",
+            "card-agent.js",
+            "card-agent.d.ts",
+            "card-agent.mjs",
+        ] {
+            assert!(!e.path.contains(page_library), "{e:?}");
+        }
     }
 
     // Conffiles: exactly the files under /etc; maintainer scripts executable.
@@ -738,6 +748,7 @@ fn debian_chromium_loads_the_packaged_extension_and_reaches_the_native_host() {
         ],
     );
     user.env(&mut cmd);
+    card_agent_testbed::clock::real_clock(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"));

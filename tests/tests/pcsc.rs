@@ -309,7 +309,7 @@ impl PrivatePcscd {
             .append(true)
             .open(log)
             .expect("log");
-        let child = Command::new("pcscd")
+        let child = pcscd::command()
             .args(["-f", "-d", "-c"])
             .arg(config_dir)
             .stdin(Stdio::null())

@@ -52,10 +52,29 @@ fn embedded_keys() -> Result<Vec<RsaPrivateKey>> {
         .collect()
 }
 
-/// The demo PKI's fixed start of validity: 2026-01-01T00:00:00Z (holder certificates run ten
-/// years from it, the CAs twenty).
-fn demo_epoch() -> std::time::SystemTime {
-    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600)
+/// Start of the first validity window of the demo PKI: 2026-01-01T00:00:00Z.
+const DEMO_FIRST_WINDOW: u64 = 1_767_225_600;
+
+/// Length of one validity window: five years of 365 days.
+const DEMO_WINDOW_SECS: u64 = 5 * 365 * 86_400;
+
+/// The demo PKI's start of validity, for a process started at `now`.
+///
+/// When does the demo end? Never: the dates are re-derived every five years. Windows start on
+/// 2026-01-01T00:00:00Z and every 1825 days after (2030-12-31, 2035-12-30, ...); the holder
+/// certificates run ten years from their window's start (from the day before, for clock skew),
+/// the CAs twenty. So on any date at least five years of validity remain, and two processes see
+/// the same certificates unless a window turned between their starts (once in five years). A
+/// clock set before 2026 gets the first window. Tests and golden files must therefore never pin
+/// a demo certificate's bytes, dates or fingerprints; pin them through [`DemoToken::at`].
+fn demo_epoch(now: std::time::SystemTime) -> std::time::SystemTime {
+    let since_first = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_sub(DEMO_FIRST_WINDOW);
+    let window = since_first / DEMO_WINDOW_SECS;
+    std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(DEMO_FIRST_WINDOW + window * DEMO_WINDOW_SECS)
 }
 
 /// The demo token's serial number (16 characters, like a real card's).
@@ -95,14 +114,21 @@ pub struct DemoToken {
 
 impl DemoToken {
     /// Creates the token: a MOICA-like test PKI and two RSA-2048 holder keys with certificates
-    /// (four key generations in all). Everything is derived from a fixed seed and epoch, so the
-    /// demo token shows the same certificates in every process: a certificate listed by one
-    /// command verifies a signature made by the next.
+    /// (four key generations in all). Everything is derived from a fixed seed and the current
+    /// five-year window, so the demo token shows the same certificates in every process: a
+    /// certificate listed by one command verifies a signature made by the next.
     pub fn new() -> Result<DemoToken> {
+        Self::at(std::time::SystemTime::now())
+    }
+
+    /// The token a process started at `now` has: the same certificates for every `now` in one
+    /// five-year window (see `demo_epoch`). Tests pin a date with it.
+    pub fn at(now: std::time::SystemTime) -> Result<DemoToken> {
+        let epoch = demo_epoch(now);
         let pki = TestPki::deterministic_with_keys(
             CardFamily::Moica,
             DEMO_SEED,
-            demo_epoch(),
+            epoch,
             embedded_keys()?,
         )?;
         let holder = Holder {
@@ -122,13 +148,7 @@ impl DemoToken {
                 .map_err(crate::signer::encoding_error)?;
             // Ten years: pages check validity, and a demo certificate must never expire
             // in the middle of a demo.
-            let cert = CertificateInfo::parse(&pki.issue_at(
-                &holder,
-                &spki,
-                usage,
-                demo_epoch(),
-                3650,
-            )?)?;
+            let cert = CertificateInfo::parse(&pki.issue_at(&holder, &spki, usage, epoch, 3650)?)?;
             keys.push(DemoKey {
                 id,
                 label,
@@ -324,6 +344,53 @@ mod tests {
     use super::testutil::{openssl, shared_demo, Scratch};
     use super::*;
     use crate::signer::{sign_with, CmsOptions, HashAlgorithm, SignFormat, SignInput};
+
+    fn at(secs: u64) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn the_demo_window_leaves_five_years_on_any_date() {
+        let first = DEMO_FIRST_WINDOW;
+        assert_eq!(demo_epoch(at(0)), at(first), "a clock before 2026");
+        assert_eq!(demo_epoch(at(first)), at(first));
+        assert_eq!(demo_epoch(at(first + DEMO_WINDOW_SECS - 1)), at(first));
+        assert_eq!(
+            demo_epoch(at(first + DEMO_WINDOW_SECS)),
+            at(first + DEMO_WINDOW_SECS)
+        );
+        // Far ahead (2200): still a window start at or before now, at most five years back.
+        let far = 7_258_118_400;
+        let epoch = demo_epoch(at(far));
+        let back = at(far).duration_since(epoch).unwrap().as_secs();
+        assert!(back < DEMO_WINDOW_SECS);
+        assert_eq!(
+            (epoch.duration_since(at(first)).unwrap().as_secs()) % DEMO_WINDOW_SECS,
+            0
+        );
+    }
+
+    #[test]
+    fn demo_certificates_are_valid_on_dates_years_apart_and_fixed_within_a_window() {
+        for now in [
+            DEMO_FIRST_WINDOW + 86_400,
+            DEMO_FIRST_WINDOW + 3 * DEMO_WINDOW_SECS - 1,
+            DEMO_FIRST_WINDOW + 40 * DEMO_WINDOW_SECS,
+        ] {
+            let token = DemoToken::at(at(now)).unwrap();
+            for c in token.certificates().unwrap() {
+                let now = i64::try_from(now).unwrap();
+                assert!(c.info.not_before <= now, "{}", c.info.not_before);
+                assert!(c.info.days_to_expiry(now) >= 5 * 365, "{now}");
+            }
+        }
+        let a = DemoToken::at(at(DEMO_FIRST_WINDOW + 10)).unwrap();
+        let b = DemoToken::at(at(DEMO_FIRST_WINDOW + DEMO_WINDOW_SECS - 10)).unwrap();
+        assert_eq!(
+            a.certificates().unwrap()[0].info.der,
+            b.certificates().unwrap()[0].info.der
+        );
+    }
 
     fn pin(s: &str) -> Pin {
         Pin::new(s.into())

@@ -8,13 +8,16 @@
 //!   the daemon's socket, the legacy port, browser registrations, the extension's last visit.
 //! - [`card`]: `pcscd`, `readers`, `card`, `module`.
 //! - [`token`]: `token`, `certificates`, `pin`.
-//! - [`certs`]: `certificate-validity`, `certificate-chain`, `clock`.
+//! - [`certs`]: `certificate-validity`, `clock`.
+//! - [`chain`]: `certificate-chain`, against the government CA certificates card-agent
+//!   carries, the card's and the configured ones.
 //! - [`local`]: `daemon`, `legacy-port`, `native-host`.
 //! - [`fix`]: the fixes the agent can apply itself ([`apply_fix`]).
 //! - [`render`]: the text the CLI prints.
 
 mod card;
 mod certs;
+mod chain;
 mod fix;
 mod gather;
 mod local;
@@ -296,7 +299,7 @@ fn report(options: &Options, facts: gather::Facts) -> Report {
         token::token(&facts.card, lang),
         token::certificates(&facts.card, lang),
         certs::validity(&facts.card, now, lang),
-        certs::chain(&facts.card, &facts.ca_files, now, lang),
+        chain::chain(&facts.card, &facts.ca_files, now, lang),
         token::pin(&facts.card, lang),
         local::daemon(&facts.daemon, lang),
         local::legacy_port(

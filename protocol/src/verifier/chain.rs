@@ -112,12 +112,13 @@ impl std::fmt::Display for PathFailure {
     }
 }
 
-/// Finds a path from `leaf` to a root of `trust` and returns the root reached.
+/// Finds a path from `leaf` to a root of `trust` and returns its issuers: the leaf's issuer
+/// first, the root reached last.
 pub(super) fn find_path<'t>(
     leaf: &Certificate,
     trust: &'t TrustStore,
     now: i64,
-) -> Result<&'t Certificate, PathFailure> {
+) -> Result<Vec<&'t Certificate>, PathFailure> {
     let mut failure = None;
     search(leaf, trust, now, 0, 0, &mut failure).ok_or_else(|| {
         failure.unwrap_or(PathFailure::Invalid {
@@ -126,7 +127,8 @@ pub(super) fn find_path<'t>(
     })
 }
 
-/// Depth-first search over issuers. `links` counts issuer links followed so far;
+/// Depth-first search over issuers, returning the issuers from `cert`'s up to the root.
+/// `links` counts issuer links followed so far;
 /// `intermediates_below` counts intermediates between `cert` and the leaf, for path length
 /// constraints. `failure` keeps the most recent failure, which is the deepest one tried; a
 /// failed check outranks a missing issuer, since it is the more useful thing to report.
@@ -137,7 +139,7 @@ fn search<'t>(
     links: usize,
     intermediates_below: usize,
     failure: &mut Option<PathFailure>,
-) -> Option<&'t Certificate> {
+) -> Option<Vec<&'t Certificate>> {
     fn invalid(reason: String, failure: &mut Option<PathFailure>) {
         *failure = Some(PathFailure::Invalid { reason });
     }
@@ -157,7 +159,7 @@ fn search<'t>(
     {
         issuer_known = true;
         match signed_by(cert, root) {
-            Ok(()) => return Some(root),
+            Ok(()) => return Some(vec![root]),
             Err(e) => invalid(format!("root `{}`: {e}", display(issuer)), failure),
         }
     }
@@ -173,7 +175,7 @@ fn search<'t>(
             invalid(format!("intermediate `{}`: {e}", display(issuer)), failure);
             continue;
         }
-        if let Some(root) = search(
+        if let Some(mut path) = search(
             candidate,
             trust,
             now,
@@ -181,7 +183,8 @@ fn search<'t>(
             intermediates_below + 1,
             failure,
         ) {
-            return Some(root);
+            path.insert(0, candidate);
+            return Some(path);
         }
     }
     if !issuer_known && !matches!(failure, Some(PathFailure::Invalid { .. })) {

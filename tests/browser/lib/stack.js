@@ -1,6 +1,7 @@
 // The real stack for one browser test, in throwaway directories: a SoftHSM2 card (or none, or
-// the demo token), the demo e-government site, headless Chromium with the unpacked extension,
-// the native host `tw.card_agent` registered in the profile, and the daemon it autostarts.
+// the demo token), the demo e-government site, headless Chromium with the unpacked extension
+// (or Firefox ESR with its Firefox build, lib/firefox.js), the native host `tw.card_agent`
+// registered for that browser, and the daemon it autostarts.
 //
 // Nothing here touches the user's own profile, config, trusted sites or tokens: HOME, the XDG
 // directories, CARD_AGENT_CONFIG and SOFTHSM2_CONF all point into the stack's directory.
@@ -16,6 +17,8 @@ import { promisify } from "node:util";
 
 import { chromium } from "playwright-core";
 
+import { FirefoxPage, launchFirefox } from "./firefox.js";
+
 const run = promisify(execFile);
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -26,6 +29,16 @@ export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
 /** The demo token's PIN. */
 export const DEMO_PIN = "123456";
+
+/**
+ * The browsers the end-to-end cases run in: `CARD_AGENT_BROWSERS` (comma-separated), by
+ * default Chromium and Firefox ESR.
+ */
+export const BROWSERS = (process.env.CARD_AGENT_BROWSERS ?? "chromium,firefox")
+  .split(",").map((b) => b.trim()).filter(Boolean);
+for (const b of BROWSERS) {
+  if (b !== "chromium" && b !== "firefox") throw new Error(`CARD_AGENT_BROWSERS: unknown browser ${b}`);
+}
 
 /** A binary of this workspace's debug build (`cargo build --workspace --all-targets`). */
 export function bin(name) {
@@ -147,26 +160,32 @@ export async function startSite({ trust, sites = 2 }) {
  * `launchBrowser`; the pinentry's answers may change at any time.
  */
 export class Stack {
-  static async create() {
+  /** A new world; `browser` is `chromium` (the default) or `firefox`. */
+  static async create({ browser = "chromium" } = {}) {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "card-agent-e2e-"));
     for (const sub of ["home", "run", "state", "config", "profile"]) {
       await fsp.mkdir(path.join(dir, sub), { mode: 0o700 });
     }
-    const stack = new Stack(dir);
+    const stack = new Stack(dir, browser);
     await stack.writeConfig();
     await stack.setPinentry();
     return stack;
   }
 
-  constructor(dir) {
+  constructor(dir, browser = "chromium") {
     this.dir = dir;
+    /** Which browser `launchBrowser` starts. */
+    this.browserName = browser;
     /** `{module, conf?, pin?, label?}`: the PKCS#11 setup the daemon sees; none for the demo. */
     this.card = undefined;
     this.configFile = path.join(dir, "config.toml");
     this.pinentryControl = path.join(dir, "pinentry.control");
     this.pinentryLog = path.join(dir, "pinentry.log");
     this.profile = path.join(dir, "profile");
+    /** Chromium: the Playwright context. */
     this.context = undefined;
+    /** Firefox: the puppeteer browser. */
+    this.firefox = undefined;
     this.children = [];
   }
 
@@ -259,8 +278,17 @@ export class Stack {
     await waitForExit(pid);
   }
 
-  /** Launches headless Chromium with the extension and our native host registered. */
+  /** Launches the headless browser with the extension and our native host registered. */
   async launchBrowser() {
+    if (this.browserName === "firefox") {
+      // Firefox reads a user's host manifests from ~/.mozilla/native-messaging-hosts.
+      await run(bin("card-agent"), [
+        "install-host", "--browser", "firefox", "--dir",
+        path.join(this.env.HOME, ".mozilla", "native-messaging-hosts"),
+      ], { env: this.env });
+      this.firefox = await launchFirefox(this, { target: TARGET });
+      return this.firefox;
+    }
     await run(bin("card-agent"), [
       "install-host", "--browser", "chromium", "--dir", path.join(this.profile, "NativeMessagingHosts"),
     ], { env: this.env });
@@ -294,16 +322,28 @@ export class Stack {
     return this.context;
   }
 
-  /** A new tab. */
+  /** A new tab (Playwright's page API in both browsers). */
   async newPage() {
-    const page = await this.context.newPage();
+    const page = this.firefox
+      ? new FirefoxPage(await this.firefox.newPage())
+      : await this.context.newPage();
     page.on("pageerror", (error) => console.error(`page error on ${page.url()}: ${error.message}`));
     return page;
+  }
+
+  /** Forgets every cookie: each site's session starts over. */
+  async clearCookies() {
+    if (this.firefox) {
+      await this.firefox.deleteCookie(...await this.firefox.cookies());
+    } else {
+      await this.context.clearCookies();
+    }
   }
 
   /** Closes everything and removes the directories. */
   async close() {
     if (this.context) await this.context.close().catch(() => {});
+    if (this.firefox) await this.firefox.close().catch(() => {});
     await this.stopDaemon().catch((e) => console.error(e.message));
     for (const child of this.children) {
       if (child.exitCode === null) child.kill("SIGTERM");

@@ -2,14 +2,18 @@
 // extension, native host and daemon; and the server refusing every token it must refuse.
 
 import assert from "node:assert/strict";
+import fsp from "node:fs/promises";
+import path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 
-import { Stack, startSite } from "../lib/stack.js";
+import { GECKO_ID } from "../lib/firefox.js";
+import { BROWSERS, EXTENSION_ID, Stack, startSite } from "../lib/stack.js";
 import {
   authenticateIn, challengeIn, logIn, logOut, postToken, randomNonce,
 } from "../lib/site.js";
 
-describe("login with the SoftHSM2 test card", { timeout: 300_000 }, () => {
+// Once per browser (lib/stack.js BROWSERS): the same cases in Chromium and Firefox.
+for (const browser of BROWSERS) describe(`login with the SoftHSM2 test card (${browser})`, { timeout: 300_000 }, () => {
   let stack;
   let site;
   let card;
@@ -17,7 +21,7 @@ describe("login with the SoftHSM2 test card", { timeout: 300_000 }, () => {
   let siteB;
 
   before(async () => {
-    stack = await Stack.create();
+    stack = await Stack.create({ browser });
     card = await stack.useSoftHsmCard();
     site = await startSite({ trust: [card.chainPem], sites: 2 });
     [siteA, siteB] = site.origins;
@@ -27,7 +31,7 @@ describe("login with the SoftHSM2 test card", { timeout: 300_000 }, () => {
   });
 
   // Every test starts logged out: the tabs share one cookie jar.
-  beforeEach(() => stack.context.clearCookies());
+  beforeEach(() => stack.clearCookies());
 
   after(async () => {
     await stack?.close();
@@ -46,6 +50,11 @@ describe("login with the SoftHSM2 test card", { timeout: 300_000 }, () => {
     assert.ok(commands.some((c) => c.startsWith("GETPIN")), commands.join("\n"));
     assert.ok(commands.some((c) => c.startsWith("SETDESC") && c.includes(siteA)), commands.join("\n"));
     assert.ok(!commands.some((c) => c.includes(card.pin)), "the PIN must never be logged");
+    // The native host learned from the browser's arguments which extension started it:
+    // Chromium passes the extension's origin, Firefox the manifest's path and the add-on id.
+    const seen = JSON.parse(await fsp.readFile(
+      path.join(stack.dir, "state", "card-agent", "extension-last-seen"), "utf8"));
+    assert.equal(seen.caller, browser === "firefox" ? GECKO_ID : `chrome-extension://${EXTENSION_ID}/`);
     await logOut(page);
     await page.close();
   });

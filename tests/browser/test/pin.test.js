@@ -6,16 +6,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { DEMO_PIN, Stack, demoCaPem, startSite } from "../lib/stack.js";
+import { BROWSERS, DEMO_PIN, Stack, demoCaPem, startSite } from "../lib/stack.js";
 import { logIn, logOut } from "../lib/site.js";
 
-describe("PIN tries on the demo token", { timeout: 300_000 }, () => {
+// Once per browser (lib/stack.js BROWSERS): the same cases in Chromium and Firefox.
+for (const browser of BROWSERS) describe(`PIN tries on the demo token (${browser})`, { timeout: 300_000 }, () => {
   let stack;
   let site;
   let page;
 
   before(async () => {
-    stack = await Stack.create();
+    stack = await Stack.create({ browser });
     site = await startSite({ trust: [await demoCaPem(stack.dir)], sites: 1 });
     await stack.writeConfig({ trustedSites: site.origins });
     await stack.startDemoDaemon();

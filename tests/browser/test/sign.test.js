@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 
-import { Stack, startSite } from "../lib/stack.js";
+import { BROWSERS, Stack, startSite } from "../lib/stack.js";
 
 const run = promisify(execFile);
 
@@ -26,14 +26,15 @@ async function signIn(page) {
   };
 }
 
-describe("signing a document in the page", { timeout: 300_000 }, () => {
+// Once per browser (lib/stack.js BROWSERS): the same cases in Chromium and Firefox.
+for (const browser of BROWSERS) describe(`signing a document in the page (${browser})`, { timeout: 300_000 }, () => {
   let stack;
   let site;
   let card;
   let origin;
 
   before(async () => {
-    stack = await Stack.create();
+    stack = await Stack.create({ browser });
     card = await stack.useSoftHsmCard();
     site = await startSite({ trust: [card.chainPem], sites: 1 });
     [origin] = site.origins;

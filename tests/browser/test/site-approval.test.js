@@ -7,10 +7,11 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { Stack, startSite } from "../lib/stack.js";
+import { BROWSERS, Stack, startSite } from "../lib/stack.js";
 import { logIn, logOut } from "../lib/site.js";
 
-describe("approving a site", { timeout: 300_000 }, () => {
+// Once per browser (lib/stack.js BROWSERS): the same cases in Chromium and Firefox.
+for (const browser of BROWSERS) describe(`approving a site (${browser})`, { timeout: 300_000 }, () => {
   let stack;
   let site;
   let origin;
@@ -19,7 +20,7 @@ describe("approving a site", { timeout: 300_000 }, () => {
   const confirms = async () => (await stack.pinentryCommands()).filter((c) => c.startsWith("CONFIRM")).length;
 
   before(async () => {
-    stack = await Stack.create();
+    stack = await Stack.create({ browser });
     const card = await stack.useSoftHsmCard();
     site = await startSite({ trust: [card.chainPem], sites: 1 });
     [origin] = site.origins;
