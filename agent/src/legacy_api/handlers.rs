@@ -2,7 +2,6 @@
 //! into HiPKI's response.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -12,14 +11,12 @@ use serde_json::{json, Value};
 
 use super::guard::{self, Requester};
 use super::tbs::TbsPackage;
+pub(super) use super::work::blocking;
 use super::{add_domain, bmp, codes, decrypt, pages, pkcs11info, sign, Body};
 use crate::error::{Error, Result};
 use crate::policy::Origin;
 use crate::service::{Caller, Service};
 use card_agent_protocol::Language;
-
-/// Longest a request that may show the PIN dialog can take.
-const CARD_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// What every handler needs.
 pub struct Context {
@@ -258,55 +255,6 @@ fn preflight(ctx: &Context) -> Response<Body> {
     );
     h.insert("access-control-max-age", HeaderValue::from_static("600"));
     r
-}
-
-/// Runs blocking service work for `client` on a blocking thread, bounded in time. When the
-/// HTTP client goes away (hyper drops this future) or the time runs out, the client is marked
-/// gone: its dialogs close and no card operation starts for it after that. A result that
-/// finished in the race is discarded, and the log says so.
-pub(super) async fn blocking<T: Send + 'static>(
-    ctx: &Context,
-    client: &crate::pinentry::Client,
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let guard = Abandoned {
-        service: ctx.service.clone(),
-        client: client.clone(),
-        armed: true,
-    };
-    let watched = client.clone();
-    let sender = sender(&ctx.requester);
-    let task = tokio::task::spawn_blocking(move || {
-        let outcome = work();
-        if watched.is_gone() {
-            let result = if outcome.is_ok() { "discarded" } else { "none" };
-            tracing::info!(result, "legacy request: the page went away ({sender})");
-        }
-        outcome
-    });
-    let outcome = match tokio::time::timeout(CARD_TIMEOUT, task).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(Error::Internal(format!("request failed: {e}"))),
-        Err(_) => Err(Error::Timeout),
-    };
-    let mut guard = guard;
-    guard.armed = matches!(outcome, Err(Error::Timeout));
-    outcome
-}
-
-/// Marks a request's client gone when its future is dropped before the work ended.
-struct Abandoned {
-    service: Arc<Service>,
-    client: crate::pinentry::Client,
-    armed: bool,
-}
-
-impl Drop for Abandoned {
-    fn drop(&mut self) {
-        if self.armed {
-            self.service.client_gone(&self.client);
-        }
-    }
 }
 
 /// A failure response with the mapped codes and a message for people.
