@@ -4,22 +4,13 @@
 //! GCA, XCA, HCA): it finds readers and cards, reads certificates, checks PINs and signs.
 //!
 //! ## Layout
-//! - [`pin`]: the PIN rules (format check before any login, zeroizing buffer). One place.
-//! - [`error`]: the error enum and its one mapping to the stable wire codes.
-//! - [`certificate`]: X.509 parsing with the Taiwan fields (family, ID digits, business number).
-//! - [`pkcs11`]: PKCS#11 modules (discovery, tokens, certificates, login, raw signing).
-//! - [`token`]: plain data about tokens and their certificates.
-//! - [`card_core`]: every token from every module (or the demo token) behind one set of
-//!   operations; the PIN gate and per-token queueing live here.
+//! The card core is its own crate, [`card_agent_card`] (readers, PKCS#11, PIN rules,
+//! certificates, signing, CMS, the demo token); its modules are re-exported here under their
+//! old names ([`pin`], [`error`], [`certificate`], [`pkcs11`], [`token`], [`card_core`],
+//! [`signer`], [`cms_signature`], [`demo`], [`reader`]). This crate adds:
 //! - [`inventory`]: the one conversion from card-core data to the protocol's wire types.
 //! - [`config`]: the TOML config file.
 //! - [`cli`]: the `card-agent` command line, one module per command.
-//! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
-//! - [`cms_signature`]: CMS SignedData ("PKCS7") with the signed attributes legacy pages expect.
-//! - [`envelope`]: CMS EnvelopedData read for legacy decryption (the card unwraps the key).
-//! - [`demo`]: the DEMO software token for `--demo`, and the MOICA-like test PKI it (and the
-//!   SoftHSM test fixture) issues certificates from.
-//! - [`reader`]: the PC/SC layer: reader snapshots, card events, ATR recognition.
 //! - [`policy`]: the trusted-site policy: origins, `trusted_sites` patterns, the user's approvals.
 //! - [`pinentry`]: the trusted PIN and site-confirmation dialogs, through a pinentry program.
 //! - [`service`]: the one service every channel adapts to: site admission, PIN source, commands.
@@ -38,16 +29,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
-pub mod card_core;
-pub mod certificate;
 pub mod cli;
-pub mod cms_signature;
 pub mod config;
 pub mod daemon;
-pub mod demo;
 pub mod doctor;
-pub mod envelope;
-pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod install;
@@ -56,14 +41,13 @@ pub mod ipc;
 pub mod legacy_api;
 pub mod log_file;
 pub mod native_host;
-pub mod pin;
 pub mod pinentry;
-pub mod pkcs11;
 pub mod policy;
-pub mod reader;
 pub mod service;
-pub mod signer;
-pub mod token;
 pub mod tray;
 
+pub use card_agent_card::{
+    card_core, certificate, cms_signature, demo, envelope, error, pin, pkcs11, reader, signer,
+    token,
+};
 pub use error::{Error, Result};

@@ -1,7 +1,8 @@
 //! The government CA certificates the verifier carries (`roots/`): each file is the one whose
 //! fingerprint was checked (roots/README.md says how), and each issuing CA's chain verifies to
-//! its GRCA root, at a fixed time. A real MOICA G2 end-entity certificate from public code
-//! (tests/fixtures/README.md) chains through them.
+//! its GRCA root, at a fixed time. No end-entity certificate of a real person is kept in the
+//! repository: a certificate names its holder, and public code that carries one is no licence
+//! to copy it.
 
 use std::path::PathBuf;
 
@@ -15,8 +16,6 @@ use x509_cert::Certificate;
 
 /// 2026-01-01T00:00:00Z: every shipped CA certificate is valid then.
 const AT: i64 = 1_767_225_600;
-/// 2034-06-01: after MOICA G2 (and MOEACA G2) expired.
-const AFTER_G2_CAS: i64 = 2_032_819_200;
 
 /// SHA-256 of each file's DER, as roots/README.md lists them: the pin. A file replaced by other
 /// bytes fails here even if the code's table is changed with it.
@@ -184,59 +183,4 @@ fn the_roots_are_self_signed_and_g1_signs_with_sha1() {
         "sha1WithRSAEncryption"
     );
     assert!(verify_certificate_path(&ca("GRCA G1").der().unwrap(), &trust, AT).is_err());
-}
-
-#[test]
-fn a_real_moica_g2_certificate_chains_through_moica_g2_to_grca_g2() {
-    let leaf = der_of_pem(include_bytes!("fixtures/moica-g2-end-entity.pem"));
-    assert_eq!(
-        sha256_hex(&leaf),
-        "67f2e5fee6c9d9fa576656b37821454691c1081d58f017c8ae2c9481ff1ffcb3"
-    );
-    assert_eq!(
-        government_ca(&leaf),
-        None,
-        "an end-entity certificate is not a CA"
-    );
-    let trust = TrustStore::government().unwrap();
-    let path = verify_certificate_path(&leaf, &trust, AT).unwrap();
-    assert_eq!(names_of(&path.issuers_der), vec!["MOICA G2", "GRCA G2"]);
-    assert!(path
-        .root_subject
-        .contains("Government Root Certification Authority"));
-
-    // Without the issuing CA there is no path.
-    let roots_only = TrustStore::from_der(
-        GOVERNMENT_CAS
-            .iter()
-            .filter(|c| c.is_root())
-            .map(|c| c.der().unwrap()),
-        [] as [Vec<u8>; 0],
-    )
-    .unwrap();
-    assert!(matches!(
-        verify_certificate_path(&leaf, &roots_only, AT),
-        Err(PathError::IssuerMissing { .. })
-    ));
-    // Under MOICA G3 (same name, other key) the signature does not verify.
-    let g3 = TrustStore::from_der(
-        [ca("GRCA G3").der().unwrap()],
-        [ca("MOICA G3").der().unwrap()],
-    )
-    .unwrap();
-    assert!(matches!(
-        verify_certificate_path(&leaf, &g3, AT),
-        Err(PathError::Invalid { .. })
-    ));
-    // Once MOICA G2 has expired, it no longer issues.
-    let g2 = TrustStore::from_der(
-        [ca("GRCA G2").der().unwrap()],
-        [ca("MOICA G2").der().unwrap()],
-    )
-    .unwrap();
-    assert!(verify_certificate_path(&leaf, &trust, AFTER_G2_CAS).is_err());
-    match verify_certificate_path(&leaf, &g2, AFTER_G2_CAS) {
-        Err(PathError::Invalid { reason }) => assert!(reason.contains("expired"), "{reason}"),
-        other => panic!("{other:?}"),
-    }
 }

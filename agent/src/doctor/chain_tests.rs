@@ -12,14 +12,21 @@ use crate::token::TokenCertificate;
 const EN: Language = Language::En;
 const ZH: Language = Language::ZhTw;
 const DAY: i64 = 86_400;
-/// 2026-01-01: the real certificate, MOICA G2 and the GRCA roots are all valid then.
+/// 2026-01-01: MOICA G2 and the GRCA roots are all valid then.
 const AT: i64 = 1_767_225_600;
 
-/// A card holding the real MOICA G2 end-entity certificate from public code
-/// (protocol/tests/fixtures/README.md says where it comes from); none of its CA certificates.
-fn card_with_real_moica_certificate() -> CardFacts {
-    let pem = include_bytes!("../../../protocol/tests/fixtures/moica-g2-end-entity.pem");
-    let info = CertificateInfo::parse(&pem_to_der(pem)).unwrap();
+/// A card whose holder certificate is issued under a shipped GRCA root. No real person's
+/// certificate is kept in the repository, so MOICA G2's own certificate stands in for the
+/// card's (marked as not a CA, as a holder certificate is); its path is MOICA G2 → GRCA G2.
+fn card_with_a_certificate_under_grca() -> CardFacts {
+    let moica = GOVERNMENT_CAS
+        .iter()
+        .find(|c| c.name == "MOICA G2")
+        .unwrap()
+        .der()
+        .unwrap();
+    let mut info = CertificateInfo::parse(&moica).unwrap();
+    info.is_ca = false;
     let mut facts = healthy();
     facts.tokens = Ok(vec![token_facts(
         "TP1",
@@ -35,21 +42,16 @@ fn card_with_real_moica_certificate() -> CardFacts {
     facts
 }
 
-fn pem_to_der(pem: &[u8]) -> Vec<u8> {
-    let cert = <x509_cert::Certificate as der::DecodePem>::from_pem(pem).unwrap();
-    der::Encode::to_der(&cert).unwrap()
-}
-
 #[test]
-fn a_real_moica_certificate_is_issued_by_moica_under_grca_chain_verified() {
-    let facts = card_with_real_moica_certificate();
+fn a_certificate_under_grca_is_named_with_its_issuer_and_root_chain_verified() {
+    let facts = card_with_a_certificate_under_grca();
     let check = chain(&facts, &[], AT, EN);
     assert_eq!(check.status, Status::Ok, "{check:#?}");
     assert_eq!(check.items.len(), 1, "{check:#?}");
     assert!(
         check.items[0]
             .text
-            .ends_with("issued by MOICA G2 under GRCA G2 (chain verified)"),
+            .ends_with("issued by GRCA G2 under GRCA G2 (chain verified)"),
         "{check:#?}"
     );
     assert!(check.fix.is_none());
@@ -64,7 +66,7 @@ fn a_real_moica_certificate_is_issued_by_moica_under_grca_chain_verified() {
     assert!(
         zh.items[0]
             .text
-            .contains("由 MOICA G2 簽發，上層為 GRCA G2（憑證鏈已驗證）"),
+            .contains("由 GRCA G2 簽發，上層為 GRCA G2（憑證鏈已驗證）"),
         "{zh:#?}"
     );
     assert!(zh.explanation.contains("自我測試"), "{zh:#?}");

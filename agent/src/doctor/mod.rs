@@ -384,7 +384,7 @@ mod tests {
             include_str!("../cli/sign.rs"),
             include_str!("../cli/verify_pin.rs"),
             include_str!("../pinentry/text.rs"),
-            include_str!("../error.rs"),
+            include_str!("../../../card/src/error.rs"),
             include_str!("../policy/origin.rs"),
             include_str!("../policy/pattern.rs"),
         ];

@@ -8,7 +8,7 @@
 
 use card_agent_protocol::{i18n, Language};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// Longest origin string accepted, in bytes.
 pub const MAX_ORIGIN_LEN: usize = 300;
@@ -59,7 +59,8 @@ impl OriginError {
         i18n::text(lang, self.key())
     }
 
-    fn key(self) -> &'static str {
+    /// The reason's catalogue key.
+    pub fn key(self) -> &'static str {
         match self {
             OriginError::Empty => "policy.origin.empty",
             OriginError::TooLong => "policy.origin.too_long",
@@ -86,6 +87,19 @@ impl std::fmt::Display for OriginError {
 
 impl std::error::Error for OriginError {}
 
+impl From<OriginError> for Reason {
+    fn from(e: OriginError) -> Self {
+        Reason::from_catalogue(e.key())
+    }
+}
+
+// Tests and callers compare a refusal's reason with the rule that made it.
+impl PartialEq<OriginError> for Reason {
+    fn eq(&self, other: &OriginError) -> bool {
+        self.key() == other.key()
+    }
+}
+
 /// A parsed, canonical web origin: lower-case scheme and host, default port removed.
 ///
 /// Two `Origin`s are equal exactly when their canonical strings are equal, which is what makes
@@ -105,7 +119,7 @@ impl Origin {
     pub fn parse(raw: &str) -> Result<Origin> {
         parse_parts(raw).map_err(|reason| Error::BadOrigin {
             input: shown(raw),
-            reason,
+            reason: reason.into(),
         })
     }
 
@@ -330,7 +344,7 @@ fn is_canonical_ipv4(labels: &[&str]) -> bool {
 mod tests {
     use super::*;
 
-    fn reason(raw: &str) -> OriginError {
+    fn reason(raw: &str) -> Reason {
         match Origin::parse(raw) {
             Err(Error::BadOrigin { reason, .. }) => reason,
             other => panic!("{raw:?} should be refused, got {other:?}"),

@@ -1,9 +1,9 @@
 //! `trusted_sites` patterns from the configuration: exact origins or a leftmost-label wildcard.
 
-use card_agent_protocol::{i18n, Language};
+use card_agent_protocol::Language;
 
 use super::origin::{is_ipv4, is_loopback_host, parse_parts, shown, Origin, OriginError};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// Second-level domains under `.tw` that anyone can register. A wildcard over one of them
 /// (`*.com.tw`) would trust every Taiwanese company's site and any attacker who buys a name, so
@@ -29,14 +29,31 @@ pub enum SitePatternError {
 
 impl SitePatternError {
     /// The reason in the given language (catalogue keys `policy.pattern.*`).
-    pub fn message(self, lang: Language) -> String {
-        let key = match self {
-            SitePatternError::NotAnOrigin(e) => return e.message(lang).to_owned(),
+    pub fn message(self, lang: Language) -> &'static str {
+        Reason::from(self).message(lang)
+    }
+
+    /// The reason's catalogue key.
+    pub fn key(self) -> &'static str {
+        match self {
+            SitePatternError::NotAnOrigin(e) => e.key(),
             SitePatternError::TooBroad => "policy.pattern.too_broad",
             SitePatternError::BadWildcard => "policy.pattern.bad_wildcard",
             SitePatternError::SchemeNotAllowed => "policy.pattern.scheme_not_allowed",
-        };
-        i18n::text(lang, key).to_owned()
+        }
+    }
+}
+
+impl From<SitePatternError> for Reason {
+    fn from(e: SitePatternError) -> Self {
+        Reason::from_catalogue(e.key())
+    }
+}
+
+// Tests and callers compare a refusal's reason with the rule that made it.
+impl PartialEq<SitePatternError> for Reason {
+    fn eq(&self, other: &SitePatternError) -> bool {
+        self.key() == other.key()
     }
 }
 
@@ -48,7 +65,7 @@ impl From<OriginError> for SitePatternError {
 
 impl std::fmt::Display for SitePatternError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message(Language::En))
+        f.write_str(self.message(Language::En))
     }
 }
 
@@ -72,7 +89,7 @@ impl SitePattern {
         let text = text.trim();
         parse_inner(text).map_err(|reason| Error::BadSitePattern {
             pattern: shown(text),
-            reason,
+            reason: reason.into(),
         })
     }
 

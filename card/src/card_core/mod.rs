@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use card_agent_protocol::types::Module as ModuleReport;
 
+mod provider;
+
 use crate::demo::DemoToken;
 use crate::error::{Choice, Error, Result};
 use crate::pin::{Pin, PinState};
@@ -25,11 +27,7 @@ use crate::pkcs11::Module;
 use crate::signer::{self, CmsOptions, HashAlgorithm, RawMechanism, SignFormat, SignInput};
 use crate::token::{TokenCertificate, TokenInfo, TokenRef};
 
-/// A source of tokens.
-enum Provider {
-    Pkcs11(Module),
-    Demo(Box<DemoToken>),
-}
+pub use provider::TokenProvider;
 
 /// Which modules to load.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +44,7 @@ pub struct CoreOptions {
 
 /// All tokens the agent can use.
 pub struct CardCore {
-    providers: Vec<Provider>,
+    providers: Vec<Box<dyn TokenProvider>>,
     modules: Vec<ModuleReport>,
     locks: Mutex<HashMap<TokenRef, Arc<Mutex<()>>>>,
     certificates: CertificateCache,
@@ -115,15 +113,25 @@ impl CardCore {
 
     /// A core serving only the given demo token.
     pub fn with_demo(demo: DemoToken) -> Self {
-        CardCore {
-            providers: vec![Provider::Demo(Box::new(demo))],
-            modules: vec![ModuleReport {
+        Self::with_providers(vec![(
+            Box::new(demo),
+            ModuleReport {
                 path: "demo".to_owned(),
                 loaded: true,
                 source: "demo".to_owned(),
                 error: None,
                 description: Some("card-agent DEMO token (not a real card)".to_owned()),
-            }],
+            },
+        )])
+    }
+
+    /// A core over the given providers, each with what the module list reports about it: the
+    /// seam through which tests put a scripted token under the same rules as a real one.
+    pub fn with_providers(providers: Vec<(Box<dyn TokenProvider>, ModuleReport)>) -> Self {
+        let (providers, modules) = providers.into_iter().unzip();
+        CardCore {
+            providers,
+            modules,
             locks: Mutex::default(),
             certificates: CertificateCache::default(),
         }
@@ -152,7 +160,7 @@ impl CardCore {
                 Ok(module) => {
                     report.loaded = true;
                     report.description = Some(module.description().to_owned());
-                    providers.push(Provider::Pkcs11(module));
+                    providers.push(Box::new(module) as Box<dyn TokenProvider>);
                 }
                 Err(reason) => {
                     tracing::warn!(path = %report.path, %reason, "PKCS#11 module not loaded");
@@ -176,9 +184,7 @@ impl CardCore {
 
     /// Whether this core serves the demo token.
     pub fn is_demo(&self) -> bool {
-        self.providers
-            .iter()
-            .any(|p| matches!(p, Provider::Demo(_)))
+        self.providers.iter().any(|p| p.is_demo())
     }
 
     /// Every present token. Fails with NO_MODULE when no module could be loaded at all.
@@ -188,17 +194,12 @@ impl CardCore {
         }
         let mut tokens = Vec::new();
         for (index, provider) in self.providers.iter().enumerate() {
-            match provider {
-                Provider::Pkcs11(m) => match m.tokens(index) {
-                    Ok(found) => tokens.extend(found),
-                    Err(e) => {
-                        tracing::warn!(module = %m.path().display(), error = %e, "cannot list tokens")
-                    }
-                },
-                Provider::Demo(d) => tokens.push(d.info(TokenRef {
-                    provider: index,
-                    slot_id: 0,
-                })),
+            // One module that cannot list its tokens must not hide the others' cards.
+            match provider.tokens(index) {
+                Ok(found) => tokens.extend(found),
+                Err(e) => {
+                    tracing::warn!(module = %provider.name(), error = %e, "cannot list tokens")
+                }
             }
         }
         Ok(tokens)
@@ -206,10 +207,7 @@ impl CardCore {
 
     /// Fresh information about one token.
     pub fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
-        match self.provider(token_ref)? {
-            Provider::Pkcs11(m) => m.token(token_ref),
-            Provider::Demo(d) => Ok(d.info(token_ref)),
-        }
+        self.provider(token_ref)?.token(token_ref)
     }
 
     /// Certificates on a token: remembered from an earlier read of the same token (same slot,
@@ -219,9 +217,8 @@ impl CardCore {
         if let Some(remembered) = self.certificates.get(token_ref, &serial) {
             return Ok(remembered);
         }
-        let read = self.with_turn(token_ref, || match self.provider(token_ref)? {
-            Provider::Pkcs11(m) => m.certificates(token_ref.slot_id),
-            Provider::Demo(d) => d.certificates(),
+        let read = self.with_turn(token_ref, || {
+            self.provider(token_ref)?.certificates(token_ref)
         })?;
         self.certificates.put(token_ref, serial, &read);
         Ok(read)
@@ -287,10 +284,7 @@ impl CardCore {
     pub fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
         self.with_turn(token.token_ref, || {
             let token = self.pin_gate(token, pin)?;
-            match self.provider(token.token_ref)? {
-                Provider::Pkcs11(m) => m.verify_pin(&token, pin),
-                Provider::Demo(d) => d.login(pin),
-            }
+            self.provider(token.token_ref)?.verify_pin(&token, pin)
         })
     }
 
@@ -309,12 +303,8 @@ impl CardCore {
         self.with_turn(token.token_ref, || {
             let token = self.pin_gate(token, pin)?;
             let provider = self.provider(token.token_ref)?;
-            let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| match provider {
-                Provider::Pkcs11(m) => m.sign_raw(&token, &cert.id, pin, mechanism, data),
-                Provider::Demo(d) => {
-                    d.login(pin)?;
-                    d.sign_raw(&cert.id, mechanism, data)
-                }
+            let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| {
+                provider.sign_raw(&token, &cert.id, pin, mechanism, data)
             };
             signer::sign_with(&mut raw_sign, &cert.info, hash_alg, input, format, cms)
         })
@@ -330,13 +320,8 @@ impl CardCore {
     ) -> Result<Vec<u8>> {
         self.with_turn(token.token_ref, || {
             let token = self.pin_gate(token, pin)?;
-            match self.provider(token.token_ref)? {
-                Provider::Pkcs11(m) => m.decrypt_raw(&token, &cert.id, pin, ciphertext),
-                Provider::Demo(d) => {
-                    d.login(pin)?;
-                    d.decrypt_raw(&cert.id, ciphertext)
-                }
-            }
+            self.provider(token.token_ref)?
+                .decrypt_raw(&token, &cert.id, pin, ciphertext)
         })
     }
 
@@ -355,9 +340,10 @@ impl CardCore {
         Ok(token)
     }
 
-    fn provider(&self, token_ref: TokenRef) -> Result<&Provider> {
+    fn provider(&self, token_ref: TokenRef) -> Result<&dyn TokenProvider> {
         self.providers
             .get(token_ref.provider)
+            .map(|p| p.as_ref())
             .ok_or(Error::NoToken { serial: None })
     }
 
@@ -408,149 +394,4 @@ fn exactly_one<T>(mut items: Vec<T>, what: &str, choose: Choice) -> Result<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn demo_core() -> CardCore {
-        CardCore::open(&CoreOptions {
-            demo: true,
-            ..CoreOptions::default()
-        })
-        .unwrap()
-    }
-
-    fn pin(s: &str) -> Pin {
-        Pin::new(s.to_owned())
-    }
-
-    #[test]
-    fn three_wrong_pins_lock_and_the_right_pin_no_longer_helps() {
-        let core = demo_core();
-        let token = core.select_token(None).unwrap();
-        assert!(matches!(
-            core.verify_pin(&token, &pin("000000")),
-            Err(Error::PinIncorrect {
-                tries_left: Some(2)
-            })
-        ));
-        assert_eq!(
-            core.token(token.token_ref).unwrap().pin_state,
-            PinState::CountLow
-        );
-        assert!(matches!(
-            core.verify_pin(&token, &pin("000000")),
-            Err(Error::PinIncorrect {
-                tries_left: Some(1)
-            })
-        ));
-        assert_eq!(
-            core.token(token.token_ref).unwrap().pin_state,
-            PinState::FinalTry
-        );
-        assert!(matches!(
-            core.verify_pin(&token, &pin("000000")),
-            Err(Error::PinLocked)
-        ));
-        assert!(matches!(
-            core.verify_pin(&token, &pin(crate::demo::DEMO_PIN)),
-            Err(Error::PinLocked)
-        ));
-        let info = core.token(token.token_ref).unwrap();
-        assert_eq!(info.pin_state, PinState::Locked);
-        assert_eq!(info.known_tries_left(), Some(0));
-    }
-
-    #[test]
-    fn malformed_pins_cost_no_try() {
-        let core = demo_core();
-        let token = core.select_token(None).unwrap();
-        for bad in ["", "12345", "123456789", "12345a", "12 456"] {
-            assert!(
-                matches!(core.verify_pin(&token, &pin(bad)), Err(Error::PinFormat(_))),
-                "{bad:?}"
-            );
-        }
-        assert_eq!(
-            core.token(token.token_ref).unwrap().known_tries_left(),
-            Some(3)
-        );
-        let (token, cert) = core.find_certificate(None).unwrap();
-        let input = SignInput::Data(b"data".to_vec());
-        let result = core.sign(
-            &token,
-            &cert,
-            &pin("12"),
-            HashAlgorithm::Sha256,
-            &input,
-            SignFormat::Pkcs1,
-            &CmsOptions::default(),
-        );
-        assert!(matches!(result, Err(Error::PinFormat(_))));
-        assert_eq!(
-            core.token(token.token_ref).unwrap().known_tries_left(),
-            Some(3)
-        );
-    }
-
-    #[test]
-    fn concurrent_callers_queue_and_all_succeed() {
-        let core = Arc::new(demo_core());
-        let (token, cert) = core.find_certificate(None).unwrap();
-        let handles: Vec<_> = (0..4)
-            .map(|i| {
-                let (core, token, cert) = (core.clone(), token.clone(), cert.clone());
-                std::thread::spawn(move || {
-                    let input = SignInput::Data(format!("document {i}").into_bytes());
-                    core.sign(
-                        &token,
-                        &cert,
-                        &pin(crate::demo::DEMO_PIN),
-                        HashAlgorithm::Sha256,
-                        &input,
-                        SignFormat::Cms,
-                        &CmsOptions::default(),
-                    )
-                })
-            })
-            .collect();
-        for h in handles {
-            assert!(h.join().unwrap().is_ok());
-        }
-    }
-
-    #[test]
-    fn remembered_certificates_belong_to_one_token_serial_until_forgotten() {
-        let core = demo_core();
-        let token = core.select_token(None).unwrap();
-        let first = core.certificates(token.token_ref).unwrap();
-        assert_eq!(core.certificates(token.token_ref).unwrap(), first);
-        let cache = &core.certificates;
-        assert!(cache.get(token.token_ref, &token.serial).is_some());
-        // Another card in the same slot has another serial: never answered from this entry.
-        assert!(cache.get(token.token_ref, "another card").is_none());
-        core.forget_certificates();
-        assert!(cache.get(token.token_ref, &token.serial).is_none());
-        assert_eq!(core.certificates(token.token_ref).unwrap(), first);
-    }
-
-    #[test]
-    fn unknown_certificate_and_no_module_are_clear() {
-        let core = demo_core();
-        assert!(matches!(
-            core.find_certificate(Some(&"00".repeat(32))),
-            Err(Error::CertNotFound { .. })
-        ));
-        let empty = CardCore::open(&CoreOptions {
-            command_line_modules: vec![PathBuf::from("/nonexistent/module.so")],
-            ..CoreOptions::default()
-        })
-        .unwrap();
-        let err = empty.tokens().unwrap_err();
-        assert!(matches!(err, Error::NoModule { .. }));
-        assert!(
-            err.to_string()
-                .contains("/nonexistent/module.so: file not found"),
-            "{err}"
-        );
-    }
-}
+mod tests;

@@ -72,7 +72,7 @@ pub enum ReaderEvent {
 /// Watches readers and cards on a thread of its own until stopped or dropped.
 ///
 /// ```no_run
-/// use card_agent::reader::{ReaderEvent, Watcher};
+/// use card_agent_card::reader::{ReaderEvent, Watcher};
 ///
 /// let watcher = Watcher::spawn(|event| match event {
 ///     ReaderEvent::CardInserted { reader, family, .. } => println!("{family:?} card in {reader}"),
@@ -81,7 +81,7 @@ pub enum ReaderEvent {
 /// println!("readers at start: {:?}", watcher.initial());
 /// // ...
 /// watcher.stop();
-/// # Ok::<(), card_agent::Error>(())
+/// # Ok::<(), card_agent_card::Error>(())
 /// ```
 pub struct Watcher {
     shared: Arc<Shared>,

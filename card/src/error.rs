@@ -7,7 +7,6 @@
 use card_agent_protocol::{i18n, ErrorCode, Language};
 
 use crate::pin::PinFormatError;
-use crate::policy::{OriginError, SitePatternError};
 
 /// Result with the agent's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -157,8 +156,8 @@ pub enum Error {
     BadOrigin {
         /// The input, shortened to 80 characters with control characters escaped.
         input: String,
-        /// Which rule it broke.
-        reason: OriginError,
+        /// Which rule it broke (the site policy names it).
+        reason: Reason,
     },
     /// The origin is well formed but not a secure context (https, or http on loopback), so it
     /// can never use the card.
@@ -178,8 +177,8 @@ pub enum Error {
     BadSitePattern {
         /// The entry, shortened to 80 characters with control characters escaped.
         pattern: String,
-        /// Why.
-        reason: SitePatternError,
+        /// Why (the site policy names it).
+        reason: Reason,
     },
     /// No pinentry program (the trusted PIN dialog) could be found.
     #[error("no PIN dialog program (pinentry) found (looked for: {tried})")]
@@ -206,6 +205,37 @@ pub enum Error {
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why an input was refused, as a key of the message catalogue.
+///
+/// The layer that owns a rule names the reason (the site policy's `policy.origin.*` and
+/// `policy.pattern.*` keys); this crate only shows it, in the caller's language, so the card
+/// layer carries no policy of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason(&'static str);
+
+impl Reason {
+    /// A reason by its catalogue key (e.g. `policy.origin.has_path`).
+    pub const fn from_catalogue(key: &'static str) -> Self {
+        Reason(key)
+    }
+
+    /// The catalogue key.
+    pub fn key(self) -> &'static str {
+        self.0
+    }
+
+    /// The reason in the given language.
+    pub fn message(self, lang: Language) -> &'static str {
+        i18n::text(lang, self.0)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message(Language::En))
+    }
 }
 
 /// What a caller names to pick one of several matches ([`Error::Ambiguous`]).
