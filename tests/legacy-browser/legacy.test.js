@@ -338,11 +338,18 @@ describe("with the extension (legacy calls through the native host)", () => {
     await page.close();
   });
 
-  test("XHR signs (verified by openssl); the popup bridge still goes over HTTP and signs", T, async () => {
+  test("XHR signs (verified by openssl) and decrypts; the popup bridge still goes over HTTP and signs", T, async () => {
     const page = await open(browser, TRUSTED_HOST, { viaExtension: true });
     const certs = await legacy(page, "xhrGetUserCert");
     await signAndVerify(page, "xhrSign", certs.result);
     await signAndVerify(page, "popupSign", certs.result);
+    const keyx = certs.result.slots[0].token.certs.find((c) => c.usage === "keyEncipherment|dataEncipherment");
+    const secret = "機密 through the extension";
+    for (const [kind, cipherType] of [["cms", "PKCS7"], ["pkcs1", "PKCS1"]]) {
+      const r = await legacy(page, "xhrDecrypt", opensslEncrypt(dir, keyx.certb64, secret, kind), cipherType, "NONE", DEMO_PIN);
+      assert.equal(r.result.func, "decrypt", JSON.stringify(r));
+      assert.equal(r.result.plain, secret, cipherType);
+    }
     await page.close();
   });
 

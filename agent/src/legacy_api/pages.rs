@@ -34,9 +34,12 @@ const POPUP_FORM: &str = r#"<!doctype html>
     DecryptData: ["POST", "/decrypt", "decrypt"]
   };
   var busy = false;
+  // Closed at once, as HiPKI's does: the message is already queued for the opener, and a
+  // page that opens its next popup under the same window name right after the answer (some
+  // libraries retry within 100 ms) must get a new window, not this one closing under it.
   function reply(text, origin) {
     opener.postMessage(text, origin);
-    setTimeout(function () { window.close(); }, 200);
+    window.close();
   }
   window.addEventListener("message", function (ev) {
     if (ev.source !== opener || busy || typeof ev.data !== "string") return;

@@ -78,6 +78,13 @@ var HiPKI = (function () {
     xhr("POST", "/sign", body, cb);
   }
 
+  /* The vendor's decrypt sample's IE path: the package posted unencoded to /decrypt. */
+  function xhrDecrypt(cipher, cipherType, plainEncoding, pin, cb) {
+    var pkg = { cipher: encodeURIComponent(cipher.replace(/[\r\n]/g, "")), cipherType: cipherType,
+      plainEncoding: plainEncoding, pin: encodeURIComponent(pin), func: "DecryptData" };
+    xhr("POST", "/decrypt", "tbsPackage=" + JSON.stringify(pkg), cb);
+  }
+
   function xhrGetUserCert(cb) {
     xhr("GET", "/pkcs11info?withcert=true", null, cb);
   }
@@ -203,7 +210,7 @@ var HiPKI = (function () {
   }
 
   return {
-    xhrSign: xhrSign, xhrGetUserCert: xhrGetUserCert, fetchCheckEnvir: fetchCheckEnvir, popupSign: popupSign,
+    xhrSign: xhrSign, xhrDecrypt: xhrDecrypt, xhrGetUserCert: xhrGetUserCert, fetchCheckEnvir: fetchCheckEnvir, popupSign: popupSign,
     popupSignTargeted: popupSignTargeted, popupGetUserCert: popupGetUserCert, popupCheckEnvir: popupCheckEnvir,
     popupDecrypt: popupDecrypt, imageCheckEnvir: imageCheckEnvir, addDomain: addDomain, messages: messages
   };
