@@ -206,12 +206,20 @@ async fn peer_is_own_user(peer: SocketAddr, local: SocketAddr) -> bool {
         tracing::debug!("legacy API: the peer's user cannot be checked on this system");
         return true;
     }
+    // One table read at a time: a flood of connections must not turn into a flood of open
+    // /proc files (each check holds one while it reads).
+    let Ok(_turn) = PEER_CHECKS.acquire().await else {
+        return false;
+    };
     let uid = tokio::task::spawn_blocking(move || port_owner::peer_uid(peer, local))
         .await
         .ok()
         .flatten();
     uid == Some(port_owner::own_uid())
 }
+
+/// Peer checks running at once.
+static PEER_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Serves HTTP/1.1 on one accepted connection until the client closes it. `port` is the port
 /// the listener is bound to (Host and Origin checks compare against it). Public so that the
