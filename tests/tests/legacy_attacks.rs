@@ -85,7 +85,8 @@ fn a_popup_opened_by_any_page_reads_no_certificate() {
             "Referer: https://evil.example/",
         ],
         vec!["Sec-Fetch-Dest: iframe"],
-        vec!["Sec-Fetch-Site: same-origin"],
+        // No Origin and no Sec-Fetch-* at all: not a browser's, and not a page's either.
+        vec![],
     ] {
         let v = s
             .request("GET", "/pkcs11info?withcert=true", &headers, "")

@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 
 use hyper::Response;
 
-use super::guard::Requester;
 use super::handlers::{blocking, form_value, html, Context};
 use super::{codes, pages, Body};
+use crate::pinentry::Client;
 use crate::policy::Origin;
-use crate::service::Caller;
 
 /// How long a refusal is remembered: the same site asking again meanwhile is answered "no"
 /// without a dialog.
@@ -96,26 +95,22 @@ impl Drop for Turn<'_> {
     }
 }
 
-/// The site a `/addDomain` request asks about: the `Referer`'s origin, else the `domain=`
-/// host as an https origin. `None` when neither names a usable site.
-fn requester_site(requester: &Requester, domain: &str) -> Option<Origin> {
-    match requester {
-        Requester::Browser {
-            referer: Some(origin),
-        }
-        | Requester::Site(origin) => {
-            Some(origin.clone()).filter(|o| o.is_secure_context() || o.scheme() == "http")
-        }
-        Requester::Browser { referer: None } | Requester::Local => {
-            let candidate = if domain.contains("://") {
-                domain.to_owned()
-            } else {
-                format!("https://{domain}")
-            };
-            Origin::parse_page(&candidate).ok()
-        }
-        Requester::OwnPage { .. } | Requester::Invalid => None,
+/// The site a `/addDomain` request asks about: the `Referer`'s origin (https, or http for an
+/// intranet page), else the `Origin` header's (a fetch; https only), else the `domain=` host
+/// as an https origin. `None` when none of them names a usable site.
+fn requester_site(ctx: &Context, domain: &str) -> Option<Origin> {
+    if let Some(referer) = &ctx.referer {
+        return matches!(referer.scheme(), "https" | "http").then(|| referer.clone());
     }
+    if let Some(origin) = &ctx.cors_site {
+        return origin.is_secure_context().then(|| origin.clone());
+    }
+    let candidate = if domain.contains("://") {
+        domain.to_owned()
+    } else {
+        format!("https://{domain}")
+    };
+    Origin::parse_page(&candidate).ok()
 }
 
 /// Answers `/addDomain`.
@@ -128,7 +123,7 @@ pub async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
         ))
     };
     let domain = form_value(query.as_bytes(), "domain").unwrap_or_default();
-    let Some(origin) = requester_site(&ctx.requester, &domain) else {
+    let Some(origin) = requester_site(ctx, &domain) else {
         return answer(codes::FORBIDDEN_DOMAIN, None, false);
     };
     // Only the HTTP server keeps the questions; a page's fetch through the extension opens
@@ -141,10 +136,12 @@ pub async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
         Err(NotAsked::Refused) => return answer(codes::CANCELLED, Some(&origin), false),
         Err(NotAsked::Busy) => return answer(codes::EXECUTION, Some(&origin), false),
     };
-    let caller = Caller::new(Some(origin.clone()), ctx.lang);
-    let client = caller.client.clone();
-    let service = ctx.service.clone();
-    let outcome = blocking(ctx, &client, move || service.ask_user_to_trust(&caller)).await;
+    let (site, lang, client) = (origin.clone(), ctx.lang, Client::new());
+    let dialog_client = client.clone();
+    let outcome = blocking(ctx, &client, move |service| {
+        service.confirm_site(&site, lang, &dialog_client)
+    })
+    .await;
     let (code, approved) = match outcome {
         Ok(true) => (codes::OK, true),
         Ok(false) => {

@@ -12,11 +12,12 @@ use base64::Engine as _;
 use hyper::Response;
 use serde_json::json;
 
-use super::handlers::{admitted, blocking, fail_with, failure, json_response, Context};
+use super::handlers::{blocking, fail_with, failure, json_response, Context};
 use super::tbs::TbsPackage;
 use super::{codes, Body};
 use crate::envelope::Envelope;
 use crate::error::Error;
+use crate::service::DecryptRequest;
 
 /// The response `func` of every decryption answer.
 const FUNC: &str = "decrypt";
@@ -30,11 +31,11 @@ enum PlainEncoding {
 
 /// Decrypts a parsed package (its `func` is `DecryptData`).
 pub async fn decrypt(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
-    let (caller, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(ctx, FUNC, &e)),
+    let caller = match ctx.caller(FUNC) {
+        Ok(c) => c,
+        Err(refusal) => return json_response(ctx, refusal),
     };
-    let fail = |code, why| json_response(ctx, cors.as_ref(), fail_with(FUNC, code, 0, why));
+    let fail = |code, why| json_response(ctx, fail_with(FUNC, code, 0, why));
     // "cipher" is the published pages' name; the others are tolerated spellings.
     let cipher = ["cipher", "cipherText", "ciphertext", "encData"]
         .iter()
@@ -65,17 +66,21 @@ pub async fn decrypt(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
     } else {
         match Envelope::parse(&cipher) {
             Ok(e) => Some(e),
-            Err(e) => return json_response(ctx, cors.as_ref(), failure(ctx, FUNC, &e.into())),
+            Err(e) => return json_response(ctx, failure(ctx, FUNC, &e.into())),
         }
     };
     let (pin, slot) = (p.take_secret("pin"), p.text("slotDescription"));
-    let service = ctx.service.clone();
     let client = caller.client.clone();
-    let outcome = blocking(ctx, &client, move || match &envelope {
+    let outcome = blocking(ctx, &client, move |service| match &envelope {
         Some(envelope) => service.decrypt_envelope(&caller, envelope, pin, slot.as_deref()),
-        None => service
-            .decrypt(&caller, &cipher, pin, slot.as_deref())
-            .map(zeroize::Zeroizing::new),
+        None => service.decrypt(
+            &caller,
+            DecryptRequest {
+                ciphertext: cipher,
+                pin,
+                slot_description: slot,
+            },
+        ),
     })
     .await;
     let value = match outcome.and_then(|plain| encode(&plain, encoding)) {
@@ -87,7 +92,7 @@ pub async fn decrypt(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
         }),
         Err(e) => failure(ctx, FUNC, &e),
     };
-    json_response(ctx, cors.as_ref(), value)
+    json_response(ctx, value)
 }
 
 /// The plaintext as the page asked for it.

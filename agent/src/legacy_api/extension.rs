@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http_body_util::BodyExt;
 use hyper::Method;
 
-use super::{guard, handlers};
+use super::handlers;
 use crate::service::Service;
 
 /// Whether this daemon holds the legacy port. When it does not, pages' calls to the port
@@ -44,20 +44,16 @@ pub fn port_is_ours() -> bool {
 pub const STATUS_PATH: &str = "/.card-agent/port";
 
 /// Answers a legacy call that arrived through the extension (`legacy-request`) instead of over
-/// HTTP. `origin` is the page's origin as the browser reported it; everything else is decided
-/// by the same handlers as for HTTP, so the two routes cannot drift apart.
+/// HTTP. `caller` is the page, decided by the service from the origin the browser reported;
+/// everything else is decided by the same handlers as for HTTP, so the two routes cannot drift
+/// apart.
 pub async fn respond_for_extension(
     service: Arc<Service>,
-    origin: crate::policy::Origin,
-    lang: card_agent_protocol::Language,
+    caller: crate::service::Caller,
     args: card_agent_protocol::message::LegacyRequestArgs,
 ) -> card_agent_protocol::message::LegacyResult {
     use base64::Engine as _;
-    let method = if args.method == "POST" {
-        Method::POST
-    } else {
-        Method::GET
-    };
+    let lang = caller.lang;
     if args.path == STATUS_PATH {
         let body = serde_json::json!({ "ours": port_is_ours() }).to_string();
         return card_agent_protocol::message::LegacyResult {
@@ -66,6 +62,11 @@ pub async fn respond_for_extension(
             body: base64::engine::general_purpose::STANDARD.encode(body),
         };
     }
+    let method = if args.method == "POST" {
+        Method::POST
+    } else {
+        Method::GET
+    };
     let uri: hyper::Uri = args
         .path
         .parse()
@@ -77,8 +78,12 @@ pub async fn respond_for_extension(
     );
     let ctx = handlers::Context {
         service,
-        requester: guard::Requester::Site(origin),
+        caller: Ok(caller),
+        // The answer goes back through the extension, never to a page's fetch: no CORS.
+        cors_site: None,
+        referer: None,
         lang,
+        // A page's fetch of /addDomain through the extension opens no dialog.
         questions: None,
     };
     let response = handlers::route(&ctx, &method, &uri, body).await;

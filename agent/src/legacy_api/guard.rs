@@ -1,70 +1,19 @@
-//! Who is asking, and whether to answer: the Host header (against DNS rebinding), the Origin
-//! header (set by the browser, never by the page), and CORS for trusted origins only.
+//! The legacy port's door: the Host header (against DNS rebinding), the facts the caller
+//! decision needs (the Origin header, set by the browser and never by the page; Referer;
+//! Sec-Fetch-*; our popup's opener header), and CORS for trusted origins only. Who is calling
+//! is decided by the service ([`crate::service::caller::decide_legacy`]), not here.
 
-use hyper::header::{HeaderMap, HeaderValue, HOST, ORIGIN};
+use card_agent_protocol::Language;
+use hyper::header::{HeaderMap, HeaderValue, HOST, ORIGIN, REFERER};
 
+use crate::error::Result;
+use crate::pinentry::Client;
 use crate::policy::Origin;
+use crate::service::caller::{self, Caller, LegacyFacts};
 
 /// The header our own popup page uses to name its opener's origin (from `event.origin`, which
 /// the browser sets). Honoured only on requests whose Origin is this server's own.
 pub const OPENER_HEADER: &str = "x-card-agent-opener";
-
-/// Who sent a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requester {
-    /// A program of this computer's user: no `Origin` and no `Sec-Fetch-*` header (browsers
-    /// send the latter on every request, pages cannot remove them). The loopback peer check
-    /// has already proved the connection is this user's.
-    Local,
-    /// One of this server's own pages: our origin in `Origin`, or `Sec-Fetch-Site:
-    /// same-origin`. `opener` is the page that opened the popup bridge, as the popup read it
-    /// from `event.origin` (the browser's word, not the page's).
-    OwnPage {
-        /// The opener's origin, when the popup bridge names one.
-        opener: Option<Origin>,
-    },
-    /// A web page on another origin.
-    Site(Origin),
-    /// A browser request that names no origin (a navigation such as `window.open`, an image
-    /// without `crossOrigin`): its answer is not the page's to read, and it is never "local".
-    /// `referer` is the origin of the page it came from, when the browser sent one.
-    Browser {
-        /// The `Referer` header's origin.
-        referer: Option<Origin>,
-    },
-    /// An `Origin` or opener header that is not a valid origin (`null`, a trailing dot, `_`,
-    /// garbage): refused, never taken for local.
-    Invalid,
-}
-
-/// The facts a request's headers give about its sender, as the browser set them.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Facts<'a> {
-    /// The `Origin` header (`Some("")` when present but not text).
-    pub origin: Option<&'a str>,
-    /// Our popup's header naming its opener.
-    pub opener: Option<&'a str>,
-    /// Whether any `Sec-Fetch-*` header is present: only browsers send them.
-    pub from_browser: bool,
-    /// `Sec-Fetch-Site`.
-    pub fetch_site: Option<&'a str>,
-    /// The `Referer` header.
-    pub referer: Option<&'a str>,
-}
-
-impl<'a> Facts<'a> {
-    /// Reads the facts from request headers.
-    pub fn from_headers(headers: &'a HeaderMap) -> Self {
-        let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
-        Facts {
-            origin: text(ORIGIN.as_str()),
-            opener: text(OPENER_HEADER),
-            from_browser: headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")),
-            fetch_site: text("sec-fetch-site"),
-            referer: text("referer"),
-        }
-    }
-}
 
 /// Whether the Host header names this server on a loopback name with the right port. A page
 /// on a DNS-rebinding name (evil.example resolving to 127.0.0.1) sends its own host name here.
@@ -78,50 +27,39 @@ pub fn host_is_ours(headers: &HeaderMap, port: u16) -> bool {
         .any(|name| host == format!("{name}:{port}"))
 }
 
-/// Classifies the request's sender.
-pub fn requester(headers: &HeaderMap, port: u16) -> Requester {
-    classify(&Facts::from_headers(headers), port)
+/// What the request's headers say about its sender, as the caller decision takes them. The
+/// header values are borrowed as received: the decision parses them.
+pub fn facts(headers: &HeaderMap, port: u16) -> LegacyFacts<'_> {
+    let value = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
+    LegacyFacts {
+        origin: value(ORIGIN.as_str()),
+        referer: value(REFERER.as_str()),
+        sec_fetch_site: value("sec-fetch-site"),
+        sec_fetch: headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")),
+        opener: value(OPENER_HEADER),
+        port,
+    }
 }
 
-/// Classifies the sender from its facts. Anything present but unparseable is
-/// [`Requester::Invalid`]; only a request with no trace of a browser is [`Requester::Local`].
-pub fn classify(facts: &Facts<'_>, port: u16) -> Requester {
-    let own_page = || match facts.opener {
-        None => Requester::OwnPage { opener: None },
-        Some(raw) => match Origin::parse(raw) {
-            Ok(o) => Requester::OwnPage { opener: Some(o) },
-            Err(_) => Requester::Invalid,
-        },
-    };
-    if let Some(raw) = facts.origin {
-        return match Origin::parse(raw) {
-            Err(_) => Requester::Invalid,
-            Ok(o) if is_own_origin(&o, port) => own_page(),
-            Ok(o) => Requester::Site(o),
-        };
-    }
-    if facts.fetch_site == Some("same-origin") {
-        // A same-origin GET carries no Origin: our popup's own request for certificates.
-        return own_page();
-    }
-    if facts.from_browser {
-        let referer = facts.referer.and_then(referer_origin);
-        return Requester::Browser { referer };
-    }
-    Requester::Local
+/// Who sent the request (the service's one decision, from [`facts`]), and the site whose
+/// `Origin` header it carries: the only origin CORS may ever echo.
+pub fn caller(headers: &HeaderMap, port: u16, lang: Language) -> (Result<Caller>, Option<Origin>) {
+    let facts = facts(headers, port);
+    let cors_site = facts
+        .origin
+        .and_then(|o| std::str::from_utf8(o).ok())
+        .and_then(|o| Origin::parse(o).ok())
+        .filter(|o| !caller::is_own_legacy_origin(o, port));
+    (caller::decide_legacy(facts, lang, Client::new()), cors_site)
 }
 
-/// The origin of a `Referer` URL (`https://host[:port]/path?query` → `https://host[:port]`).
-pub fn referer_origin(url: &str) -> Option<Origin> {
+/// The origin of a `Referer` URL (`https://host[:port]/path?query` → `https://host[:port]`):
+/// the page that opened `/addDomain` (a navigation, which carries no `Origin`).
+pub fn referer_origin(headers: &HeaderMap) -> Option<Origin> {
+    let url = headers.get(REFERER)?.to_str().ok()?;
     let (scheme, rest) = url.split_once("://")?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     Origin::parse(&format!("{scheme}://{}", &rest[..end])).ok()
-}
-
-fn is_own_origin(origin: &Origin, port: u16) -> bool {
-    origin.scheme() == "http"
-        && origin.port() == Some(port)
-        && matches!(origin.host(), "localhost" | "127.0.0.1" | "[::1]")
 }
 
 /// CORS headers for a trusted site: its own origin echoed, never `*`.
@@ -138,6 +76,7 @@ pub fn cors_headers(origin: &Origin) -> Vec<(&'static str, HeaderValue)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::Who;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -174,92 +113,78 @@ mod tests {
         assert!(!host_is_ours(&headers(&[]), 61161));
     }
 
-    #[test]
-    fn a_browser_request_is_never_local() {
-        // The popup's same-origin GET has no Origin: it is our page, speaking for its opener.
-        let popup = requester(
-            &headers(&[
-                ("sec-fetch-site", "same-origin"),
-                ("sec-fetch-mode", "cors"),
-                (OPENER_HEADER, "https://evil.example"),
-            ]),
-            61161,
-        );
-        assert!(
-            matches!(popup, Requester::OwnPage { opener: Some(o) } if o.as_str() == "https://evil.example")
-        );
-        // An opener that does not parse (trailing dot, `_`) is refused, not local.
-        for bad in [
-            "http://evil.example.:8000",
-            "https://a_b.example",
-            "null",
-            "",
-        ] {
-            let r = requester(
-                &headers(&[("sec-fetch-site", "same-origin"), (OPENER_HEADER, bad)]),
-                61161,
-            );
-            assert_eq!(r, Requester::Invalid, "{bad}");
-            let r = requester(
-                &headers(&[("origin", "http://localhost:61161"), (OPENER_HEADER, bad)]),
-                61161,
-            );
-            assert_eq!(r, Requester::Invalid, "{bad}");
-            assert_eq!(
-                requester(&headers(&[("origin", bad)]), 61161),
-                Requester::Invalid
-            );
-        }
-        // A navigation (window.open /addDomain) names its page in the Referer only.
-        let nav = requester(
-            &headers(&[
-                ("sec-fetch-site", "cross-site"),
-                ("sec-fetch-mode", "navigate"),
-                ("referer", "https://shop.example.net/apply?x=1"),
-            ]),
-            61161,
-        );
-        assert!(
-            matches!(nav, Requester::Browser { referer: Some(o) } if o.as_str() == "https://shop.example.net")
-        );
-        assert_eq!(
-            requester(&headers(&[("sec-fetch-dest", "image")]), 61161),
-            Requester::Browser { referer: None }
-        );
+    fn who(pairs: &[(&'static str, &str)]) -> Result<Who> {
+        caller(&headers(pairs), 61161, Language::En)
+            .0
+            .map(|c| c.who().clone())
     }
 
     #[test]
     fn requesters() {
-        assert_eq!(requester(&headers(&[]), 61161), Requester::Local);
+        // No Origin and no browser's word that the request is same-origin: nobody we know.
+        assert!(who(&[]).is_err());
+        assert!(who(&[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "no-cors")
+        ])
+        .is_err());
+        assert!(who(&[("origin", "null")]).is_err());
+        assert!(matches!(
+            who(&[("origin", "https://www.example.gov.tw")]),
+            Ok(Who::Site { origin, .. }) if origin.as_str() == "https://www.example.gov.tw"
+        ));
+        // Our own page: its Origin, or (a same-origin GET has none) the browser's Sec-Fetch-Site.
         assert_eq!(
-            requester(&headers(&[("origin", "null")]), 61161),
-            Requester::Invalid
+            who(&[("origin", "http://localhost:61161")]).unwrap(),
+            Who::OwnLegacyPage
         );
-        let site = requester(&headers(&[("origin", "https://www.example.gov.tw")]), 61161);
-        assert!(matches!(site, Requester::Site(o) if o.as_str() == "https://www.example.gov.tw"));
-        let own = requester(
-            &headers(&[
-                ("origin", "http://localhost:61161"),
-                (OPENER_HEADER, "https://a.gov.tw"),
-            ]),
-            61161,
+        assert_eq!(
+            who(&[("sec-fetch-site", "same-origin")]).unwrap(),
+            Who::OwnLegacyPage
         );
+        let own = who(&[
+            ("origin", "http://localhost:61161"),
+            (OPENER_HEADER, "https://a.gov.tw"),
+        ]);
         assert!(
-            matches!(own, Requester::OwnPage { opener: Some(o) } if o.as_str() == "https://a.gov.tw")
+            matches!(own, Ok(Who::Site { origin, .. }) if origin.as_str() == "https://a.gov.tw")
+        );
+        // An opener that does not parse is refused, never our own page: a trailing dot, `_`,
+        // `null`, from our Origin or from a same-origin GET (the popup's certificate read).
+        for bad in [
+            "null",
+            "http://evil.example.:8000",
+            "https://a_b.example",
+            "",
+        ] {
+            assert!(who(&[("origin", "http://localhost:61161"), (OPENER_HEADER, bad)]).is_err());
+            assert!(who(&[("sec-fetch-site", "same-origin"), (OPENER_HEADER, bad)]).is_err());
+            assert!(who(&[("origin", bad)]).is_err(), "{bad}");
+        }
+        assert_eq!(
+            referer_origin(&headers(&[("referer", "https://shop.example.net/a?b#c")]))
+                .map(|o| o.to_string()),
+            Some("https://shop.example.net".to_owned())
         );
         // The opener header means nothing from any other origin.
-        let forged = requester(
-            &headers(&[
-                ("origin", "https://evil.example"),
-                (OPENER_HEADER, "https://a.gov.tw"),
-            ]),
-            61161,
+        let forged = who(&[
+            ("origin", "https://evil.example"),
+            (OPENER_HEADER, "https://a.gov.tw"),
+        ]);
+        assert!(
+            matches!(forged, Ok(Who::Site { origin, .. }) if origin.as_str() == "https://evil.example")
         );
-        assert!(matches!(forged, Requester::Site(o) if o.as_str() == "https://evil.example"));
         // Our port on another loopback service is not us.
         assert!(matches!(
-            requester(&headers(&[("origin", "http://localhost:8080")]), 61161),
-            Requester::Site(_)
+            who(&[("origin", "http://localhost:8080")]),
+            Ok(Who::Site { .. })
         ));
+        // CORS may echo only a site's own Origin, never ours.
+        let (_, cors) = caller(
+            &headers(&[("origin", "http://localhost:61161")]),
+            61161,
+            Language::En,
+        );
+        assert!(cors.is_none());
     }
 }

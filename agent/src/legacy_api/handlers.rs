@@ -1,5 +1,6 @@
 //! The endpoints. Each turns HiPKI's request into a service call and the result (or error)
-//! into HiPKI's response.
+//! into HiPKI's response: the response's own `func` (`sign`, `umakeSig`, `pkcs11info`,
+//! `decrypt`), which is what published pages dispatch on.
 
 use std::sync::Arc;
 
@@ -9,25 +10,59 @@ use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
 use serde_json::{json, Value};
 
-use super::guard::{self, Requester};
 use super::tbs::TbsPackage;
-pub(super) use super::work::blocking;
-use super::{add_domain, bmp, codes, decrypt, pages, pkcs11info, sign, Body};
+use super::{add_domain, bmp, codes, decrypt, guard, pages, pkcs11info, sign, Body};
 use crate::error::{Error, Result};
 use crate::policy::Origin;
 use crate::service::{Caller, Service};
 use card_agent_protocol::Language;
 
+pub(super) use super::work::blocking;
+
 /// What every handler needs.
 pub struct Context {
     /// The service.
     pub service: Arc<Service>,
-    /// Who asks.
-    pub requester: Requester,
+    /// Who asks, as the service's caller decision named it from the request's headers, or why
+    /// it could not tell (then only what needs no caller is answered: static pages, `/`).
+    pub caller: Result<Caller>,
+    /// The site whose `Origin` header the request carries: the only origin CORS headers may
+    /// echo (for the image even when refused; elsewhere only when the service trusts it).
+    pub cors_site: Option<Origin>,
+    /// The `Referer` header's origin: the page that opened `/addDomain`.
+    pub referer: Option<Origin>,
     /// The language of messages.
     pub lang: Language,
     /// `/addDomain`'s questions, on the HTTP server only.
     pub questions: Option<Arc<super::add_domain::Questions>>,
+}
+
+impl Context {
+    /// The caller, or the refusal to answer for the operation `func`.
+    pub(super) fn caller(&self, func: &str) -> std::result::Result<Caller, Value> {
+        self.caller
+            .as_ref()
+            .map(Caller::clone)
+            .map_err(|e| failure(self, func, e))
+    }
+
+    /// The origin CORS headers echo: the request's own site, when it is trusted already.
+    fn cors(&self) -> Option<&Origin> {
+        let site = self.cors_site.as_ref()?;
+        let caller = self.caller.as_ref().ok()?;
+        (caller.site() == Some(site) && self.service.is_trusted(caller)).then_some(site)
+    }
+
+    /// Who sent the request, for the log.
+    pub(super) fn sender(&self) -> String {
+        match &self.caller {
+            Ok(c) => c.log_name().to_owned(),
+            Err(_) => match &self.cors_site {
+                Some(o) => format!("unknown caller ({o})"),
+                None => "unknown caller".to_owned(),
+            },
+        }
+    }
 }
 
 /// The language pages' users read: zh-TW unless the browser prefers something else first.
@@ -63,7 +98,10 @@ pub async fn route(
             "text/plain; charset=utf-8",
             version_text(),
         ),
-        (&Method::GET | &Method::POST, "/pkcs11info") => pkcs11info(ctx, with_cert).await,
+        (&Method::GET | &Method::POST, "/pkcs11info") => {
+            let value = inventory_value(ctx, with_cert).await;
+            json_response(ctx, value)
+        }
         (&Method::POST, "/sign" | "/umakeSig" | "/decrypt") => {
             package(ctx, uri.path(), &body).await
         }
@@ -82,7 +120,6 @@ pub async fn route(
                 .unwrap_or_default();
             json_response(
                 ctx,
-                None,
                 fail_with(
                     &func,
                     codes::UNSUPPORTED,
@@ -116,9 +153,7 @@ async fn package(ctx: &Context, path: &str, body: &[u8]) -> Response<Body> {
     };
     let package = match parsed {
         Ok(p) => p,
-        Err(why) => {
-            return json_response(ctx, None, fail_with(fallback, codes::JSON_FORMAT, 0, why))
-        }
+        Err(why) => return json_response(ctx, fail_with(fallback, codes::JSON_FORMAT, 0, why)),
     };
     let func = package.func().unwrap_or_else(|| match path {
         "/decrypt" => "DecryptData".to_owned(),
@@ -132,7 +167,6 @@ async fn package(ctx: &Context, path: &str, body: &[u8]) -> Response<Body> {
         // Card management and anything else: the request's func echoed, as the vendor does.
         _ => json_response(
             ctx,
-            None,
             fail_with(&func, codes::UNSUPPORTED, 0, "unsupported func"),
         ),
     }
@@ -148,55 +182,22 @@ fn version_text() -> String {
     )
 }
 
-/// The caller as the service sees it: a local program has no site; the popup bridge speaks
-/// for its opener; a page speaks for its origin. A browser request that names no origin, our
-/// own page without an opener, and anything unparseable are refused, never "local".
-fn caller(ctx: &Context) -> Result<Caller> {
-    let origin = match &ctx.requester {
-        Requester::Local => None,
-        Requester::OwnPage { opener: Some(o) } | Requester::Site(o) => Some(o.clone()),
-        Requester::OwnPage { opener: None } => {
-            return Err(Error::SiteNotTrusted {
-                origin: "card-agent's own page without an opener".to_owned(),
-            })
-        }
-        Requester::Browser { .. } => {
-            return Err(Error::SiteNotTrusted {
-                origin: "a browser request that names no site".to_owned(),
-            })
-        }
-        Requester::Invalid => {
-            return Err(Error::SiteNotTrusted {
-                origin: "an origin that does not parse".to_owned(),
-            })
-        }
-    };
-    Ok(Caller::new(origin, ctx.lang))
-}
-
-/// The caller, admitted only if its site is already trusted (no dialog: pages call
-/// `/addDomain` for that). Returns the origin to echo in CORS.
-pub(super) fn admitted(ctx: &Context) -> Result<(Caller, Option<Origin>)> {
-    let caller = caller(ctx)?;
-    ctx.service.admit_without_asking(&caller)?;
-    let cors = match &ctx.requester {
-        Requester::Site(o) => Some(o.clone()),
-        _ => None,
-    };
-    Ok((caller, cors))
-}
-
-async fn pkcs11info(ctx: &Context, with_cert: bool) -> Response<Body> {
+/// `CheckEnvir` / `GetUserCert`: the service's inventory in HiPKI's shape.
+async fn inventory_value(ctx: &Context, with_cert: bool) -> Value {
     let func = pkcs11info::FUNC;
-    let (caller, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(ctx, func, &e)),
+    let caller = match ctx.caller(func) {
+        Ok(c) => c,
+        Err(refusal) => return refusal,
     };
-    let service = ctx.service.clone();
-    let work = move || pkcs11info::build(service.core(), with_cert);
-    match blocking(ctx, &caller.client, work).await {
-        Ok(v) => json_response(ctx, cors.as_ref(), v),
-        Err(e) => json_response(ctx, cors.as_ref(), failure(ctx, func, &e)),
+    let client = caller.client.clone();
+    let snapshot = blocking(ctx, &client, move |service| service.inventory(&caller)).await;
+    match snapshot {
+        // No module at all is HiPKI's "library not loaded", not an empty list.
+        Ok(s) => match &s.no_module {
+            Some(e) => failure(ctx, func, e),
+            None => pkcs11info::build(&s, with_cert),
+        },
+        Err(e) => failure(ctx, func, &e),
     }
 }
 
@@ -204,37 +205,15 @@ async fn pkcs11info(ctx: &Context, with_cert: bool) -> Response<Body> {
 /// changes. A page's origin gets CORS on every answer (an untrusted page must be able to read
 /// `0x76000031` to offer `/addDomain`); only a trusted one gets card facts.
 async fn p11_image(ctx: &Context) -> Response<Body> {
-    let func = pkcs11info::FUNC;
-    let page = match &ctx.requester {
-        Requester::Site(o) => Some(o.clone()),
-        _ => None,
-    };
-    let value = match admitted(ctx) {
-        Err(e) => failure(ctx, func, &e),
-        Ok((caller, _)) => {
-            let service = ctx.service.clone();
-            let work = move || pkcs11info::build(service.core(), false);
-            blocking(ctx, &caller.client, work)
-                .await
-                .unwrap_or_else(|e| failure(ctx, func, &e))
-        }
-    };
+    let value = inventory_value(ctx, false).await;
     let mut r = bytes("image/bmp", bmp::pack(&pkcs11info::compact(&value)));
-    add_cors(&mut r, page.as_ref());
+    add_cors(&mut r, ctx.cors_site.as_ref());
     r
 }
 
 fn preflight(ctx: &Context) -> Response<Body> {
-    let trusted = match &ctx.requester {
-        Requester::Site(o) => ctx
-            .service
-            .admit_without_asking(&Caller::new(Some(o.clone()), ctx.lang))
-            .is_ok()
-            .then_some(o),
-        _ => None,
-    };
     let mut r = Response::new(Full::new(Bytes::new()));
-    let Some(origin) = trusted else {
+    let Some(origin) = ctx.cors() else {
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
     };
@@ -257,28 +236,15 @@ fn preflight(ctx: &Context) -> Response<Body> {
     r
 }
 
-/// A failure response with the mapped codes and a message for people.
+/// A failure response with the mapped codes and a message for people. The log record is
+/// bounded per sender, so that a page cannot push the records that matter out of the log.
 pub(super) fn failure(ctx: &Context, func: &str, error: &Error) -> Value {
     let (ret_code, last_error) = codes::for_error(error);
-    let sender = sender(&ctx.requester);
-    // Bounded per sender, so that a page cannot push the records that matter out of the log.
+    let sender = ctx.sender();
     if let Some(left_out) = super::log_limit::admit(&sender, error.code().as_str()) {
         tracing::info!(func, %sender, code = %error.code(), ret_code = format!("{ret_code:#x}"), left_out, "legacy request failed");
     }
     json!({ "func": func, "ret_code": ret_code, "last_error": last_error, "message": error.user_message(ctx.lang) })
-}
-
-/// Who sent a request, for the log.
-pub(super) fn sender(requester: &Requester) -> String {
-    match requester {
-        Requester::Local => "local program".to_owned(),
-        Requester::OwnPage { opener: Some(o) } => format!("popup for {o}"),
-        Requester::OwnPage { opener: None } => "card-agent page".to_owned(),
-        Requester::Site(o) => o.to_string(),
-        Requester::Browser { referer: Some(o) } => format!("browser navigation from {o}"),
-        Requester::Browser { referer: None } => "browser request without origin".to_owned(),
-        Requester::Invalid => "unparseable origin".to_owned(),
-    }
 }
 
 pub(super) fn fail_with(func: &str, ret_code: u32, last_error: u32, message: &str) -> Value {
@@ -295,15 +261,13 @@ pub(super) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     card_agent_protocol::encoding::decode_base64(s.trim()).ok()
 }
 
-pub(super) fn json_response(ctx: &Context, cors: Option<&Origin>, value: Value) -> Response<Body> {
-    let mut r = text(
+pub(super) fn json_response(ctx: &Context, value: Value) -> Response<Body> {
+    text(
         ctx,
         StatusCode::OK,
         "application/json; charset=utf-8",
         value.to_string(),
-    );
-    add_cors(&mut r, cors);
-    r
+    )
 }
 
 fn redirect(location: &'static str) -> Response<Body> {
@@ -344,16 +308,8 @@ fn text(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    // A trusted page may read the version text; no one else gets CORS headers.
-    if let Requester::Site(o) = &ctx.requester {
-        if ctx
-            .service
-            .admit_without_asking(&Caller::new(Some(o.clone()), ctx.lang))
-            .is_ok()
-        {
-            add_cors(&mut r, Some(o));
-        }
-    }
+    // A trusted page may read the answer; no one else gets CORS headers.
+    add_cors(&mut r, ctx.cors());
     r
 }
 

@@ -293,7 +293,7 @@ async fn handle_selftest(
         .map(BodyExt::boxed);
     }
     let lang = handlers::language(req.headers());
-    let requester = guard::requester(req.headers(), port);
+    let (caller, _) = guard::caller(req.headers(), port, lang);
     let (parts, body) = req.into_parts();
     match (&parts.method, parts.uri.path()) {
         // The page's assets are relative (the same files are an extension page), so the page
@@ -309,25 +309,44 @@ async fn handle_selftest(
         (&Method::GET, "/selftest/selftest.css") => {
             selftest::asset(selftest::STYLE, "text/css; charset=utf-8")
         }
-        _ if !selftest::allowed(&requester) => selftest::forbidden(),
-        (&Method::GET, "/selftest/api/status") => selftest::status(service.clone(), lang).await,
-        (&Method::GET, "/selftest/api/events") => selftest::events(service),
+        _ => selftest_api(&parts, body, service, caller, lang).await,
+    }
+}
+
+/// The self-test page's API: for the user's own callers only (the service refuses others).
+async fn selftest_api(
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+    service: &Arc<Service>,
+    caller: Result<crate::service::Caller>,
+    lang: card_agent_protocol::Language,
+) -> Response<selftest::AnyBody> {
+    let caller = match caller.and_then(|c| c.require_own().map(|()| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(error = %e, "self-test API refused");
+            return selftest::forbidden();
+        }
+    };
+    match (&parts.method, parts.uri.path()) {
+        (&Method::GET, "/selftest/api/status") => selftest::status(service.clone(), caller).await,
+        (&Method::GET, "/selftest/api/events") => selftest::events(service, &caller),
         (&Method::GET, "/selftest/api/checks") => {
             let lang = match parts.uri.query() {
                 Some(q) if q.contains("lang=en") => card_agent_protocol::Language::En,
                 Some(q) if q.contains("lang=zh") => card_agent_protocol::Language::ZhTw,
                 _ => lang,
             };
-            selftest::checks(service.clone(), lang).await
+            selftest::checks(service.clone(), caller.with_lang(lang)).await
         }
         (&Method::POST, "/selftest/api/fix") => match read_body(body).await {
-            Ok(bytes) => selftest::fix(service.clone(), lang, &bytes).await,
+            Ok(bytes) => selftest::fix(service.clone(), caller, &bytes).await,
             Err(status) => {
                 plain(status, "request body too large or too slow\n").map(BodyExt::boxed)
             }
         },
         (&Method::POST, "/selftest/api/sign") => match read_body(body).await {
-            Ok(bytes) => selftest::sign(service.clone(), lang, &bytes).await,
+            Ok(bytes) => selftest::sign(service.clone(), caller, &bytes).await,
             Err(status) => {
                 plain(status, "request body too large or too slow\n").map(BodyExt::boxed)
             }
@@ -348,8 +367,9 @@ async fn handle_legacy(
             "card-agent answers only to localhost, 127.0.0.1 and [::1]\n",
         ));
     }
-    let requester = guard::requester(req.headers(), port);
     let lang = handlers::language(req.headers());
+    let (caller, cors_site) = guard::caller(req.headers(), port, lang);
+    let referer = guard::referer_origin(req.headers());
     let (parts, body) = req.into_parts();
     let body = if parts.method == Method::POST {
         match read_body(body).await {
@@ -361,7 +381,9 @@ async fn handle_legacy(
     };
     let ctx = handlers::Context {
         service,
-        requester,
+        caller,
+        cors_site,
+        referer,
         lang,
         questions,
     };

@@ -5,9 +5,8 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::codes;
-use crate::card_core::CardCore;
 use crate::certificate::CertificateInfo;
-use crate::error::Result;
+use crate::inventory::Snapshot;
 use crate::reader::{self, ReaderState};
 use crate::token::{TokenCertificate, TokenInfo};
 
@@ -27,34 +26,23 @@ pub const FUNC: &str = "pkcs11info";
 /// (a default-size canvas), three characters each.
 pub const MAX_IMAGE_TEXT: usize = 900;
 
-/// Builds the response. `with_certs` adds `certs[]` to each token.
-pub fn build(core: &CardCore, with_certs: bool) -> Result<Value> {
-    let readers = if core.is_demo() {
-        Vec::new()
-    } else {
-        reader::list().unwrap_or_default()
-    };
-    let tokens = core.tokens()?;
+/// The service's inventory in HiPKI's shape. `with_certs` adds `certs[]` to each token.
+pub fn build(snapshot: &Snapshot, with_certs: bool) -> Value {
     let mut slots = Vec::new();
-    for token in &tokens {
-        let certs = if with_certs {
-            core.certificates(token.token_ref)?
-        } else {
-            Vec::new()
-        };
+    for (token, certs) in &snapshot.tokens {
         slots.push(slot(token, with_certs.then_some(certs.as_slice())));
     }
     // Readers that hold no token: an unreadable card shows as "unknown token", which pages test
     // for; an empty reader has no token at all.
-    for r in readers.iter().filter(|r| {
-        !tokens.iter().any(|t| {
+    for r in snapshot.readers.iter().filter(|r| {
+        !snapshot.tokens.iter().any(|(t, _)| {
             reader::reader_for_slot(&t.slot_description, std::slice::from_ref(*r)).is_some()
         })
     }) {
         slots.push(empty_reader(r));
     }
-    let module = core.modules().iter().find(|m| m.loaded);
-    Ok(json!({
+    let module = snapshot.modules.iter().find(|m| m.loaded);
+    json!({
         "func": FUNC,
         "ret_code": codes::OK,
         "last_error": 0,
@@ -65,10 +53,10 @@ pub fn build(core: &CardCore, with_certs: bool) -> Result<Value> {
         "flags": 0,
         "libraryDescription": module.and_then(|m| m.description.clone()).unwrap_or_default(),
         "libraryVersion": "",
-        "manufacturerID": if core.is_demo() { "card-agent (DEMO)" } else { "" },
-        "installedModule": core.modules().iter().filter(|m| m.loaded).map(|m| m.path.clone()).collect::<Vec<_>>(),
+        "manufacturerID": if snapshot.demo { "card-agent (DEMO)" } else { "" },
+        "installedModule": snapshot.modules.iter().filter(|m| m.loaded).map(|m| m.path.clone()).collect::<Vec<_>>(),
         "slots": slots,
-    }))
+    })
 }
 
 /// The text `/p11Image.bmp` carries for an answer `value` (a [`build`] result or a failure):
@@ -301,12 +289,13 @@ mod tests {
 
     #[test]
     fn demo_token_reads_like_a_hicos_card() {
-        let core = CardCore::open(&crate::card_core::CoreOptions {
+        let core = crate::card_core::CardCore::open(&crate::card_core::CoreOptions {
             demo: true,
             ..Default::default()
         })
         .unwrap();
-        let v = build(&core, true).unwrap();
+        let snapshot = crate::inventory::gather(&core).unwrap();
+        let v = build(&snapshot, true);
         assert_eq!(v["func"], "pkcs11info");
         assert_eq!(v["serverVersion"], COMPAT_VERSION);
         assert_eq!(v["ret_code"], 0);
@@ -334,7 +323,7 @@ mod tests {
             .find(|c| c["id"] == "4b455958")
             .unwrap();
         assert_eq!(keyx["usage"], "keyEncipherment|dataEncipherment");
-        let plain = build(&core, false).unwrap();
+        let plain = build(&snapshot, false);
         assert_eq!(plain["func"], "pkcs11info");
         let image = String::from_utf8(compact(&plain)).unwrap();
         assert!(image.is_ascii() && image.len() <= MAX_IMAGE_TEXT, "{image}");

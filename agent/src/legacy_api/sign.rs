@@ -6,9 +6,7 @@ use base64::Engine as _;
 use hyper::Response;
 use serde_json::json;
 
-use super::handlers::{
-    admitted, blocking, decode_base64, fail_with, failure, json_response, Context,
-};
+use super::handlers::{blocking, decode_base64, fail_with, failure, json_response, Context};
 use super::tbs::TbsPackage;
 use super::{codes, Body};
 use crate::service::SignRequest;
@@ -18,20 +16,17 @@ use card_agent_protocol::SecretString;
 /// Signs a parsed package whose `func` is `MakeSignature` or `umakeSig`.
 pub async fn sign(ctx: &Context, mut package: TbsPackage, umake: bool) -> Response<Body> {
     let func = if umake { "umakeSig" } else { "sign" };
-    let (caller, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(ctx, func, &e)),
+    let caller = match ctx.caller(func) {
+        Ok(c) => c,
+        Err(refusal) => return json_response(ctx, refusal),
     };
     let request = match sign_request(&mut package, umake) {
         Ok(r) => r,
-        Err((code, why)) => {
-            return json_response(ctx, cors.as_ref(), fail_with(func, code, 0, why))
-        }
+        Err((code, why)) => return json_response(ctx, fail_with(func, code, 0, why)),
     };
     let with_card_sn = request.with_card_serial;
-    let service = ctx.service.clone();
     let client = caller.client.clone();
-    let outcome = blocking(ctx, &client, move || service.sign(&caller, request)).await;
+    let outcome = blocking(ctx, &client, move |service| service.sign(&caller, request)).await;
     let value = match outcome {
         Ok(out) => {
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -49,7 +44,7 @@ pub async fn sign(ctx: &Context, mut package: TbsPackage, umake: bool) -> Respon
         }
         Err(e) => failure(ctx, func, &e),
     };
-    json_response(ctx, cors.as_ref(), value)
+    json_response(ctx, value)
 }
 
 /// HiPKI's MakeSignature fields as a service request. Errors are `(ret_code, reason)`.

@@ -1,55 +1,47 @@
-//! Card work for an HTTP request, run on a blocking thread and tied to the request's life: when
-//! the page stops waiting (its connection closes, hyper drops the request's future) or the time
-//! runs out, its dialogs close and no card operation starts for it after that.
+//! Card work for an HTTP request, tied to the request's life: the service call runs within the
+//! legacy API's budget of the timeout ladder ([`deadline::call`]), and when the page stops
+//! waiting (its connection closes and hyper drops the request's future) its dialogs close and
+//! no card operation starts for it after that. A result that finished in the race is
+//! discarded (the service says so in the log), and this module logs that the page went away.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::handlers::{sender, Context};
-use crate::error::{Error, Result};
-use crate::service::Service;
+use card_agent_protocol::timeouts;
 
-/// Longest a request that may show the PIN dialog can take.
-const CARD_TIMEOUT: Duration = Duration::from_secs(180);
+use super::handlers::Context;
+use crate::error::Result;
+use crate::pinentry::Client;
+use crate::service::{deadline, Service};
 
-/// Runs blocking service work for `client` on a blocking thread, bounded in time. When the
-/// HTTP client goes away (hyper drops this future) or the time runs out, the client is marked
-/// gone: its dialogs close and no card operation starts for it after that. A result that
-/// finished in the race is discarded, and the log says so.
+/// Runs a service call for `client`: within the legacy budget, and abandoned with its page.
 pub(super) async fn blocking<T: Send + 'static>(
     ctx: &Context,
-    client: &crate::pinentry::Client,
-    work: impl FnOnce() -> Result<T> + Send + 'static,
+    client: &Client,
+    work: impl FnOnce(&Service) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let guard = Abandoned {
+    let mut guard = Abandoned {
         service: ctx.service.clone(),
         client: client.clone(),
         armed: true,
     };
-    let watched = client.clone();
-    let sender = sender(&ctx.requester);
-    let task = tokio::task::spawn_blocking(move || {
-        let outcome = work();
+    let (watched, sender) = (client.clone(), ctx.sender());
+    let watched_work = move |service: &Service| {
+        let outcome = work(service);
         if watched.is_gone() {
             let result = if outcome.is_ok() { "discarded" } else { "none" };
             tracing::info!(result, "legacy request: the page went away ({sender})");
         }
         outcome
-    });
-    let outcome = match tokio::time::timeout(CARD_TIMEOUT, task).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(Error::Internal(format!("request failed: {e}"))),
-        Err(_) => Err(Error::Timeout),
     };
-    let mut guard = guard;
-    guard.armed = matches!(outcome, Err(Error::Timeout));
+    let outcome = deadline::call(&ctx.service, client, timeouts::DAEMON_LEGACY, watched_work).await;
+    guard.armed = false;
     outcome
 }
 
 /// Marks a request's client gone when its future is dropped before the work ended.
 struct Abandoned {
     service: Arc<Service>,
-    client: crate::pinentry::Client,
+    client: Client,
     armed: bool,
 }
 

@@ -92,8 +92,8 @@ pub fn start_custom(pinentry_action: &str, pin_entry: PinEntry, env: &[(&str, &s
         policy,
         Ok(dialog),
         Settings {
-            environment: None,
             pin_entry,
+            ..Settings::default()
         },
     ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
