@@ -36,22 +36,15 @@ pub struct LastSeen {
 
 /// Records that `caller` started the native host at `now`: `extension-last-seen` in
 /// `state_dir`, a small JSON object with the caller, the RFC 3339 time and the Unix time.
-/// Written to a temporary file and renamed, so a reader never sees half of it.
+/// A private state file, replaced atomically (see [`crate::state_file`]).
 pub fn record_visit(state_dir: &Path, caller: &BrowserCaller, now: i64) -> Result<()> {
-    std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir.display(), e))?;
     let text = serde_json::json!({
         "caller": caller.id(),
         "time": crate::inventory::rfc3339(now),
         "unixTime": now,
     })
     .to_string();
-    let file = state_dir.join(LAST_SEEN_FILE);
-    let temp = state_dir.join(format!("{LAST_SEEN_FILE}.{}.tmp", std::process::id()));
-    std::fs::write(&temp, text).map_err(|e| Error::io(temp.display(), e))?;
-    std::fs::rename(&temp, &file).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::io(file.display(), e)
-    })
+    crate::state_file::write_atomic(&state_dir.join(LAST_SEEN_FILE), text.as_bytes())
 }
 
 /// The last recorded visit, if any (an unreadable or malformed file counts as none).
