@@ -94,6 +94,9 @@ pub enum Error {
     /// The caller's input was malformed.
     #[error("{0}")]
     BadInput(String),
+    /// A CMS EnvelopedData that cannot be opened (legacy `DecryptData`, PKCS7).
+    #[error(transparent)]
+    Envelope(#[from] crate::envelope::EnvelopeError),
     /// An install path cannot be written into a desktop entry or systemd unit safely.
     #[error("{path}: cannot be used in a desktop entry or service file ({reason})")]
     UnsafeInstallPath {
@@ -333,6 +336,7 @@ impl Error {
             Error::NoToken { .. } => ErrorCode::NoToken,
             Error::Ambiguous { .. }
             | Error::BadInput(_)
+            | Error::Envelope(_)
             | Error::UnsafeInstallPath { .. }
             | Error::BadOrigin { .. }
             | Error::BadSitePattern { .. }
