@@ -182,10 +182,15 @@ fn every_daemon_path_logs_in_again_for_the_key() {
     let answer = legacy(
         &mut host,
         "/decrypt",
-        &json!({"func": "DecryptData", "cipher": cipher, "pin": USER_PIN}),
+        &json!({"func": "DecryptData", "cipherType": "PKCS1", "plainEncoding": "base64",
+                "cipher": cipher, "pin": USER_PIN}),
     );
     assert_eq!(answer["ret_code"], 0, "{answer}");
-    assert_eq!(unb64(&answer["data"]), "機密 secret".as_bytes(), "{answer}");
+    assert_eq!(
+        unb64(&answer["plain"]),
+        "機密 secret".as_bytes(),
+        "{answer}"
+    );
     expect_two_logins("legacy DecryptData");
     assert!(host.wait().success());
 }
