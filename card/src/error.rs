@@ -315,10 +315,10 @@ impl Error {
             | Error::BadOrigin { .. }
             | Error::BadSitePattern { .. }
             | Error::LocalOnly { .. }
+            | Error::PinFromPage
             | Error::Frame(_)
             | Error::FrameDeadline { .. }
-            | Error::OriginRequired
-            | Error::PinFromPage => ErrorCode::BadRequest,
+            | Error::OriginRequired => ErrorCode::BadRequest,
             // To a page, an insecure origin means what an unapproved one means: this origin
             // may not use the card. The message says that only https fixes it.
             Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {

@@ -53,10 +53,13 @@ where
     let mut frames = FrameReader::new(reader).with_deadline(FRAME_TIMEOUT);
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
+    // This connection's SmartPKI ports: gone, keys and all, when the connection closes.
+    let smartpki = Arc::new(crate::smartpki::Ports::default());
     loop {
         match frames.read_frame().await {
             Ok(Some(payload)) => {
-                on_frame(payload, &service, lang, &client, &out, &mut subscription).await;
+                let context = (&service, &smartpki, &client);
+                on_frame(payload, context, lang, &out, &mut subscription).await;
             }
             Ok(None) => break,
             Err(e) => {
@@ -104,11 +107,17 @@ where
     let _ = writer.shutdown().await;
 }
 
+/// What a frame is answered with: the service, the connection's SmartPKI ports, its client.
+type FrameContext<'a> = (
+    &'a Arc<Service>,
+    &'a Arc<crate::smartpki::Ports>,
+    &'a Client,
+);
+
 async fn on_frame(
     payload: &[u8],
-    service: &Arc<Service>,
+    (service, smartpki, client): FrameContext<'_>,
     lang: Language,
-    client: &Client,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
 ) {
@@ -146,8 +155,9 @@ async fn on_frame(
         }
         _ => {
             let (service, out, client) = (service.clone(), out.clone(), client.clone());
+            let smartpki = smartpki.clone();
             tokio::spawn(async move {
-                let reply = run(request, service, lang, client).await;
+                let reply = run(request, service, smartpki, lang, client).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -164,13 +174,20 @@ fn decide(
     let facts = IpcFacts {
         origin: request.origin.as_deref(),
         legacy: matches!(request.command, Command::LegacyRequest(_)),
+        smartpki: crate::smartpki::glue::is_smartpki(&request.command),
     };
     caller::decide_ipc(facts, service.extensions(), lang, client)
 }
 
 /// Runs one command on a blocking thread, bounded in time. The request has a client of its
 /// own: when its time is up, its dialog closes and no card operation starts for it any more.
-async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
+async fn run(
+    request: Request,
+    service: Arc<Service>,
+    smartpki: Arc<crate::smartpki::Ports>,
+    lang: Language,
+    client: Client,
+) -> Response {
     let id = request.id.clone();
     let request_client = client.child();
     let caller = match decide(&request, &service, lang, request_client.clone()) {
@@ -182,18 +199,22 @@ async fn run(request: Request, service: Arc<Service>, lang: Language, client: Cl
         return Response::result(id, &result);
     }
     // The ladder's budget: a dialog for each one the request may show (a page of the new
-    // API may be asked about first), plus the card.
+    // API may be asked about first, a SmartPKI page when it opens its port), plus the card.
     let may_ask_site = matches!(
         caller.who(),
         Who::Site {
             api: Api::CardAgent,
             ..
         }
-    );
+    ) || matches!(request.command, Command::SmartPkiOpen);
     let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
     let command = request.command;
     let outcome = deadline::call(&service, &request_client, limit, move |service| {
-        super::dispatch::run(service, &caller, command)
+        if crate::smartpki::glue::is_smartpki(&command) {
+            crate::smartpki::glue::run(service, &caller, &smartpki, command)
+        } else {
+            super::dispatch::run(service, &caller, command)
+        }
     })
     .await;
     match outcome {
