@@ -45,6 +45,7 @@ pub mod pinentry;
 pub mod policy;
 pub mod service;
 pub mod tray;
+pub mod work_queue;
 
 pub use card_agent_card::{
     card_core, certificate, cms_signature, demo, error, pin, pkcs11, reader, signer, token,

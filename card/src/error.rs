@@ -148,6 +148,10 @@ pub enum Error {
     /// An operation took too long.
     #[error("timed out")]
     Timeout,
+    /// The caller already has as many requests waiting as the agent queues for one client;
+    /// this one was refused at once rather than queued without bound.
+    #[error("too many requests from this caller are waiting")]
+    Busy,
     /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
     #[error("invalid origin \"{input}\": {reason}")]
     BadOrigin {
@@ -296,6 +300,7 @@ impl Error {
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout => ErrorCode::Timeout,
+            Error::Busy => ErrorCode::Busy,
             Error::CallerNotAllowed { .. } => ErrorCode::SiteNotTrusted,
             Error::AlreadyRunning { .. }
             | Error::AgentUnavailable(_)
@@ -364,6 +369,7 @@ impl Error {
             | Error::UserCancelled
             | Error::CardRemoved
             | Error::Timeout
+            | Error::Busy
             | Error::PinIncorrect { tries_left: None }
             | Error::PinFormat(_) => base.to_owned(),
             other => detail("error.detail.generic", &[("detail", other)]),

@@ -9,6 +9,7 @@
 //! closed and none opens for it any more: nobody would receive the answer. A card operation
 //! already running finishes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use crate::error::Error;
 use crate::pinentry::Client;
 use crate::policy::Origin;
 use crate::service::{Caller, Service};
+use crate::work_queue::ClientKey;
 
 /// Longest a quick command may take (status, certificates for a local client or an already
 /// trusted site).
@@ -39,6 +41,10 @@ const OUTGOING_QUEUE: usize = 32;
 /// broken or hostile, and it would hold one of the daemon's connection slots for good. An idle
 /// connection between frames (a browser waiting for events) has no limit.
 pub(super) const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The daemon's number for each connection, naming a local program's queue in the work queue
+/// (0 is the legacy HTTP API's).
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 
 /// Serves one connection until the client closes it or sends a broken frame.
 pub async fn serve<S>(stream: S, service: Arc<Service>, lang: Language)
@@ -59,6 +65,7 @@ where
     let mut decoder = FrameDecoder::new();
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
+    let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     let mut buf = vec![0u8; 16 * 1024];
     // When the frame now arriving must be complete; `None` between frames.
     let mut frame_deadline: Option<tokio::time::Instant> = None;
@@ -95,7 +102,16 @@ where
         loop {
             match decoder.next_frame() {
                 Ok(Some(payload)) => {
-                    on_frame(&payload, &service, lang, &client, &out, &mut subscription).await;
+                    on_frame(
+                        &payload,
+                        &service,
+                        lang,
+                        &client,
+                        &out,
+                        &mut subscription,
+                        connection,
+                    )
+                    .await;
                 }
                 Ok(None) => {
                     frame_deadline = match (decoder.buffered(), frame_deadline) {
@@ -159,6 +175,7 @@ async fn on_frame(
     client: &Client,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
+    connection: u64,
 ) {
     let request = match parse_request(payload) {
         Ok(r) => r,
@@ -204,15 +221,22 @@ async fn on_frame(
         _ => {
             let (service, out, client) = (service.clone(), out.clone(), client.clone());
             tokio::spawn(async move {
-                let reply = run(request, service, lang, client).await;
+                let reply = run(request, service, lang, client, connection).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
     }
 }
 
-/// Runs one command on a blocking thread, bounded in time.
-async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
+/// Runs one command through the work queue, bounded in time (the wait for a worker included):
+/// the request waits in its client's queue, not on a thread of its own.
+async fn run(
+    request: Request,
+    service: Arc<Service>,
+    lang: Language,
+    client: Client,
+    connection: u64,
+) -> Response {
     let id = request.id.clone();
     let origin = match request
         .origin
@@ -248,11 +272,23 @@ async fn run(request: Request, service: Arc<Service>, lang: Language, client: Cl
         lang,
         client,
     };
+    // Every tab shares the native host's connection: a page is its origin on it; a local
+    // program (or the extension's own page) is its connection.
+    let queue_key = match &caller.origin {
+        Some(origin) => ClientKey::Page {
+            connection,
+            origin: origin.as_str().to_owned(),
+        },
+        None => ClientKey::Local(connection),
+    };
     let command = request.command;
-    let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));
+    let worker = service.clone();
+    let work = service
+        .queue()
+        .run(queue_key, move || worker.handle(&caller, command));
     let outcome = match tokio::time::timeout(limit, work).await {
         Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(Error::Internal(format!("command failed: {join}"))),
+        Ok(Err(refused)) => Err(refused),
         // The card operation cannot be interrupted; it finishes in the background holding the
         // token's turn, and the caller hears now rather than never.
         Err(_) => Err(Error::Timeout),

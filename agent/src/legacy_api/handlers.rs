@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::policy::Origin;
 use crate::service::{Caller, Service, SignRequest};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+use crate::work_queue::ClientKey;
 use card_agent_protocol::Language;
 
 /// Longest a request that may show the PIN dialog can take.
@@ -147,7 +148,7 @@ async fn pkcs11info(ctx: &Context, with_cert: bool) -> Response<Body> {
         Err(e) => return json_response(ctx, None, failure(func, &e, ctx.lang)),
     };
     let service = ctx.service.clone();
-    match blocking(move || pkcs11info::build(service.core(), with_cert)).await {
+    match blocking(ctx, move || pkcs11info::build(service.core(), with_cert)).await {
         Ok(v) => json_response(ctx, cors.as_ref(), v),
         Err(e) => json_response(ctx, cors.as_ref(), failure(func, &e, ctx.lang)),
     }
@@ -163,7 +164,7 @@ async fn p11_image(ctx: &Context, with_cert: bool) -> Response<Body> {
         Err(e) => (failure(func, &e, ctx.lang), None),
         Ok((_, cors)) => {
             let service = ctx.service.clone();
-            let v = blocking(move || pkcs11info::build(service.core(), with_cert)).await;
+            let v = blocking(ctx, move || pkcs11info::build(service.core(), with_cert)).await;
             (v.unwrap_or_else(|e| failure(func, &e, ctx.lang)), cors)
         }
     };
@@ -223,7 +224,7 @@ async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
     };
     let with_card_sn = request.with_card_serial;
     let service = ctx.service.clone();
-    let outcome = blocking(move || service.sign(&caller, request)).await;
+    let outcome = blocking(ctx, move || service.sign(&caller, request)).await;
     let value = match outcome {
         Ok(out) => {
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -332,7 +333,10 @@ async fn decrypt_package(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
     };
     let (pin, slot) = (p.take_secret("pin"), p.text("slotDescription"));
     let service = ctx.service.clone();
-    let outcome = blocking(move || service.decrypt(&caller, &cipher, pin, slot.as_deref())).await;
+    let outcome = blocking(ctx, move || {
+        service.decrypt(&caller, &cipher, pin, slot.as_deref())
+    })
+    .await;
     let value = match outcome {
         Ok(plain) => {
             let plain = zeroize::Zeroizing::new(plain);
@@ -370,7 +374,7 @@ async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
     };
     let service = ctx.service.clone();
     let caller = Caller::new(Some(origin.clone()), ctx.lang);
-    let answer = blocking(move || service.ask_user_to_trust(&caller)).await;
+    let answer = blocking(ctx, move || service.ask_user_to_trust(&caller)).await;
     let (code, approved) = match answer {
         Ok(true) => (codes::OK, true),
         Ok(false) => (codes::CANCELLED, false),
@@ -416,16 +420,36 @@ fn preflight(ctx: &Context) -> Response<Body> {
     r
 }
 
-/// Runs blocking service work on a blocking thread, bounded in time.
+/// Runs blocking service work through the service's work queue, bounded in time (the wait
+/// for a worker included). A page is queued by its origin (its direct calls and those the
+/// extension carries alike); requests without a page share one local queue.
 async fn blocking<T: Send + 'static>(
+    ctx: &Context,
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    match tokio::time::timeout(CARD_TIMEOUT, tokio::task::spawn_blocking(work)).await {
+    let client = match &ctx.requester {
+        Requester::Site(origin)
+        | Requester::OwnPage {
+            opener: Some(origin),
+        } => ClientKey::Page {
+            connection: LOCAL_HTTP_CLIENT,
+            origin: origin.as_str().to_owned(),
+        },
+        Requester::OwnPage { opener: None } | Requester::Local | Requester::Invalid => {
+            ClientKey::Local(LOCAL_HTTP_CLIENT)
+        }
+    };
+    let queued = ctx.service.queue().run(client, work);
+    match tokio::time::timeout(CARD_TIMEOUT, queued).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(Error::Internal(format!("request failed: {e}"))),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(Error::Timeout),
     }
 }
+
+/// The work queue's number for the legacy API's requests: each is a connection of its own,
+/// so they are told apart by origin only (the daemon numbers its socket connections from 1).
+pub(super) const LOCAL_HTTP_CLIENT: u64 = 0;
 
 /// A failure response with the mapped codes and a message for people.
 fn failure(func: &str, error: &Error, lang: Language) -> Value {

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use super::guard::Requester;
 use crate::error::Error;
 use crate::service::{Caller, Service};
+use crate::work_queue::ClientKey;
 
 /// The page.
 pub const PAGE: &str = include_str!("../../../extension/selftest/selftest.html");
@@ -121,31 +122,37 @@ impl hyper::body::Body for EventStream {
 
 /// `GET /selftest/api/status`: readers, tokens and certificates.
 pub async fn status(service: Arc<Service>, lang: Language) -> Response<AnyBody> {
-    let outcome = tokio::task::spawn_blocking(move || {
-        service.handle(
-            &Caller::local(lang),
-            card_agent_protocol::message::Command::Status,
+    let queue = service.queue().clone();
+    let outcome = queue
+        .run(
+            ClientKey::Local(super::handlers::LOCAL_HTTP_CLIENT),
+            move || {
+                service.handle(
+                    &Caller::local(lang),
+                    card_agent_protocol::message::Command::Status,
+                )
+            },
         )
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 /// `GET /selftest/api/checks?lang=zh-TW|en`: the environment check's report.
 pub async fn checks(service: Arc<Service>, lang: Language) -> Response<AnyBody> {
-    let outcome = tokio::task::spawn_blocking(move || {
-        service
-            .environment_check(&Caller::local(lang))
-            .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+    let queue = service.queue().clone();
+    let outcome = queue
+        .run(
+            ClientKey::Local(super::handlers::LOCAL_HTTP_CLIENT),
+            move || {
+                service
+                    .environment_check(&Caller::local(lang))
+                    .and_then(|r| {
+                        serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string()))
+                    })
+            },
+        )
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 #[derive(Deserialize)]
@@ -159,16 +166,18 @@ pub async fn fix(service: Arc<Service>, lang: Language, body: &[u8]) -> Response
     let Ok(FixBody { id }) = serde_json::from_slice(body) else {
         return json_outcome(Err(Error::BadInput("expected {\"id\"}".to_owned())), lang);
     };
-    let outcome = tokio::task::spawn_blocking(move || {
-        service
-            .apply_fix(&Caller::local(lang), &id)
-            .map(|o| json!({ "action": o.action, "message": o.message }))
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+    let queue = service.queue().clone();
+    let outcome = queue
+        .run(
+            ClientKey::Local(super::handlers::LOCAL_HTTP_CLIENT),
+            move || {
+                service
+                    .apply_fix(&Caller::local(lang), &id)
+                    .map(|o| json!({ "action": o.action, "message": o.message }))
+            },
+        )
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 #[derive(Deserialize)]
@@ -190,16 +199,20 @@ pub async fn sign(service: Arc<Service>, lang: Language, body: &[u8]) -> Respons
         );
     };
     let pin = pin.map(card_agent_protocol::SecretString::new);
-    let outcome = tokio::task::spawn_blocking(move || {
-        service
-            .self_test_sign(&Caller::local(lang), certificate, pin)
-            .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+    let queue = service.queue().clone();
+    let outcome = queue
+        .run(
+            ClientKey::Local(super::handlers::LOCAL_HTTP_CLIENT),
+            move || {
+                service
+                    .self_test_sign(&Caller::local(lang), certificate, pin)
+                    .and_then(|r| {
+                        serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string()))
+                    })
+            },
+        )
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 fn json_outcome(outcome: crate::error::Result<Value>, lang: Language) -> Response<AnyBody> {

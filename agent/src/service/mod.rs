@@ -87,6 +87,8 @@ pub struct Service {
     events: tokio::sync::broadcast::Sender<Event>,
     /// Set when the daemon is stopping: work cut short by it is reported as such.
     stopping: std::sync::atomic::AtomicBool,
+    /// Where every channel's blocking work waits for a worker (see [`crate::work_queue`]).
+    queue: Arc<crate::work_queue::WorkQueue>,
 }
 
 impl Service {
@@ -107,7 +109,13 @@ impl Service {
             dialog_turn: Mutex::new(()),
             events,
             stopping: std::sync::atomic::AtomicBool::new(false),
+            queue: crate::work_queue::WorkQueue::new(),
         }
+    }
+
+    /// The queue every channel runs its blocking service calls through.
+    pub fn queue(&self) -> &Arc<crate::work_queue::WorkQueue> {
+        &self.queue
     }
 
     /// The card core.
