@@ -16,7 +16,10 @@
 //! - [`service`]: the one service every channel adapts to: site admission, PIN source, commands.
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
 //! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
+//! - [`state_file`]: private state files (0700 directory, 0600 files, atomic replacement).
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
+//! - [`framed`]: the one framed connection (read a frame, write a frame, clean end vs cut
+//!   frame, buffers wiped) under the daemon, the native host, the tray and the doctor.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
 //!   template, every OS), the service and tray files, the generated installer inputs.
@@ -33,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod doctor;
+pub mod framed;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod install;
@@ -44,6 +48,7 @@ pub mod native_host;
 pub mod pinentry;
 pub mod policy;
 pub mod service;
+pub mod state_file;
 pub mod tray;
 pub mod work_queue;
 

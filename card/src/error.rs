@@ -4,6 +4,7 @@
 //! (CLI, native protocol, legacy HTTP API) turns them into codes through [`Error::code`] and
 //! into words through [`Error::user_message`], so no adapter decides a code on its own.
 
+use card_agent_protocol::frame::FrameError;
 use card_agent_protocol::{i18n, ErrorCode, Language};
 
 use crate::pin::PinFormatError;
@@ -142,6 +143,21 @@ pub enum Error {
         /// ` by <process> (pid N)` when known.
         holder: String,
     },
+    /// A frame on a local channel (the browser's pipe, the daemon's socket) broke the framing
+    /// rules: empty, over the limit, or cut off by the end of input.
+    #[error("{0}")]
+    Frame(FrameError),
+    /// A frame started but did not arrive whole within the deadline.
+    #[error("a frame did not arrive whole within {seconds} s")]
+    FrameDeadline {
+        /// The deadline.
+        seconds: u64,
+    },
+    /// A request that must carry the page's origin (the browser gives it) came without one.
+    #[error(
+        "the request has no origin: a page's request always carries the one the browser gives"
+    )]
+    OriginRequired,
     /// The daemon could not be reached or started.
     #[error("the card-agent service could not be reached: {0}")]
     AgentUnavailable(String),
@@ -152,6 +168,11 @@ pub enum Error {
     /// this one was refused at once rather than queued without bound.
     #[error("too many requests from this caller are waiting")]
     Busy,
+    /// The caller stopped waiting (its deadline passed, or its connection went away) before its
+    /// card operation started, or while it ran: nothing was sent to the card, or the result
+    /// was discarded.
+    #[error("the caller stopped waiting; the card operation was not started or its result was discarded")]
+    CallerGone,
     /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
     #[error("invalid origin \"{input}\": {reason}")]
     BadOrigin {
@@ -196,6 +217,24 @@ pub enum Error {
     LocalOnly {
         /// The command refused.
         command: String,
+    },
+    /// Who sent a request cannot be told (an origin that does not parse, a foreign extension, a
+    /// legacy request without an `Origin`): refused, never taken for a local program.
+    #[error("the caller is not recognised ({what}); refused")]
+    UnknownCaller {
+        /// What was seen, shortened, for the log and the message.
+        what: String,
+    },
+    /// A page sent a PIN through a channel whose pages may never send one (card-agent's own
+    /// API): the agent asks in its own dialog.
+    #[error("pages may not send a PIN; card-agent asks for it in its own dialog")]
+    PinFromPage,
+    /// The card has one PIN try left: its PIN is then taken only in the agent's own dialog,
+    /// never from a page, and no dialog program was found. Nothing was sent to the card.
+    #[error("the card has one PIN try left, so card-agent asks for the PIN only in its own dialog, and no dialog program was found (looked for: {tried}); nothing was sent to the card")]
+    FinalTryNeedsDialog {
+        /// What was looked for, and where.
+        tried: String,
     },
     /// A feature that this build for this operating system does not have yet.
     #[error("{feature} is not yet available on this platform")]
@@ -279,14 +318,20 @@ impl Error {
             | Error::UnsafeInstallPath { .. }
             | Error::BadOrigin { .. }
             | Error::BadSitePattern { .. }
-            | Error::LocalOnly { .. } => ErrorCode::BadRequest,
+            | Error::LocalOnly { .. }
+            | Error::PinFromPage
+            | Error::Frame(_)
+            | Error::FrameDeadline { .. }
+            | Error::OriginRequired => ErrorCode::BadRequest,
             // To a page, an insecure origin means what an unapproved one means: this origin
             // may not use the card. The message says that only https fixes it.
             Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
                 ErrorCode::SiteNotTrusted
             }
             // No dialog, no PIN: the operation could not get the PIN it needs.
-            Error::NoPinDialog { .. } | Error::PinDialog(_) => ErrorCode::PinRequired,
+            Error::NoPinDialog { .. } | Error::PinDialog(_) | Error::FinalTryNeedsDialog { .. } => {
+                ErrorCode::PinRequired
+            }
             Error::CertNotFound { .. } => ErrorCode::CertNotFound,
             Error::KeyNotFound => ErrorCode::KeyNotFound,
             Error::CertificateNotValid { expired: true } => ErrorCode::CertExpired,
@@ -299,9 +344,11 @@ impl Error {
             Error::Unsupported(_) => ErrorCode::UnsupportedAlgorithm,
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
-            Error::Timeout => ErrorCode::Timeout,
+            Error::Timeout | Error::CallerGone => ErrorCode::Timeout,
             Error::Busy => ErrorCode::Busy,
-            Error::CallerNotAllowed { .. } => ErrorCode::SiteNotTrusted,
+            Error::CallerNotAllowed { .. } | Error::UnknownCaller { .. } => {
+                ErrorCode::SiteNotTrusted
+            }
             Error::AlreadyRunning { .. }
             | Error::AgentUnavailable(_)
             | Error::PortInUse { .. }
@@ -353,10 +400,31 @@ impl Error {
                 detail("error.detail.no_pin_dialog", &[("tried", tried)])
             }
             Error::PinDialog(reason) => detail("error.detail.pin_dialog", &[("reason", reason)]),
+            Error::UnknownCaller { what } => {
+                detail("error.detail.unknown_caller", &[("what", what)])
+            }
+            Error::PinFromPage => detail("error.detail.pin_from_page", &[]),
+            Error::CallerGone => detail("error.detail.caller_gone", &[]),
+            Error::FinalTryNeedsDialog { tried } => {
+                detail("error.detail.final_try_needs_dialog", &[("tried", tried)])
+            }
             Error::UnsafeInstallPath { path, reason } => detail(
                 "error.detail.unsafe_install_path",
                 &[("path", path), ("reason", reason)],
             ),
+            Error::Frame(FrameError::TooLarge { announced, limit }) => detail(
+                "error.detail.frame_too_large",
+                &[("announced", announced), ("limit", limit)],
+            ),
+            Error::Frame(FrameError::Empty) => detail("error.detail.frame_empty", &[]),
+            Error::Frame(FrameError::Truncated { received, expected }) => detail(
+                "error.detail.frame_cut",
+                &[("received", received), ("expected", expected)],
+            ),
+            Error::FrameDeadline { seconds } => {
+                detail("error.detail.frame_deadline", &[("seconds", seconds)])
+            }
+            Error::OriginRequired => detail("error.detail.origin_required", &[]),
             // The format rule's own words are English only; in Chinese the code's message
             // already says what the rule is.
             Error::PinFormat(e) if lang == Language::En => {
@@ -384,8 +452,11 @@ impl Error {
         if let Some(n) = self.tries_left() {
             body = body.with_retries_left(n);
         }
-        if let Error::LocalOnly { .. } = self {
+        if let Error::LocalOnly { .. } | Error::OriginRequired = self {
             body = body.with_field("origin");
+        }
+        if let Error::PinFromPage = self {
+            body = body.with_field("arguments.pin");
         }
         if let Error::UnknownCard { atr } = self {
             if !atr.is_empty() {

@@ -2,8 +2,10 @@
 //! events out through a single writer.
 //!
 //! Requests on one connection run concurrently (a `status` is answered while a `sign` waits for
-//! its PIN dialog); responses carry the request's id, so order does not matter. Card work
-//! itself is still one operation at a time per token, in the card core.
+//! its PIN dialog); responses carry the request's id, so order does not matter. Frames are
+//! always read: a request waits for a worker in its client's queue (see
+//! [`crate::work_queue`]), never by pausing the connection, which carries every tab of a
+//! browser. Card work itself is one operation at a time per token, in the card core.
 //!
 //! When the client goes away (or closes its sending side), the dialogs its requests opened are
 //! closed and none opens for it any more: nobody would receive the answer. A card operation
@@ -13,27 +15,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use card_agent_protocol::frame::FrameDecoder;
 use card_agent_protocol::message::{parse_request, Command, Request, Response, SubscriptionResult};
 use card_agent_protocol::Language;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::framed::FrameReader;
 use crate::pinentry::Client;
-use crate::policy::Origin;
-use crate::service::{Caller, Service};
 use crate::work_queue::ClientKey;
+use card_agent_protocol::timeouts;
 
-/// Longest a quick command may take (status, certificates for a local client or an already
-/// trusted site).
-const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a command that may open dialogs may take: the user reads the site confirmation
-/// (a page's first request of any kind), then the PIN dialog, each with the dialog's own
-/// deadline, then the card signs.
-const DIALOG_TIMEOUT: Duration =
-    Duration::from_secs(2 * crate::pinentry::DEFAULT_TIMEOUT.as_secs() + 60);
+use crate::service::caller::{self, Api, Caller, IpcFacts, Who};
+use crate::service::{deadline, Service};
+
 /// Responses waiting for the writer; a client that stops reading stalls only itself.
 const OUTGOING_QUEUE: usize = 32;
 /// Longest a frame may take to arrive once its first byte has: a whole frame (at most a few
@@ -42,16 +38,12 @@ const OUTGOING_QUEUE: usize = 32;
 /// connection between frames (a browser waiting for events) has no limit.
 pub(super) const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The daemon's number for each connection, naming a local program's queue in the work queue
-/// (0 is the legacy HTTP API's).
-static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
-
 /// Serves one connection until the client closes it or sends a broken frame.
 pub async fn serve<S>(stream: S, service: Arc<Service>, lang: Language)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (reader, mut writer) = tokio::io::split(stream);
     let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(OUTGOING_QUEUE);
     let writer_task = tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
@@ -62,83 +54,41 @@ where
         let _ = writer.shutdown().await;
     });
 
-    let mut decoder = FrameDecoder::new();
+    let mut frames = FrameReader::new(reader).with_deadline(FRAME_TIMEOUT);
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
     let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
-    let mut buf = vec![0u8; 16 * 1024];
-    // When the frame now arriving must be complete; `None` between frames.
-    let mut frame_deadline: Option<tokio::time::Instant> = None;
-    'read: loop {
-        let read = match frame_deadline {
-            None => reader.read(&mut buf).await,
-            Some(deadline) => {
-                match tokio::time::timeout_at(deadline, reader.read(&mut buf)).await {
-                    Ok(read) => read,
-                    Err(_) => {
-                        tracing::warn!(
-                            "closing a connection that stopped in the middle of a frame"
-                        );
-                        let body = card_agent_protocol::message::ErrorBody::new(
-                            card_agent_protocol::ErrorCode::BadRequest,
-                            format!(
-                                "a frame did not arrive whole within {} s",
-                                FRAME_TIMEOUT.as_secs()
-                            ),
-                        );
+    loop {
+        match frames.read_frame().await {
+            Ok(Some(payload)) => {
+                on_frame(
+                    payload,
+                    &service,
+                    lang,
+                    &client,
+                    &out,
+                    &mut subscription,
+                    connection,
+                )
+                .await;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                // The length prefix is the only delimiter: after a bad frame the stream cannot
+                // be trusted, so say why once (if the client is still there to hear it) and
+                // close.
+                match e.refusal(lang) {
+                    Some(body) => {
+                        tracing::warn!(error = %e, "closing the connection after a bad frame");
                         let _ = out
                             .send(Response::error(None, body).frame_for_browser())
                             .await;
-                        break 'read;
                     }
+                    None => tracing::debug!(error = %e, "the client left"),
                 }
-            }
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        decoder.push(&buf[..n]);
-        loop {
-            match decoder.next_frame() {
-                Ok(Some(payload)) => {
-                    on_frame(
-                        &payload,
-                        &service,
-                        lang,
-                        &client,
-                        &out,
-                        &mut subscription,
-                        connection,
-                    )
-                    .await;
-                }
-                Ok(None) => {
-                    frame_deadline = match (decoder.buffered(), frame_deadline) {
-                        (0, _) => None,
-                        (_, Some(started)) => Some(started),
-                        (_, None) => Some(tokio::time::Instant::now() + FRAME_TIMEOUT),
-                    };
-                    break;
-                }
-                Err(e) => {
-                    // The length prefix is the only delimiter: after a bad frame the stream
-                    // cannot be trusted, so say why once and close.
-                    tracing::warn!(error = %e, "closing connection after a bad frame");
-                    let body = card_agent_protocol::message::ErrorBody::new(
-                        card_agent_protocol::ErrorCode::BadRequest,
-                        e.to_string(),
-                    );
-                    let _ = out
-                        .send(Response::error(None, body).frame_for_browser())
-                        .await;
-                    break 'read;
-                }
+                break;
             }
         }
-    }
-    if let Err(e) = decoder.finish() {
-        tracing::debug!(error = %e, "client left mid-frame");
     }
     if let Some(task) = subscription {
         task.abort();
@@ -149,6 +99,10 @@ where
     drop(out);
     let _ = writer_task.await;
 }
+
+/// The daemon's number for each connection, naming a local program's queue in the work queue
+/// (0 is the legacy HTTP API's, see [`crate::work_queue::LEGACY_API`]).
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 
 /// Answers a connection the daemon has no room for with one error frame (no request id: it
 /// read nothing) and closes it, so the client hears why at once instead of waiting.
@@ -186,24 +140,15 @@ async fn on_frame(
     };
     match request.command {
         Command::Subscribe => {
-            // Events tell when the user's card comes and goes, and what it is: only for sites
-            // the policy already trusts (a subscription opens no dialog).
-            let admitted = request
-                .origin
-                .as_deref()
-                .map(Origin::parse)
-                .transpose()
-                .and_then(|origin| {
-                    service.admit_without_asking(&Caller {
-                        origin,
-                        lang,
-                        client: client.clone(),
-                    })
-                });
-            let reply = match admitted {
-                Ok(()) => {
+            // Events tell when the user's card comes and goes, and what it is: for the user's
+            // own pages and programs, and for sites the policy already trusts (a subscription
+            // opens no dialog). The service decides.
+            let subscribed = decide(&request, service, lang, client.clone())
+                .and_then(|caller| service.subscribe(&caller));
+            let reply = match subscribed {
+                Ok(events) => {
                     if subscription.is_none() {
-                        *subscription = Some(forward_events(service, out.clone()));
+                        *subscription = Some(forward_events(events, out.clone()));
                     }
                     Response::result(request.id, &SubscriptionResult { subscribed: true })
                 }
@@ -228,8 +173,22 @@ async fn on_frame(
     }
 }
 
-/// Runs one command through the work queue, bounded in time (the wait for a worker included):
-/// the request waits in its client's queue, not on a thread of its own.
+/// Who sent `request`, decided by the service's one decision from what this socket knows.
+fn decide(
+    request: &Request,
+    service: &Service,
+    lang: Language,
+    client: Client,
+) -> crate::Result<Caller> {
+    let facts = IpcFacts {
+        origin: request.origin.as_deref(),
+        legacy: matches!(request.command, Command::LegacyRequest(_)),
+    };
+    caller::decide_ipc(facts, service.extensions(), lang, client)
+}
+
+/// Runs one command on a blocking thread, bounded in time. The request has a client of its
+/// own: when its time is up, its dialog closes and no card operation starts for it any more.
 async fn run(
     request: Request,
     service: Arc<Service>,
@@ -238,61 +197,33 @@ async fn run(
     connection: u64,
 ) -> Response {
     let id = request.id.clone();
-    let origin = match request
-        .origin
-        .as_deref()
-        .filter(|o| !is_extension_page(o))
-        .map(Origin::parse)
-        .transpose()
-    {
-        Ok(o) => o,
+    let request_client = client.child();
+    let caller = match decide(&request, &service, lang, request_client.clone()) {
+        Ok(c) => c,
         Err(e) => return Response::error(id, e.to_wire(lang)),
     };
     if let Command::LegacyRequest(args) = request.command {
-        // A page's legacy call always has the page's origin; without one it is nobody's.
-        let Some(origin) = origin else {
-            let body = card_agent_protocol::message::ErrorBody::new(
-                card_agent_protocol::ErrorCode::BadRequest,
-                "legacy-request needs the page's origin",
-            )
-            .with_field("origin");
-            return Response::error(id, body);
-        };
-        let result = crate::legacy_api::respond_for_extension(service, origin, lang, args).await;
+        let result = crate::legacy_api::respond_for_extension(service, caller, args).await;
         return Response::result(id, &result);
     }
-    // A page's request may wait for the user to approve the site, whatever the command.
-    let limit = match (&request.command, &origin) {
-        (Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_), _) => DIALOG_TIMEOUT,
-        (Command::Version, _) | (_, None) => QUICK_TIMEOUT,
-        (_, Some(_)) => DIALOG_TIMEOUT,
-    };
-    let caller = Caller {
-        origin,
-        lang,
-        client,
-    };
-    // Every tab shares the native host's connection: a page is its origin on it; a local
-    // program (or the extension's own page) is its connection.
-    let queue_key = match &caller.origin {
-        Some(origin) => ClientKey::Page {
-            connection,
-            origin: origin.as_str().to_owned(),
-        },
-        None => ClientKey::Local(connection),
-    };
+    // The ladder's budget: a dialog for each one the request may show (a page of the new
+    // API may be asked about first), plus the card.
+    let may_ask_site = matches!(
+        caller.who(),
+        Who::Site {
+            api: Api::CardAgent,
+            ..
+        }
+    );
+    let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
     let command = request.command;
-    let worker = service.clone();
-    let work = service
-        .queue()
-        .run(queue_key, move || worker.handle(&caller, command));
-    let outcome = match tokio::time::timeout(limit, work).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(refused)) => Err(refused),
-        // The card operation cannot be interrupted; it finishes in the background holding the
-        // token's turn, and the caller hears now rather than never.
-        Err(_) => Err(Error::Timeout),
-    };
+    // Every tab shares the native host's connection: a page waits in its origin's queue on
+    // it, a local program (or the extension's own page) in its connection's.
+    let queue = ClientKey::of(&caller, connection);
+    let outcome = deadline::call(&service, &request_client, queue, limit, move |service| {
+        super::dispatch::run(service, &caller, command)
+    })
+    .await;
     match outcome {
         Ok(value) => Response::ok(id, value),
         Err(e) => {
@@ -303,8 +234,10 @@ async fn run(
 }
 
 /// Pushes every card and reader event to this connection until aborted.
-fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<()> {
-    let mut events = service.subscribe();
+fn forward_events(
+    mut events: tokio::sync::broadcast::Receiver<card_agent_protocol::message::Event>,
+    out: mpsc::Sender<Vec<u8>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
@@ -325,12 +258,4 @@ fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<(
             }
         }
     })
-}
-
-/// Whether a request's origin is one of the extension's own pages (its popup, its self-test
-/// page). Only an allowed extension can reach the daemon through the native host, and it sets
-/// a page's origin from the browser's sender, so an extension origin never stands for a web
-/// page: such requests are the user's own, like a local client's, and no site policy applies.
-fn is_extension_page(origin: &str) -> bool {
-    origin.starts_with("chrome-extension://") || origin.starts_with("moz-extension://")
 }
