@@ -32,8 +32,16 @@ fn demo_thumbprint(host: &mut Host) -> String {
         .to_owned()
 }
 
-fn sign(id: i64, origin: &str, thumbprint: &str, data: &str) -> Value {
+/// A page's sign request: no PIN (pages never send one; the agent's dialog asks).
+fn page_sign(id: i64, origin: &str, thumbprint: &str, data: &str) -> Value {
     json!({"id": id, "command": "sign", "origin": origin,
+           "arguments": {"certificate": thumbprint, "data": b64(data.as_bytes()),
+                         "hashAlgorithm": "SHA-256", "format": "pkcs1"}})
+}
+
+/// A local program's sign request, with the PIN (local programs may send it).
+fn local_sign(thumbprint: &str, data: &str) -> Value {
+    json!({"command": "sign",
            "arguments": {"certificate": thumbprint, "data": b64(data.as_bytes()),
                          "hashAlgorithm": "SHA-256", "format": "pkcs1",
                          "pin": card_agent::demo::DEMO_PIN}})
@@ -58,24 +66,28 @@ fn threads_of(pid: u32) -> usize {
 }
 
 /// One tab sends a hundred signatures, then another tab (same browser, same native host
-/// connection) sends one login. The login is answered after at most the few signatures that
-/// were already running, not after the hundred; the busy tab hears BUSY for what its queue
-/// cannot hold, and everything else it asked is signed.
+/// connection) sends one login. Each needs its PIN dialog (the fake pinentry types the PIN),
+/// one dialog at a time. The login is answered after at most the few signatures that were
+/// already running, not after the hundred; the busy tab hears BUSY for what its queue cannot
+/// hold, and everything else it asked is signed.
 #[test]
 fn a_tab_sending_a_hundred_signatures_does_not_hold_back_another_tabs_login() {
     let mut sandbox = Sandbox::new();
-    sandbox.config(TRUSTED_CONFIG);
+    sandbox
+        .config(TRUSTED_CONFIG)
+        .set_env("FAKE_PINENTRY_ACTION", "pin")
+        .set_env("FAKE_PINENTRY_PIN", card_agent::demo::DEMO_PIN);
     let daemon = sandbox.serve(&["--demo"]);
     let mut host = sandbox.host();
     let thumbprint = demo_thumbprint(&mut host);
 
     let mut messages: Vec<Value> = (1..=100)
-        .map(|i| sign(i, BUSY_TAB, &thumbprint, &format!("busy {i}")))
+        .map(|i| page_sign(i, BUSY_TAB, &thumbprint, &format!("busy {i}")))
         .collect();
     const LOGIN: i64 = 1000;
     messages.push(
         json!({"id": LOGIN, "command": "verify-pin", "origin": LOGIN_TAB,
-                         "arguments": {"pin": card_agent::demo::DEMO_PIN}}),
+                         "arguments": {}}),
     );
     host.send_raw(&frames(&messages))
         .expect("write to the native host");
@@ -100,7 +112,7 @@ fn a_tab_sending_a_hundred_signatures_does_not_hold_back_another_tabs_login() {
         .filter(|id| replies[id].get("result").is_some())
         .count();
     // The busy tab had at most two requests running when the login came (the rest waited in
-    // its queue), and the token's turn is first come, first served.
+    // its queue), and the dialog's and the token's turns are first come, first served.
     assert!(
         signed_before_login <= WORKERS,
         "{signed_before_login} of the busy tab's signatures went before the other tab's login: {order:?}"
@@ -129,7 +141,8 @@ fn a_tab_sending_a_hundred_signatures_does_not_hold_back_another_tabs_login() {
     drop(daemon);
 }
 
-/// Two hundred signatures at once from twenty connections: all signed, and the daemon never
+/// Two hundred signatures at once from twenty local connections (local programs may send the
+/// PIN, so no dialog opens): all signed, and the daemon never
 /// runs more than its few workers' threads on top of what it had idle (it used to start a
 /// thread for each waiting request: 204 at the peak).
 #[test]
@@ -160,11 +173,7 @@ fn two_hundred_requests_at_once_run_on_a_bounded_number_of_threads() {
         &sandbox.socket(),
         20,
         10,
-        move |c, i| {
-            let mut request = sign(0, SITE, &thumbprint, &format!("load {c}/{i}"));
-            request.as_object_mut().expect("object").remove("id");
-            request
-        },
+        move |c, i| local_sign(&thumbprint, &format!("load {c}/{i}")),
         HANG_GUARD,
     );
     done.store(true, Ordering::SeqCst);

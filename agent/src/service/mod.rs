@@ -59,8 +59,9 @@ pub struct Service {
     dialogs: std::result::Result<Box<dyn Dialogs>, String>,
     settings: Settings,
     /// One dialog on screen at a time: two pages asking at once must not stack PIN prompts
-    /// that the user cannot tell apart.
-    dialog_turn: Mutex<()>,
+    /// that the user cannot tell apart. First come, first served, so that one tab's many
+    /// requests do not keep another tab's dialog waiting.
+    dialog_turn: crate::card_core::Turn,
     events: tokio::sync::broadcast::Sender<Event>,
     /// Set when the daemon is stopping: work cut short by it is reported as such.
     stopping: AtomicBool,
@@ -94,7 +95,7 @@ impl Service {
             policy: Mutex::new(policy),
             dialogs,
             settings,
-            dialog_turn: Mutex::new(()),
+            dialog_turn: crate::card_core::Turn::default(),
             events,
             stopping: AtomicBool::new(false),
             queue: crate::work_queue::WorkQueue::new(),

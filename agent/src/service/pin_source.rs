@@ -115,7 +115,7 @@ impl Service {
         token: &TokenInfo,
         holder: &str,
     ) -> Result<Pin> {
-        let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = self.dialog_turn.take();
         let card = if token.demo {
             format!("DEMO ({})", token.serial)
         } else {

@@ -20,7 +20,7 @@ use card_agent_protocol::types::Module as ModuleReport;
 mod cache;
 mod choice;
 mod provider;
-mod turn;
+pub mod turn;
 
 use crate::demo::DemoToken;
 use crate::error::{Choice, Error, Result};
@@ -29,7 +29,7 @@ use crate::pkcs11::discovery::{self, ModuleCandidate};
 use crate::pkcs11::Module;
 use crate::signer::{self, CmsOptions, HashAlgorithm, RawMechanism, SignFormat, SignInput};
 use crate::token::{TokenCertificate, TokenInfo, TokenRef};
-use turn::Turn;
+pub use turn::{Turn, TurnGuard};
 
 use cache::CertificateCache;
 pub use choice::{CertificateWanted, Purpose};

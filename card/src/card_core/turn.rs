@@ -1,4 +1,5 @@
-//! One token's turn: card operations on a token run one at a time, in the order they asked.
+//! A turn taken first come, first served: card operations on a token run one at a time in the
+//! order they asked (and the agent's dialogs, one on screen at a time, likewise).
 //!
 //! A plain mutex lets a thread that just released the token take it again before the ones
 //! already waiting (it is awake, they are not), so a caller with many requests could keep a
@@ -10,7 +11,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// A first-come, first-served turn (a ticket lock).
 #[derive(Debug, Default)]
-pub(super) struct Turn {
+pub struct Turn {
     tickets: Mutex<Tickets>,
     next_up: Condvar,
 }
@@ -27,7 +28,7 @@ impl Turn {
     /// Waits until every caller that asked earlier is done, then holds the turn until the
     /// guard is dropped (also when the operation panics: the next caller opens a fresh session
     /// anyway, so the card stays usable).
-    pub(super) fn take(&self) -> TurnGuard<'_> {
+    pub fn take(&self) -> TurnGuard<'_> {
         let mine = self.draw();
         self.wait_for(mine)
     }
@@ -58,7 +59,7 @@ impl Turn {
 }
 
 /// The turn, held.
-pub(super) struct TurnGuard<'a> {
+pub struct TurnGuard<'a> {
     turn: &'a Turn,
 }
 
