@@ -58,19 +58,13 @@ where
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
     let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+    // This connection's SmartPKI ports: gone, keys and all, when the connection closes.
+    let smartpki = Arc::new(crate::smartpki::Ports::default());
     loop {
         match frames.read_frame().await {
             Ok(Some(payload)) => {
-                on_frame(
-                    payload,
-                    &service,
-                    lang,
-                    &client,
-                    &out,
-                    &mut subscription,
-                    connection,
-                )
-                .await;
+                let context = (&service, &smartpki, &client);
+                on_frame(payload, context, lang, &out, &mut subscription, connection).await;
             }
             Ok(None) => break,
             Err(e) => {
@@ -122,11 +116,17 @@ where
     let _ = writer.shutdown().await;
 }
 
+/// What a frame is answered with: the service, the connection's SmartPKI ports, its client.
+type FrameContext<'a> = (
+    &'a Arc<Service>,
+    &'a Arc<crate::smartpki::Ports>,
+    &'a Client,
+);
+
 async fn on_frame(
     payload: &[u8],
-    service: &Arc<Service>,
+    (service, smartpki, client): FrameContext<'_>,
     lang: Language,
-    client: &Client,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
     connection: u64,
@@ -165,8 +165,9 @@ async fn on_frame(
         }
         _ => {
             let (service, out, client) = (service.clone(), out.clone(), client.clone());
+            let smartpki = smartpki.clone();
             tokio::spawn(async move {
-                let reply = run(request, service, lang, client, connection).await;
+                let reply = run(request, service, smartpki, lang, client, connection).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -183,6 +184,7 @@ fn decide(
     let facts = IpcFacts {
         origin: request.origin.as_deref(),
         legacy: matches!(request.command, Command::LegacyRequest(_)),
+        smartpki: crate::smartpki::glue::is_smartpki(&request.command),
     };
     caller::decide_ipc(facts, service.extensions(), lang, client)
 }
@@ -192,6 +194,7 @@ fn decide(
 async fn run(
     request: Request,
     service: Arc<Service>,
+    smartpki: Arc<crate::smartpki::Ports>,
     lang: Language,
     client: Client,
     connection: u64,
@@ -207,21 +210,25 @@ async fn run(
         return Response::result(id, &result);
     }
     // The ladder's budget: a dialog for each one the request may show (a page of the new
-    // API may be asked about first), plus the card.
+    // API may be asked about first, a SmartPKI page when it opens its port), plus the card.
     let may_ask_site = matches!(
         caller.who(),
         Who::Site {
             api: Api::CardAgent,
             ..
         }
-    );
+    ) || matches!(request.command, Command::SmartPkiOpen);
     let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
     let command = request.command;
     // Every tab shares the native host's connection: a page waits in its origin's queue on
     // it, a local program (or the extension's own page) in its connection's.
     let queue = ClientKey::of(&caller, connection);
     let outcome = deadline::call(&service, &request_client, queue, limit, move |service| {
-        super::dispatch::run(service, &caller, command)
+        if crate::smartpki::glue::is_smartpki(&command) {
+            crate::smartpki::glue::run(service, &caller, &smartpki, command)
+        } else {
+            super::dispatch::run(service, &caller, command)
+        }
     })
     .await;
     match outcome {

@@ -136,6 +136,7 @@ impl Bench {
                     source: "test".to_owned(),
                     error: None,
                     description: None,
+                    version: None,
                 };
                 (provider, report)
             })
@@ -208,6 +209,7 @@ fn page(origin: &str) -> Caller {
     let facts = IpcFacts {
         origin: Some(origin),
         legacy: false,
+        smartpki: false,
     };
     decide_ipc(
         facts,
