@@ -202,6 +202,7 @@ fn callers_that_find_no_remembered_certificates_together_read_the_card_once() {
         source: "test".to_owned(),
         error: None,
         description: None,
+        version: None,
     };
     let core = Arc::new(CardCore::with_providers(vec![(Box::new(provider), report)]));
     // Five tabs ask for the signing certificate at once, with nothing remembered yet.
