@@ -52,6 +52,7 @@ pub mod service;
 pub mod smartpki;
 pub mod state_file;
 pub mod tray;
+pub mod work_queue;
 
 pub use card_agent_card::{
     card_core, certificate, cms_signature, demo, envelope, error, pin, pkcs11, reader, signer,

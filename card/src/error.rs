@@ -189,6 +189,10 @@ pub enum Error {
     /// An operation took too long.
     #[error("timed out")]
     Timeout,
+    /// The caller already has as many requests waiting as the agent queues for one client;
+    /// this one was refused at once rather than queued without bound.
+    #[error("too many requests from this caller are waiting")]
+    Busy,
     /// The caller stopped waiting (its deadline passed, or its connection went away) before its
     /// card operation started, or while it ran: nothing was sent to the card, or the result
     /// was discarded.
@@ -367,6 +371,7 @@ impl Error {
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout | Error::CallerGone => ErrorCode::Timeout,
+            Error::Busy => ErrorCode::Busy,
             Error::CallerNotAllowed { .. } | Error::UnknownCaller { .. } => {
                 ErrorCode::SiteNotTrusted
             }
@@ -460,6 +465,7 @@ impl Error {
             | Error::UserCancelled
             | Error::CardRemoved
             | Error::Timeout
+            | Error::Busy
             | Error::PinIncorrect { tries_left: None }
             | Error::PinFormat(_) => base.to_owned(),
             other => detail("error.detail.generic", &[("detail", other)]),

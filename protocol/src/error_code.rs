@@ -100,6 +100,7 @@ error_codes! {
     Timeout => "TIMEOUT", "The operation took too long.";
     CardRemoved => "CARD_REMOVED", "The card went away during the operation.";
     IoError => "IO_ERROR", "A file could not be read or written.";
+    Busy => "BUSY", "Too many of this page's (or program's) requests are already waiting; this one was refused at once.";
     Internal => "INTERNAL", "A bug or an unexpected failure inside card-agent.";
 }
 

@@ -2,13 +2,16 @@
 //! events out through a single writer.
 //!
 //! Requests on one connection run concurrently (a `status` is answered while a `sign` waits for
-//! its PIN dialog); responses carry the request's id, so order does not matter. Card work
-//! itself is still one operation at a time per token, in the card core.
+//! its PIN dialog); responses carry the request's id, so order does not matter. Frames are
+//! always read: a request waits for a worker in its client's queue (see
+//! [`crate::work_queue`]), never by pausing the connection, which carries every tab of a
+//! browser. Card work itself is one operation at a time per token, in the card core.
 //!
 //! When the client goes away (or closes its sending side), the dialogs its requests opened are
 //! closed and none opens for it any more: nobody would receive the answer. A card operation
 //! already running finishes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::error::Error;
 use crate::framed::FrameReader;
 use crate::pinentry::Client;
+use crate::work_queue::ClientKey;
 use card_agent_protocol::timeouts;
 
 use crate::service::caller::{self, Api, Caller, IpcFacts, Who};
@@ -53,13 +57,14 @@ where
     let mut frames = FrameReader::new(reader).with_deadline(FRAME_TIMEOUT);
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
+    let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     // This connection's SmartPKI ports: gone, keys and all, when the connection closes.
     let smartpki = Arc::new(crate::smartpki::Ports::default());
     loop {
         match frames.read_frame().await {
             Ok(Some(payload)) => {
                 let context = (&service, &smartpki, &client);
-                on_frame(payload, context, lang, &out, &mut subscription).await;
+                on_frame(payload, context, lang, &out, &mut subscription, connection).await;
             }
             Ok(None) => break,
             Err(e) => {
@@ -88,6 +93,10 @@ where
     drop(out);
     let _ = writer_task.await;
 }
+
+/// The daemon's number for each connection, naming a local program's queue in the work queue
+/// (0 is the legacy HTTP API's, see [`crate::work_queue::LEGACY_API`]).
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 
 /// Answers a connection the daemon has no room for with one error frame (no request id: it
 /// read nothing) and closes it, so the client hears why at once instead of waiting.
@@ -120,6 +129,7 @@ async fn on_frame(
     lang: Language,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
+    connection: u64,
 ) {
     let request = match parse_request(payload) {
         Ok(r) => r,
@@ -157,7 +167,7 @@ async fn on_frame(
             let (service, out, client) = (service.clone(), out.clone(), client.clone());
             let smartpki = smartpki.clone();
             tokio::spawn(async move {
-                let reply = run(request, service, smartpki, lang, client).await;
+                let reply = run(request, service, smartpki, lang, client, connection).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -187,6 +197,7 @@ async fn run(
     smartpki: Arc<crate::smartpki::Ports>,
     lang: Language,
     client: Client,
+    connection: u64,
 ) -> Response {
     let id = request.id.clone();
     let request_client = client.child();
@@ -209,7 +220,10 @@ async fn run(
     ) || matches!(request.command, Command::SmartPkiOpen);
     let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
     let command = request.command;
-    let outcome = deadline::call(&service, &request_client, limit, move |service| {
+    // Every tab shares the native host's connection: a page waits in its origin's queue on
+    // it, a local program (or the extension's own page) in its connection's.
+    let queue = ClientKey::of(&caller, connection);
+    let outcome = deadline::call(&service, &request_client, queue, limit, move |service| {
         if crate::smartpki::glue::is_smartpki(&command) {
             crate::smartpki::glue::run(service, &caller, &smartpki, command)
         } else {

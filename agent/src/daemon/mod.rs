@@ -55,7 +55,10 @@ pub fn run(options: ServeOptions) -> Result<()> {
     // Take the lock before anything slow, so a second daemon is refused at once.
     let lock = endpoint.lock_instance()?;
     let service = Arc::new(build_service(&options)?);
+    // Service work waits in the work queue, not on threads; the cap makes the thread count's
+    // bound hold whatever happens (see crate::work_queue).
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(crate::work_queue::BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;

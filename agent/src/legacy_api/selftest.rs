@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::service::{Caller, Service};
+use crate::work_queue::{ClientKey, LEGACY_API};
 
 /// The page.
 pub const PAGE: &str = include_str!("../../../extension/selftest/selftest.html");
@@ -115,32 +116,30 @@ impl hyper::body::Body for EventStream {
 /// `GET /selftest/api/status`: readers, tokens and certificates.
 pub async fn status(service: Arc<Service>, caller: Caller) -> Response<AnyBody> {
     let lang = caller.lang;
-    let outcome = tokio::task::spawn_blocking(move || {
-        service.inventory(&caller).and_then(|s| {
-            let wire = crate::inventory::to_wire(&s, crate::inventory::now_unix());
-            serde_json::to_value(wire).map_err(|e| Error::Internal(e.to_string()))
+    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let outcome = queue
+        .run(key, move || {
+            service.inventory(&caller).and_then(|s| {
+                let wire = crate::inventory::to_wire(&s, crate::inventory::now_unix());
+                serde_json::to_value(wire).map_err(|e| Error::Internal(e.to_string()))
+            })
         })
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 /// `GET /selftest/api/checks?lang=zh-TW|en`: the environment check's report.
 pub async fn checks(service: Arc<Service>, caller: Caller) -> Response<AnyBody> {
     let lang = caller.lang;
-    let outcome = tokio::task::spawn_blocking(move || {
-        service
-            .environment_check(&caller)
-            .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let outcome = queue
+        .run(key, move || {
+            service
+                .environment_check(&caller)
+                .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
+        })
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 #[derive(Deserialize)]
@@ -155,16 +154,15 @@ pub async fn fix(service: Arc<Service>, caller: Caller, body: &[u8]) -> Response
     let Ok(FixBody { id }) = serde_json::from_slice(body) else {
         return json_outcome(Err(Error::BadInput("expected {\"id\"}".to_owned())), lang);
     };
-    let outcome = tokio::task::spawn_blocking(move || {
-        service
-            .apply_fix(&caller, &id)
-            .map(|o| json!({ "action": o.action, "message": o.message }))
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let outcome = queue
+        .run(key, move || {
+            service
+                .apply_fix(&caller, &id)
+                .map(|o| json!({ "action": o.action, "message": o.message }))
+        })
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 #[derive(Deserialize)]
@@ -187,16 +185,15 @@ pub async fn sign(service: Arc<Service>, caller: Caller, body: &[u8]) -> Respons
         );
     };
     let pin = pin.map(card_agent_protocol::SecretString::new);
-    let outcome = tokio::task::spawn_blocking(move || {
-        service
-            .self_test_sign(&caller, certificate, pin)
-            .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
-    })
-    .await;
-    json_outcome(
-        outcome.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))),
-        lang,
-    )
+    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let outcome = queue
+        .run(key, move || {
+            service
+                .self_test_sign(&caller, certificate, pin)
+                .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
+        })
+        .await;
+    json_outcome(outcome.and_then(|done| done), lang)
 }
 
 fn json_outcome(outcome: crate::error::Result<Value>, lang: Language) -> Response<AnyBody> {

@@ -12,6 +12,7 @@ use super::handlers::Context;
 use crate::error::Result;
 use crate::pinentry::Client;
 use crate::service::{deadline, Service};
+use crate::work_queue::{ClientKey, LEGACY_API};
 
 /// Runs a service call for `client`: within the legacy budget, and abandoned with its page.
 pub(super) async fn blocking<T: Send + 'static>(
@@ -33,7 +34,19 @@ pub(super) async fn blocking<T: Send + 'static>(
         }
         outcome
     };
-    let outcome = deadline::call(&ctx.service, client, timeouts::DAEMON_LEGACY, watched_work).await;
+    // The work waits for a worker in its page's queue (requests without a page share one).
+    let queue = match &ctx.caller {
+        Ok(caller) => ClientKey::of(caller, LEGACY_API),
+        Err(_) => ClientKey::Local(LEGACY_API),
+    };
+    let outcome = deadline::call(
+        &ctx.service,
+        client,
+        queue,
+        timeouts::DAEMON_LEGACY,
+        watched_work,
+    )
+    .await;
     guard.armed = false;
     outcome
 }

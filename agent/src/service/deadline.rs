@@ -1,6 +1,6 @@
-//! Running a service call from an async adapter: on a blocking thread (cards and dialogs
-//! block), within the timeout ladder's budget. The one helper the daemon's socket and the
-//! legacy HTTP API both use.
+//! Running a service call from an async adapter: through the work queue onto one of its few
+//! blocking workers (cards and dialogs block), within the timeout ladder's budget. The one
+//! helper the daemon's socket and the legacy HTTP API both use.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,22 +8,26 @@ use std::time::Duration;
 use super::Service;
 use crate::error::{Error, Result};
 use crate::pinentry::Client;
+use crate::work_queue::ClientKey;
 
-/// Runs `work` on a blocking thread and waits at most `limit` for it. When the time is up the
+/// Runs `work` when `queue`'s turn comes in the work queue (see [`crate::work_queue`]: it
+/// waits as a queue entry, not on a thread; a full queue is [`Error::Busy`] at once), and
+/// waits at most `limit` for it, the wait for a worker included. When the time is up the
 /// caller stops waiting: `client`'s dialog closes, no card operation starts for it any more,
 /// and a result that still comes is discarded by the service (and logged); the caller hears
 /// `Timeout` now rather than never.
 pub async fn call<T: Send + 'static>(
     service: &Arc<Service>,
     client: &Client,
+    queue: ClientKey,
     limit: Duration,
     work: impl FnOnce(&Service) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let worker = service.clone();
-    let task = tokio::task::spawn_blocking(move || work(&worker));
+    let task = service.queue().run(queue, move || work(&worker));
     match tokio::time::timeout(limit, task).await {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(join)) => Err(Error::Internal(format!("the request failed: {join}"))),
+        Ok(Err(refused)) => Err(refused),
         Err(_) => {
             tracing::info!(limit_secs = limit.as_secs(), "the request's time is up");
             service.client_gone(client);

@@ -59,11 +59,14 @@ pub struct Service {
     dialogs: std::result::Result<Box<dyn Dialogs>, String>,
     settings: Settings,
     /// One dialog on screen at a time: two pages asking at once must not stack PIN prompts
-    /// that the user cannot tell apart.
-    dialog_turn: Mutex<()>,
+    /// that the user cannot tell apart. First come, first served, so that one tab's many
+    /// requests do not keep another tab's dialog waiting.
+    dialog_turn: crate::card_core::Turn,
     events: tokio::sync::broadcast::Sender<Event>,
     /// Set when the daemon is stopping: work cut short by it is reported as such.
     stopping: AtomicBool,
+    /// Where every channel's blocking work waits for a worker (see [`crate::work_queue`]).
+    queue: Arc<crate::work_queue::WorkQueue>,
 }
 
 impl Service {
@@ -92,10 +95,16 @@ impl Service {
             policy: Mutex::new(policy),
             dialogs,
             settings,
-            dialog_turn: Mutex::new(()),
+            dialog_turn: crate::card_core::Turn::default(),
             events,
             stopping: AtomicBool::new(false),
+            queue: crate::work_queue::WorkQueue::new(),
         }
+    }
+
+    /// The queue every channel runs its blocking service calls through.
+    pub fn queue(&self) -> &Arc<crate::work_queue::WorkQueue> {
+        &self.queue
     }
 
     /// The agent's version.

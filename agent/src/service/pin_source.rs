@@ -154,7 +154,7 @@ impl Service {
         token: &TokenInfo,
         holder: &str,
     ) -> Result<Pin> {
-        let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = self.dialog_turn.take();
         let card = card_name(token);
         let site = caller.site().map(|o| o.as_str().to_owned());
         dialogs.ask_pin(

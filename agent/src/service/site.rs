@@ -81,7 +81,7 @@ impl Service {
         let Ok(dialogs) = self.dialogs() else {
             return Ok(false);
         };
-        let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = self.dialog_turn.take();
         // Another request may have approved the site while this one waited for the dialog.
         if self.decide(origin)? == SiteDecision::Trusted {
             return Ok(true);

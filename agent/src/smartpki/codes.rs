@@ -9,7 +9,7 @@
 //!
 //! | errorCode | meaning |
 //! |---|---|
-//! | 9001–9019, 9022, 9023 | the agent's error codes, one each (see [`agent_number`]); the message is the agent's, with the tries left after a wrong PIN |
+//! | 9001–9019, 9022–9024 | the agent's error codes, one each (see [`agent_number`]); the message is the agent's, with the tries left after a wrong PIN |
 //! | 9099 | an error code newer than this table |
 //! | 9101 | a step before `Initial` |
 //! | 9102 | `Initial` with a driver other than the smart card (nCipher HSM, key file) |
@@ -161,6 +161,7 @@ pub fn agent_number(code: ErrorCode) -> u32 {
         ErrorCode::Internal => 9019,
         ErrorCode::CertExpired => 9022,
         ErrorCode::CertNotYetValid => 9023,
+        ErrorCode::Busy => 9024,
         // The enum is non_exhaustive: a code added later still gets a stable number.
         _ => 9099,
     }

@@ -4,8 +4,9 @@
 //! Two rules live here because every operation passes through:
 //! - the PIN gate: a PIN is checked against [`crate::pin::PinLimits`] and the token's lock state
 //!   *before* any login, so a malformed PIN never reaches a card and never costs a try;
-//! - one operation at a time per token: concurrent callers queue on a per-token lock, because a
-//!   smart card is a single-threaded device and interleaved logins would confuse its state.
+//! - one operation at a time per token: concurrent callers queue for the token's turn, first
+//!   come first served (see [`turn`]), because a smart card is a single-threaded device and
+//!   interleaved logins would confuse its state.
 //!
 //! Certificates are remembered per token (see [`CertificateCache`]): reading them from a card
 //! takes many APDUs, and every signature starts by finding its certificate.
@@ -20,6 +21,7 @@ use card_agent_protocol::types::Module as ModuleReport;
 mod cache;
 mod choice;
 mod provider;
+pub mod turn;
 
 use crate::demo::DemoToken;
 use crate::error::{Choice, Error, Result};
@@ -28,6 +30,7 @@ use crate::pkcs11::discovery::{self, ModuleCandidate};
 use crate::pkcs11::Module;
 use crate::signer::{self, CmsOptions, HashAlgorithm, RawMechanism, SignFormat, SignInput};
 use crate::token::{TokenCertificate, TokenInfo, TokenRef};
+pub use turn::{Turn, TurnGuard};
 
 use cache::CertificateCache;
 pub use choice::{CertificateWanted, Purpose};
@@ -55,7 +58,7 @@ pub struct CardCore {
     modules: Vec<ModuleReport>,
     /// For each loaded module, its provider number and its entry in `modules`.
     reported: Vec<(usize, usize)>,
-    locks: Mutex<HashMap<TokenRef, Arc<Mutex<()>>>>,
+    turns: Mutex<HashMap<TokenRef, Arc<Turn>>>,
     certificates: CertificateCache,
 }
 
@@ -100,7 +103,7 @@ impl CardCore {
             reported: (0..providers.len()).map(|i| (i, i)).collect(),
             providers,
             modules,
-            locks: Mutex::default(),
+            turns: Mutex::default(),
             certificates: CertificateCache::default(),
         }
     }
@@ -145,7 +148,7 @@ impl CardCore {
             providers,
             modules,
             reported,
-            locks: Mutex::default(),
+            turns: Mutex::default(),
             certificates: CertificateCache::default(),
         }
     }
@@ -217,14 +220,29 @@ impl CardCore {
     /// same serial, no card event since, within a minute), else read from it.
     pub fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
         let serial = self.token(token_ref)?.serial;
+        self.certificates_of(token_ref, serial)
+    }
+
+    /// [`CardCore::certificates`] for a token whose serial was just read (by
+    /// [`CardCore::tokens`]): the token's state is read once per operation, not again here.
+    fn certificates_of(
+        &self,
+        token_ref: TokenRef,
+        serial: String,
+    ) -> Result<Vec<TokenCertificate>> {
         if let Some(remembered) = self.certificates.get(token_ref, &serial) {
             return Ok(remembered);
         }
-        let read = self.with_turn(token_ref, || {
-            self.provider(token_ref)?.certificates(token_ref)
-        })?;
-        self.certificates.put(token_ref, serial, &read);
-        Ok(read)
+        self.with_turn(token_ref, || {
+            // Callers that missed together queue here: the first reads the card, the others
+            // find what it read (five tabs opening at once read a card's certificates once).
+            if let Some(remembered) = self.certificates.get(token_ref, &serial) {
+                return Ok(remembered);
+            }
+            let read = self.provider(token_ref)?.certificates(token_ref)?;
+            self.certificates.put(token_ref, serial.clone(), &read);
+            Ok(read)
+        })
     }
 
     /// Forgets every remembered certificate: a card was inserted or removed somewhere.
@@ -276,7 +294,7 @@ impl CardCore {
         }
         let mut matches = Vec::new();
         for token in tokens {
-            for cert in self.certificates(token.token_ref)? {
+            for cert in self.certificates_of(token.token_ref, token.serial.clone())? {
                 if wanted.accepts(&cert) {
                     matches.push((token.clone(), cert));
                 }
@@ -408,22 +426,20 @@ impl CardCore {
             .ok_or(Error::NoToken { serial: None })
     }
 
-    /// Runs `operation` when it is this token's turn; callers queue on the token's lock.
+    /// Runs `operation` when it is this token's turn; callers queue for it in order.
     fn with_turn<R>(
         &self,
         token_ref: TokenRef,
         operation: impl FnOnce() -> Result<R>,
     ) -> Result<R> {
-        let lock = {
-            let mut locks = self
-                .locks
+        let turn = {
+            let mut turns = self
+                .turns
                 .lock()
-                .map_err(|_| Error::Internal("token lock table poisoned".to_owned()))?;
-            locks.entry(token_ref).or_default().clone()
+                .map_err(|_| Error::Internal("token turn table poisoned".to_owned()))?;
+            turns.entry(token_ref).or_default().clone()
         };
-        // A panic in an earlier operation poisons the lock but leaves the card usable: the next
-        // operation opens a fresh session anyway.
-        let _turn = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = turn.take();
         operation()
     }
 

@@ -144,3 +144,82 @@ fn unknown_certificate_and_no_module_are_clear() {
         "{err}"
     );
 }
+
+/// The demo token, counting how often its certificates are read.
+struct CountingDemo {
+    demo: crate::demo::DemoToken,
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TokenProvider for CountingDemo {
+    fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>> {
+        TokenProvider::tokens(&self.demo, provider)
+    }
+    fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
+        TokenProvider::token(&self.demo, token_ref)
+    }
+    fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        TokenProvider::certificates(&self.demo, token_ref)
+    }
+    fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
+        TokenProvider::verify_pin(&self.demo, token, pin)
+    }
+    fn sign_raw(
+        &self,
+        token: &TokenInfo,
+        key_id: &[u8],
+        pin: &Pin,
+        mechanism: RawMechanism,
+        data: &[u8],
+    ) -> Result<Vec<u8>> {
+        TokenProvider::sign_raw(&self.demo, token, key_id, pin, mechanism, data)
+    }
+    fn decrypt_raw(
+        &self,
+        token: &TokenInfo,
+        key_id: &[u8],
+        pin: &Pin,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>> {
+        TokenProvider::decrypt_raw(&self.demo, token, key_id, pin, ciphertext)
+    }
+    fn name(&self) -> String {
+        TokenProvider::name(&self.demo)
+    }
+}
+
+#[test]
+fn callers_that_find_no_remembered_certificates_together_read_the_card_once() {
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let provider = CountingDemo {
+        demo: crate::demo::DemoToken::new().unwrap(),
+        reads: reads.clone(),
+    };
+    let report = ModuleReport {
+        path: "counting demo".to_owned(),
+        loaded: true,
+        source: "test".to_owned(),
+        error: None,
+        description: None,
+        version: None,
+    };
+    let core = Arc::new(CardCore::with_providers(vec![(Box::new(provider), report)]));
+    // Five tabs ask for the signing certificate at once, with nothing remembered yet.
+    let start = Arc::new(std::sync::Barrier::new(5));
+    let handles: Vec<_> = (0..5)
+        .map(|_| {
+            let (core, start) = (core.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                core.find_certificate(None).map(|(_, c)| c.info.sha256)
+            })
+        })
+        .collect();
+    let found: Vec<String> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    assert!(found.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -317,7 +317,9 @@ impl IpcClient {
 /// The `sign` request every signing measure sends: `DATA_LEN` bytes, SHA-256, a bare PKCS#1
 /// v1.5 signature, the PIN in the request (so no dialog opens).
 pub fn sign_request(id: u64, certificate: &str, data_b64: &str) -> Value {
-    json!({"id": id, "command": "sign", "origin": ORIGIN, "arguments": {
+    // A local program's request: only local programs may send the PIN (pages get the agent's
+    // dialog, which would time a person, or a scripted dialog's process start).
+    json!({"id": id, "command": "sign", "arguments": {
         "certificate": certificate, "data": data_b64, "hashAlgorithm": "SHA-256",
         "format": "pkcs1", "pin": softhsm::USER_PIN}})
 }
