@@ -38,11 +38,18 @@
   const INSTALLED = Symbol.for("card-agent.legacy-shim");
   if (!win || win[INSTALLED]) return;
 
-  const MARK = "card-agent-legacy";
-  const AGENT_PORT = "61161";
+  // MAX_LEGACY_PATH is `legacy-request`'s bound on the path with its query; longer ones go
+  // over HTTP.
+  // BEGIN GENERATED protocol constants from the Rust tables (tests/tests/js_constants.rs): do not edit.
+  // CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants
+  /** The key marking legacy shim messages on window.postMessage. */
+  const LEGACY_MARK = "card-agent-legacy";
+  /** The port legacy HiPKI pages call on localhost (the agent's default `http_listen`). */
+  const LEGACY_AGENT_PORT = "61161";
+  /** `MAX_LEGACY_PATH_CHARS`: the longest `legacy-request` path with its query. */
+  const MAX_LEGACY_PATH = 2048;
+  // END GENERATED protocol constants
   const AGENT_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
-  /** `legacy-request`'s bound on the path with its query. Longer ones go over HTTP. */
-  const MAX_PATH = 2048;
   /**
    * The largest body the shim carries. Browsers cap a native host's message to the extension
    * at 1 MB, and the answer to a sign holds the signed text (PKCS7 with the content attached)
@@ -60,7 +67,7 @@
   const loc = win.location;
   // The agent's own pages (the popup bridge at /popupForm, the self-test page) call the agent
   // themselves, same-origin; they must keep doing so over HTTP.
-  if (loc.protocol === "http:" && loc.port === AGENT_PORT && AGENT_HOSTS.includes(loc.hostname)) return;
+  if (loc.protocol === "http:" && loc.port === LEGACY_AGENT_PORT && AGENT_HOSTS.includes(loc.hostname)) return;
   if (loc.origin === "null") return;
   Object.defineProperty(win, INSTALLED, { value: true });
 
@@ -93,11 +100,11 @@
     } catch {
       return null;
     }
-    if (u.protocol !== "http:" || u.port !== AGENT_PORT || !AGENT_HOSTS.includes(u.hostname)) {
+    if (u.protocol !== "http:" || u.port !== LEGACY_AGENT_PORT || !AGENT_HOSTS.includes(u.hostname)) {
       return null;
     }
     const path = u.pathname + u.search;
-    return path.length <= MAX_PATH ? { path, href: u.href } : null;
+    return path.length <= MAX_LEGACY_PATH ? { path, href: u.href } : null;
   }
 
   const UNSUPPORTED = Symbol("left to the browser");
@@ -160,7 +167,7 @@
         reject(new LegacyFailure("timeout"));
       }, TIMEOUT_MS);
       waiting.set(id, { resolve, reject, timer });
-      const message = { [MARK]: "request", id, method, path };
+      const message = { [LEGACY_MARK]: "request", id, method, path };
       if (typeof body === "string") message.body = body;
       // Addressed to this document's own origin: the content script is in this window.
       postMessage_(message, loc.origin);
@@ -174,7 +181,7 @@
   win.addEventListener("message", (event) => {
     if (event.source !== win) return;
     const data = event.data;
-    if (toTag(data) !== "[object Object]" || data[MARK] !== "response") return;
+    if (toTag(data) !== "[object Object]" || data[LEGACY_MARK] !== "response") return;
     // Ours alone: the page's own message listeners (often written to JSON.parse whatever
     // arrives, for the popup bridge) never see the extension's traffic. Registered at
     // document_start with capture, this listener runs before any of the page's.

@@ -1,25 +1,32 @@
-// Constants and small helpers shared by the service worker's modules. The values mirror
-// protocol/README.md (the wire protocol v1); the Rust crate is the authority.
+// Constants and small helpers shared by the service worker's modules. The protocol's own
+// constants are generated from the Rust crate (the block below); the rest is the extension's.
 
+// The agent refuses frames over MAX_FRAME, so the extension refuses them first. The extension
+// invents no error code outside ERROR_CODES.
+// BEGIN GENERATED protocol constants from the Rust tables (tests/tests/js_constants.rs): do not edit.
+// CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants
 /** The native messaging host's registered name. */
 export const HOST_NAME = "tw.card_agent";
-
-/** The name of the runtime port a content script opens to the service worker. */
+/** The runtime port a content script opens to the service worker for a page. */
 export const PAGE_PORT_NAME = "card-agent-page";
-
-/** `frame::MAX_FRAME`: the agent refuses longer frames, so we refuse them first. */
-export const MAX_FRAME = 1024 * 1024;
-
-/** Longest request id the protocol accepts (a string id). */
+/** The runtime port that carries the legacy shim's calls. */
+export const LEGACY_PORT_NAME = "card-agent-legacy";
+/** The runtime port the extension's own pages (the self-test page) open. */
+export const EXTENSION_PAGE_PORT_NAME = "card-agent-extension-page";
+/** `frame::MAX_FRAME`: the longest message (UTF-8 bytes of its JSON) the agent accepts. */
+export const MAX_FRAME = 1048576;
+/** `limits::MAX_ID_CHARS`: the longest request id (a string id), in characters. */
 export const MAX_ID_LENGTH = 128;
-
-/** Every stable error code of protocol v1. The extension invents no other code. */
+/** `MAX_LEGACY_PATH_CHARS`: the longest `legacy-request` path with its query. */
+export const MAX_LEGACY_PATH = 2048;
+/** Every stable error code of the protocol (`ErrorCode::ALL`). Match on these, not on messages. */
 export const ERROR_CODES = Object.freeze([
   "NO_READER", "NO_CARD", "UNKNOWN_CARD", "NO_MODULE", "NO_TOKEN", "CERT_NOT_FOUND",
-  "KEY_NOT_FOUND", "PIN_INCORRECT", "PIN_LOCKED", "PIN_FORMAT", "PIN_REQUIRED",
-  "USER_CANCELLED", "SITE_NOT_TRUSTED", "BAD_REQUEST", "UNSUPPORTED_ALGORITHM", "TIMEOUT",
-  "CARD_REMOVED", "IO_ERROR", "INTERNAL", "CERT_EXPIRED", "CERT_NOT_YET_VALID",
+  "KEY_NOT_FOUND", "CERT_EXPIRED", "CERT_NOT_YET_VALID", "PIN_INCORRECT", "PIN_LOCKED",
+  "PIN_FORMAT", "PIN_REQUIRED", "USER_CANCELLED", "SITE_NOT_TRUSTED", "BAD_REQUEST",
+  "UNSUPPORTED_ALGORITHM", "TIMEOUT", "CARD_REMOVED", "IO_ERROR", "INTERNAL",
 ]);
+// END GENERATED protocol constants
 
 /**
  * Commands a web page may send. The extension refuses others instead of passing them on,
@@ -30,21 +37,11 @@ export const PAGE_COMMANDS = Object.freeze([
   "subscribe", "unsubscribe",
 ]);
 
-/** The name of the runtime port on which the content script carries the legacy shim's calls. */
-export const LEGACY_PORT_NAME = "card-agent-legacy";
-
 /** The only command the legacy port carries. */
 export const LEGACY_COMMANDS = Object.freeze(["legacy-request"]);
 
-/** `legacy-request`'s bound on `arguments.path` (protocol `MAX_LEGACY_PATH_CHARS`). */
-export const MAX_LEGACY_PATH = 2048;
-
-/**
- * The runtime port the extension's own pages (the self-test page) open. Only pages of this
- * extension are accepted on it; like web pages they may not send a PIN (the agent's own dialog
- * asks for it).
- */
-export const EXTENSION_PAGE_PORT_NAME = "card-agent-extension-page";
+// Only pages of this extension are accepted on EXTENSION_PAGE_PORT_NAME; like web pages they
+// may not send a PIN (the agent's own dialog asks for it).
 
 /** Commands the extension's own pages may send: the self-test's. */
 export const EXTENSION_PAGE_COMMANDS = Object.freeze([
@@ -74,6 +71,11 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
 
 const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin", "self-test-sign"]);
 const INVENTORY = new Set(["status", "get-certificates", "environment-check"]);
+
+/** Whether `command` may wait for a person (a PIN dialog): such a request can be cancelled. */
+export function isInteractive(command) {
+  return INTERACTIVE.has(command);
+}
 
 /** The timeout for `command` (milliseconds). */
 export function timeoutFor(command, timeouts = DEFAULT_TIMEOUTS) {

@@ -26,6 +26,9 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::time::{Time, Validity};
 
+#[path = "verifier/vectors.rs"]
+mod vectors;
+
 const ORIGIN: &str = "https://example.gov.tw";
 /// 2025-06-15.
 const NOW: i64 = 1_750_000_000;

@@ -7,13 +7,17 @@
 //!
 //! When the client goes away (or closes its sending side), the dialogs its requests opened are
 //! closed and none opens for it any more: nobody would receive the answer. A card operation
-//! already running finishes.
+//! already running finishes. `cancel` does the same for one request: each request runs as its
+//! own dialog client, so closing one leaves the connection's other requests alone.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use card_agent_protocol::frame::FrameDecoder;
-use card_agent_protocol::message::{parse_request, Command, Request, Response, SubscriptionResult};
+use card_agent_protocol::message::{
+    parse_request, CancelResult, Command, Request, RequestId, Response, SubscriptionResult,
+};
 use card_agent_protocol::Language;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -59,6 +63,7 @@ where
     let mut decoder = FrameDecoder::new();
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
+    let running = Arc::new(Running::default());
     let mut buf = vec![0u8; 16 * 1024];
     // When the frame now arriving must be complete; `None` between frames.
     let mut frame_deadline: Option<tokio::time::Instant> = None;
@@ -95,7 +100,14 @@ where
         loop {
             match decoder.next_frame() {
                 Ok(Some(payload)) => {
-                    on_frame(&payload, &service, lang, &client, &out, &mut subscription).await;
+                    let connection = Connection {
+                        service: &service,
+                        lang,
+                        client: &client,
+                        running: &running,
+                        out: &out,
+                    };
+                    on_frame(&payload, &connection, &mut subscription).await;
                 }
                 Ok(None) => {
                     frame_deadline = match (decoder.buffered(), frame_deadline) {
@@ -130,6 +142,9 @@ where
     // The client is gone (or closed its sending side, which for this protocol means the
     // same): answers would reach nobody, so close the dialogs its requests opened or wait for.
     service.client_gone(&client);
+    for request in running.take_all() {
+        service.client_gone(&request);
+    }
     drop(out);
     let _ = writer_task.await;
 }
@@ -152,14 +167,78 @@ where
     let _ = writer.shutdown().await;
 }
 
+/// What a frame's handling needs from its connection.
+struct Connection<'a> {
+    service: &'a Arc<Service>,
+    lang: Language,
+    /// The connection's own client (subscriptions).
+    client: &'a Client,
+    running: &'a Arc<Running>,
+    out: &'a mpsc::Sender<Vec<u8>>,
+}
+
+/// The requests of one connection still running, each with the dialog client it runs as, so
+/// that `cancel` (or the connection's end) can close exactly its dialogs. Ids may repeat (the
+/// client chooses them): a cancel closes every request with that id.
+#[derive(Default)]
+struct Running {
+    requests: Mutex<HashMap<RequestId, Vec<(u64, Client)>>>,
+    /// Tells apart requests that share an id.
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Vec<(u64, Client)>>> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a request; returns its number and the client it runs as.
+    fn start(&self, id: &RequestId) -> (u64, Client) {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let client = Client::new();
+        self.lock()
+            .entry(id.clone())
+            .or_default()
+            .push((n, client.clone()));
+        (n, client)
+    }
+
+    fn finish(&self, id: &RequestId, n: u64) {
+        let mut map = self.lock();
+        if let Some(requests) = map.get_mut(id) {
+            requests.retain(|(m, _)| *m != n);
+            if requests.is_empty() {
+                map.remove(id);
+            }
+        }
+    }
+
+    fn take(&self, id: &RequestId) -> Vec<Client> {
+        let taken = self.lock().remove(id).unwrap_or_default();
+        taken.into_iter().map(|(_, client)| client).collect()
+    }
+
+    fn take_all(&self) -> Vec<Client> {
+        let taken: Vec<_> = self.lock().drain().collect();
+        taken
+            .into_iter()
+            .flat_map(|(_, requests)| requests.into_iter().map(|(_, client)| client))
+            .collect()
+    }
+}
+
 async fn on_frame(
     payload: &[u8],
-    service: &Arc<Service>,
-    lang: Language,
-    client: &Client,
-    out: &mpsc::Sender<Vec<u8>>,
+    connection: &Connection<'_>,
     subscription: &mut Option<JoinHandle<()>>,
 ) {
+    let &Connection {
+        service,
+        lang,
+        client,
+        running,
+        out,
+    } = connection;
     let request = match parse_request(payload) {
         Ok(r) => r,
         Err(invalid) => {
@@ -201,10 +280,29 @@ async fn on_frame(
             let reply = Response::result(request.id, &SubscriptionResult { subscribed: false });
             let _ = out.send(reply.frame_for_browser()).await;
         }
+        Command::Cancel(args) => {
+            // Only this connection's own requests: another connection's ids are not visible.
+            let cancelled = running.take(&args.id);
+            for request in &cancelled {
+                service.client_gone(request);
+            }
+            if !cancelled.is_empty() {
+                tracing::info!(id = %args.id, "request cancelled by the client");
+            }
+            let result = CancelResult {
+                cancelled: !cancelled.is_empty(),
+            };
+            let _ = out
+                .send(Response::result(request.id, &result).frame_for_browser())
+                .await;
+        }
         _ => {
-            let (service, out, client) = (service.clone(), out.clone(), client.clone());
+            let (n, request_client) = running.start(&request.id);
+            let (service, out, running) = (service.clone(), out.clone(), Arc::clone(running));
             tokio::spawn(async move {
-                let reply = run(request, service, lang, client).await;
+                let id = request.id.clone();
+                let reply = run(request, service, lang, request_client).await;
+                running.finish(&id, n);
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }

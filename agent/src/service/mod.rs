@@ -199,11 +199,13 @@ impl Service {
                 let removed = self.remove_trusted_site(&args.site)?;
                 to_value(&RemoveTrustedSiteResult { removed })
             }
-            Command::Subscribe | Command::Unsubscribe | Command::LegacyRequest(_) => {
-                Err(Error::Internal(
-                    "subscriptions and legacy requests are handled by the connection".to_owned(),
-                ))
-            }
+            Command::Subscribe
+            | Command::Unsubscribe
+            | Command::Cancel(_)
+            | Command::LegacyRequest(_) => Err(Error::Internal(
+                "subscriptions, cancels and legacy requests are handled by the connection"
+                    .to_owned(),
+            )),
         }
     }
 

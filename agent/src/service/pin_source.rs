@@ -38,13 +38,20 @@ impl Service {
             format!("{} ({})", token.label, token.serial)
         };
         let site = caller.origin.as_ref().map(|o| o.as_str().to_owned());
-        dialog.ask_pin(&PinRequest {
+        let pin = dialog.ask_pin(&PinRequest {
             site: site.as_deref(),
             holder,
             card: &card,
             tries_left: token.known_tries_left(),
             after_wrong_pin: !matches!(token.pin_state, crate::pin::PinState::Ok),
             lang: caller.lang,
-        })
+        })?;
+        // The client cancelled (or left) while the PIN was being typed: the PIN is dropped
+        // (wiped) and never reaches the card, so nothing is signed for a page that stopped
+        // waiting.
+        if caller.client.is_gone() {
+            return Err(Error::UserCancelled);
+        }
+        Ok(pin)
     }
 }

@@ -203,6 +203,11 @@ impl Fields {
         }
     }
 
+    /// Removes a field as it is, for a caller that parses it itself.
+    pub(crate) fn take(&mut self, field: &str) -> Option<Value> {
+        self.map.remove(field)
+    }
+
     /// The full path of a field of this object, for errors raised by the caller.
     pub(crate) fn field_path(&self, field: &str) -> String {
         self.path(field)

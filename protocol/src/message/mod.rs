@@ -24,7 +24,7 @@ mod response;
 mod tests;
 
 pub use command::{
-    parse_command, AuthenticateArgs, Command, HashAlgorithm, LegacyRequestArgs,
+    parse_command, AuthenticateArgs, CancelArgs, Command, HashAlgorithm, LegacyRequestArgs,
     RemoveTrustedSiteArgs, SelfTestSignArgs, SignArgs, SignInput, SignatureFormat, VerifyPinArgs,
     COMMAND_NAMES, MAX_LEGACY_PATH_CHARS,
 };
@@ -32,9 +32,10 @@ pub use error::{InvalidRequest, RequestError};
 pub use event::{Event, EventMessage};
 pub use request::{parse_request, Request, RequestId};
 pub use response::{
-    CertificatesResult, ErrorBody, LegacyResult, RemoveTrustedSiteResult, Response, ResponseBody,
-    SelfTestSignResult, SignResult, StatusResult, SubscriptionResult, TokenCertificate,
-    TrustedSite, TrustedSitesResult, VerifyPinResult, VersionResult, PROTOCOL_VERSION,
+    CancelResult, CertificatesResult, ErrorBody, LegacyResult, RemoveTrustedSiteResult, Response,
+    ResponseBody, SelfTestSignResult, SignResult, StatusResult, SubscriptionResult,
+    TokenCertificate, TrustedSite, TrustedSitesResult, VerifyPinResult, VersionResult,
+    PROTOCOL_VERSION,
 };
 
 /// The bound on every string a request may carry. Each is checked before the value is used;
