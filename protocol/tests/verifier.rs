@@ -46,6 +46,7 @@ const HOLDER_ID: &str = "0000000112831644";
 
 struct Pki {
     root: Vec<u8>,
+    root_key: RsaPrivateKey,
     inter: Vec<u8>,
     inter_key: RsaPrivateKey,
     /// Same name and key as `inter`, but expired at NOW.
@@ -197,6 +198,7 @@ fn pki() -> &'static Pki {
         );
         Pki {
             root,
+            root_key,
             inter,
             inter_key,
             inter_expired,

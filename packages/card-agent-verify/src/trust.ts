@@ -15,9 +15,9 @@ export const GOVERNMENT_ROOTS = ["grca-g1.pem", "grca-g2.pem", "grca-g3.pem"] as
 /** The issuing CAs under the government roots that card-agent ships. */
 export const GOVERNMENT_INTERMEDIATES = ["moica-g2.pem", "moica-g3.pem", "moeaca-g2.pem"] as const;
 
-/** Where the government certificates are: in the packed package, else in the repository. */
+/** Where the government certificates are: in the repository, else in the packed package. */
 function governmentDirectory(): URL {
-  const candidates = [new URL("../roots/", import.meta.url), new URL("../../../roots/", import.meta.url)];
+  const candidates = [new URL("../../../roots/", import.meta.url), new URL("../roots/", import.meta.url)];
   const found = candidates.find((dir) => GOVERNMENT_ROOTS.every((f) => existsSync(new URL(f, dir))));
   if (!found) {
     throw new TrustStoreError(

@@ -1,11 +1,11 @@
-// Where the shared token vectors are: test/vectors/auth-tokens.json inside the packed package
-// (`npm pack` copies it there), else the repository's protocol/tests/vectors/auth-tokens.json,
-// the one the Rust verifier's tests read.
+// Where the shared token vectors are: the repository's protocol/tests/vectors/auth-tokens.json
+// (the one the Rust verifier's tests read) when this runs in the repository, else the copy
+// `npm pack` puts in the package (test/vectors/auth-tokens.json).
 import { existsSync, readFileSync } from "node:fs";
 
 const candidates = [
-  new URL("./vectors/auth-tokens.json", import.meta.url),
   new URL("../../../protocol/tests/vectors/auth-tokens.json", import.meta.url),
+  new URL("./vectors/auth-tokens.json", import.meta.url),
 ];
 
 /** The path of the vectors file. */

@@ -31,8 +31,17 @@ struct Case {
 }
 
 /// Certificates beyond the shared PKI, built only for the vectors: a chain one link too long
-/// (and one just short enough), and a leaf with a factorable RSA key.
+/// (and one just short enough), a leaf with a factorable RSA key, an issuer that is no CA, a
+/// path length constraint broken, and critical extensions no verifier here understands.
 struct Extra {
+    not_a_ca: Vec<u8>,
+    under_not_a_ca: Vec<u8>,
+    path_0: Vec<u8>,
+    below_path_0: Vec<u8>,
+    under_below_path_0: Vec<u8>,
+    critical_leaf: Vec<u8>,
+    critical_inter: Vec<u8>,
+    under_critical_inter: Vec<u8>,
     levels: Vec<Vec<u8>>,
     deep_anchor: Vec<u8>,
     deep_leaf_4: Vec<u8>,
@@ -41,8 +50,91 @@ struct Extra {
     weak_key: RsaPrivateKey,
 }
 
+/// Like `issue`, with a critical inhibitAnyPolicy extension (2.5.29.54), which the verifiers
+/// do not process and so must refuse.
+fn issue_with_unknown_critical(
+    profile: Profile,
+    serial: u32,
+    subject: &str,
+    spki: SubjectPublicKeyInfoOwned,
+    issuer_key: &RsaPrivateKey,
+) -> Vec<u8> {
+    let signer = SigningKey::<Sha256>::new(issuer_key.clone());
+    let mut builder = CertificateBuilder::new(
+        profile,
+        SerialNumber::from(serial),
+        validity(Y2024, Y2027),
+        name(subject),
+        spki,
+        &signer,
+    )
+    .unwrap();
+    builder
+        .add_extension(&x509_cert::ext::pkix::InhibitAnyPolicy(0))
+        .unwrap();
+    builder
+        .build::<rsa::pkcs1v15::Signature>()
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
 fn extra() -> Extra {
     let p = pki();
+    // Every extra CA below uses the intermediate's key, so the leaves' signatures are real;
+    // what breaks each path is the certificate's own content.
+    let inter_spki = || rsa_spki(&p.inter_key);
+    let leaf_under = |issuer: &str, serial| {
+        issue(
+            leaf_profile(issuer),
+            serial,
+            validity(Y2024, Y2027),
+            LEAF_NAME,
+            rsa_spki(&p.leaf_key),
+            &p.inter_key,
+        )
+    };
+    const NOT_A_CA: &str = "CN=Not A CA,O=Test PKI,C=TW";
+    const PATH_0: &str = "CN=Path Length 0,O=Test PKI,C=TW";
+    const BELOW: &str = "CN=Below Path Length 0,O=Test PKI,C=TW";
+    const CRITICAL: &str = "CN=Critical Extension CA,O=Test PKI,C=TW";
+    let sub_ca_0 = Profile::SubCA {
+        issuer: name(ROOT_NAME),
+        path_len_constraint: Some(0),
+    };
+    let not_a_ca = issue(
+        leaf_profile(ROOT_NAME),
+        20,
+        validity(Y2024, Y2040),
+        NOT_A_CA,
+        inter_spki(),
+        &p.root_key,
+    );
+    let path_0 = issue(
+        sub_ca_0,
+        21,
+        validity(Y2024, Y2040),
+        PATH_0,
+        inter_spki(),
+        &p.root_key,
+    );
+    let below_path_0 = issue(
+        sub_ca(PATH_0),
+        22,
+        validity(Y2024, Y2040),
+        BELOW,
+        inter_spki(),
+        &p.inter_key,
+    );
+    let critical_inter =
+        issue_with_unknown_critical(sub_ca(ROOT_NAME), 23, CRITICAL, inter_spki(), &p.root_key);
+    let critical_leaf = issue_with_unknown_critical(
+        leaf_profile(INTER_NAME),
+        24,
+        LEAF_NAME,
+        rsa_spki(&p.leaf_key),
+        &p.inter_key,
+    );
     let mut levels = Vec::new();
     let mut issuer = ROOT_NAME.to_owned();
     let mut leaves = Vec::new();
@@ -84,6 +176,14 @@ fn extra() -> Extra {
         &p.inter_key,
     );
     Extra {
+        under_not_a_ca: leaf_under(NOT_A_CA, 30),
+        under_below_path_0: leaf_under(BELOW, 31),
+        under_critical_inter: leaf_under(CRITICAL, 32),
+        not_a_ca,
+        path_0,
+        below_path_0,
+        critical_leaf,
+        critical_inter,
         deep_leaf_4: leaves[MAX_CHAIN_DEPTH - 2].clone(),
         deep_leaf_5: leaves[MAX_CHAIN_DEPTH - 1].clone(),
         levels,
@@ -101,6 +201,10 @@ fn certificates(x: &Extra) -> Vec<(String, Vec<u8>)> {
         ("inter-expired".to_owned(), p.inter_expired.clone()),
         ("foreign-root".to_owned(), p.foreign_root.clone()),
         ("deep-anchor".to_owned(), x.deep_anchor.clone()),
+        ("not-a-ca".to_owned(), x.not_a_ca.clone()),
+        ("path-length-0".to_owned(), x.path_0.clone()),
+        ("below-path-length-0".to_owned(), x.below_path_0.clone()),
+        ("critical-extension-ca".to_owned(), x.critical_inter.clone()),
     ];
     for (i, level) in x.levels.iter().enumerate() {
         certs.push((format!("level-{}", i + 1), level.clone()));
@@ -554,6 +658,35 @@ fn cases(x: &Extra) -> Vec<Case> {
         vec!["deep-anchor"],
         levels.clone(),
         untrusted("issuer links"),
+    );
+    let leaf_token = |leaf: &[u8]| rsa_token(AuthAlgorithm::Rs256, leaf, ORIGIN, &nonce(1));
+    with(
+        "issued by a certificate that is no CA",
+        leaf_token(&x.under_not_a_ca),
+        vec!["root"],
+        vec!["not-a-ca"],
+        untrusted("not a CA certificate"),
+    );
+    with(
+        "one intermediate below a path length of 0",
+        leaf_token(&x.under_below_path_0),
+        vec!["root"],
+        vec!["path-length-0", "below-path-length-0"],
+        untrusted("path length constraint (0)"),
+    );
+    with(
+        "an intermediate with an unknown critical extension",
+        leaf_token(&x.under_critical_inter),
+        vec!["root"],
+        vec!["critical-extension-ca"],
+        untrusted("unsupported critical extension 2.5.29.54"),
+    );
+    with(
+        "a leaf with an unknown critical extension",
+        leaf_token(&x.critical_leaf),
+        vec!["root"],
+        vec!["inter"],
+        error("UnsupportedCriticalExtension", json!({"oid": "2.5.29.54"})),
     );
     cases
 }
