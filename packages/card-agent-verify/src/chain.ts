@@ -68,20 +68,23 @@ export function describe(failure: PathFailure): string {
     : failure.invalid;
 }
 
-/** Finds a path from `leaf` to a root of `trust`; returns the root, or throws UntrustedChain. */
-export function verifyChain(leaf: ParsedCertificate, trust: TrustStore, now: number): ParsedCertificate {
+/** Finds a path from `leaf` to a root of `trust`, or throws UntrustedChain. */
+export function verifyChain(leaf: ParsedCertificate, trust: TrustStore, now: number): void {
   const found = findPath(leaf, trust, now);
-  if ("root" in found) return found.root;
+  if ("path" in found) return;
   const reason = describe(found.failure);
   throw new VerifyError("UntrustedChain", `the certificate does not chain to a trusted root: ${reason}`, { reason });
 }
 
-/** Finds a path from `leaf` to a root of `trust`, or says why there is none. */
+/**
+ * Finds a path from `leaf` to a root of `trust`: its issuers, the leaf's issuer first and the
+ * root last. Or says why there is none.
+ */
 export function findPath(leaf: ParsedCertificate, trust: TrustStore, now: number):
-  { root: ParsedCertificate } | { failure: PathFailure } {
+  { path: ParsedCertificate[] } | { failure: PathFailure } {
   const state: { failure: PathFailure | null } = { failure: null };
-  const root = search(leaf, trust, now, 0, 0, state);
-  if (root) return { root };
+  const path = search(leaf, trust, now, 0, 0, state);
+  if (path) return { path };
   return { failure: state.failure ?? { invalid: "no trusted root is configured" } };
 }
 
@@ -96,7 +99,7 @@ function search(
   links: number,
   intermediatesBelow: number,
   state: { failure: PathFailure | null },
-): ParsedCertificate | null {
+): ParsedCertificate[] | null {
   if (links >= MAX_CHAIN_DEPTH) {
     state.failure = { invalid: `no trusted root within ${MAX_CHAIN_DEPTH} issuer links` };
     return null;
@@ -106,7 +109,7 @@ function search(
   for (const root of trust.roots.filter((r) => sameName(r.cert.tbsCertificate.subject, issuer))) {
     issuerKnown = true;
     const problem = signedBy(cert, root);
-    if (problem === null) return root;
+    if (problem === null) return [root];
     state.failure = { invalid: `root \`${display(issuer)}\`: ${problem}` };
   }
   const candidates = trust.intermediates.filter(
@@ -119,8 +122,8 @@ function search(
       state.failure = { invalid: `intermediate \`${display(issuer)}\`: ${problem}` };
       continue;
     }
-    const root = search(candidate, trust, now, links + 1, intermediatesBelow + 1, state);
-    if (root) return root;
+    const above = search(candidate, trust, now, links + 1, intermediatesBelow + 1, state);
+    if (above) return [candidate, ...above];
   }
   if (!issuerKnown && !(state.failure && "invalid" in state.failure)) {
     state.failure = { missing: display(issuer) };

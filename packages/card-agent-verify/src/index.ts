@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 
 import { parseCertificate, serialHex, spkiDer } from "./certificate.js";
-import { checkEndEntity, checkValidity, verifyChain } from "./chain.js";
+import { checkEndEntity, checkValidity, findPath, verifyChain } from "./chain.js";
 import { decodeBase64 } from "./base64.js";
 import { VerifyError } from "./errors.js";
 import { AUTH_ALGORITHMS, checkAlgorithm, publicKeyFromSpki, verifySignature, type AuthAlgorithm } from "./keys.js";
@@ -137,6 +137,66 @@ export function verify(token: AuthToken | unknown, options: VerifyOptions): Veri
     notAfter: cert.notAfter,
     algorithm,
     certificateDer: der,
+  };
+}
+
+/** The path verifyCertificatePath() found. */
+export interface CertificatePath {
+  /** The root (trust anchor) the path ends at, DER. */
+  rootDer: Uint8Array;
+  /** The root's subject DN in certificate order. */
+  rootSubject: string;
+  /** The certificates above the checked one, DER: its issuer first, the root last. */
+  issuersDer: Uint8Array[];
+}
+
+/** Why verifyCertificatePath() found no path. */
+export class PathError extends Error {
+  override readonly name = "PathError";
+  /**
+   * `BadCertificate`: not DER X.509. `IssuerMissing`: no configured root or intermediate is
+   * named as an issuer on the way (`issuer`). `Invalid`: an issuer was found but the path
+   * does not hold (a signature, an intermediate's validity or constraints, the depth).
+   */
+  readonly kind: "BadCertificate" | "IssuerMissing" | "Invalid";
+  readonly issuer?: string;
+  readonly reason?: string;
+
+  constructor(kind: PathError["kind"], message: string, fields: { issuer?: string; reason?: string } = {}) {
+    super(message);
+    this.kind = kind;
+    Object.assign(this, fields);
+  }
+}
+
+/**
+ * Checks the path from a certificate (DER) to a root of `trust` exactly as verify() does
+ * (names, every signature, intermediates' validity and constraints, at most 5 links) and says
+ * which root it reached. Nothing about the certificate itself is checked (validity, key usage,
+ * key size), so it serves for any certificate, e.g. to tell which CA issued a card's.
+ */
+export function verifyCertificatePath(der: Uint8Array, trust: TrustStore, now = Math.floor(Date.now() / 1000)):
+  CertificatePath {
+  let cert;
+  try {
+    cert = parseCertificate(der);
+  } catch (reason) {
+    throw new PathError("BadCertificate", `not a DER X.509 certificate: ${reason}`, { reason: String(reason) });
+  }
+  const found = findPath(cert, trust, now);
+  if ("failure" in found) {
+    const f = found.failure;
+    if ("missing" in f) {
+      throw new PathError("IssuerMissing", `no configured root or intermediate is named \`${f.missing}\``,
+        { issuer: f.missing });
+    }
+    throw new PathError("Invalid", f.invalid, { reason: f.invalid });
+  }
+  const root = found.path[found.path.length - 1];
+  return {
+    rootDer: root.der,
+    rootSubject: display(root.cert.tbsCertificate.subject),
+    issuersDer: found.path.map((c) => c.der),
   };
 }
 
