@@ -458,6 +458,56 @@ fn cases(x: &Extra) -> Vec<Case> {
         error("InvalidNonce", json!({})),
     );
 
+    // The protocol's base64 (protocol/src/encoding.rs), on the nonce: both alphabets, padding
+    // exact or absent; nothing else.
+    let url_safe = encode_base64(&[0xfb; 33])
+        .replace('+', "-")
+        .replace('/', "_");
+    let token = rsa_token(AuthAlgorithm::Rs256, &p.leaf, ORIGIN, &url_safe);
+    add(
+        "nonce in URL-safe base64",
+        token,
+        ORIGIN,
+        &url_safe,
+        NOW,
+        identity("RS256", "0A"),
+    );
+    let unpadded = encode_base64(&[7; 32]).trim_end_matches('=').to_owned();
+    let token = rsa_token(AuthAlgorithm::Rs256, &p.leaf, ORIGIN, &unpadded);
+    add(
+        "nonce without its padding",
+        token,
+        ORIGIN,
+        &unpadded,
+        NOW,
+        identity("RS256", "0A"),
+    );
+    let loose = encode_base64(&[7; 32]).replace("Bwc=", "Bwd=");
+    for (what, nonce) in [
+        ("nonce with stray trailing bits", loose),
+        (
+            "nonce mixing the two alphabets",
+            format!("+{}", &url_safe[1..]),
+        ),
+        (
+            "nonce with a space",
+            format!("{} ", encode_base64(&[7; 33])),
+        ),
+        (
+            "nonce half padded",
+            format!("{}=", encode_base64(&[7; 34]).trim_end_matches('=')),
+        ),
+    ] {
+        let token = rsa_token(AuthAlgorithm::Rs256, &p.leaf, ORIGIN, &nonce);
+        add(
+            what,
+            token,
+            ORIGIN,
+            &nonce,
+            NOW,
+            error("InvalidNonce", json!({})),
+        );
+    }
     for alg in ["PS256", "none", "rs256", ""] {
         let mut token = ok_token();
         token.algorithm = alg.to_owned();
