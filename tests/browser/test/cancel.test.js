@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 
-import { DEMO_PIN, Stack, demoCaPem, hangGuard, startSite } from "../lib/stack.js";
+import { BROWSERS, DEMO_PIN, Stack, demoCaPem, hangGuard, startSite } from "../lib/stack.js";
 
 /** Resolves once the fake pinentry has been asked for a PIN `count` times in all. */
 async function pinAsked(stack, count) {
@@ -43,13 +43,14 @@ async function dialogsClosed(stack) {
   while ((await openDialogs(stack)).length > 0) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-describe("cancelling a signature from the page", { timeout: 300_000 }, () => {
+// Once per browser (lib/stack.js BROWSERS): the same case in Chromium and Firefox.
+for (const browser of BROWSERS) describe(`cancelling a signature from the page (${browser})`, { timeout: 300_000 }, () => {
   let stack;
   let site;
   let page;
 
   before(async () => {
-    stack = await Stack.create();
+    stack = await Stack.create({ browser });
     site = await startSite({ trust: [await demoCaPem(stack.dir)], sites: 1 });
     await stack.writeConfig({ trustedSites: site.origins });
     await stack.startDemoDaemon();
