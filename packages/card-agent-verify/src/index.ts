@@ -15,7 +15,7 @@ import { decodeBase64 } from "./base64.js";
 import { VerifyError } from "./errors.js";
 import { AUTH_ALGORITHMS, checkAlgorithm, publicKeyFromSpki, verifySignature, type AuthAlgorithm } from "./keys.js";
 import { attributeValues, CN, display, OU, SERIAL_NUMBER } from "./name.js";
-import type { TrustStore } from "./trust.js";
+import { TrustStore } from "./trust.js";
 
 export { MAX_CHAIN_DEPTH } from "./chain.js";
 export { VerifyError, type VerifyErrorFields, type VerifyErrorKind } from "./errors.js";
@@ -99,7 +99,7 @@ export function verify(token: AuthToken | unknown, options: VerifyOptions): Veri
   const algorithm = t.algorithm as AuthAlgorithm;
   checkOrigin(options.expectedOrigin);
   checkNonce(options.nonce);
-  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const now = checkOptions(options);
 
   const der = decodeField("unverifiedCertificate", t.unverifiedCertificate, MAX_CERTIFICATE_BYTES);
   const signature = decodeField("signature", t.signature, MAX_SIGNATURE_BYTES);
@@ -216,6 +216,19 @@ export function cardFamily(issuer: string): CardFamily {
     ["政府憑證管理中心", "GCA"],
   ];
   return table.find(([needle]) => issuer.includes(needle))?.[1] ?? "unknown";
+}
+
+/**
+ * The server's own arguments: a TrustStore, and a time in whole Unix seconds (a value that
+ * can only be milliseconds, as from Date.now(), is a programming error, not a token's fault).
+ */
+function checkOptions(options: VerifyOptions): number {
+  if (!(options.trust instanceof TrustStore)) throw new TypeError("options.trust must be a TrustStore");
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  if (!Number.isSafeInteger(now) || now < 0 || now >= 1e11) {
+    throw new TypeError("options.now is the time in whole Unix seconds (not milliseconds)");
+  }
+  return now;
 }
 
 function badFormat(field: string, reason: string): VerifyError {

@@ -75,3 +75,15 @@ test("a token that is not the JSON object is BadFormat, never an exception of an
       (e) => e instanceof VerifyError && e.kind === "BadFormat");
   }
 });
+
+test("the server's own mistakes are TypeErrors: a time in milliseconds, no TrustStore", () => {
+  const ok = file.vectors.find((v) => v.name === "RS256 accepted");
+  const trust = new TrustStore();
+  trust.addRoots(der("root"));
+  trust.addIntermediates(der("inter"));
+  const options = { expectedOrigin: ok.origin, nonce: ok.nonce, trust };
+  assert.throws(() => verify(ok.token, { ...options, now: ok.now * 1000 }), TypeError);
+  assert.throws(() => verify(ok.token, { ...options, now: 1.5 }), TypeError);
+  assert.throws(() => verify(ok.token, { ...options, trust: {} }), TypeError);
+  assert.equal(verify(ok.token, { ...options, now: ok.now }).commonName, "王小明");
+});
