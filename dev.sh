@@ -94,8 +94,8 @@ package_tests() {
   local npm_ci=(npm ci --no-audit --no-fund --loglevel=error)
   say "page library (packages/card-agent-page): tests and the TypeScript check"
   (cd packages/card-agent-page && "${npm_ci[@]}" && npm test && npm run typecheck)
-  say "token verifier (packages/card-agent-verify): build and the shared token vectors"
-  (cd packages/card-agent-verify && "${npm_ci[@]}" && npm run build && npm test)
+  say "token verifier (packages/card-agent-verify): build, its types, the shared token vectors"
+  (cd packages/card-agent-verify && "${npm_ci[@]}" && npm run build && npm run typecheck && npm test)
   say "npm pack both, install the tarballs in an empty project, run their tests there"
   local project
   project=$(mktemp -d)
