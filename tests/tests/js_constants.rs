@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
-use card_agent_protocol::auth::{AUTH_TOKEN_FORMAT, MAX_NONCE_CHARS, MIN_NONCE_BYTES};
+use card_agent_protocol::auth::{AUTH_TOKEN_FORMAT, MAX_NONCE_CHARS};
 use card_agent_protocol::message::{limits, MAX_LEGACY_PATH_CHARS, PROTOCOL_VERSION};
 use card_agent_protocol::{browser, frame, ErrorCode};
 
@@ -93,11 +93,6 @@ fn table(indent: &str) -> Vec<Constant> {
             frame::MAX_FRAME.to_string(),
         ),
         c(
-            "MAX_BROWSER_MESSAGE",
-            "`frame::MAX_BROWSER_MESSAGE`: the longest message the native host sends to the browser.",
-            frame::MAX_BROWSER_MESSAGE.to_string(),
-        ),
-        c(
             "MAX_ID_LENGTH",
             "`limits::MAX_ID_CHARS`: the longest request id (a string id), in characters.",
             limits::MAX_ID_CHARS.to_string(),
@@ -111,11 +106,6 @@ fn table(indent: &str) -> Vec<Constant> {
             "MAX_NONCE_CHARS",
             "`auth::MAX_NONCE_CHARS`: the longest challenge nonce, in characters.",
             MAX_NONCE_CHARS.to_string(),
-        ),
-        c(
-            "MIN_NONCE_BYTES",
-            "`auth::MIN_NONCE_BYTES`: the fewest random bytes a challenge nonce carries.",
-            MIN_NONCE_BYTES.to_string(),
         ),
         c(
             "AUTH_TOKEN_FORMAT",
