@@ -59,10 +59,11 @@
    */
   const MAX_BODY = 512 * 1024;
   /**
-   * The shim's own hang guard. card-agent answers a call that waits for a person within
-   * 180 s and the service worker gives up after 190 s, so this fires only if a message was lost.
+   * The shim's own hang guard (the timeout ladder's page row for legacy calls). card-agent
+   * answers a call that waits for a person within 150 s and the service worker gives up after
+   * 160 s, so this fires only if a message was lost.
    */
-  const TIMEOUT_MS = 200_000;
+  const TIMEOUT_MS = 170_000;
 
   const loc = win.location;
   // The agent's own pages (the popup bridge at /popupForm, the self-test page) call the agent

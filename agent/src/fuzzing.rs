@@ -6,3 +6,8 @@ pub use crate::daemon::connection::serve as serve_daemon_connection;
 pub use crate::legacy_api::codes::ALL as LEGACY_RET_CODES;
 pub use crate::legacy_api::serve_connection as serve_legacy_connection;
 pub use crate::legacy_api::tbs::{percent_decode, TbsPackage, MAX_PACKAGE, NOT_EXISTED};
+
+/// Whether every token of `service` still has all its PIN tries.
+pub fn pin_counters_untouched(service: &crate::service::Service) -> bool {
+    service.pin_counters_untouched()
+}

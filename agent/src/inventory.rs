@@ -1,18 +1,37 @@
-//! One conversion from the card core's data to the wire types of `card-agent-protocol`, used by
-//! the CLI's `--json` output and by every other channel, so they always agree.
+//! The inventory of cards: one gathering from the card core ([`gather`], what the service's
+//! `status` answers), and one conversion to the wire types of `card-agent-protocol`
+//! ([`to_wire`]), used by the CLI's `--json` output and by every other channel, so they always
+//! agree. The legacy API converts the same [`Snapshot`] to HiPKI's shape.
 
 use base64::Engine as _;
 use card_agent_protocol::types::{self, Inventory, PinStatus};
 
 use crate::card_core::CardCore;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pin::PinState;
 use crate::reader::{self, ReaderState};
 use crate::token::{TokenCertificate, TokenInfo};
 
-/// Collects readers (unless `core` serves the demo token, which has no reader), tokens and
+/// Readers, tokens and their certificates, and the modules tried, at one moment.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The readers (none for the demo token, which has no reader).
+    pub readers: Vec<ReaderState>,
+    /// Why the readers could not be listed (the smart-card service is down), if so.
+    pub pcsc_error: Option<String>,
+    /// Every token present, with its certificates (none when they could not be read).
+    pub tokens: Vec<(TokenInfo, Vec<TokenCertificate>)>,
+    /// Every module tried, loaded or not.
+    pub modules: Vec<types::Module>,
+    /// Why no token could be listed at all (no module could be loaded), if so.
+    pub no_module: Option<Error>,
+    /// Whether the tokens come from the demo token.
+    pub demo: bool,
+}
+
+/// Gathers readers (unless `core` serves the demo token, which has no reader), tokens and
 /// their certificates. A token whose certificates cannot be read is listed without them.
-pub fn collect(core: &CardCore, now_unix: i64) -> Result<Inventory> {
+pub fn gather(core: &CardCore) -> Result<Snapshot> {
     let (readers, pcsc_error) = if core.is_demo() {
         (Vec::new(), None)
     } else {
@@ -21,27 +40,53 @@ pub fn collect(core: &CardCore, now_unix: i64) -> Result<Inventory> {
             Err(e) => (Vec::new(), Some(e.to_string())),
         }
     };
-    let tokens = match core.tokens() {
-        Ok(tokens) => tokens,
-        Err(crate::Error::NoModule { .. }) => Vec::new(),
+    let (tokens, no_module) = match core.tokens() {
+        Ok(tokens) => (tokens, None),
+        Err(e @ Error::NoModule { .. }) => (Vec::new(), Some(e)),
         Err(e) => return Err(e),
     };
-    let tokens: Vec<types::Token> = tokens
-        .iter()
+    let tokens = tokens
+        .into_iter()
         .map(|t| {
             let certs = core.certificates(t.token_ref).unwrap_or_else(|e| {
                 tracing::warn!(token = %t.serial, error = %e, "cannot read certificates");
                 Vec::new()
             });
-            token(t, &certs, now_unix)
+            (t, certs)
         })
         .collect();
-    Ok(Inventory {
-        readers: readers.iter().map(|r| reader_view(r, &tokens)).collect(),
+    Ok(Snapshot {
+        readers,
+        pcsc_error,
         tokens,
         modules: core.modules().to_vec(),
-        pcsc_error,
+        no_module,
+        demo: core.is_demo(),
     })
+}
+
+/// Gathers and converts at once (see [`gather`], [`to_wire`]).
+pub fn collect(core: &CardCore, now_unix: i64) -> Result<Inventory> {
+    Ok(to_wire(&gather(core)?, now_unix))
+}
+
+/// The snapshot as the native protocol shows it.
+pub fn to_wire(snapshot: &Snapshot, now_unix: i64) -> Inventory {
+    let tokens: Vec<types::Token> = snapshot
+        .tokens
+        .iter()
+        .map(|(t, certs)| token(t, certs, now_unix))
+        .collect();
+    Inventory {
+        readers: snapshot
+            .readers
+            .iter()
+            .map(|r| reader_view(r, &tokens))
+            .collect(),
+        tokens,
+        modules: snapshot.modules.clone(),
+        pcsc_error: snapshot.pcsc_error.clone(),
+    }
 }
 
 fn reader_view(r: &ReaderState, tokens: &[types::Token]) -> types::Reader {

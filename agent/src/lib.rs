@@ -16,6 +16,7 @@
 //! - [`service`]: the one service every channel adapts to: site admission, PIN source, commands.
 //! - [`daemon`]: `card-agent serve`, the per-user daemon on the IPC endpoint.
 //! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
+//! - [`state_file`]: private state files (0700 directory, 0600 files, atomic replacement).
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
@@ -44,6 +45,7 @@ pub mod native_host;
 pub mod pinentry;
 pub mod policy;
 pub mod service;
+pub mod state_file;
 pub mod tray;
 
 pub use card_agent_card::{

@@ -8,7 +8,7 @@
 //! take more than twice that. The directory is 0700 and the files 0600: the log names the sites
 //! that used the card. Nothing logged anywhere in the agent carries a PIN.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -39,9 +39,9 @@ impl RotatingFile {
     /// Opens `path` for appending, rotating at `limit` bytes.
     pub fn open(path: PathBuf, limit: u64) -> io::Result<RotatingFile> {
         if let Some(dir) = path.parent() {
-            create_private_dir(dir)?;
+            crate::state_file::create_private_dir(dir).map_err(io::Error::other)?;
         }
-        let file = open_append(&path)?;
+        let file = crate::state_file::open_private_append(&path)?;
         let size = file.metadata()?.len();
         Ok(RotatingFile {
             path,
@@ -61,7 +61,7 @@ impl RotatingFile {
     fn rotate(&mut self) -> io::Result<()> {
         self.file.flush()?;
         fs::rename(&self.path, self.previous_path())?;
-        self.file = open_append(&self.path)?;
+        self.file = crate::state_file::open_private_append(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -82,31 +82,6 @@ impl Write for RotatingFile {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
-}
-
-fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 #[cfg(test)]

@@ -17,64 +17,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
 
-/// The extension ID that extension/manifest.json's `key` yields: the development and test
-/// build. Store IDs join this list when the extension is published.
-pub const DEV_EXTENSION_ID: &str = "hccjmiblnokapoamfkgnbbighmnfpoig";
-/// The Firefox add-on ID (browser_specific_settings.gecko.id).
-pub const FIREFOX_ADDON_ID: &str = "card-agent@card-agent.tw";
+pub use crate::service::caller::{BrowserCaller, DEV_EXTENSION_ID, FIREFOX_ADDON_ID};
+
 /// The native messaging host name.
 pub const HOST_NAME: &str = "tw.card_agent";
-
-/// Who started the host, from the browser's arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BrowserCaller {
-    /// Chrome, Chromium, Edge, Brave: `chrome-extension://<id>/`.
-    Chromium(String),
-    /// Firefox: the add-on ID (the second argument, after the manifest path).
-    Firefox(String),
-}
-
-impl BrowserCaller {
-    /// Reads the caller from the host's arguments (the program name excluded). Chrome passes
-    /// the origin first (and on Windows `--parent-window=N`); Firefox passes the manifest path
-    /// and then the add-on ID.
-    pub fn from_args(args: &[String]) -> Option<Self> {
-        let positional: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-        let first = positional.first()?;
-        if let Some(rest) = first.strip_prefix("chrome-extension://") {
-            let id = rest.trim_end_matches('/');
-            let valid = id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b));
-            return valid.then(|| BrowserCaller::Chromium(id.to_owned()));
-        }
-        positional
-            .get(1)
-            .map(|id| BrowserCaller::Firefox((*id).clone()))
-    }
-
-    /// Whether this caller is one of ours, or one the user configured (`allowed_extensions`).
-    pub fn is_allowed(&self, configured: &[String]) -> bool {
-        let (id, builtin) = match self {
-            BrowserCaller::Chromium(id) => (id, DEV_EXTENSION_ID),
-            BrowserCaller::Firefox(id) => (id, FIREFOX_ADDON_ID),
-        };
-        id == builtin
-            || configured.iter().any(|c| {
-                c.trim_end_matches('/')
-                    .trim_start_matches("chrome-extension://")
-                    == id
-            })
-    }
-}
-
-impl BrowserCaller {
-    /// The caller as the browser names it: `chrome-extension://<id>/` or the add-on ID.
-    pub fn id(&self) -> String {
-        match self {
-            BrowserCaller::Chromium(id) => format!("chrome-extension://{id}/"),
-            BrowserCaller::Firefox(id) => id.clone(),
-        }
-    }
-}
 
 /// The file in the per-user state directory where the native host records its last start.
 pub const LAST_SEEN_FILE: &str = "extension-last-seen";
@@ -90,22 +36,15 @@ pub struct LastSeen {
 
 /// Records that `caller` started the native host at `now`: `extension-last-seen` in
 /// `state_dir`, a small JSON object with the caller, the RFC 3339 time and the Unix time.
-/// Written to a temporary file and renamed, so a reader never sees half of it.
+/// A private state file, replaced atomically (see [`crate::state_file`]).
 pub fn record_visit(state_dir: &Path, caller: &BrowserCaller, now: i64) -> Result<()> {
-    std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir.display(), e))?;
     let text = serde_json::json!({
         "caller": caller.id(),
         "time": crate::inventory::rfc3339(now),
         "unixTime": now,
     })
     .to_string();
-    let file = state_dir.join(LAST_SEEN_FILE);
-    let temp = state_dir.join(format!("{LAST_SEEN_FILE}.{}.tmp", std::process::id()));
-    std::fs::write(&temp, text).map_err(|e| Error::io(temp.display(), e))?;
-    std::fs::rename(&temp, &file).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::io(file.display(), e)
-    })
+    crate::state_file::write_atomic(&state_dir.join(LAST_SEEN_FILE), text.as_bytes())
 }
 
 /// The last recorded visit, if any (an unreadable or malformed file counts as none).
@@ -147,7 +86,13 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     let outcome = runtime.block_on(async {
         let daemon = crate::ipc::connect_or_start().await;
-        relay(tokio::io::stdin(), tokio::io::stdout(), daemon).await
+        relay(
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+            daemon,
+            caller.clone(),
+        )
+        .await
     });
     // Tokio reads stdin with a blocking read on a thread of its own, which nothing can cancel;
     // when the relay ends for another reason than the end of input, that read is still pending,
@@ -166,7 +111,12 @@ pub fn run(args: &[String], configured: &[String]) -> Result<()> {
 /// connection starts a daemon again. Before it ends, every request the daemon took but never
 /// answered (it was killed in the middle of a sign, say) gets an error response, so the page
 /// hears why instead of losing its request to a disconnect.
-pub async fn relay<R, W, D>(browser_in: R, mut browser_out: W, daemon: Result<D>) -> Result<()>
+pub async fn relay<R, W, D>(
+    browser_in: R,
+    mut browser_out: W,
+    daemon: Result<D>,
+    started_by: BrowserCaller,
+) -> Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -231,7 +181,9 @@ where
         loop {
             match decoder.next_frame() {
                 Ok(Some(payload)) => {
-                    if let Some(refusal) = check_request(&payload, daemon_writer.is_some(), lang) {
+                    let refusal =
+                        check_request(&payload, daemon_writer.is_some(), &started_by, lang);
+                    if let Some(refusal) = refusal {
                         let _ = to_browser.send(refusal.frame_for_browser()).await;
                         continue;
                     }
@@ -287,7 +239,12 @@ where
 }
 
 /// The host's own checks on a browser frame; `Some(response)` refuses it.
-fn check_request(payload: &[u8], daemon_up: bool, lang: Language) -> Option<Response> {
+fn check_request(
+    payload: &[u8],
+    daemon_up: bool,
+    started_by: &BrowserCaller,
+    lang: Language,
+) -> Option<Response> {
     let request = match parse_request(payload) {
         Ok(r) => r,
         Err(invalid) => return Some(invalid.to_response()),
@@ -297,6 +254,13 @@ fn check_request(payload: &[u8], daemon_up: bool, lang: Language) -> Option<Resp
         // come from a page through our extension.
         let body = ErrorBody::new(ErrorCode::BadRequest, "origin is required from the browser");
         return Some(Response::error(request.id, body.with_field("origin")));
+    }
+    // An extension page's origin passes only from the extension the browser started us for:
+    // the host's part of the service's caller decision.
+    if let Some(origin) = request.origin.as_deref() {
+        if let Err(e) = crate::service::caller::check_relayed_origin(started_by, origin) {
+            return Some(Response::error(request.id, e.to_wire(lang)));
+        }
     }
     if !daemon_up {
         return Some(Response::error(
@@ -384,6 +348,11 @@ mod tests {
         a.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    /// Our development extension, as the browser names it to the host.
+    fn ours() -> BrowserCaller {
+        BrowserCaller::Chromium(DEV_EXTENSION_ID.into())
+    }
+
     #[test]
     fn callers_from_browser_arguments() {
         let ours = format!("chrome-extension://{DEV_EXTENSION_ID}/");
@@ -426,7 +395,7 @@ mod tests {
         let (browser, host_side) = tokio::io::duplex(64 * 1024);
         let (host_in, host_out) = tokio::io::split(host_side);
         let (daemon, host_daemon_side) = tokio::io::duplex(64 * 1024);
-        let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side)));
+        let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side), ours()));
         let (mut browser_in, mut browser_out) = tokio::io::split(browser);
         let (mut daemon_in, mut daemon_out) = tokio::io::split(daemon);
 
@@ -464,7 +433,7 @@ mod tests {
         let (browser, host_side) = tokio::io::duplex(64 * 1024);
         let (host_in, host_out) = tokio::io::split(host_side);
         let (daemon, host_daemon_side) = tokio::io::duplex(64 * 1024);
-        let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side)));
+        let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side), ours()));
         let (mut browser_in, mut browser_out) = tokio::io::split(browser);
         let (mut daemon_in, mut daemon_out) = tokio::io::split(daemon);
 
@@ -519,6 +488,7 @@ mod tests {
             host_in,
             host_out,
             Err::<tokio::io::DuplexStream, _>(Error::AgentUnavailable("test".into())),
+            ours(),
         ));
         let (mut browser_in, mut browser_out) = tokio::io::split(browser);
         let request = br#"{"id":7,"command":"status","origin":"https://example.gov.tw"}"#;

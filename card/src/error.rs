@@ -148,6 +148,11 @@ pub enum Error {
     /// An operation took too long.
     #[error("timed out")]
     Timeout,
+    /// The caller stopped waiting (its deadline passed, or its connection went away) before its
+    /// card operation started, or while it ran: nothing was sent to the card, or the result
+    /// was discarded.
+    #[error("the caller stopped waiting; the card operation was not started or its result was discarded")]
+    CallerGone,
     /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
     #[error("invalid origin \"{input}\": {reason}")]
     BadOrigin {
@@ -192,6 +197,24 @@ pub enum Error {
     LocalOnly {
         /// The command refused.
         command: String,
+    },
+    /// Who sent a request cannot be told (an origin that does not parse, a foreign extension, a
+    /// legacy request without an `Origin`): refused, never taken for a local program.
+    #[error("the caller is not recognised ({what}); refused")]
+    UnknownCaller {
+        /// What was seen, shortened, for the log and the message.
+        what: String,
+    },
+    /// A page sent a PIN through a channel whose pages may never send one (card-agent's own
+    /// API): the agent asks in its own dialog.
+    #[error("pages may not send a PIN; card-agent asks for it in its own dialog")]
+    PinFromPage,
+    /// The card has one PIN try left: its PIN is then taken only in the agent's own dialog,
+    /// never from a page, and no dialog program was found. Nothing was sent to the card.
+    #[error("the card has one PIN try left, so card-agent asks for the PIN only in its own dialog, and no dialog program was found (looked for: {tried}); nothing was sent to the card")]
+    FinalTryNeedsDialog {
+        /// What was looked for, and where.
+        tried: String,
     },
     /// A feature that this build for this operating system does not have yet.
     #[error("{feature} is not yet available on this platform")]
@@ -275,14 +298,17 @@ impl Error {
             | Error::UnsafeInstallPath { .. }
             | Error::BadOrigin { .. }
             | Error::BadSitePattern { .. }
-            | Error::LocalOnly { .. } => ErrorCode::BadRequest,
+            | Error::LocalOnly { .. }
+            | Error::PinFromPage => ErrorCode::BadRequest,
             // To a page, an insecure origin means what an unapproved one means: this origin
             // may not use the card. The message says that only https fixes it.
             Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
                 ErrorCode::SiteNotTrusted
             }
             // No dialog, no PIN: the operation could not get the PIN it needs.
-            Error::NoPinDialog { .. } | Error::PinDialog(_) => ErrorCode::PinRequired,
+            Error::NoPinDialog { .. } | Error::PinDialog(_) | Error::FinalTryNeedsDialog { .. } => {
+                ErrorCode::PinRequired
+            }
             Error::CertNotFound { .. } => ErrorCode::CertNotFound,
             Error::KeyNotFound => ErrorCode::KeyNotFound,
             Error::CertificateNotValid { expired: true } => ErrorCode::CertExpired,
@@ -295,8 +321,10 @@ impl Error {
             Error::Unsupported(_) => ErrorCode::UnsupportedAlgorithm,
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
-            Error::Timeout => ErrorCode::Timeout,
-            Error::CallerNotAllowed { .. } => ErrorCode::SiteNotTrusted,
+            Error::Timeout | Error::CallerGone => ErrorCode::Timeout,
+            Error::CallerNotAllowed { .. } | Error::UnknownCaller { .. } => {
+                ErrorCode::SiteNotTrusted
+            }
             Error::AlreadyRunning { .. }
             | Error::AgentUnavailable(_)
             | Error::PortInUse { .. }
@@ -348,6 +376,14 @@ impl Error {
                 detail("error.detail.no_pin_dialog", &[("tried", tried)])
             }
             Error::PinDialog(reason) => detail("error.detail.pin_dialog", &[("reason", reason)]),
+            Error::UnknownCaller { what } => {
+                detail("error.detail.unknown_caller", &[("what", what)])
+            }
+            Error::PinFromPage => detail("error.detail.pin_from_page", &[]),
+            Error::CallerGone => detail("error.detail.caller_gone", &[]),
+            Error::FinalTryNeedsDialog { tried } => {
+                detail("error.detail.final_try_needs_dialog", &[("tried", tried)])
+            }
             Error::UnsafeInstallPath { path, reason } => detail(
                 "error.detail.unsafe_install_path",
                 &[("path", path), ("reason", reason)],
@@ -380,6 +416,9 @@ impl Error {
         }
         if let Error::LocalOnly { .. } = self {
             body = body.with_field("origin");
+        }
+        if let Error::PinFromPage = self {
+            body = body.with_field("arguments.pin");
         }
         if let Error::UnknownCard { atr } = self {
             if !atr.is_empty() {

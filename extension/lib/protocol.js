@@ -53,20 +53,21 @@ export const EXTENSION_PAGE_COMMANDS = Object.freeze([
 export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
 
 /**
- * How long the service worker waits for the agent, by command, in milliseconds.
- * - interactive: a PIN dialog may be open and a person is typing;
- * - inventory: loading PKCS#11 modules and reading a slow card can take seconds, and the
- *   agent may queue the request behind another tab's operation on the same card;
- * - legacy: a page's call to the legacy API, which may show the agent's PIN or site dialog;
- *   the agent answers those itself within 180 s (HiPKI's "execution error or timeout"), so
- *   the worker waits a little longer and the page gets the agent's answer;
+ * How long the service worker waits for the agent, by command, in milliseconds: the timeout
+ * ladder's extension row (card_agent_protocol::timeouts, a test keeps these equal). Each is
+ * longer than the agent's own budget for the command, which is longer than its dialogs, so
+ * the page hears the agent's answer (or its TIMEOUT) and a dialog never outlives its request.
+ * - interactive: the site question and the PIN dialog may each be open, then the card signs;
+ * - inventory: the site question may be open, then modules load and a slow card is read
+ *   (behind another tab's operation on the same card);
+ * - legacy: a page's call to the legacy API: the PIN dialog may be open, then the card;
  * - quick: everything else answers from memory.
  */
 export const DEFAULT_TIMEOUTS = Object.freeze({
-  interactive: 120_000,
-  inventory: 30_000,
-  legacy: 190_000,
-  quick: 10_000,
+  interactive: 280_000,
+  inventory: 160_000,
+  legacy: 160_000,
+  quick: 15_000,
 });
 
 const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin", "self-test-sign"]);

@@ -63,8 +63,8 @@ test("legacy arguments are checked before they reach the host", () => {
   assert.equal(bad({ method: "POST", path: "/sign", body: "tbsPackage=%7B%22pin%22%3A%22123456%22%7D" }), undefined);
 });
 
-test("legacy-request waits 190 s, past the agent's own 180 s, then TIMEOUT", () => {
-  assert.equal(timeoutFor("legacy-request"), 190_000);
+test("legacy-request waits 160 s, past the agent's own 150 s, then TIMEOUT", () => {
+  assert.equal(timeoutFor("legacy-request"), 160_000);
   assert.equal(timeoutFor("legacy-request", { interactive: 5, inventory: 1, quick: 1 }), 5);
   const { clock, router, client } = setup();
   const tab = client(LEGACY_COMMANDS);

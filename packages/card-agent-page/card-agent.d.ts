@@ -216,11 +216,11 @@ export interface CardAgent {
 }
 
 export interface Timeouts {
-  /** sign, authenticate, verify-pin (a PIN dialog may be open). Default 125 000 ms. */
+  /** sign, authenticate, verify-pin (a PIN dialog may be open). Default 290 000 ms. */
   interactive: number;
-  /** status, get-certificates. Default 35 000 ms. */
+  /** status, get-certificates. Default 170 000 ms. */
   inventory: number;
-  /** Everything else. Default 15 000 ms. */
+  /** Everything else. Default 25 000 ms. */
   quick: number;
 }
 

@@ -39,12 +39,12 @@ const MAX_NONCE_CHARS = 1024;
 const DIGEST_LENGTHS = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
 
 /**
- * How long the library waits for an answer, in ms: the extension's own timeouts (120 s when
- * a PIN dialog may be open, 30 s for inventory, 10 s otherwise) plus a margin, so that the
- * extension's clearer TIMEOUT normally arrives first.
+ * How long the library waits for an answer, in ms: the timeout ladder's page row, each 10 s
+ * longer than the extension's own wait (280 s when the site question and a PIN dialog may be
+ * open, 160 s for inventory, 15 s otherwise), so the extension's clearer TIMEOUT arrives first.
  */
 /** @type {Readonly<import("./card-agent.js").Timeouts>} */
-export const DEFAULT_TIMEOUTS = Object.freeze({ interactive: 125_000, inventory: 35_000, quick: 15_000 });
+export const DEFAULT_TIMEOUTS = Object.freeze({ interactive: 290_000, inventory: 170_000, quick: 25_000 });
 
 /** Every failure of this library: `code` is one of the protocol's stable codes. */
 export class CardAgentError extends Error {

@@ -36,6 +36,7 @@ pub mod frame;
 pub mod i18n;
 pub mod message;
 pub mod secret;
+pub mod timeouts;
 pub mod types;
 #[cfg(feature = "verifier")]
 pub mod verifier;

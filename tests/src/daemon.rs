@@ -125,6 +125,11 @@ impl Sandbox {
             "FAKE_PINENTRY_LOG".into(),
             p.join("logs").join("pinentry.log").into_os_string(),
         );
+        // Read by the fake pinentry at every start: what the "user" types (Host::call_typing).
+        env.insert(
+            "FAKE_PINENTRY_CONTROL".into(),
+            p.join("pinentry.control").into_os_string(),
+        );
         // Outside the logs: a PID may look like a PIN to the leak check.
         env.insert(
             "FAKE_PINENTRY_PIDS".into(),
@@ -693,6 +698,8 @@ pub struct Host {
     next_id: i64,
     origin: Option<String>,
     log: PathBuf,
+    /// The fake pinentry's control file, for [`Host::call_typing`].
+    pinentry_control: Option<PathBuf>,
 }
 
 impl Host {
@@ -731,6 +738,10 @@ impl Host {
             next_id: 0,
             origin: Some("https://www.example.gov.tw".to_owned()),
             log,
+            pinentry_control: sandbox
+                .env
+                .get(OsStr::new("FAKE_PINENTRY_CONTROL"))
+                .map(PathBuf::from),
         }
     }
 
@@ -802,6 +813,20 @@ impl Host {
     pub fn call(&mut self, command: &str, arguments: Value) -> Value {
         let origin = self.origin.clone();
         self.call_from(origin.as_deref(), command, arguments)
+    }
+
+    /// [`Host::call`] for a command that needs the PIN, which the user types in the agent's
+    /// own dialog (the fake pinentry answers `pin`): a page never sends one.
+    pub fn call_typing(&mut self, command: &str, arguments: Value, pin: &str) -> Value {
+        let control = self
+            .pinentry_control
+            .clone()
+            .expect("the sandbox's fake pinentry control file");
+        remember(&self.secrets, pin);
+        std::fs::write(&control, format!("pin={pin}\n")).expect("write the pinentry control");
+        let reply = self.call(command, arguments);
+        std::fs::remove_file(&control).expect("remove the pinentry control");
+        reply
     }
 
     /// [`Host::call`] from another origin (`None`: without one).

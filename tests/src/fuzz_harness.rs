@@ -243,8 +243,11 @@ pub fn native_host_exchange(stdin: &[u8]) -> Vec<u8> {
         let no_daemon: card_agent::Result<tokio::io::DuplexStream> = Err(
             card_agent::Error::Internal("no daemon in the fuzz harness".to_owned()),
         );
+        let ours = card_agent::native_host::BrowserCaller::Chromium(
+            card_agent::native_host::DEV_EXTENSION_ID.to_owned(),
+        );
         let relay =
-            card_agent::native_host::relay(Cursor::new(stdin.to_vec()), host_out, no_daemon);
+            card_agent::native_host::relay(Cursor::new(stdin.to_vec()), host_out, no_daemon, ours);
         tokio::time::timeout(Duration::from_secs(30), relay)
             .await
             .expect("the native host relay hung")
@@ -544,7 +547,7 @@ fn new_demo_service() -> Arc<Service> {
         Err("no dialog program in the fuzz harness".to_owned()),
         Settings {
             pin_entry: PinEntry::Auto,
-            environment: None,
+            ..Settings::default()
         },
     ))
 }
@@ -552,11 +555,7 @@ fn new_demo_service() -> Arc<Service> {
 /// Starts the next input on a fresh demo token when this one's PIN counter moved (a wrong PIN
 /// costs a try; three lock it for good), so that each input sees the same card.
 fn reset_if_used(service: &Arc<Service>) {
-    let pristine = service
-        .core()
-        .tokens()
-        .map(|tokens| tokens.iter().all(|t| t.known_tries_left() == Some(3)))
-        .unwrap_or(false);
+    let pristine = card_agent::fuzzing::pin_counters_untouched(service);
     if !pristine {
         *service_slot().lock().unwrap_or_else(|p| p.into_inner()) = None;
     }

@@ -283,7 +283,7 @@ fn smart_card_service_stopped_and_restarted_while_the_daemon_runs() {
     let outage = result(&status)["pcscError"].as_str().unwrap_or_default();
     assert!(!outage.is_empty(), "status reports the outage: {status}");
     assert_eq!(result(&status)["readers"], json!([]), "{status}");
-    let reply = host.call("sign", sign_args(&thumbprint, b"no pcscd", Some(USER_PIN)));
+    let reply = host.call_typing("sign", sign_args(&thumbprint, b"no pcscd", None), USER_PIN);
     let signature = unb64(&result(&reply)["signature"]);
     assert!(signature_verifies(&hsm.sign_cert, b"no pcscd", &signature));
 
@@ -498,7 +498,9 @@ fn two_browsers_and_a_legacy_page_at_once() {
     let mut sandbox = Sandbox::new();
     sandbox
         .config(&format!("{TRUSTED_CONFIG}http_listen = \"127.0.0.1:0\"\n"))
-        .set_env("SOFTHSM2_CONF", hsm.conf());
+        .set_env("SOFTHSM2_CONF", hsm.conf())
+        // The browsers' pages never send the PIN: the user types it in the agent's dialog.
+        .set_env("FAKE_PINENTRY_PIN", USER_PIN);
     let spy = Spy::install(&mut sandbox, SOFTHSM_MODULE);
     let daemon = sandbox.serve(&[]);
     let port = legacy_port(&daemon);
@@ -522,7 +524,7 @@ fn two_browsers_and_a_legacy_page_at_once() {
                     let data = format!("{name} {i}");
                     host.send(&json!({"id": id, "command": "sign",
                         "origin": if name == "chrome" { SITE } else { OTHER_SITE },
-                        "arguments": sign_args(&thumbprint, data.as_bytes(), Some(USER_PIN))}));
+                        "arguments": sign_args(&thumbprint, data.as_bytes(), None)}));
                     id
                 })
                 .collect();
@@ -615,7 +617,8 @@ fn two_hundred_signatures_from_twenty_connections_on_the_demo_token() {
             } else {
                 card_agent::demo::DEMO_PIN
             };
-            json!({"command": "sign", "origin": SITE,
+            // Local programs on the daemon's socket: they may send the PIN (pages never do).
+            json!({"command": "sign",
                    "arguments": sign_args(&t, format!("demo {c}/{i}").as_bytes(), Some(pin))})
         },
         HANG_GUARD,
@@ -656,7 +659,8 @@ fn two_hundred_signatures_from_twenty_connections_on_a_softhsm_token() {
         10,
         move |c, i| {
             let pin = if wrong(c, i) { "975310" } else { USER_PIN };
-            json!({"command": "sign", "origin": SITE,
+            // Local programs on the daemon's socket: they may send the PIN (pages never do).
+            json!({"command": "sign",
                    "arguments": sign_args(&t, format!("demo {c}/{i}").as_bytes(), Some(pin))})
         },
         HANG_GUARD,

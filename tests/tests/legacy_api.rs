@@ -81,8 +81,8 @@ fn start(pinentry_action: &str) -> Server {
         policy,
         Ok(dialog),
         Settings {
-            environment: None,
             pin_entry: PinEntry::Auto,
+            ..Settings::default()
         },
     ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -541,7 +541,7 @@ fn error_codes_pages_check() {
         s.post("/sign", TRUSTED, "", "nothing=here").json()["ret_code"],
         0x7600_000B
     );
-    // Wrong PINs: tries left in last_error, then locked; never a retry on the page's behalf.
+    // Wrong PINs: tries left in last_error; never a retry on the page's behalf.
     assert_eq!(
         code(sign_package(serde_json::json!({"pin": "000000"}))),
         (LOGIN, 0x8000_0002)
@@ -550,15 +550,23 @@ fn error_codes_pages_check() {
         code(sign_package(serde_json::json!({"pin": "000000"}))),
         (LOGIN, 0x8000_0001)
     );
+    // The card's final try is never spent by a page: its PIN is dropped unsent and the
+    // agent's own dialog asks (this one answers with the right PIN, which resets the count).
+    let log = s.dir.path().join("pinentry.log");
+    assert!(!std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("GETPIN"));
     assert_eq!(
         code(sign_package(serde_json::json!({"pin": "000000"}))),
-        (LOGIN, 0xA4)
+        (0, 0)
     );
+    let dialogs = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(dialogs.matches("GETPIN").count(), 1, "{dialogs}");
     assert_eq!(
-        code(sign_package(serde_json::json!({"pin": "123456"}))),
-        (LOGIN, 0xA4)
+        code(sign_package(serde_json::json!({"pin": "000000"}))),
+        (LOGIN, 0x8000_0002)
     );
-    let msg = s.sign(TRUSTED, &sign_package(serde_json::json!({})));
+    let msg = s.sign(TRUSTED, &sign_package(serde_json::json!({"pin": "12345"})));
     assert!(msg["message"].as_str().unwrap().contains("PIN"), "{msg}");
 }
 
@@ -824,7 +832,11 @@ fn self_test_page_and_its_api_are_for_this_computers_user_only() {
             .status,
         403
     );
-    // The live event stream opens with a comment line.
+    // A request with no Origin and no browser's word that it is same-origin is nobody's: a
+    // local program, or a hostile page's no-cors request.
+    assert_eq!(s.get("/selftest/api/status", None).status, 403);
+    // The live event stream opens with a comment line. The page's EventSource is a
+    // same-origin GET: no Origin header, but the browser's Sec-Fetch-Site says it is ours.
     let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -832,7 +844,7 @@ fn self_test_page_and_its_api_are_for_this_computers_user_only() {
     stream
         .write_all(
             format!(
-                "GET /selftest/api/events HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
+                "GET /selftest/api/events HTTP/1.1\r\nHost: localhost:{}\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\n\r\n",
                 s.port
             )
             .as_bytes(),

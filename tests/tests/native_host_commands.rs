@@ -141,21 +141,23 @@ fn every_command(host: &mut Host, card: &Card) {
     assert_eq!(sign["cardFamily"], "MOICA");
     assert_eq!(unb64(&sign["derBase64"]), card.sign_cert);
 
-    let verified = host.call("verify-pin", json!({"token": card.serial, "pin": card.pin}));
+    let verified = host.call_typing("verify-pin", json!({"token": card.serial}), &card.pin);
     assert_eq!(result(&verified)["verified"], true);
-    let reply = host.call(
+    let reply = host.call_typing(
         "verify-pin",
-        json!({"token": "NOSUCHTOKEN00001", "pin": card.pin}),
+        json!({"token": "NOSUCHTOKEN00001"}),
+        &card.pin,
     );
     assert_eq!(error_code(&reply), "NO_TOKEN", "{reply}");
 
     sign_every_way(host, card, dir);
 
     // A certificate the card does not hold: refused, never another one's signature.
-    let reply = host.call(
+    let reply = host.call_typing(
         "sign",
         json!({"certificate": "ab".repeat(32), "data": b64(b"x"), "hashAlgorithm": "SHA-256",
-               "format": "pkcs1", "pin": card.pin}),
+               "format": "pkcs1"}),
+        &card.pin,
     );
     assert_eq!(error_code(&reply), "CERT_NOT_FOUND", "{reply}");
 
@@ -178,11 +180,11 @@ fn sign_every_way(host: &mut Host, card: &Card, dir: &std::path::Path) {
     let chain = card.chain_pem(dir);
     let mut sign = |input: Value, hash: &str, format: &str| -> Vec<u8> {
         let mut args = json!({"certificate": card.thumbprint(), "hashAlgorithm": hash,
-                              "format": format, "pin": card.pin});
+                              "format": format});
         for (k, v) in input.as_object().expect("input") {
             args[k] = v.clone();
         }
-        let reply = host.call("sign", args);
+        let reply = host.call_typing("sign", args, &card.pin);
         let r = result(&reply).clone();
         assert_eq!(r["format"], format, "{r}");
         assert_eq!(unb64(&r["certificate"]), card.sign_cert);
@@ -218,10 +220,11 @@ fn sign_every_way(host: &mut Host, card: &Card, dir: &std::path::Path) {
     assert_eq!(verify_cms_attached(dir, &chain, &attached), data);
 
     // An attached signature needs the content, not its hash.
-    let reply = host.call(
+    let reply = host.call_typing(
         "sign",
         json!({"certificate": card.thumbprint(), "hash": b64(&digests[0].1),
-               "hashAlgorithm": "SHA-256", "format": "cms-attached", "pin": card.pin}),
+               "hashAlgorithm": "SHA-256", "format": "cms-attached"}),
+        &card.pin,
     );
     assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
 }
@@ -230,11 +233,11 @@ fn authenticate(host: &mut Host, card: &Card) {
     let trust = TrustStore::from_der([&card.root], [&card.issuer]).expect("trust store");
     let challenge = nonce("authenticate");
     for certificate in [None, Some(card.thumbprint())] {
-        let mut args = json!({"challengeNonce": challenge, "pin": card.pin});
+        let mut args = json!({"challengeNonce": challenge});
         if let Some(c) = &certificate {
             args["certificate"] = c.clone().into();
         }
-        let reply = host.call("authenticate", args);
+        let reply = host.call_typing("authenticate", args, &card.pin);
         let token: AuthToken =
             serde_json::from_value(result(&reply).clone()).expect("an authentication token");
         assert_eq!(token.format, "card-agent-auth:1");
@@ -269,10 +272,7 @@ fn authenticate(host: &mut Host, card: &Card) {
     }
     // Under 256 bits of challenge: refused before the card is asked.
     let short = b64(&[7u8; 31]);
-    let reply = host.call(
-        "authenticate",
-        json!({"challengeNonce": short, "pin": card.pin}),
-    );
+    let reply = host.call_typing("authenticate", json!({"challengeNonce": short}), &card.pin);
     assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
     assert_eq!(
         reply["error"]["field"], "arguments.challengeNonce",
@@ -311,29 +311,31 @@ fn demo_wrong_pins_count_down_then_lock() {
     let card = demo_card(&mut host);
 
     // A malformed PIN never reaches the card and costs no try.
-    let reply = host.call("verify-pin", json!({"pin": MALFORMED_PIN}));
+    let reply = host.call_typing("verify-pin", json!({}), MALFORMED_PIN);
     assert_eq!(error_code(&reply), "PIN_FORMAT", "{reply}");
     assert!(reply["error"].get("retriesLeft").is_none(), "{reply}");
 
-    let reply = host.call("verify-pin", json!({"pin": WRONG_PINS[0]}));
+    let reply = host.call_typing("verify-pin", json!({}), WRONG_PINS[0]);
     assert_eq!(error_code(&reply), "PIN_INCORRECT", "{reply}");
     assert_eq!(reply["error"]["retriesLeft"], 2, "{reply}");
     // A wrong PIN on a signature counts the same.
-    let reply = host.call(
+    let reply = host.call_typing(
         "sign",
         json!({"certificate": card.thumbprint(), "data": b64(b"x"), "hashAlgorithm": "SHA-256",
-               "format": "cms", "pin": WRONG_PINS[1]}),
+               "format": "cms"}),
+        WRONG_PINS[1],
     );
     assert_eq!(error_code(&reply), "PIN_INCORRECT", "{reply}");
     assert_eq!(reply["error"]["retriesLeft"], 1, "{reply}");
-    let reply = host.call(
+    let reply = host.call_typing(
         "authenticate",
-        json!({"challengeNonce": nonce("locked"), "pin": WRONG_PINS[2]}),
+        json!({"challengeNonce": nonce("locked")}),
+        WRONG_PINS[2],
     );
     assert_eq!(error_code(&reply), "PIN_LOCKED", "{reply}");
     assert_eq!(reply["error"]["retriesLeft"], 0, "{reply}");
     // Locked: even the right PIN is refused now.
-    let reply = host.call("verify-pin", json!({"pin": card.pin}));
+    let reply = host.call_typing("verify-pin", json!({}), &card.pin);
     assert_eq!(error_code(&reply), "PIN_LOCKED", "{reply}");
     let status = host.call("status", json!({}));
     assert_eq!(
@@ -353,12 +355,13 @@ fn softhsm_wrong_and_malformed_pins() {
     let card = softhsm_card(&mut host, &hsm);
 
     for bad in [MALFORMED_PIN, "12 3456", "１２３４５６"] {
-        let reply = host.call("verify-pin", json!({"pin": bad}));
+        let reply = host.call_typing("verify-pin", json!({}), bad);
         assert_eq!(error_code(&reply), "PIN_FORMAT", "{bad:?}: {reply}");
-        let reply = host.call(
+        let reply = host.call_typing(
             "sign",
             json!({"certificate": card.thumbprint(), "data": b64(b"x"),
-                   "hashAlgorithm": "SHA-256", "format": "pkcs1", "pin": bad}),
+                   "hashAlgorithm": "SHA-256", "format": "pkcs1"}),
+            bad,
         );
         assert_eq!(error_code(&reply), "PIN_FORMAT", "{bad:?}: {reply}");
     }
@@ -369,7 +372,7 @@ fn softhsm_wrong_and_malformed_pins() {
         hsm.token_flags()
     );
 
-    let reply = host.call("verify-pin", json!({"pin": WRONG_PINS[0]}));
+    let reply = host.call_typing("verify-pin", json!({}), WRONG_PINS[0]);
     assert_eq!(error_code(&reply), "PIN_INCORRECT", "{reply}");
     assert!(
         hsm.token_flags().contains("count low"),
@@ -377,7 +380,7 @@ fn softhsm_wrong_and_malformed_pins() {
         hsm.token_flags()
     );
     // The right PIN still works (SoftHSM never locks).
-    let reply = host.call("verify-pin", json!({"pin": card.pin}));
+    let reply = host.call_typing("verify-pin", json!({}), &card.pin);
     assert_eq!(result(&reply)["verified"], true);
 }
 
@@ -392,9 +395,9 @@ fn large_messages_pass_and_a_response_too_large_for_the_browser_is_an_error() {
     let data: Vec<u8> = (0..760_000u32).map(|i| (i % 251) as u8).collect();
     let args = |format: &str| {
         json!({"certificate": card.thumbprint(), "data": b64(&data), "hashAlgorithm": "SHA-256",
-               "format": format, "pin": card.pin})
+               "format": format})
     };
-    let reply = host.call("sign", args("cms"));
+    let reply = host.call_typing("sign", args("cms"), &card.pin);
     let dir = tempfile::tempdir().expect("tempdir");
     verify_cms_detached(
         dir.path(),
@@ -402,7 +405,7 @@ fn large_messages_pass_and_a_response_too_large_for_the_browser_is_an_error() {
         &data,
         &unb64(&result(&reply)["signature"]),
     );
-    let reply = host.call("sign", args("cms-attached"));
+    let reply = host.call_typing("sign", args("cms-attached"), &card.pin);
     assert_eq!(error_code(&reply), "INTERNAL", "{}", reply["error"]);
     // The host is still in step.
     assert_eq!(result(&host.call("version", json!({})))["protocol"], 1);
@@ -422,19 +425,20 @@ fn an_ec_key_signs_and_authenticates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = b"ecdsa through the native host";
 
-    let reply = host.call(
+    let reply = host.call_typing(
         "sign",
         json!({"certificate": sha256_hex(&ec_cert), "data": b64(data),
-               "hashAlgorithm": "SHA-256", "format": "pkcs1", "pin": USER_PIN}),
+               "hashAlgorithm": "SHA-256", "format": "pkcs1"}),
+        USER_PIN,
     );
     let signature = unb64(&result(&reply)["signature"]);
     verify_pkcs1(dir.path(), &ec_cert, data, &signature, "sha256");
 
     let challenge = nonce("ec");
-    let reply = host.call(
+    let reply = host.call_typing(
         "authenticate",
-        json!({"challengeNonce": challenge, "certificate": sha256_hex(&ec_cert),
-               "pin": USER_PIN}),
+        json!({"challengeNonce": challenge, "certificate": sha256_hex(&ec_cert)}),
+        USER_PIN,
     );
     let token: AuthToken = serde_json::from_value(result(&reply).clone()).expect("token");
     assert_eq!(token.algorithm, "ES256");
@@ -454,9 +458,10 @@ fn an_ec_key_signs_and_authenticates() {
 
     // Two signing certificates and none named: the agent does not guess, and says how to
     // choose in the protocol's terms.
-    let reply = host.call(
+    let reply = host.call_typing(
         "authenticate",
-        json!({"challengeNonce": challenge, "pin": USER_PIN}),
+        json!({"challengeNonce": challenge}),
+        USER_PIN,
     );
     assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
     let message = reply["error"]["message"].as_str().expect("message");

@@ -117,6 +117,8 @@ fn a_crashed_daemon_is_replaced() {
 fn two_hosts_at_once_each_get_their_own_answers() {
     let mut sandbox = Sandbox::new();
     sandbox.config(TRUSTED_CONFIG);
+    // Pages never send the PIN: the user types it in the agent's dialog, for each signature.
+    sandbox.set_env("FAKE_PINENTRY_PIN", card_agent::demo::DEMO_PIN);
     let _daemon = sandbox.serve(&["--demo"]);
     const N: i64 = 20;
     let mut a = sandbox.host();
@@ -154,8 +156,7 @@ fn two_hosts_at_once_each_get_their_own_answers() {
             let message = if id % 2 == 0 {
                 json!({"id": id, "command": "sign", "origin": SITE, "arguments": {
                     "certificate": thumbprint, "data": b64(format!("data {id}").as_bytes()),
-                    "hashAlgorithm": "SHA-256", "format": "pkcs1",
-                    "pin": card_agent::demo::DEMO_PIN}})
+                    "hashAlgorithm": "SHA-256", "format": "pkcs1"}})
             } else {
                 json!({"id": id, "command": "get-certificates", "origin": SITE})
             };
@@ -358,7 +359,7 @@ fn logs_are_plain_text_when_not_on_a_terminal() {
     let daemon = sandbox.serve(&["--demo"]);
     let mut host = sandbox.host();
     // Something logged at info: a failed request.
-    let reply = host.call("verify-pin", json!({"pin": "975310"}));
+    let reply = host.call_typing("verify-pin", json!({}), "975310");
     assert_eq!(error_code(&reply), "PIN_INCORRECT");
     assert!(host.wait().success());
     assert!(daemon.stop().success());

@@ -319,11 +319,12 @@ fn pin_entry_page_never_opens_a_dialog() {
     assert_eq!(error_code(&reply), "PIN_REQUIRED", "{reply}");
     let reply = host.call("verify-pin", json!({}));
     assert_eq!(error_code(&reply), "PIN_REQUIRED", "{reply}");
+    // Even so, a page of card-agent's API never sends the PIN: the daemon refuses it.
     let reply = host.call(
         "sign",
         sign_args(&thumbprint, Some(card_agent::demo::DEMO_PIN)),
     );
-    result(&reply);
+    assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
     assert_eq!(
         sandbox.pinentry_log(),
         "",
@@ -332,16 +333,23 @@ fn pin_entry_page_never_opens_a_dialog() {
 }
 
 #[test]
-fn pin_entry_auto_uses_the_page_pin_or_else_the_dialog() {
+fn a_page_pin_is_refused_by_the_daemon_itself_and_the_dialog_asks() {
     let sandbox = sandbox(TRUSTED_CONFIG, "pin", card_agent::demo::DEMO_PIN);
     let (_daemon, mut host) = demo(&sandbox);
     let thumbprint = demo_thumbprint(&mut host);
-    let reply = host.call(
-        "sign",
-        sign_args(&thumbprint, Some(card_agent::demo::DEMO_PIN)),
-    );
-    result(&reply);
+    // Straight to the native host, past the extension's own check: the daemon refuses it,
+    // with a wrong PIN as with the right one, and nothing reaches the card.
+    for pin in [card_agent::demo::DEMO_PIN, WRONG_PIN] {
+        let reply = host.call("sign", sign_args(&thumbprint, Some(pin)));
+        assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
+        assert_eq!(reply["error"]["field"], "arguments.pin", "{reply}");
+        let reply = host.call("verify-pin", json!({ "pin": pin }));
+        assert_eq!(error_code(&reply), "BAD_REQUEST", "{reply}");
+    }
     assert_eq!(sandbox.pinentry_log(), "");
+    let status = host.call("status", json!({}));
+    assert_eq!(result(&status)["tokens"][0]["pinTriesLeft"], 3, "{status}");
+    // Without a PIN, the agent's own dialog asks for it.
     let reply = host.call("sign", sign_args(&thumbprint, None));
     result(&reply);
     assert_eq!(count(&sandbox, "GETPIN"), 1);
@@ -421,10 +429,11 @@ fn error_messages_never_repeat_a_pin() {
         .find(|c| c["hasPrivateKey"] == false)
         .expect("a CA certificate")["sha256"]
         .clone();
-    let reply = host.call(
+    let reply = host.call_typing(
         "sign",
         json!({"certificate": ca, "data": b64(b"x"), "hashAlgorithm": "SHA-256",
-               "format": "pkcs1", "pin": card_agent::demo::DEMO_PIN}),
+               "format": "pkcs1"}),
+        card_agent::demo::DEMO_PIN,
     );
     assert_eq!(error_code(&reply), "KEY_NOT_FOUND", "{reply}");
 }

@@ -25,17 +25,11 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::pinentry::Client;
-use crate::policy::Origin;
-use crate::service::{Caller, Service};
+use card_agent_protocol::timeouts;
 
-/// Longest a quick command may take (status, certificates for a local client or an already
-/// trusted site).
-const QUICK_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a command that may open dialogs may take: the user reads the site confirmation
-/// (a page's first request of any kind), then the PIN dialog, each with the dialog's own
-/// deadline, then the card signs.
-const DIALOG_TIMEOUT: Duration =
-    Duration::from_secs(2 * crate::pinentry::DEFAULT_TIMEOUT.as_secs() + 60);
+use crate::service::caller::{self, Api, Caller, IpcFacts, Who};
+use crate::service::{deadline, Service};
+
 /// Responses waiting for the writer; a client that stops reading stalls only itself.
 const OUTGOING_QUEUE: usize = 32;
 /// Longest a frame may take to arrive once its first byte has: a whole frame (at most a few
@@ -192,15 +186,14 @@ impl Running {
         self.requests.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a request; returns its number and the client it runs as.
-    fn start(&self, id: &RequestId) -> (u64, Client) {
+    /// Registers a request running as `client`; returns its number.
+    fn start(&self, id: &RequestId, client: &Client) -> u64 {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client = Client::new();
         self.lock()
             .entry(id.clone())
             .or_default()
             .push((n, client.clone()));
-        (n, client)
+        n
     }
 
     fn finish(&self, id: &RequestId, n: u64) {
@@ -248,24 +241,15 @@ async fn on_frame(
     };
     match request.command {
         Command::Subscribe => {
-            // Events tell when the user's card comes and goes, and what it is: only for sites
-            // the policy already trusts (a subscription opens no dialog).
-            let admitted = request
-                .origin
-                .as_deref()
-                .map(Origin::parse)
-                .transpose()
-                .and_then(|origin| {
-                    service.admit_without_asking(&Caller {
-                        origin,
-                        lang,
-                        client: client.clone(),
-                    })
-                });
-            let reply = match admitted {
-                Ok(()) => {
+            // Events tell when the user's card comes and goes, and what it is: for the user's
+            // own pages and programs, and for sites the policy already trusts (a subscription
+            // opens no dialog). The service decides.
+            let subscribed = decide(&request, service, lang, client.clone())
+                .and_then(|caller| service.subscribe(&caller));
+            let reply = match subscribed {
+                Ok(events) => {
                     if subscription.is_none() {
-                        *subscription = Some(forward_events(service, out.clone()));
+                        *subscription = Some(forward_events(events, out.clone()));
                     }
                     Response::result(request.id, &SubscriptionResult { subscribed: true })
                 }
@@ -297,7 +281,10 @@ async fn on_frame(
                 .await;
         }
         _ => {
-            let (n, request_client) = running.start(&request.id);
+            // The request's own client (a child of the connection's, so it goes with it too):
+            // what `cancel` closes.
+            let request_client = client.child();
+            let n = running.start(&request.id, &request_client);
             let (service, out, running) = (service.clone(), out.clone(), Arc::clone(running));
             tokio::spawn(async move {
                 let id = request.id.clone();
@@ -309,52 +296,53 @@ async fn on_frame(
     }
 }
 
-/// Runs one command on a blocking thread, bounded in time.
-async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
+/// Who sent `request`, decided by the service's one decision from what this socket knows.
+fn decide(
+    request: &Request,
+    service: &Service,
+    lang: Language,
+    client: Client,
+) -> crate::Result<Caller> {
+    let facts = IpcFacts {
+        origin: request.origin.as_deref(),
+        legacy: matches!(request.command, Command::LegacyRequest(_)),
+    };
+    caller::decide_ipc(facts, service.extensions(), lang, client)
+}
+
+/// Runs one command on a blocking thread, bounded in time. The request has a client of its
+/// own (`request_client`, a child of the connection's): when its time is up or the client
+/// cancels it, its dialog closes and no card operation starts for it any more.
+async fn run(
+    request: Request,
+    service: Arc<Service>,
+    lang: Language,
+    request_client: Client,
+) -> Response {
     let id = request.id.clone();
-    let origin = match request
-        .origin
-        .as_deref()
-        .filter(|o| !is_extension_page(o))
-        .map(Origin::parse)
-        .transpose()
-    {
-        Ok(o) => o,
+    let caller = match decide(&request, &service, lang, request_client.clone()) {
+        Ok(c) => c,
         Err(e) => return Response::error(id, e.to_wire(lang)),
     };
     if let Command::LegacyRequest(args) = request.command {
-        // A page's legacy call always has the page's origin; without one it is nobody's.
-        let Some(origin) = origin else {
-            let body = card_agent_protocol::message::ErrorBody::new(
-                card_agent_protocol::ErrorCode::BadRequest,
-                "legacy-request needs the page's origin",
-            )
-            .with_field("origin");
-            return Response::error(id, body);
-        };
-        let result = crate::legacy_api::respond_for_extension(service, origin, lang, args).await;
+        let result = crate::legacy_api::respond_for_extension(service, caller, args).await;
         return Response::result(id, &result);
     }
-    // A page's request may wait for the user to approve the site, whatever the command.
-    let limit = match (&request.command, &origin) {
-        (Command::Sign(_) | Command::Authenticate(_) | Command::VerifyPin(_), _) => DIALOG_TIMEOUT,
-        (Command::Version, _) | (_, None) => QUICK_TIMEOUT,
-        (_, Some(_)) => DIALOG_TIMEOUT,
-    };
-    let caller = Caller {
-        origin,
-        lang,
-        client,
-    };
+    // The ladder's budget: a dialog for each one the request may show (a page of the new
+    // API may be asked about first), plus the card.
+    let may_ask_site = matches!(
+        caller.who(),
+        Who::Site {
+            api: Api::CardAgent,
+            ..
+        }
+    );
+    let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
     let command = request.command;
-    let work = tokio::task::spawn_blocking(move || service.handle(&caller, command));
-    let outcome = match tokio::time::timeout(limit, work).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(Error::Internal(format!("command failed: {join}"))),
-        // The card operation cannot be interrupted; it finishes in the background holding the
-        // token's turn, and the caller hears now rather than never.
-        Err(_) => Err(Error::Timeout),
-    };
+    let outcome = deadline::call(&service, &request_client, limit, move |service| {
+        super::dispatch::run(service, &caller, command)
+    })
+    .await;
     match outcome {
         Ok(value) => Response::ok(id, value),
         Err(e) => {
@@ -365,8 +353,10 @@ async fn run(request: Request, service: Arc<Service>, lang: Language, client: Cl
 }
 
 /// Pushes every card and reader event to this connection until aborted.
-fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<()> {
-    let mut events = service.subscribe();
+fn forward_events(
+    mut events: tokio::sync::broadcast::Receiver<card_agent_protocol::message::Event>,
+    out: mpsc::Sender<Vec<u8>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
@@ -387,12 +377,4 @@ fn forward_events(service: &Service, out: mpsc::Sender<Vec<u8>>) -> JoinHandle<(
             }
         }
     })
-}
-
-/// Whether a request's origin is one of the extension's own pages (its popup, its self-test
-/// page). Only an allowed extension can reach the daemon through the native host, and it sets
-/// a page's origin from the browser's sender, so an extension origin never stands for a web
-/// page: such requests are the user's own, like a local client's, and no site policy applies.
-fn is_extension_page(origin: &str) -> bool {
-    origin.starts_with("chrome-extension://") || origin.starts_with("moz-extension://")
 }

@@ -2,6 +2,9 @@
 //! clients on its local endpoint (see [`crate::ipc`]).
 
 pub(crate) mod connection;
+mod dispatch;
+#[cfg(test)]
+mod ladder_tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -133,6 +136,7 @@ fn build_service(options: &ServeOptions) -> Result<Service> {
                 options.config.clone(),
                 options.config_path.clone(),
             )),
+            extensions: crate::service::OurExtensions::new(&options.config.allowed_extensions),
         },
     ))
 }
@@ -153,10 +157,7 @@ pub fn log_dir() -> PathBuf {
 fn watch_readers(service: Arc<Service>) -> Option<reader::Watcher> {
     match reader::Watcher::spawn(move |event| {
         // Any change of cards or readers may change what a slot holds.
-        service.core().forget_certificates();
-        if let Some(event) = wire_event(event) {
-            service.publish(event);
-        }
+        service.card_event(wire_event(event));
     }) {
         Ok(w) => Some(w),
         Err(e) => {

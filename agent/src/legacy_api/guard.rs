@@ -1,30 +1,19 @@
-//! Who is asking, and whether to answer: the Host header (against DNS rebinding), the Origin
-//! header (set by the browser, never by the page), and CORS for trusted origins only.
+//! The legacy port's door: the Host header (against DNS rebinding), the facts the caller
+//! decision needs (the Origin header, set by the browser and never by the page; Referer;
+//! Sec-Fetch-*; our popup's opener header), and CORS for trusted origins only. Who is calling
+//! is decided by the service ([`crate::service::caller::decide_legacy`]), not here.
 
-use hyper::header::{HeaderMap, HeaderValue, HOST, ORIGIN};
+use card_agent_protocol::Language;
+use hyper::header::{HeaderMap, HeaderValue, HOST, ORIGIN, REFERER};
 
+use crate::error::Result;
+use crate::pinentry::Client;
 use crate::policy::Origin;
+use crate::service::caller::{self, Caller, LegacyFacts};
 
 /// The header our own popup page uses to name its opener's origin (from `event.origin`, which
 /// the browser sets). Honoured only on requests whose Origin is this server's own.
 pub const OPENER_HEADER: &str = "x-card-agent-opener";
-
-/// Who sent a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requester {
-    /// No Origin header: a local program, or a browser navigation/no-cors request whose
-    /// response the page cannot read.
-    Local,
-    /// One of this server's own pages. `opener` is the page that opened the popup bridge.
-    OwnPage {
-        /// The opener's origin, when the popup bridge names one.
-        opener: Option<Origin>,
-    },
-    /// A web page on another origin.
-    Site(Origin),
-    /// An Origin header that is not a valid origin (`null`, garbage).
-    Invalid,
-}
 
 /// Whether the Host header names this server on a loopback name with the right port. A page
 /// on a DNS-rebinding name (evil.example resolving to 127.0.0.1) sends its own host name here.
@@ -38,32 +27,30 @@ pub fn host_is_ours(headers: &HeaderMap, port: u16) -> bool {
         .any(|name| host == format!("{name}:{port}"))
 }
 
-/// Classifies the request's sender.
-pub fn requester(headers: &HeaderMap, port: u16) -> Requester {
-    let Some(origin) = headers.get(ORIGIN) else {
-        return Requester::Local;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return Requester::Invalid;
-    };
-    let Ok(origin) = Origin::parse(origin) else {
-        return Requester::Invalid;
-    };
-    if is_own_origin(&origin, port) {
-        let opener = headers
-            .get(OPENER_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(Origin::parse)
-            .and_then(Result::ok);
-        return Requester::OwnPage { opener };
+/// What the request's headers say about its sender, as the caller decision takes them. The
+/// header values are borrowed as received: the decision parses them.
+pub fn facts(headers: &HeaderMap, port: u16) -> LegacyFacts<'_> {
+    let value = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
+    LegacyFacts {
+        origin: value(ORIGIN.as_str()),
+        referer: value(REFERER.as_str()),
+        sec_fetch_site: value("sec-fetch-site"),
+        sec_fetch: headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")),
+        opener: value(OPENER_HEADER),
+        port,
     }
-    Requester::Site(origin)
 }
 
-fn is_own_origin(origin: &Origin, port: u16) -> bool {
-    origin.scheme() == "http"
-        && origin.port() == Some(port)
-        && matches!(origin.host(), "localhost" | "127.0.0.1" | "[::1]")
+/// Who sent the request (the service's one decision, from [`facts`]), and the site whose
+/// `Origin` header it carries: the only origin CORS may ever echo.
+pub fn caller(headers: &HeaderMap, port: u16, lang: Language) -> (Result<Caller>, Option<Origin>) {
+    let facts = facts(headers, port);
+    let cors_site = facts
+        .origin
+        .and_then(|o| std::str::from_utf8(o).ok())
+        .and_then(|o| Origin::parse(o).ok())
+        .filter(|o| !caller::is_own_legacy_origin(o, port));
+    (caller::decide_legacy(facts, lang, Client::new()), cors_site)
 }
 
 /// CORS headers for a trusted site: its own origin echoed, never `*`.
@@ -80,6 +67,7 @@ pub fn cors_headers(origin: &Origin) -> Vec<(&'static str, HeaderValue)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::Who;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -116,38 +104,67 @@ mod tests {
         assert!(!host_is_ours(&headers(&[]), 61161));
     }
 
+    fn who(pairs: &[(&'static str, &str)]) -> Result<Who> {
+        caller(&headers(pairs), 61161, Language::En)
+            .0
+            .map(|c| c.who().clone())
+    }
+
     #[test]
     fn requesters() {
-        assert_eq!(requester(&headers(&[]), 61161), Requester::Local);
+        // No Origin and no browser's word that the request is same-origin: nobody we know.
+        assert!(who(&[]).is_err());
+        assert!(who(&[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "no-cors")
+        ])
+        .is_err());
+        assert!(who(&[("origin", "null")]).is_err());
+        assert!(matches!(
+            who(&[("origin", "https://www.example.gov.tw")]),
+            Ok(Who::Site { origin, .. }) if origin.as_str() == "https://www.example.gov.tw"
+        ));
+        // Our own page: its Origin, or (a same-origin GET has none) the browser's Sec-Fetch-Site.
         assert_eq!(
-            requester(&headers(&[("origin", "null")]), 61161),
-            Requester::Invalid
+            who(&[("origin", "http://localhost:61161")]).unwrap(),
+            Who::OwnLegacyPage
         );
-        let site = requester(&headers(&[("origin", "https://www.example.gov.tw")]), 61161);
-        assert!(matches!(site, Requester::Site(o) if o.as_str() == "https://www.example.gov.tw"));
-        let own = requester(
-            &headers(&[
-                ("origin", "http://localhost:61161"),
-                (OPENER_HEADER, "https://a.gov.tw"),
-            ]),
-            61161,
+        assert_eq!(
+            who(&[("sec-fetch-site", "same-origin")]).unwrap(),
+            Who::OwnLegacyPage
         );
+        let own = who(&[
+            ("origin", "http://localhost:61161"),
+            (OPENER_HEADER, "https://a.gov.tw"),
+        ]);
         assert!(
-            matches!(own, Requester::OwnPage { opener: Some(o) } if o.as_str() == "https://a.gov.tw")
+            matches!(own, Ok(Who::Site { origin, .. }) if origin.as_str() == "https://a.gov.tw")
         );
+        // An opener that does not parse is refused, never our own page.
+        assert!(who(&[
+            ("origin", "http://localhost:61161"),
+            (OPENER_HEADER, "null")
+        ])
+        .is_err());
         // The opener header means nothing from any other origin.
-        let forged = requester(
-            &headers(&[
-                ("origin", "https://evil.example"),
-                (OPENER_HEADER, "https://a.gov.tw"),
-            ]),
-            61161,
+        let forged = who(&[
+            ("origin", "https://evil.example"),
+            (OPENER_HEADER, "https://a.gov.tw"),
+        ]);
+        assert!(
+            matches!(forged, Ok(Who::Site { origin, .. }) if origin.as_str() == "https://evil.example")
         );
-        assert!(matches!(forged, Requester::Site(o) if o.as_str() == "https://evil.example"));
         // Our port on another loopback service is not us.
         assert!(matches!(
-            requester(&headers(&[("origin", "http://localhost:8080")]), 61161),
-            Requester::Site(_)
+            who(&[("origin", "http://localhost:8080")]),
+            Ok(Who::Site { .. })
         ));
+        // CORS may echo only a site's own Origin, never ours.
+        let (_, cors) = caller(
+            &headers(&[("origin", "http://localhost:61161")]),
+            61161,
+            Language::En,
+        );
+        assert!(cors.is_none());
     }
 }

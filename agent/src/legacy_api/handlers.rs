@@ -2,7 +2,6 @@
 //! into HiPKI's response.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -11,26 +10,46 @@ use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
 use serde_json::{json, Value};
 
-use super::guard::{self, Requester};
+use super::guard;
 use super::tbs::TbsPackage;
 use super::{bmp, codes, pages, pkcs11info, Body};
 use crate::error::{Error, Result};
+use crate::pinentry::Client;
 use crate::policy::Origin;
-use crate::service::{Caller, Service, SignRequest};
+use crate::service::{deadline, Caller, DecryptRequest, Service, SignRequest};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+use card_agent_protocol::timeouts;
 use card_agent_protocol::Language;
-
-/// Longest a request that may show the PIN dialog can take.
-const CARD_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// What every handler needs.
 pub struct Context {
     /// The service.
     pub service: Arc<Service>,
-    /// Who asks.
-    pub requester: Requester,
+    /// Who asks, as the service's caller decision named it from the request's headers, or why
+    /// it could not tell (then only what needs no caller is answered: static pages, `/`).
+    pub caller: Result<Caller>,
+    /// The site whose `Origin` header the request carries: the only origin CORS headers may
+    /// echo, and only when the service already trusts it.
+    pub cors_site: Option<Origin>,
     /// The language of messages.
     pub lang: Language,
+}
+
+impl Context {
+    /// The caller, or the refusal to answer for the operation `func`.
+    fn caller(&self, func: &str) -> std::result::Result<Caller, Value> {
+        self.caller
+            .as_ref()
+            .map(Caller::clone)
+            .map_err(|e| failure(func, e, self.lang))
+    }
+
+    /// The origin CORS headers echo: the request's own site, when it is trusted already.
+    fn cors(&self) -> Option<&Origin> {
+        let site = self.cors_site.as_ref()?;
+        let caller = self.caller.as_ref().ok()?;
+        (caller.site() == Some(site) && self.service.is_trusted(caller)).then_some(site)
+    }
 }
 
 /// The language pages' users read: zh-TW unless the browser prefers something else first.
@@ -82,7 +101,6 @@ pub async fn route(
                 .unwrap_or_default();
             json_response(
                 ctx,
-                None,
                 fail_with(
                     &func,
                     codes::UNSUPPORTED,
@@ -108,75 +126,45 @@ fn version_text() -> String {
     )
 }
 
-/// The caller as the service sees it: local programs and our own pages have no site; the popup
-/// bridge speaks for its opener; a page speaks for its origin.
-fn caller(ctx: &Context) -> Result<Caller> {
-    let origin = match &ctx.requester {
-        Requester::Local | Requester::OwnPage { opener: None } => None,
-        Requester::OwnPage { opener: Some(o) } => Some(o.clone()),
-        Requester::Site(o) => Some(o.clone()),
-        Requester::Invalid => {
-            return Err(Error::SiteNotTrusted {
-                origin: "null".to_owned(),
-            })
-        }
-    };
-    Ok(Caller::new(origin, ctx.lang))
-}
-
-/// The caller, admitted only if its site is already trusted (no dialog: pages call
-/// `/addDomain` for that). Returns the origin to echo in CORS.
-fn admitted(ctx: &Context) -> Result<(Caller, Option<Origin>)> {
-    let caller = caller(ctx)?;
-    ctx.service.admit_without_asking(&caller)?;
-    let cors = match &ctx.requester {
-        Requester::Site(o) => Some(o.clone()),
-        _ => None,
-    };
-    Ok((caller, cors))
-}
-
 async fn pkcs11info(ctx: &Context, with_cert: bool) -> Response<Body> {
-    let func = if with_cert {
-        "GetUserCert"
-    } else {
-        "CheckEnvir"
-    };
-    let (_, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(func, &e, ctx.lang)),
-    };
-    let service = ctx.service.clone();
-    match blocking(move || pkcs11info::build(service.core(), with_cert)).await {
-        Ok(v) => json_response(ctx, cors.as_ref(), v),
-        Err(e) => json_response(ctx, cors.as_ref(), failure(func, &e, ctx.lang)),
-    }
+    let value = inventory_value(ctx, with_cert).await;
+    json_response(ctx, value)
 }
 
 async fn p11_image(ctx: &Context, with_cert: bool) -> Response<Body> {
+    let value = inventory_value(ctx, with_cert).await;
+    let mut r = bytes("image/bmp", bmp::pack(value.to_string().as_bytes()));
+    add_cors(&mut r, ctx.cors());
+    r
+}
+
+/// `CheckEnvir` / `GetUserCert`: the service's inventory in HiPKI's shape.
+async fn inventory_value(ctx: &Context, with_cert: bool) -> Value {
     let func = if with_cert {
         "GetUserCert"
     } else {
         "CheckEnvir"
     };
-    let (value, cors) = match admitted(ctx) {
-        Err(e) => (failure(func, &e, ctx.lang), None),
-        Ok((_, cors)) => {
-            let service = ctx.service.clone();
-            let v = blocking(move || pkcs11info::build(service.core(), with_cert)).await;
-            (v.unwrap_or_else(|e| failure(func, &e, ctx.lang)), cors)
-        }
+    let caller = match ctx.caller(func) {
+        Ok(c) => c,
+        Err(refusal) => return refusal,
     };
-    let mut r = bytes("image/bmp", bmp::pack(value.to_string().as_bytes()));
-    add_cors(&mut r, cors.as_ref());
-    r
+    let client = caller.client.clone();
+    let snapshot = blocking(ctx, &client, move |service| service.inventory(&caller)).await;
+    match snapshot {
+        // No module at all is HiPKI's "library not loaded", not an empty list.
+        Ok(s) => match &s.no_module {
+            Some(e) => failure(func, e, ctx.lang),
+            None => pkcs11info::build(&s, with_cert),
+        },
+        Err(e) => failure(func, &e, ctx.lang),
+    }
 }
 
 async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
     let Some(package) = TbsPackage::from_form(body) else {
         return json_response(
             ctx,
-            None,
             fail_with(
                 "MakeSignature",
                 codes::JSON_FORMAT,
@@ -190,7 +178,6 @@ async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
         Err(_) => {
             return json_response(
                 ctx,
-                None,
                 fail_with(
                     "MakeSignature",
                     codes::JSON_FORMAT,
@@ -207,23 +194,20 @@ async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
     if func != "MakeSignature" && func != "umakeSig" {
         return json_response(
             ctx,
-            None,
             fail_with(&func, codes::UNSUPPORTED, 0, "unsupported func"),
         );
     }
-    let (caller, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(&func, &e, ctx.lang)),
+    let caller = match ctx.caller(&func) {
+        Ok(c) => c,
+        Err(refusal) => return json_response(ctx, refusal),
     };
     let request = match sign_request(&mut package, func == "umakeSig") {
         Ok(r) => r,
-        Err((code, why)) => {
-            return json_response(ctx, cors.as_ref(), fail_with(&func, code, 0, why))
-        }
+        Err((code, why)) => return json_response(ctx, fail_with(&func, code, 0, why)),
     };
     let with_card_sn = request.with_card_serial;
-    let service = ctx.service.clone();
-    let outcome = blocking(move || service.sign(&caller, request)).await;
+    let client = caller.client.clone();
+    let outcome = blocking(ctx, &client, move |service| service.sign(&caller, request)).await;
     let value = match outcome {
         Ok(out) => {
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -241,7 +225,7 @@ async fn sign(ctx: &Context, body: &[u8]) -> Response<Body> {
         }
         Err(e) => failure(&func, &e, ctx.lang),
     };
-    json_response(ctx, cors.as_ref(), value)
+    json_response(ctx, value)
 }
 
 /// HiPKI's MakeSignature fields as a service request. Errors are `(ret_code, reason)`.
@@ -295,7 +279,6 @@ async fn decrypt(ctx: &Context, body: &[u8]) -> Response<Body> {
         Some(p) => decrypt_package(ctx, p).await,
         None => json_response(
             ctx,
-            None,
             fail_with(
                 "DecryptData",
                 codes::JSON_FORMAT,
@@ -308,9 +291,9 @@ async fn decrypt(ctx: &Context, body: &[u8]) -> Response<Body> {
 
 async fn decrypt_package(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
     let func = "DecryptData";
-    let (caller, cors) = match admitted(ctx) {
-        Ok(a) => a,
-        Err(e) => return json_response(ctx, None, failure(func, &e, ctx.lang)),
+    let caller = match ctx.caller(func) {
+        Ok(c) => c,
+        Err(refusal) => return json_response(ctx, refusal),
     };
     // The field's name is not documented anywhere public; accept the likely spellings.
     let cipher = ["cipher", "cipherText", "ciphertext", "encData", "tbs"]
@@ -319,34 +302,36 @@ async fn decrypt_package(ctx: &Context, mut p: TbsPackage) -> Response<Body> {
     let Some(cipher) = cipher else {
         return json_response(
             ctx,
-            cors.as_ref(),
             fail_with(func, codes::MISSING_CIPHER, 0, "no ciphertext"),
         );
     };
-    let Some(cipher) = decode_base64(&cipher) else {
+    let Some(ciphertext) = decode_base64(&cipher) else {
         return json_response(
             ctx,
-            cors.as_ref(),
             fail_with(func, codes::BASE64, 0, "the ciphertext is not valid base64"),
         );
     };
-    let (pin, slot) = (p.take_secret("pin"), p.text("slotDescription"));
-    let service = ctx.service.clone();
-    let outcome = blocking(move || service.decrypt(&caller, &cipher, pin, slot.as_deref())).await;
+    let request = DecryptRequest {
+        ciphertext,
+        pin: p.take_secret("pin"),
+        slot_description: p.text("slotDescription"),
+    };
+    let client = caller.client.clone();
+    let outcome = blocking(ctx, &client, move |service| {
+        service.decrypt(&caller, request)
+    })
+    .await;
     let value = match outcome {
-        Ok(plain) => {
-            let plain = zeroize::Zeroizing::new(plain);
-            json!({
-                "func": func,
-                "ret_code": codes::OK,
-                "last_error": 0,
-                "data": base64::engine::general_purpose::STANDARD.encode(&*plain),
-                "tbsEncoding": "base64",
-            })
-        }
+        Ok(plain) => json!({
+            "func": func,
+            "ret_code": codes::OK,
+            "last_error": 0,
+            "data": base64::engine::general_purpose::STANDARD.encode(&*plain),
+            "tbsEncoding": "base64",
+        }),
         Err(e) => failure(func, &e, ctx.lang),
     };
-    json_response(ctx, cors.as_ref(), value)
+    json_response(ctx, value)
 }
 
 /// `/addDomain?domain=<host or origin>`: the user decides in the agent's own dialog; the page
@@ -368,9 +353,12 @@ async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
             ))
         }
     };
-    let service = ctx.service.clone();
-    let caller = Caller::new(Some(origin.clone()), ctx.lang);
-    let answer = blocking(move || service.ask_user_to_trust(&caller)).await;
+    let (site, lang, client) = (origin.clone(), ctx.lang, Client::new());
+    let dialog_client = client.clone();
+    let answer = blocking(ctx, &client, move |service| {
+        service.confirm_site(&site, lang, &dialog_client)
+    })
+    .await;
     let (code, approved) = match answer {
         Ok(true) => (codes::OK, true),
         Ok(false) => (codes::CANCELLED, false),
@@ -384,16 +372,8 @@ async fn add_domain(ctx: &Context, query: &str) -> Response<Body> {
 }
 
 fn preflight(ctx: &Context) -> Response<Body> {
-    let trusted = match &ctx.requester {
-        Requester::Site(o) => ctx
-            .service
-            .admit_without_asking(&Caller::new(Some(o.clone()), ctx.lang))
-            .is_ok()
-            .then_some(o),
-        _ => None,
-    };
     let mut r = Response::new(Full::new(Bytes::new()));
-    let Some(origin) = trusted else {
+    let Some(origin) = ctx.cors() else {
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
     };
@@ -416,15 +396,14 @@ fn preflight(ctx: &Context) -> Response<Body> {
     r
 }
 
-/// Runs blocking service work on a blocking thread, bounded in time.
+/// Runs a service call within the legacy API's budget of the timeout ladder (one dialog, then
+/// the card). The caller's dialog closes and no card operation starts when it is up.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
+    ctx: &Context,
+    client: &Client,
+    work: impl FnOnce(&Service) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    match tokio::time::timeout(CARD_TIMEOUT, tokio::task::spawn_blocking(work)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(Error::Internal(format!("request failed: {e}"))),
-        Err(_) => Err(Error::Timeout),
-    }
+    deadline::call(&ctx.service, client, timeouts::DAEMON_LEGACY, work).await
 }
 
 /// A failure response with the mapped codes and a message for people.
@@ -448,15 +427,13 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     card_agent_protocol::encoding::decode_base64(s.trim()).ok()
 }
 
-fn json_response(ctx: &Context, cors: Option<&Origin>, value: Value) -> Response<Body> {
-    let mut r = text(
+fn json_response(ctx: &Context, value: Value) -> Response<Body> {
+    text(
         ctx,
         StatusCode::OK,
         "application/json; charset=utf-8",
         value.to_string(),
-    );
-    add_cors(&mut r, cors);
-    r
+    )
 }
 
 fn redirect(location: &'static str) -> Response<Body> {
@@ -497,16 +474,8 @@ fn text(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    // A trusted page may read the version text; no one else gets CORS headers.
-    if let Requester::Site(o) = &ctx.requester {
-        if ctx
-            .service
-            .admit_without_asking(&Caller::new(Some(o.clone()), ctx.lang))
-            .is_ok()
-        {
-            add_cors(&mut r, Some(o));
-        }
-    }
+    // A trusted page may read the answer; no one else gets CORS headers.
+    add_cors(&mut r, ctx.cors());
     r
 }
 

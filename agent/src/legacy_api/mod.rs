@@ -220,7 +220,7 @@ async fn handle_selftest(
         .map(BodyExt::boxed);
     }
     let lang = handlers::language(req.headers());
-    let requester = guard::requester(req.headers(), port);
+    let (caller, _) = guard::caller(req.headers(), port, lang);
     let (parts, body) = req.into_parts();
     match (&parts.method, parts.uri.path()) {
         // The page's assets are relative (the same files are an extension page), so the page
@@ -236,25 +236,44 @@ async fn handle_selftest(
         (&Method::GET, "/selftest/selftest.css") => {
             selftest::asset(selftest::STYLE, "text/css; charset=utf-8")
         }
-        _ if !selftest::allowed(&requester) => selftest::forbidden(),
-        (&Method::GET, "/selftest/api/status") => selftest::status(service.clone(), lang).await,
-        (&Method::GET, "/selftest/api/events") => selftest::events(service),
+        _ => selftest_api(&parts, body, service, caller, lang).await,
+    }
+}
+
+/// The self-test page's API: for the user's own callers only (the service refuses others).
+async fn selftest_api(
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+    service: &Arc<Service>,
+    caller: Result<crate::service::Caller>,
+    lang: card_agent_protocol::Language,
+) -> Response<selftest::AnyBody> {
+    let caller = match caller.and_then(|c| c.require_own().map(|()| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(error = %e, "self-test API refused");
+            return selftest::forbidden();
+        }
+    };
+    match (&parts.method, parts.uri.path()) {
+        (&Method::GET, "/selftest/api/status") => selftest::status(service.clone(), caller).await,
+        (&Method::GET, "/selftest/api/events") => selftest::events(service, &caller),
         (&Method::GET, "/selftest/api/checks") => {
             let lang = match parts.uri.query() {
                 Some(q) if q.contains("lang=en") => card_agent_protocol::Language::En,
                 Some(q) if q.contains("lang=zh") => card_agent_protocol::Language::ZhTw,
                 _ => lang,
             };
-            selftest::checks(service.clone(), lang).await
+            selftest::checks(service.clone(), caller.with_lang(lang)).await
         }
         (&Method::POST, "/selftest/api/fix") => match read_body(body).await {
-            Ok(bytes) => selftest::fix(service.clone(), lang, &bytes).await,
+            Ok(bytes) => selftest::fix(service.clone(), caller, &bytes).await,
             Err(status) => {
                 plain(status, "request body too large or too slow\n").map(BodyExt::boxed)
             }
         },
         (&Method::POST, "/selftest/api/sign") => match read_body(body).await {
-            Ok(bytes) => selftest::sign(service.clone(), lang, &bytes).await,
+            Ok(bytes) => selftest::sign(service.clone(), caller, &bytes).await,
             Err(status) => {
                 plain(status, "request body too large or too slow\n").map(BodyExt::boxed)
             }
@@ -274,8 +293,8 @@ async fn handle_legacy(
             "card-agent answers only to localhost, 127.0.0.1 and [::1]\n",
         ));
     }
-    let requester = guard::requester(req.headers(), port);
     let lang = handlers::language(req.headers());
+    let (caller, cors_site) = guard::caller(req.headers(), port, lang);
     let (parts, body) = req.into_parts();
     let body = if parts.method == Method::POST {
         match read_body(body).await {
@@ -287,21 +306,23 @@ async fn handle_legacy(
     };
     let ctx = handlers::Context {
         service,
-        requester,
+        caller,
+        cors_site,
         lang,
     };
     Ok(handlers::route(&ctx, &parts.method, &parts.uri, body).await)
 }
 
 /// Answers a legacy call that arrived through the extension (`legacy-request`) instead of over
-/// HTTP. `origin` is the page's origin as the browser reported it; everything else is decided
-/// by the same handlers as for HTTP, so the two routes cannot drift apart.
+/// HTTP. `caller` is the page, decided by the service from the origin the browser reported;
+/// everything else is decided by the same handlers as for HTTP, so the two routes cannot drift
+/// apart.
 pub async fn respond_for_extension(
     service: Arc<Service>,
-    origin: crate::policy::Origin,
-    lang: card_agent_protocol::Language,
+    caller: crate::service::Caller,
     args: card_agent_protocol::message::LegacyRequestArgs,
 ) -> card_agent_protocol::message::LegacyResult {
+    let lang = caller.lang;
     use base64::Engine as _;
     let method = if args.method == "POST" {
         Method::POST
@@ -319,7 +340,9 @@ pub async fn respond_for_extension(
     );
     let ctx = handlers::Context {
         service,
-        requester: guard::Requester::Site(origin),
+        caller: Ok(caller),
+        // The answer goes back through the extension, never to a page's fetch: no CORS.
+        cors_site: None,
         lang,
     };
     let response = handlers::route(&ctx, &method, &uri, body).await;

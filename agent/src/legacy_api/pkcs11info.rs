@@ -5,9 +5,8 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::codes;
-use crate::card_core::CardCore;
 use crate::certificate::CertificateInfo;
-use crate::error::Result;
+use crate::inventory::Snapshot;
 use crate::reader::{self, ReaderState};
 use crate::token::{TokenCertificate, TokenInfo};
 
@@ -15,34 +14,23 @@ use crate::token::{TokenCertificate, TokenInfo};
 /// for; the last part identifies card-agent's build of that interface.
 pub const COMPAT_VERSION: &str = "1.3.4.9100";
 
-/// Builds the response. `with_certs` adds `certs[]` to each token.
-pub fn build(core: &CardCore, with_certs: bool) -> Result<Value> {
-    let readers = if core.is_demo() {
-        Vec::new()
-    } else {
-        reader::list().unwrap_or_default()
-    };
-    let tokens = core.tokens()?;
+/// The service's inventory in HiPKI's shape. `with_certs` adds `certs[]` to each token.
+pub fn build(snapshot: &Snapshot, with_certs: bool) -> Value {
     let mut slots = Vec::new();
-    for token in &tokens {
-        let certs = if with_certs {
-            core.certificates(token.token_ref)?
-        } else {
-            Vec::new()
-        };
+    for (token, certs) in &snapshot.tokens {
         slots.push(slot(token, with_certs.then_some(certs.as_slice())));
     }
     // Readers that hold no token: an unreadable card shows as "unknown token", which pages test
     // for; an empty reader has no token at all.
-    for r in readers.iter().filter(|r| {
-        !tokens.iter().any(|t| {
+    for r in snapshot.readers.iter().filter(|r| {
+        !snapshot.tokens.iter().any(|(t, _)| {
             reader::reader_for_slot(&t.slot_description, std::slice::from_ref(*r)).is_some()
         })
     }) {
         slots.push(empty_reader(r));
     }
-    let module = core.modules().iter().find(|m| m.loaded);
-    Ok(json!({
+    let module = snapshot.modules.iter().find(|m| m.loaded);
+    json!({
         "func": if with_certs { "GetUserCert" } else { "CheckEnvir" },
         "ret_code": codes::OK,
         "last_error": 0,
@@ -52,10 +40,10 @@ pub fn build(core: &CardCore, with_certs: bool) -> Result<Value> {
         "flags": 0,
         "libraryDescription": module.and_then(|m| m.description.clone()).unwrap_or_default(),
         "libraryVersion": "",
-        "manufacturerID": if core.is_demo() { "card-agent (DEMO)" } else { "" },
-        "installedModule": core.modules().iter().filter(|m| m.loaded).map(|m| m.path.clone()).collect::<Vec<_>>(),
+        "manufacturerID": if snapshot.demo { "card-agent (DEMO)" } else { "" },
+        "installedModule": snapshot.modules.iter().filter(|m| m.loaded).map(|m| m.path.clone()).collect::<Vec<_>>(),
         "slots": slots,
-    }))
+    })
 }
 
 fn slot(token: &TokenInfo, certs: Option<&[TokenCertificate]>) -> Value {
@@ -184,12 +172,13 @@ mod tests {
 
     #[test]
     fn demo_token_reads_like_a_hicos_card() {
-        let core = CardCore::open(&crate::card_core::CoreOptions {
+        let core = crate::card_core::CardCore::open(&crate::card_core::CoreOptions {
             demo: true,
             ..Default::default()
         })
         .unwrap();
-        let v = build(&core, true).unwrap();
+        let snapshot = crate::inventory::gather(&core).unwrap();
+        let v = build(&snapshot, true);
         assert_eq!(v["func"], "GetUserCert");
         assert_eq!(v["ret_code"], 0);
         let token = &v["slots"][0]["token"];
@@ -216,7 +205,7 @@ mod tests {
             .find(|c| c["id"] == "4b455958")
             .unwrap();
         assert_eq!(keyx["usage"], "keyEncipherment|dataEncipherment");
-        let plain = build(&core, false).unwrap();
+        let plain = build(&snapshot, false);
         assert_eq!(plain["func"], "CheckEnvir");
         assert!(plain["slots"][0]["token"].get("certs").is_none());
     }

@@ -18,7 +18,6 @@ use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::guard::Requester;
 use crate::error::Error;
 use crate::service::{Caller, Service};
 
@@ -51,20 +50,14 @@ pub fn texts_js() -> String {
 /// A response body that may stream (the event stream) or not.
 pub type AnyBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
-/// Whether the requester may use the self-test API: this agent's own pages, or a local
-/// program (no Origin at all).
-pub fn allowed(requester: &Requester) -> bool {
-    matches!(
-        requester,
-        Requester::Local | Requester::OwnPage { opener: None }
-    )
-}
-
 /// `GET /selftest/api/events`: card and reader events as Server-Sent Events, pushed the moment
 /// the daemon sees them.
-pub fn events(service: &Service) -> Response<AnyBody> {
+pub fn events(service: &Service, caller: &Caller) -> Response<AnyBody> {
+    let mut events = match service.subscribe(caller) {
+        Ok(events) => events,
+        Err(_) => return forbidden(),
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let mut events = service.subscribe();
     tokio::spawn(async move {
         // A comment first, so the browser knows the stream is open.
         if tx
@@ -120,12 +113,13 @@ impl hyper::body::Body for EventStream {
 }
 
 /// `GET /selftest/api/status`: readers, tokens and certificates.
-pub async fn status(service: Arc<Service>, lang: Language) -> Response<AnyBody> {
+pub async fn status(service: Arc<Service>, caller: Caller) -> Response<AnyBody> {
+    let lang = caller.lang;
     let outcome = tokio::task::spawn_blocking(move || {
-        service.handle(
-            &Caller::local(lang),
-            card_agent_protocol::message::Command::Status,
-        )
+        service.inventory(&caller).and_then(|s| {
+            let wire = crate::inventory::to_wire(&s, crate::inventory::now_unix());
+            serde_json::to_value(wire).map_err(|e| Error::Internal(e.to_string()))
+        })
     })
     .await;
     json_outcome(
@@ -135,10 +129,11 @@ pub async fn status(service: Arc<Service>, lang: Language) -> Response<AnyBody> 
 }
 
 /// `GET /selftest/api/checks?lang=zh-TW|en`: the environment check's report.
-pub async fn checks(service: Arc<Service>, lang: Language) -> Response<AnyBody> {
+pub async fn checks(service: Arc<Service>, caller: Caller) -> Response<AnyBody> {
+    let lang = caller.lang;
     let outcome = tokio::task::spawn_blocking(move || {
         service
-            .environment_check(&Caller::local(lang))
+            .environment_check(&caller)
             .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
     })
     .await;
@@ -155,13 +150,14 @@ struct FixBody {
 }
 
 /// `POST /selftest/api/fix` with `{"id": "register-host"}`: a fix the agent applies itself.
-pub async fn fix(service: Arc<Service>, lang: Language, body: &[u8]) -> Response<AnyBody> {
+pub async fn fix(service: Arc<Service>, caller: Caller, body: &[u8]) -> Response<AnyBody> {
+    let lang = caller.lang;
     let Ok(FixBody { id }) = serde_json::from_slice(body) else {
         return json_outcome(Err(Error::BadInput("expected {\"id\"}".to_owned())), lang);
     };
     let outcome = tokio::task::spawn_blocking(move || {
         service
-            .apply_fix(&Caller::local(lang), &id)
+            .apply_fix(&caller, &id)
             .map(|o| json!({ "action": o.action, "message": o.message }))
     })
     .await;
@@ -179,7 +175,8 @@ struct SignBody {
 }
 
 /// `POST /selftest/api/sign` with `{"certificate": "<sha256>", "pin": "..."}` (both optional).
-pub async fn sign(service: Arc<Service>, lang: Language, body: &[u8]) -> Response<AnyBody> {
+pub async fn sign(service: Arc<Service>, caller: Caller, body: &[u8]) -> Response<AnyBody> {
+    let lang = caller.lang;
     let parsed: Result<SignBody, _> = serde_json::from_slice(body);
     let Ok(SignBody { certificate, pin }) = parsed else {
         return json_outcome(
@@ -192,7 +189,7 @@ pub async fn sign(service: Arc<Service>, lang: Language, body: &[u8]) -> Respons
     let pin = pin.map(card_agent_protocol::SecretString::new);
     let outcome = tokio::task::spawn_blocking(move || {
         service
-            .self_test_sign(&Caller::local(lang), certificate, pin)
+            .self_test_sign(&caller, certificate, pin)
             .and_then(|r| serde_json::to_value(r).map_err(|e| Error::Internal(e.to_string())))
     })
     .await;

@@ -50,7 +50,7 @@ pub use session::Client;
 pub const MAX_LINE: usize = 1000;
 /// How long a dialog may stay open before the program is killed: long enough to fetch the card
 /// and read the dialog, short enough that a forgotten dialog does not hold the card forever.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_TIMEOUT: Duration = card_agent_protocol::timeouts::DIALOG;
 
 /// Program names searched, in order of preference. Graphical ones first: the daemon has no
 /// terminal, so pinentry-curses or -tty can never work for it; plain `pinentry` (usually the

@@ -71,11 +71,19 @@ impl Wake {
     }
 }
 
-/// The client (one connection to the daemon) dialogs are opened for. When it goes away,
-/// [`PinDialog::close_client`](super::PinDialog::close_client) closes its dialogs and no new
-/// one opens for it: nobody would receive the answer.
+/// The client dialogs are opened for: one connection to the daemon, or one request on it (a
+/// [`child`](Client::child) of its connection). When it goes away (the connection closes, or
+/// the request's caller stops waiting), [`PinDialog::close_client`](super::PinDialog::close_client)
+/// closes its dialogs and no new one opens for it: nobody would receive the answer.
 #[derive(Debug, Clone, Default)]
-pub struct Client(Arc<AtomicBool>);
+pub struct Client(Arc<ClientState>);
+
+#[derive(Debug, Default)]
+struct ClientState {
+    gone: AtomicBool,
+    /// The connection a request's client belongs to: gone with it.
+    parent: Option<Client>,
+}
 
 impl Client {
     /// A client that is there.
@@ -83,13 +91,29 @@ impl Client {
         Client::default()
     }
 
-    /// Whether it has gone away.
-    pub fn is_gone(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+    /// A client for one request on this one: gone when it is, or on its own.
+    pub fn child(&self) -> Client {
+        Client(Arc::new(ClientState {
+            gone: AtomicBool::new(false),
+            parent: Some(self.clone()),
+        }))
     }
 
-    fn is(&self, other: &Client) -> bool {
+    /// Whether it (or the connection it belongs to) has gone away.
+    pub fn is_gone(&self) -> bool {
+        self.0.gone.load(Ordering::SeqCst) || self.0.parent.as_ref().is_some_and(Client::is_gone)
+    }
+
+    /// Marks it gone. Its dialogs are closed by
+    /// [`PinDialog::close_client`](super::PinDialog::close_client), which calls this first.
+    pub fn leave(&self) {
+        self.0.gone.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether this is `other`, or one of `other`'s requests.
+    fn belongs_to(&self, other: &Client) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+            || self.0.parent.as_ref().is_some_and(|p| p.belongs_to(other))
     }
 }
 
@@ -109,12 +133,12 @@ impl OpenDialogs {
     /// Marks `client` gone and ends the dialogs open for it. The mark comes first: a dialog
     /// starting meanwhile either sees it or is registered before the sessions are woken.
     pub(super) fn close_client(&self, client: &Client) {
-        client.0.store(true, Ordering::SeqCst);
+        client.leave();
         let state = self.lock();
         state
             .sessions
             .values()
-            .filter(|w| w.client.as_ref().is_some_and(|c| c.is(client)))
+            .filter(|w| w.client.as_ref().is_some_and(|c| c.belongs_to(client)))
             .for_each(Wake::interrupt);
     }
 }

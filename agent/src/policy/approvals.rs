@@ -12,8 +12,8 @@
 //! list — silently forgetting or rewriting approvals would hide tampering and lose data.
 //! Only the daemon writes it, so there is no cross-process locking.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -198,7 +198,7 @@ impl Approvals {
         let mut json = serde_json::to_vec_pretty(&file)
             .map_err(|e| Error::Internal(format!("serialising approvals: {e}")))?;
         json.push(b'\n');
-        write_atomic(&self.path, &json)
+        crate::state_file::write_atomic(&self.path, &json)
     }
 }
 
@@ -300,77 +300,12 @@ fn is_rfc3339(s: &str) -> bool {
     }
 }
 
-/// Replaces `path` with `contents` so that a reader (or a crash) sees the old file or the new
-/// one, never a torn mixture: write a fresh temporary file in the same directory, fsync it,
-/// rename it over the target, then fsync the directory so the rename itself is durable.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    create_private_dir(&dir)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Internal(format!("{} has no file name", path.display())))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{}.{}.{nanos}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = write_new_private(&tmp, contents)
-        .and_then(|()| fs::rename(&tmp, path))
-        .map_err(|e| Error::io(path.display(), e));
-    if result.is_err() {
-        // Best effort: the error already explains what failed; a stale temp file is harmless.
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    #[cfg(unix)]
-    if let Ok(d) = File::open(&dir) {
-        // Failing here only weakens durability after a power cut; the data is written.
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
-/// Creates the state directory (and missing parents) as 0700. An existing directory is left
-/// as it is: it may be one the user shares on purpose, and changing its mode is not ours to do.
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| Error::io(dir.display(), e))
-}
-
 #[cfg(test)]
 // In tests a panic is the failure report; unwrap keeps the arrange/act/assert steps readable.
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::fs;
 
     const NOW: &str = "2025-01-31T08:00:00Z";
 

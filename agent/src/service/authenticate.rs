@@ -3,24 +3,35 @@
 //! browser) and the server's single-use nonce.
 
 use card_agent_protocol::auth::{auth_signed_message, check_nonce, AuthAlgorithm, AuthToken};
-use card_agent_protocol::message::AuthenticateArgs;
+use card_agent_protocol::secret::SecretString;
 
-use super::{Caller, Service};
+use super::{discard_if_gone, still_wanted, Caller, Service};
+use crate::card_core::CertificateWanted;
 use crate::certificate::KeyAlgorithm;
 use crate::error::{Error, Result};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
 
 impl Service {
-    /// Signs an authentication token for the caller's origin. Local callers have no origin and
-    /// cannot authenticate: a token is only meaningful for a site.
-    pub fn authenticate(&self, caller: &Caller, args: AuthenticateArgs) -> Result<AuthToken> {
+    /// Signs an authentication token for the caller's origin, after admitting it, over the
+    /// server's `challenge_nonce`, with the certificate whose thumbprint is `certificate` (or
+    /// the only signing one). Only a site can authenticate: a token is meaningful only for one.
+    pub fn authenticate(
+        &self,
+        caller: &Caller,
+        challenge_nonce: &str,
+        certificate: Option<&str>,
+        pin: Option<SecretString>,
+    ) -> Result<AuthToken> {
         let origin = caller
-            .origin
-            .as_ref()
+            .site()
             .ok_or_else(|| Error::BadInput("authenticate needs the page's origin".to_owned()))?;
-        check_nonce(&args.challenge_nonce)
+        self.admit(caller)?;
+        check_nonce(challenge_nonce)
             .map_err(|e| Error::BadInput(format!("challengeNonce: {e}")))?;
-        let (token, certificate) = self.signing_certificate(args.certificate.as_deref(), None)?;
+        let (token, certificate) = self.core.choose_certificate(&CertificateWanted {
+            sha256: certificate,
+            ..CertificateWanted::default()
+        })?;
         let (algorithm, hash) = match certificate.info.key_algorithm {
             KeyAlgorithm::Rsa { .. } => (AuthAlgorithm::Rs256, HashAlgorithm::Sha256),
             KeyAlgorithm::Ec { bits: 256 } => (AuthAlgorithm::Es256, HashAlgorithm::Sha256),
@@ -32,9 +43,10 @@ impl Service {
                 )))
             }
         };
-        let pin = self.obtain_pin(caller, args.pin, &token, certificate.info.holder_name())?;
-        let message = auth_signed_message(origin.as_str(), &args.challenge_nonce);
-        let signature = self.core.sign(
+        let pin = self.obtain_pin(caller, pin, &token, certificate.info.holder_name())?;
+        let message = auth_signed_message(origin.as_str(), challenge_nonce);
+        let still_wanted = || still_wanted(caller, "authenticate");
+        let outcome = self.core.sign_if(
             &token,
             &certificate,
             &pin,
@@ -42,7 +54,9 @@ impl Service {
             &SignInput::Data(message),
             SignFormat::Pkcs1,
             &CmsOptions::default(),
-        )?;
+            &still_wanted,
+        );
+        let signature = discard_if_gone(caller, "authenticate", outcome)?;
         tracing::info!(site = %origin, token = %token.serial, "authenticated");
         Ok(AuthToken::new(
             &certificate.info.der,

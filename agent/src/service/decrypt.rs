@@ -1,55 +1,44 @@
 //! Decryption with the card's encryption key (legacy `DecryptData`).
 
-use super::{Caller, Service};
+use card_agent_protocol::secret::SecretString;
+use zeroize::Zeroizing;
+
+use super::{discard_if_gone, still_wanted, Caller, Service};
+use crate::card_core::{CertificateWanted, Purpose};
 use crate::error::{Error, Result};
-use crate::token::{TokenCertificate, TokenInfo};
+
+/// A decryption request.
+#[derive(Debug)]
+pub struct DecryptRequest {
+    /// The PKCS#1 v1.5 ciphertext.
+    pub ciphertext: Vec<u8>,
+    /// The PIN, when the request carries one.
+    pub pin: Option<SecretString>,
+    /// Only a token whose slot description contains this (legacy `slotDescription`).
+    pub slot_description: Option<String>,
+}
 
 impl Service {
-    /// Decrypts `ciphertext` (PKCS#1 v1.5) with the key of the token's encryption certificate
-    /// (`keyEncipherment`), in the slot named by `slot_description` when given.
-    pub fn decrypt(
-        &self,
-        caller: &Caller,
-        ciphertext: &[u8],
-        pin: Option<card_agent_protocol::secret::SecretString>,
-        slot_description: Option<&str>,
-    ) -> Result<Vec<u8>> {
-        if ciphertext.is_empty() {
+    /// Decrypts with the key of the encryption certificate (`keyEncipherment`), after
+    /// admitting the caller.
+    pub fn decrypt(&self, caller: &Caller, request: DecryptRequest) -> Result<Zeroizing<Vec<u8>>> {
+        self.admit(caller)?;
+        if request.ciphertext.is_empty() {
             return Err(Error::BadInput(
                 "there is no ciphertext to decrypt".to_owned(),
             ));
         }
-        let (token, cert) = self.encryption_certificate(slot_description)?;
-        let pin = self.obtain_pin(caller, pin, &token, cert.info.holder_name())?;
-        self.core.decrypt(&token, &cert, &pin, ciphertext)
-    }
-
-    fn encryption_certificate(
-        &self,
-        slot_description: Option<&str>,
-    ) -> Result<(TokenInfo, TokenCertificate)> {
-        let mut found = Vec::new();
-        for token in self.core.tokens()? {
-            if slot_description
-                .is_some_and(|s| !s.is_empty() && !token.slot_description.contains(s))
-            {
-                continue;
-            }
-            for cert in self.core.certificates(token.token_ref)? {
-                if cert.has_private_key && cert.info.key_usage.contains(&"keyEncipherment") {
-                    found.push((token.clone(), cert));
-                }
-            }
-        }
-        match found.len() {
-            0 => Err(Error::CertNotFound {
-                wanted: "an encryption certificate".to_owned(),
-            }),
-            1 => found.pop().ok_or(Error::NoCard),
-            _ => Err(Error::Ambiguous {
-                what: "several encryption certificates are present".to_owned(),
-                choose: crate::error::Choice::Token,
-            }),
-        }
+        let (token, cert) = self.core.choose_certificate(&CertificateWanted {
+            slot_description: request.slot_description.as_deref(),
+            purpose: Purpose::Encryption,
+            ..CertificateWanted::default()
+        })?;
+        let pin = self.obtain_pin(caller, request.pin, &token, cert.info.holder_name())?;
+        let still_wanted = || still_wanted(caller, "decrypt");
+        let outcome = self
+            .core
+            .decrypt_if(&token, &cert, &pin, &request.ciphertext, &still_wanted)
+            .map(Zeroizing::new);
+        discard_if_gone(caller, "decrypt", outcome)
     }
 }

@@ -1,92 +1,69 @@
-//! The one service behind every channel. The native host (through the daemon's IPC socket) and
-//! the legacy HTTP API are thin adapters that turn their wire format into calls here; every
-//! rule — which sites may ask, where PINs come from, which certificate signs — is decided in
-//! this module and its children, once.
+//! The one service behind every channel: the only door to the cards.
+//!
+//! Adapters — the daemon's socket (native protocol), the legacy HTTP API, the command line —
+//! turn their wire format into the typed operations here and the results back; they decide
+//! nothing. Every operation takes a [`Caller`], decided once in [`caller`] from the facts the
+//! adapter saw, and admits it itself: no path reaches a card without admission. Every rule —
+//! which sites may ask ([`site`]), where a PIN may come from ([`pin_source`]), which
+//! certificate signs (the card core's `choose_certificate`) — is decided here, once.
 //!
 //! Service calls block (cards and dialogs are slow and synchronous); async transports run them
 //! on blocking threads.
 
 mod authenticate;
+pub mod caller;
+pub mod deadline;
 mod decrypt;
-mod pin_source;
+pub mod dialog;
+pub mod pin_source;
 mod self_test;
 mod sign;
-mod site;
+pub mod site;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use card_agent_protocol::message::{
-    CertificatesResult, Command, Event, RemoveTrustedSiteResult,
-    TokenCertificate as WireCertificate, VerifyPinArgs, VerifyPinResult, VersionResult,
-};
-use card_agent_protocol::Language;
-use serde_json::Value;
+use card_agent_protocol::message::Event;
+use card_agent_protocol::secret::SecretString;
 
 use crate::card_core::CardCore;
 use crate::config::PinEntry;
 use crate::error::{Error, Result};
-use crate::inventory;
-use crate::pinentry::PinDialog;
-use crate::policy::{Origin, Policy};
+use crate::inventory::{self, Snapshot};
+use crate::pinentry::{Client, PinDialog};
+use crate::policy::Policy;
+use crate::token::{TokenCertificate, TokenInfo};
 
+pub use caller::{Api, Caller, OurExtensions, Who};
+pub use decrypt::DecryptRequest;
+pub use dialog::Dialogs;
 pub use sign::{SignOutput, SignRequest};
 
-/// Who is asking.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The page's origin, taken from the browser (never from the page). `None` for local
-    /// clients of the same user (CLI, tray, doctor).
-    pub origin: Option<Origin>,
-    /// The language for dialogs and messages.
-    pub lang: Language,
-    /// The connection the request came on; [`Service::client_gone`] closes its dialogs.
-    pub client: crate::pinentry::Client,
-}
-
-impl Caller {
-    /// A caller on a connection of its own (the legacy HTTP API's requests): the page's origin
-    /// as the browser gave it, or `None` for a local program.
-    pub fn new(origin: Option<Origin>, lang: Language) -> Self {
-        Caller {
-            origin,
-            lang,
-            client: crate::pinentry::Client::new(),
-        }
-    }
-
-    /// A local client: no page, no site policy.
-    pub fn local(lang: Language) -> Self {
-        Caller {
-            origin: None,
-            lang,
-            client: crate::pinentry::Client::new(),
-        }
-    }
-}
-
 /// How the service behaves, from the config file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Where PINs are typed.
     pub pin_entry: PinEntry,
     /// How to run the environment check from inside the daemon (`None`: not offered, as in
     /// tests that build a bare service).
     pub environment: Option<crate::doctor::Options>,
+    /// The browser extensions that are ours (their pages are the user's own tools).
+    pub extensions: OurExtensions,
 }
 
 /// The card-agent service.
 pub struct Service {
     core: Arc<CardCore>,
     policy: Mutex<Policy>,
-    /// The dialog program, or what was looked for when none was found.
-    dialog: std::result::Result<PinDialog, String>,
+    /// The dialogs, or (when no dialog program was found) what was looked for.
+    dialogs: std::result::Result<Box<dyn Dialogs>, String>,
     settings: Settings,
     /// One dialog on screen at a time: two pages asking at once must not stack PIN prompts
     /// that the user cannot tell apart.
     dialog_turn: Mutex<()>,
     events: tokio::sync::broadcast::Sender<Event>,
     /// Set when the daemon is stopping: work cut short by it is reported as such.
-    stopping: std::sync::atomic::AtomicBool,
+    stopping: AtomicBool,
 }
 
 impl Service {
@@ -98,134 +75,65 @@ impl Service {
         dialog: std::result::Result<PinDialog, String>,
         settings: Settings,
     ) -> Self {
+        let dialogs = dialog.map(|d| Box::new(d) as Box<dyn Dialogs>);
+        Self::with_dialogs(core, policy, dialogs, settings)
+    }
+
+    /// A service whose dialogs are `dialogs` (the seam the unit tests use).
+    pub fn with_dialogs(
+        core: Arc<CardCore>,
+        policy: Policy,
+        dialogs: std::result::Result<Box<dyn Dialogs>, String>,
+        settings: Settings,
+    ) -> Self {
         let (events, _) = tokio::sync::broadcast::channel(64);
         Service {
             core,
             policy: Mutex::new(policy),
-            dialog,
+            dialogs,
             settings,
             dialog_turn: Mutex::new(()),
             events,
-            stopping: std::sync::atomic::AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
         }
     }
 
-    /// The card core.
-    pub fn core(&self) -> &CardCore {
-        &self.core
+    /// The agent's version.
+    pub fn version() -> &'static str {
+        env!("CARGO_PKG_VERSION")
     }
 
-    /// Publishes a card or reader event to every subscriber.
-    pub fn publish(&self, event: Event) {
-        // No subscriber is not an error: events are only for whoever listens now.
-        let _ = self.events.send(event);
+    /// The extensions whose pages are the user's own (for the adapters' caller facts).
+    pub fn extensions(&self) -> &OurExtensions {
+        &self.settings.extensions
     }
 
-    /// Closes every open PIN or site dialog and refuses new ones, for a daemon that is
-    /// stopping: the requests waiting for them fail at once instead of holding the shutdown
-    /// for minutes.
-    pub fn close_dialogs(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Ok(dialog) = &self.dialog {
-            dialog.close_all();
-        }
+    /// Readers, tokens, certificates and modules (`status`, the legacy `pkcs11info`).
+    pub fn inventory(&self, caller: &Caller) -> Result<Snapshot> {
+        self.admit(caller)?;
+        inventory::gather(&self.core)
     }
 
-    /// The client's connection is gone: its open dialogs close and no new one opens for it
-    /// (its requests still running then fail; nobody is waiting for their answers).
-    pub fn client_gone(&self, client: &crate::pinentry::Client) {
-        if let Ok(dialog) = &self.dialog {
-            dialog.close_client(client);
-        }
+    /// Every token with its certificates (`get-certificates`). Unlike [`Service::inventory`]
+    /// it fails when a token's certificates cannot be read.
+    pub fn certificates(&self, caller: &Caller) -> Result<Vec<(TokenInfo, Vec<TokenCertificate>)>> {
+        self.admit(caller)?;
+        self.core
+            .tokens()?
+            .into_iter()
+            .map(|token| Ok((token.clone(), self.core.certificates(token.token_ref)?)))
+            .collect()
     }
 
-    /// A receiver of card and reader events from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
-        self.events.subscribe()
-    }
-
-    /// Runs one protocol command (except `subscribe`/`unsubscribe`, which belong to the
-    /// connection that asks) and returns its `result` object.
-    pub fn handle(&self, caller: &Caller, command: Command) -> Result<Value> {
-        let outcome = self.run_command(caller, command);
-        // A dialog closed by the shutdown fails as a dialog would; the caller should hear the
-        // real reason.
-        match outcome {
-            Err(_) if self.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
-                Err(Error::AgentUnavailable(
-                    "card-agent stopped while the request was waiting".to_owned(),
-                ))
-            }
-            other => other,
-        }
-    }
-
-    fn run_command(&self, caller: &Caller, command: Command) -> Result<Value> {
-        match command {
-            Command::Version => to_value(&VersionResult::new(env!("CARGO_PKG_VERSION"))),
-            Command::Status => {
-                self.admit(caller)?;
-                to_value(&inventory::collect(&self.core, inventory::now_unix())?)
-            }
-            Command::GetCertificates => {
-                self.admit(caller)?;
-                to_value(&self.certificates()?)
-            }
-            Command::VerifyPin(args) => {
-                self.admit(caller)?;
-                self.verify_pin(caller, args)?;
-                to_value(&VerifyPinResult { verified: true })
-            }
-            Command::Sign(args) => {
-                self.admit(caller)?;
-                let request = SignRequest::from_args(args)?;
-                to_value(&self.sign(caller, request)?.into_wire())
-            }
-            Command::Authenticate(args) => {
-                self.admit(caller)?;
-                to_value(&self.authenticate(caller, args)?)
-            }
-            Command::EnvironmentCheck => to_value(&self.environment_check(caller)?),
-            Command::SelfTestSign(args) => {
-                to_value(&self.self_test_sign(caller, args.certificate, args.pin)?)
-            }
-            Command::TrustedSites => {
-                local_only(caller, "trusted-sites")?;
-                to_value(&self.trusted_sites()?)
-            }
-            Command::RemoveTrustedSite(args) => {
-                local_only(caller, "remove-trusted-site")?;
-                let removed = self.remove_trusted_site(&args.site)?;
-                to_value(&RemoveTrustedSiteResult { removed })
-            }
-            Command::Subscribe
-            | Command::Unsubscribe
-            | Command::Cancel(_)
-            | Command::LegacyRequest(_) => Err(Error::Internal(
-                "subscriptions, cancels and legacy requests are handled by the connection"
-                    .to_owned(),
-            )),
-        }
-    }
-
-    /// Every certificate on every token, with its token's serial.
-    pub fn certificates(&self) -> Result<CertificatesResult> {
-        let now = inventory::now_unix();
-        let mut certificates = Vec::new();
-        for token in self.core.tokens()? {
-            for cert in self.core.certificates(token.token_ref)? {
-                certificates.push(WireCertificate {
-                    token_serial: token.serial.clone(),
-                    certificate: inventory::certificate(&cert, now),
-                });
-            }
-        }
-        Ok(CertificatesResult { certificates })
-    }
-
-    fn verify_pin(&self, caller: &Caller, args: VerifyPinArgs) -> Result<()> {
-        let token = self.core.select_token(args.token.as_deref())?;
+    /// Checks a PIN against the card: the token with serial `token`, or the only one.
+    pub fn verify_pin(
+        &self,
+        caller: &Caller,
+        token: Option<&str>,
+        pin: Option<SecretString>,
+    ) -> Result<()> {
+        self.admit(caller)?;
+        let token = self.core.select_token(token)?;
         let holder = self
             .core
             .certificates(token.token_ref)?
@@ -233,62 +141,132 @@ impl Service {
             .find(|c| c.has_private_key)
             .map(|c| c.info.holder_name().to_owned())
             .unwrap_or_else(|| token.label.clone());
-        let pin = self.obtain_pin(caller, args.pin, &token, &holder)?;
-        self.core.verify_pin(&token, &pin)
+        let pin = self.obtain_pin(caller, pin, &token, &holder)?;
+        let still_wanted = || still_wanted(caller, "verify-pin");
+        let outcome = self.core.verify_pin_if(&token, &pin, &still_wanted);
+        discard_if_gone(caller, "verify-pin", outcome)
     }
-}
 
-impl Service {
-    /// The environment check, run with the daemon's own card core, for the self-test page and
-    /// the extension's pages. Local callers only: it describes this computer.
+    /// Card and reader events from now on, for callers that may see them: trusted sites (never
+    /// asked: a subscription opens no dialog), our own pages and local programs.
+    pub fn subscribe(&self, caller: &Caller) -> Result<tokio::sync::broadcast::Receiver<Event>> {
+        self.admit_without_asking(caller)?;
+        Ok(self.events.subscribe())
+    }
+
+    /// A card or reader changed: remembered certificates are forgotten (a slot may hold
+    /// another card now) and `event`, if any, goes to every subscriber.
+    pub fn card_event(&self, event: Option<Event>) {
+        self.core.forget_certificates();
+        if let Some(event) = event {
+            // No subscriber is not an error: events are only for whoever listens now.
+            let _ = self.events.send(event);
+        }
+    }
+
+    /// Closes every open PIN or site dialog and refuses new ones, for a daemon that is
+    /// stopping: the requests waiting for them fail at once instead of holding the shutdown
+    /// for minutes.
+    pub fn close_dialogs(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Ok(dialogs) = &self.dialogs {
+            dialogs.close_all();
+        }
+    }
+
+    /// The client is gone (its connection closed, or its caller stopped waiting): its open
+    /// dialogs close, no new one opens for it, and no card operation starts for it.
+    pub fn client_gone(&self, client: &Client) {
+        client.leave();
+        if let Ok(dialogs) = &self.dialogs {
+            dialogs.close_client(client);
+        }
+    }
+
+    /// An operation's outcome as its caller should hear it: a failure caused by the daemon
+    /// stopping (its dialog was closed) says so.
+    pub fn explain<T>(&self, outcome: Result<T>) -> Result<T> {
+        match outcome {
+            Err(_) if self.stopping.load(Ordering::SeqCst) => Err(Error::AgentUnavailable(
+                "card-agent stopped while the request was waiting".to_owned(),
+            )),
+            other => other,
+        }
+    }
+
+    /// The environment check, run with the service's own card core, for the self-test page
+    /// and the extension's pages. The user's own callers only: it describes this computer.
     pub fn environment_check(&self, caller: &Caller) -> Result<crate::doctor::Report> {
         let options = self.environment_options(caller)?;
         Ok(crate::doctor::run_with_core(&options, &self.core))
     }
 
-    /// Applies one of the environment check's fix actions (local callers only).
+    /// Applies one of the environment check's fix actions (the user's own callers only).
     pub fn apply_fix(&self, caller: &Caller, action: &str) -> Result<crate::doctor::FixOutcome> {
         let options = self.environment_options(caller)?;
         crate::doctor::apply_fix(action, &options)
     }
 
-    /// The environment check's options for a local caller, in the caller's language, now.
+    /// The environment check's options for the user's own caller, in its language, now.
     fn environment_options(&self, caller: &Caller) -> Result<crate::doctor::Options> {
-        if let Some(origin) = &caller.origin {
-            return Err(Error::SiteNotTrusted {
-                origin: origin.to_string(),
-            });
-        }
+        caller.require_own()?;
         let mut options = self.settings.environment.clone().ok_or_else(|| {
             Error::Internal("the environment check is not available here".to_owned())
         })?;
         options.lang = caller.lang;
-        options.now_unix = crate::inventory::now_unix();
+        options.now_unix = inventory::now_unix();
         Ok(options)
     }
 
-    /// The dialog program, for `caller`'s connection.
-    fn dialog(&self, caller: &Caller) -> Result<PinDialog> {
-        self.dialog
+    /// Whether every token still has all its PIN tries (the fuzz harness starts each input on
+    /// an unused token).
+    pub(crate) fn pin_counters_untouched(&self) -> bool {
+        self.core
+            .tokens()
+            .map(|tokens| tokens.iter().all(|t| t.known_tries_left() == Some(3)))
+            .unwrap_or(false)
+    }
+
+    /// The dialogs, or what was looked for when there are none.
+    fn dialogs(&self) -> Result<&dyn Dialogs> {
+        self.dialogs
             .as_ref()
-            .map(|d| d.for_client(&caller.client))
+            .map(|d| d.as_ref())
             .map_err(|tried| Error::NoPinDialog {
                 tried: tried.clone(),
             })
     }
 }
 
-/// Refuses a page: managing trust is for the user's own programs (the tray, the command line),
-/// never for a site, whatever channel its request came through.
-fn local_only(caller: &Caller, command: &str) -> Result<()> {
-    match caller.origin {
-        None => Ok(()),
-        Some(_) => Err(Error::LocalOnly {
-            command: command.to_owned(),
-        }),
+/// Whether a card operation for `caller` may still start: not when the caller stopped
+/// waiting (its connection closed, or its deadline passed) — nobody would receive the result.
+fn still_wanted(caller: &Caller, what: &str) -> bool {
+    let wanted = !caller.client.is_gone();
+    if !wanted {
+        tracing::info!(
+            caller = caller.log_name(),
+            what,
+            "not started: the caller stopped waiting"
+        );
     }
+    wanted
 }
 
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| Error::Internal(format!("encoding a result: {e}")))
+/// A card operation's outcome, unless its caller stopped waiting meanwhile: a result that
+/// finished in that race is discarded (and logged), never delivered late.
+fn discard_if_gone<T>(caller: &Caller, what: &str, outcome: Result<T>) -> Result<T> {
+    if caller.client.is_gone() {
+        if outcome.is_ok() {
+            tracing::warn!(
+                caller = caller.log_name(),
+                what,
+                "finished after the caller stopped waiting: result discarded"
+            );
+        }
+        return Err(Error::CallerGone);
+    }
+    outcome
 }
+
+#[cfg(test)]
+mod tests;

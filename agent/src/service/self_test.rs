@@ -7,7 +7,7 @@ use card_agent_protocol::message::SelfTestSignResult;
 use card_agent_protocol::SecretString;
 
 use super::{Caller, Service, SignRequest};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::signer::{self, CmsOptions, HashAlgorithm, SignFormat, SignInput};
 
 impl Service {
@@ -19,11 +19,7 @@ impl Service {
         certificate: Option<String>,
         pin: Option<SecretString>,
     ) -> Result<SelfTestSignResult> {
-        if let Some(origin) = &caller.origin {
-            return Err(Error::SiteNotTrusted {
-                origin: origin.to_string(),
-            });
-        }
+        caller.require_own()?;
         let data = format!(
             "card-agent 自我測試 self-test {}",
             crate::inventory::rfc3339(crate::inventory::now_unix())

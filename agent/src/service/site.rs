@@ -1,29 +1,58 @@
-//! The trusted-site rule, applied to every request from a page, on every channel.
+//! Admission: the trusted-site rule, applied inside every operation to every caller, and the
+//! user's trusted-site list.
+//!
+//! | caller | admitted when |
+//! |---|---|
+//! | a page of card-agent's own API | its origin is a secure context and trusted by `trusted_sites` or an earlier approval; else the user is asked in the agent's own dialog naming the site, and a yes is remembered |
+//! | a HiPKI or SmartPKI page | the same, but never asked: those pages ask through `/addDomain` |
+//! | our own pages, local programs | always |
+//!
+//! A subscription to card events never asks either (it would open a dialog for a page that
+//! did nothing but load).
 
 use card_agent_protocol::message::{TrustedSite, TrustedSitesResult};
+use card_agent_protocol::Language;
 
-use super::{Caller, Service};
+use super::{Api, Caller, Service, Who};
 use crate::error::{Error, Result};
+use crate::pinentry::Client;
 use crate::policy::{Origin, SiteDecision};
 
 impl Service {
-    /// Lets a caller through, or refuses it. Local callers (no origin) pass. A page's origin
-    /// must be a secure context and trusted by `trusted_sites` or an earlier approval; an
-    /// unknown site is shown to the user in a native confirmation that names it, and the answer
-    /// is remembered only when it is yes.
-    pub fn admit(&self, caller: &Caller) -> Result<()> {
-        let Some(origin) = &caller.origin else {
-            return Ok(());
-        };
-        if !origin.is_secure_context() {
-            return Err(Error::InsecureOrigin {
-                origin: origin.to_string(),
-            });
+    /// Lets a caller through, or refuses it (see the module's table).
+    pub(super) fn admit(&self, caller: &Caller) -> Result<()> {
+        match caller.who() {
+            Who::Site {
+                origin,
+                api: Api::CardAgent,
+            } => self.admit_asking(origin, caller.lang, &caller.client),
+            _ => self.admit_without_asking(caller),
         }
+    }
+
+    /// Lets a caller through only when the policy already trusts its site, without asking.
+    pub(super) fn admit_without_asking(&self, caller: &Caller) -> Result<()> {
+        match caller.site() {
+            None => Ok(()),
+            Some(origin) => {
+                secure(origin)?;
+                self.policy()?.require_trusted(origin)
+            }
+        }
+    }
+
+    /// Whether the caller is admitted without a dialog: for the legacy API's CORS headers,
+    /// which only a trusted site gets.
+    pub fn is_trusted(&self, caller: &Caller) -> bool {
+        caller.site().is_some() && self.admit_without_asking(caller).is_ok()
+    }
+
+    fn admit_asking(&self, origin: &Origin, lang: Language, client: &Client) -> Result<()> {
+        secure(origin)?;
         if self.decide(origin)? == SiteDecision::Trusted {
             return Ok(());
         }
-        if self.ask_user_to_trust(caller)? {
+        if self.confirm_site(origin, lang, client)? {
             Ok(())
         } else {
             Err(Error::SiteNotTrusted {
@@ -32,24 +61,12 @@ impl Service {
         }
     }
 
-    /// Lets a caller through only when the policy already trusts its site, without asking: for
-    /// requests that must not open a dialog (a subscription to card events, the legacy API,
-    /// whose pages call `/addDomain` to ask). Local callers pass.
-    pub fn admit_without_asking(&self, caller: &Caller) -> Result<()> {
-        match &caller.origin {
-            None => Ok(()),
-            Some(origin) => self.policy()?.require_trusted(origin),
-        }
-    }
-
-    /// Asks the user whether the caller's site may use the card, and records a yes. The page
-    /// never reaches this without the user seeing the site's name in the agent's own dialog.
-    pub fn ask_user_to_trust(&self, caller: &Caller) -> Result<bool> {
-        let Some(origin) = &caller.origin else {
-            return Ok(true);
-        };
-        // Without a dialog nobody can say yes: the site stays untrusted.
-        let Ok(dialog) = self.dialog(caller) else {
+    /// Asks the user whether `origin` may use the card, in the agent's own dialog naming the
+    /// site, and records a yes (a page's `/addDomain`, a new page's first request). Without a
+    /// dialog nobody can say yes: the answer is no.
+    pub fn confirm_site(&self, origin: &Origin, lang: Language, client: &Client) -> Result<bool> {
+        secure(origin)?;
+        let Ok(dialogs) = self.dialogs() else {
             return Ok(false);
         };
         let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
@@ -57,7 +74,7 @@ impl Service {
         if self.decide(origin)? == SiteDecision::Trusted {
             return Ok(true);
         }
-        let approved = match dialog.confirm_site(origin.as_str(), caller.lang) {
+        let approved = match dialogs.confirm_site(client, origin.as_str(), lang) {
             Ok(answer) => answer,
             // A dialog that cannot be shown is a "no": the site stays untrusted. The reason
             // goes to the log for whoever runs the environment check.
@@ -78,7 +95,9 @@ impl Service {
     }
 
     /// The user's approvals and the configured patterns, for the tray's "Trusted sites" menu.
-    pub fn trusted_sites(&self) -> Result<TrustedSitesResult> {
+    /// Local programs only.
+    pub fn trusted_sites(&self, caller: &Caller) -> Result<TrustedSitesResult> {
+        caller.require_local("trusted-sites")?;
         let policy = self.policy()?;
         Ok(TrustedSitesResult {
             sites: policy
@@ -94,9 +113,10 @@ impl Service {
         })
     }
 
-    /// Withdraws the user's approval of `site`, in memory and in the file, on the user's
-    /// request through a local client. Returns whether it was approved.
-    pub fn remove_trusted_site(&self, site: &str) -> Result<bool> {
+    /// Withdraws the user's approval of `site`, in memory and in the file. Local programs
+    /// only. Returns whether it was approved.
+    pub fn remove_trusted_site(&self, caller: &Caller, site: &str) -> Result<bool> {
+        caller.require_local("remove-trusted-site")?;
         let origin = Origin::parse(site)?;
         let removed = self.policy()?.approvals_mut().remove(&origin)?;
         if removed {
@@ -105,14 +125,24 @@ impl Service {
         Ok(removed)
     }
 
-    fn decide(&self, origin: &crate::policy::Origin) -> Result<SiteDecision> {
+    fn decide(&self, origin: &Origin) -> Result<SiteDecision> {
         Ok(self.policy()?.decide(origin))
     }
 
-    /// The policy, for reading or for the tray's "Trusted sites" list.
-    pub fn policy(&self) -> Result<std::sync::MutexGuard<'_, crate::policy::Policy>> {
+    fn policy(&self) -> Result<std::sync::MutexGuard<'_, crate::policy::Policy>> {
         self.policy
             .lock()
             .map_err(|_| Error::Internal("policy lock poisoned".to_owned()))
+    }
+}
+
+/// Only a secure context (https, or http on loopback) can ever use the card.
+fn secure(origin: &Origin) -> Result<()> {
+    if origin.is_secure_context() {
+        Ok(())
+    } else {
+        Err(Error::InsecureOrigin {
+            origin: origin.to_string(),
+        })
     }
 }

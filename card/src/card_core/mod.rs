@@ -13,10 +13,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use card_agent_protocol::types::Module as ModuleReport;
 
+mod cache;
+mod choice;
 mod provider;
 
 use crate::demo::DemoToken;
@@ -27,6 +28,8 @@ use crate::pkcs11::Module;
 use crate::signer::{self, CmsOptions, HashAlgorithm, RawMechanism, SignFormat, SignInput};
 use crate::token::{TokenCertificate, TokenInfo, TokenRef};
 
+use cache::CertificateCache;
+pub use choice::{CertificateWanted, Purpose};
 pub use provider::TokenProvider;
 
 /// Which modules to load.
@@ -48,52 +51,6 @@ pub struct CardCore {
     modules: Vec<ModuleReport>,
     locks: Mutex<HashMap<TokenRef, Arc<Mutex<()>>>>,
     certificates: CertificateCache,
-}
-
-/// How long remembered certificates are trusted without a card event. The daemon forgets them on
-/// every reader event; this bound covers tokens that send none (software tokens, or pcscd down).
-const CERTIFICATE_CACHE_TTL: Duration = Duration::from_secs(60);
-
-/// The certificates last read from each token, with the serial of the token they came from, so
-/// that another card in the same slot is never answered from the first one's entry.
-#[derive(Default)]
-struct CertificateCache {
-    entries: Mutex<HashMap<TokenRef, CachedCertificates>>,
-}
-
-struct CachedCertificates {
-    serial: String,
-    read_at: Instant,
-    certificates: Vec<TokenCertificate>,
-}
-
-impl CertificateCache {
-    fn get(&self, token_ref: TokenRef, serial: &str) -> Option<Vec<TokenCertificate>> {
-        let entries = self.entries.lock().ok()?;
-        let entry = entries.get(&token_ref)?;
-        (entry.serial == serial && entry.read_at.elapsed() < CERTIFICATE_CACHE_TTL)
-            .then(|| entry.certificates.clone())
-    }
-
-    fn put(&self, token_ref: TokenRef, serial: String, certificates: &[TokenCertificate]) {
-        // A poisoned table only means a panic elsewhere: skip remembering, never fail the read.
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(
-                token_ref,
-                CachedCertificates {
-                    serial,
-                    read_at: Instant::now(),
-                    certificates: certificates.to_vec(),
-                },
-            );
-        }
-    }
-
-    fn clear(&self) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
-        }
-    }
 }
 
 impl CardCore {
@@ -211,7 +168,7 @@ impl CardCore {
     }
 
     /// Certificates on a token: remembered from an earlier read of the same token (same slot,
-    /// same serial, no card event since, within [`CERTIFICATE_CACHE_TTL`]), else read from it.
+    /// same serial, no card event since, within a minute), else read from it.
     pub fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
         let serial = self.token(token_ref)?.serial;
         if let Some(remembered) = self.certificates.get(token_ref, &serial) {
@@ -247,42 +204,65 @@ impl CardCore {
     /// Finds a signing certificate: the one whose SHA-256 thumbprint is `sha256`, or, when none
     /// is named, the only signing certificate with a key across all tokens.
     pub fn find_certificate(&self, sha256: Option<&str>) -> Result<(TokenInfo, TokenCertificate)> {
-        let tokens = self.tokens()?;
+        self.choose_certificate(&CertificateWanted {
+            sha256,
+            ..CertificateWanted::default()
+        })
+    }
+
+    /// The one rule for choosing a certificate to sign or decrypt with, for every channel:
+    /// among the tokens whose slot description contains `slot_description` (all when it is
+    /// absent or empty), the certificate whose thumbprint is `sha256`, or when none is named
+    /// the only one with a private key fit for `purpose` (never a CA's). None is
+    /// `CertNotFound`; several are `Ambiguous` — never one picked at random.
+    pub fn choose_certificate(
+        &self,
+        wanted: &CertificateWanted<'_>,
+    ) -> Result<(TokenInfo, TokenCertificate)> {
+        let slot = wanted.slot_description.filter(|s| !s.is_empty());
+        let tokens: Vec<TokenInfo> = self
+            .tokens()?
+            .into_iter()
+            .filter(|t| slot.is_none_or(|s| t.slot_description.contains(s)))
+            .collect();
         if tokens.is_empty() {
             return Err(Error::NoCard);
         }
         let mut matches = Vec::new();
         for token in tokens {
             for cert in self.certificates(token.token_ref)? {
-                let wanted = match sha256 {
-                    Some(h) => cert.info.sha256.eq_ignore_ascii_case(h),
-                    None => cert.has_private_key && cert.info.is_for_signing() && !cert.info.is_ca,
-                };
-                if wanted {
+                if wanted.accepts(&cert) {
                     matches.push((token.clone(), cert));
                 }
             }
         }
         if matches.is_empty() {
-            return Err(match sha256 {
-                Some(h) => Error::CertNotFound {
-                    wanted: h.to_owned(),
-                },
-                None => Error::CertNotFound {
-                    wanted: "a signing certificate".to_owned(),
+            return Err(Error::CertNotFound {
+                wanted: match wanted.sha256 {
+                    Some(h) => h.to_owned(),
+                    None => wanted.purpose.describe().to_owned(),
                 },
             });
         }
-        exactly_one(
-            matches,
-            "several signing certificates are present",
-            Choice::Certificate,
-        )
+        exactly_one(matches, wanted.purpose.several(), Choice::Certificate)
     }
 
     /// Checks a PIN against the card (one login, never retried).
     pub fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
+        self.verify_pin_if(token, pin, &|| true)
+    }
+
+    /// [`CardCore::verify_pin`], started only if `still_wanted()` holds when the token's turn
+    /// comes (else `CallerGone`, and the card is not touched): a caller that stopped waiting in
+    /// the queue starts nothing.
+    pub fn verify_pin_if(
+        &self,
+        token: &TokenInfo,
+        pin: &Pin,
+        still_wanted: &dyn Fn() -> bool,
+    ) -> Result<()> {
         self.with_turn(token.token_ref, || {
+            wanted(still_wanted)?;
             let token = self.pin_gate(token, pin)?;
             self.provider(token.token_ref)?.verify_pin(&token, pin)
         })
@@ -300,7 +280,24 @@ impl CardCore {
         format: SignFormat,
         cms: &CmsOptions,
     ) -> Result<Vec<u8>> {
+        self.sign_if(token, cert, pin, hash_alg, input, format, cms, &|| true)
+    }
+
+    /// [`CardCore::sign`], started only if `still_wanted()` holds when the token's turn comes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_if(
+        &self,
+        token: &TokenInfo,
+        cert: &TokenCertificate,
+        pin: &Pin,
+        hash_alg: HashAlgorithm,
+        input: &SignInput,
+        format: SignFormat,
+        cms: &CmsOptions,
+        still_wanted: &dyn Fn() -> bool,
+    ) -> Result<Vec<u8>> {
         self.with_turn(token.token_ref, || {
+            wanted(still_wanted)?;
             let token = self.pin_gate(token, pin)?;
             let provider = self.provider(token.token_ref)?;
             let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| {
@@ -318,7 +315,21 @@ impl CardCore {
         pin: &Pin,
         ciphertext: &[u8],
     ) -> Result<Vec<u8>> {
+        self.decrypt_if(token, cert, pin, ciphertext, &|| true)
+    }
+
+    /// [`CardCore::decrypt`], started only if `still_wanted()` holds when the token's turn
+    /// comes.
+    pub fn decrypt_if(
+        &self,
+        token: &TokenInfo,
+        cert: &TokenCertificate,
+        pin: &Pin,
+        ciphertext: &[u8],
+        still_wanted: &dyn Fn() -> bool,
+    ) -> Result<Vec<u8>> {
         self.with_turn(token.token_ref, || {
+            wanted(still_wanted)?;
             let token = self.pin_gate(token, pin)?;
             self.provider(token.token_ref)?
                 .decrypt_raw(&token, &cert.id, pin, ciphertext)
@@ -379,6 +390,15 @@ impl CardCore {
                 tried.join("; ")
             },
         }
+    }
+}
+
+/// `CallerGone` when the caller no longer wants the operation: nothing reaches the card.
+fn wanted(still_wanted: &dyn Fn() -> bool) -> Result<()> {
+    if still_wanted() {
+        Ok(())
+    } else {
+        Err(Error::CallerGone)
     }
 }
 

@@ -1,0 +1,59 @@
+//! Certificates remembered per token: reading them from a card takes many APDUs, and every
+//! signature starts by finding its certificate.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::token::{TokenCertificate, TokenRef};
+
+/// How long remembered certificates are trusted without a card event. The daemon forgets them on
+/// every reader event; this bound covers tokens that send none (software tokens, or pcscd down).
+const CERTIFICATE_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// The certificates last read from each token, with the serial of the token they came from, so
+/// that another card in the same slot is never answered from the first one's entry.
+#[derive(Default)]
+pub(super) struct CertificateCache {
+    entries: Mutex<HashMap<TokenRef, CachedCertificates>>,
+}
+
+struct CachedCertificates {
+    serial: String,
+    read_at: Instant,
+    certificates: Vec<TokenCertificate>,
+}
+
+impl CertificateCache {
+    pub(super) fn get(&self, token_ref: TokenRef, serial: &str) -> Option<Vec<TokenCertificate>> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(&token_ref)?;
+        (entry.serial == serial && entry.read_at.elapsed() < CERTIFICATE_CACHE_TTL)
+            .then(|| entry.certificates.clone())
+    }
+
+    pub(super) fn put(
+        &self,
+        token_ref: TokenRef,
+        serial: String,
+        certificates: &[TokenCertificate],
+    ) {
+        // A poisoned table only means a panic elsewhere: skip remembering, never fail the read.
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(
+                token_ref,
+                CachedCertificates {
+                    serial,
+                    read_at: Instant::now(),
+                    certificates: certificates.to_vec(),
+                },
+            );
+        }
+    }
+
+    pub(super) fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
