@@ -48,6 +48,8 @@
   const LEGACY_AGENT_PORT = "61161";
   /** `MAX_LEGACY_PATH_CHARS`: the longest `legacy-request` path with its query. */
   const MAX_LEGACY_PATH = 2048;
+  /** `timeouts::PAGE_LEGACY`: the page's wait for a legacy call, ms. */
+  const PAGE_LEGACY_TIMEOUT = 170_000;
   // END GENERATED protocol constants
   const AGENT_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
   /**
@@ -59,11 +61,11 @@
    */
   const MAX_BODY = 512 * 1024;
   /**
-   * The shim's own hang guard (the timeout ladder's page row for legacy calls). card-agent
-   * answers a call that waits for a person within 150 s and the service worker gives up after
-   * 160 s, so this fires only if a message was lost.
+   * The shim's own hang guard (the timeout ladder's page row for legacy calls, generated
+   * above). card-agent answers a call that waits for a person within 150 s and the service
+   * worker gives up after 160 s, so this fires only if a message was lost.
    */
-  const TIMEOUT_MS = 170_000;
+  const TIMEOUT_MS = PAGE_LEGACY_TIMEOUT;
 
   const loc = win.location;
   // The agent's own pages (the popup bridge at /popupForm, the self-test page) call the agent

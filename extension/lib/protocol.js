@@ -26,6 +26,8 @@ export const ERROR_CODES = Object.freeze([
   "PIN_FORMAT", "PIN_REQUIRED", "USER_CANCELLED", "SITE_NOT_TRUSTED", "BAD_REQUEST",
   "UNSUPPORTED_ALGORITHM", "TIMEOUT", "CARD_REMOVED", "IO_ERROR", "INTERNAL",
 ]);
+/** The timeout ladder's extension row (`timeouts::EXTENSION_*`), ms. */
+const EXTENSION_TIMEOUTS = Object.freeze({ interactive: 280_000, inventory: 160_000, legacy: 160_000, quick: 15_000 });
 // END GENERATED protocol constants
 
 /**
@@ -54,7 +56,7 @@ export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
 
 /**
  * How long the service worker waits for the agent, by command, in milliseconds: the timeout
- * ladder's extension row (card_agent_protocol::timeouts, a test keeps these equal). Each is
+ * ladder's extension row (card_agent_protocol::timeouts, generated above). Each is
  * longer than the agent's own budget for the command, which is longer than its dialogs, so
  * the page hears the agent's answer (or its TIMEOUT) and a dialog never outlives its request.
  * - interactive: the site question and the PIN dialog may each be open, then the card signs;
@@ -63,12 +65,7 @@ export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
  * - legacy: a page's call to the legacy API: the PIN dialog may be open, then the card;
  * - quick: everything else answers from memory.
  */
-export const DEFAULT_TIMEOUTS = Object.freeze({
-  interactive: 280_000,
-  inventory: 160_000,
-  legacy: 160_000,
-  quick: 15_000,
-});
+export const DEFAULT_TIMEOUTS = EXTENSION_TIMEOUTS;
 
 const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin", "self-test-sign"]);
 const INVENTORY = new Set(["status", "get-certificates", "environment-check"]);

@@ -34,17 +34,20 @@ export const AUTH_TOKEN_FORMAT = "card-agent-auth:1";
 const PAGE_MARK = "card-agent";
 /** `auth::MAX_NONCE_CHARS`: the longest challenge nonce, in characters. */
 const MAX_NONCE_CHARS = 1024;
+/** The timeout ladder's page row (`timeouts::PAGE_*`), ms. */
+const PAGE_TIMEOUTS = Object.freeze({ interactive: 290_000, inventory: 170_000, quick: 25_000 });
 // END GENERATED protocol constants
 
 const DIGEST_LENGTHS = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
 
 /**
- * How long the library waits for an answer, in ms: the timeout ladder's page row, each 10 s
+ * How long the library waits for an answer, in ms: the timeout ladder's page row (generated
+ * above from card_agent_protocol::timeouts), each 10 s
  * longer than the extension's own wait (280 s when the site question and a PIN dialog may be
  * open, 160 s for inventory, 15 s otherwise), so the extension's clearer TIMEOUT arrives first.
  */
 /** @type {Readonly<import("./card-agent.js").Timeouts>} */
-export const DEFAULT_TIMEOUTS = Object.freeze({ interactive: 290_000, inventory: 170_000, quick: 25_000 });
+export const DEFAULT_TIMEOUTS = PAGE_TIMEOUTS;
 
 /** Every failure of this library: `code` is one of the protocol's stable codes. */
 export class CardAgentError extends Error {

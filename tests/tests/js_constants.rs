@@ -12,6 +12,9 @@
 //! This test rewrites the blocks in memory and fails when a committed file differs;
 //! `CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants` writes them.
 //!
+//! The timeout ladder's JavaScript rows (`card_agent_protocol::timeouts`) come from here too;
+//! each file names them `DEFAULT_TIMEOUTS` (or `TIMEOUT_MS`) by hand, next to why.
+//!
 //! The extension's tests no longer load a copy of the page library: it lives in
 //! `packages/card-agent-page/` only (the extension never ships it).
 
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use card_agent_protocol::auth::{AUTH_TOKEN_FORMAT, MAX_NONCE_CHARS};
 use card_agent_protocol::message::{limits, MAX_LEGACY_PATH_CHARS, PROTOCOL_VERSION};
-use card_agent_protocol::{browser, frame, ErrorCode};
+use card_agent_protocol::{browser, frame, timeouts, ErrorCode};
 
 const BEGIN: &str = "BEGIN GENERATED protocol constants";
 const END: &str = "END GENERATED protocol constants";
@@ -53,6 +56,19 @@ fn frozen_strings(items: &[&str], indent: &str) -> String {
         .map(|l| format!("{indent}  {}", l.trim_end()))
         .collect();
     format!("Object.freeze([\n{}\n{indent}])", body.join("\n"))
+}
+
+/// Milliseconds, with `_` between thousands as the hand-written JavaScript had them.
+fn ms(duration: std::time::Duration) -> String {
+    let digits = duration.as_millis().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('_');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn error_codes() -> Vec<&'static str> {
@@ -113,6 +129,32 @@ fn table(indent: &str) -> Vec<Constant> {
             string(AUTH_TOKEN_FORMAT),
         ),
         c(
+            "EXTENSION_TIMEOUTS",
+            "The timeout ladder's extension row (`timeouts::EXTENSION_*`), ms.",
+            format!(
+                "Object.freeze({{ interactive: {}, inventory: {}, legacy: {}, quick: {} }})",
+                ms(timeouts::EXTENSION_INTERACTIVE),
+                ms(timeouts::EXTENSION_INVENTORY),
+                ms(timeouts::EXTENSION_LEGACY),
+                ms(timeouts::EXTENSION_QUICK),
+            ),
+        ),
+        c(
+            "PAGE_TIMEOUTS",
+            "The timeout ladder's page row (`timeouts::PAGE_*`), ms.",
+            format!(
+                "Object.freeze({{ interactive: {}, inventory: {}, quick: {} }})",
+                ms(timeouts::PAGE_INTERACTIVE),
+                ms(timeouts::PAGE_INVENTORY),
+                ms(timeouts::PAGE_QUICK),
+            ),
+        ),
+        c(
+            "PAGE_LEGACY_TIMEOUT",
+            "`timeouts::PAGE_LEGACY`: the page's wait for a legacy call, ms.",
+            ms(timeouts::PAGE_LEGACY),
+        ),
+        c(
             "PAGE_PORT_NAME",
             "The runtime port a content script opens to the service worker for a page.",
             string(browser::PAGE_PORT_NAME),
@@ -171,6 +213,7 @@ fn targets() -> Vec<(&'static str, Style, &'static [&'static str])> {
                 "export MAX_ID_LENGTH",
                 "export MAX_LEGACY_PATH",
                 "export ERROR_CODES",
+                "EXTENSION_TIMEOUTS",
             ],
         ),
         (
@@ -189,7 +232,12 @@ fn targets() -> Vec<(&'static str, Style, &'static [&'static str])> {
         (
             "extension/legacy-shim.js",
             Style::Script,
-            &["LEGACY_MARK", "LEGACY_AGENT_PORT", "MAX_LEGACY_PATH"],
+            &[
+                "LEGACY_MARK",
+                "LEGACY_AGENT_PORT",
+                "MAX_LEGACY_PATH",
+                "PAGE_LEGACY_TIMEOUT",
+            ],
         ),
         (
             "packages/card-agent-page/card-agent.js",
@@ -200,6 +248,7 @@ fn targets() -> Vec<(&'static str, Style, &'static [&'static str])> {
                 "export AUTH_TOKEN_FORMAT",
                 "PAGE_MARK",
                 "MAX_NONCE_CHARS",
+                "PAGE_TIMEOUTS",
             ],
         ),
         (
