@@ -63,7 +63,7 @@ fn ms(duration: std::time::Duration) -> String {
     let digits = duration.as_millis().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('_');
         }
         out.push(c);
