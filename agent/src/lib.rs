@@ -18,6 +18,8 @@
 //! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
 //! - [`state_file`]: private state files (0700 directory, 0600 files, atomic replacement).
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
+//! - [`framed`]: the one framed connection (read a frame, write a frame, clean end vs cut
+//!   frame, buffers wiped) under the daemon, the native host, the tray and the doctor.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
 //!   template, every OS), the service and tray files, the generated installer inputs.
@@ -34,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod doctor;
+pub mod framed;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod install;

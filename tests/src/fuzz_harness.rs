@@ -1,7 +1,8 @@
 //! The bodies of the fuzz targets: one function per target, called by the libFuzzer targets in
 //! `fuzz/fuzz_targets/` (nightly, `cargo fuzz run`) and by the stable replay test
-//! `tests/tests/fuzz_replay.rs`, which runs every file of `fuzz/corpus/<target>/` and
-//! `fuzz/regressions/<target>/` through the same function on every `cargo test`.
+//! `tests/tests/fuzz_replay.rs`, which runs every file of `fuzz/seeds/<target>/`,
+//! `fuzz/regressions/<target>/` and (when present) `fuzz/corpus/<target>/` through the same
+//! function on every `cargo test`.
 //!
 //! Each body drives the real code (the agent's own parsers, connection handlers and services,
 //! never a copy) and panics when an invariant breaks. A panic is a finding; returning is a pass,
@@ -34,7 +35,7 @@ use card_agent_protocol::{parse_request, ErrorCode, Language};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Every target, by the name of its directory under `fuzz/corpus/` and its file under
+/// Every target, by the name of its directory under `fuzz/seeds/` and its file under
 /// `fuzz/fuzz_targets/`.
 pub const TARGETS: &[&str] = &[
     "frame_decode",

@@ -14,16 +14,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use card_agent_protocol::frame::FrameDecoder;
 use card_agent_protocol::message::{
     parse_request, CancelResult, Command, Request, RequestId, Response, SubscriptionResult,
 };
 use card_agent_protocol::Language;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::framed::FrameReader;
 use crate::pinentry::Client;
 use card_agent_protocol::timeouts;
 
@@ -43,7 +43,7 @@ pub async fn serve<S>(stream: S, service: Arc<Service>, lang: Language)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (reader, mut writer) = tokio::io::split(stream);
     let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(OUTGOING_QUEUE);
     let writer_task = tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
@@ -54,81 +54,39 @@ where
         let _ = writer.shutdown().await;
     });
 
-    let mut decoder = FrameDecoder::new();
+    let mut frames = FrameReader::new(reader).with_deadline(FRAME_TIMEOUT);
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
     let running = Arc::new(Running::default());
-    let mut buf = vec![0u8; 16 * 1024];
-    // When the frame now arriving must be complete; `None` between frames.
-    let mut frame_deadline: Option<tokio::time::Instant> = None;
-    'read: loop {
-        let read = match frame_deadline {
-            None => reader.read(&mut buf).await,
-            Some(deadline) => {
-                match tokio::time::timeout_at(deadline, reader.read(&mut buf)).await {
-                    Ok(read) => read,
-                    Err(_) => {
-                        tracing::warn!(
-                            "closing a connection that stopped in the middle of a frame"
-                        );
-                        let body = card_agent_protocol::message::ErrorBody::new(
-                            card_agent_protocol::ErrorCode::BadRequest,
-                            format!(
-                                "a frame did not arrive whole within {} s",
-                                FRAME_TIMEOUT.as_secs()
-                            ),
-                        );
+    loop {
+        match frames.read_frame().await {
+            Ok(Some(payload)) => {
+                let connection = Connection {
+                    service: &service,
+                    lang,
+                    client: &client,
+                    running: &running,
+                    out: &out,
+                };
+                on_frame(payload, &connection, &mut subscription).await;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                // The length prefix is the only delimiter: after a bad frame the stream cannot
+                // be trusted, so say why once (if the client is still there to hear it) and
+                // close.
+                match e.refusal(lang) {
+                    Some(body) => {
+                        tracing::warn!(error = %e, "closing the connection after a bad frame");
                         let _ = out
                             .send(Response::error(None, body).frame_for_browser())
                             .await;
-                        break 'read;
                     }
+                    None => tracing::debug!(error = %e, "the client left"),
                 }
-            }
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        decoder.push(&buf[..n]);
-        loop {
-            match decoder.next_frame() {
-                Ok(Some(payload)) => {
-                    let connection = Connection {
-                        service: &service,
-                        lang,
-                        client: &client,
-                        running: &running,
-                        out: &out,
-                    };
-                    on_frame(&payload, &connection, &mut subscription).await;
-                }
-                Ok(None) => {
-                    frame_deadline = match (decoder.buffered(), frame_deadline) {
-                        (0, _) => None,
-                        (_, Some(started)) => Some(started),
-                        (_, None) => Some(tokio::time::Instant::now() + FRAME_TIMEOUT),
-                    };
-                    break;
-                }
-                Err(e) => {
-                    // The length prefix is the only delimiter: after a bad frame the stream
-                    // cannot be trusted, so say why once and close.
-                    tracing::warn!(error = %e, "closing connection after a bad frame");
-                    let body = card_agent_protocol::message::ErrorBody::new(
-                        card_agent_protocol::ErrorCode::BadRequest,
-                        e.to_string(),
-                    );
-                    let _ = out
-                        .send(Response::error(None, body).frame_for_browser())
-                        .await;
-                    break 'read;
-                }
+                break;
             }
         }
-    }
-    if let Err(e) = decoder.finish() {
-        tracing::debug!(error = %e, "client left mid-frame");
     }
     if let Some(task) = subscription {
         task.abort();
