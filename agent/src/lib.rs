@@ -20,6 +20,7 @@
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
 //! - [`framed`]: the one framed connection (read a frame, write a frame, clean end vs cut
 //!   frame, buffers wiped) under the daemon, the native host, the tray and the doctor.
+//! - [`smartpki`]: SmartPKI pages' ports (`smartpki-*` commands), an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
 //!   template, every OS), the service and tray files, the generated installer inputs.
@@ -48,6 +49,7 @@ pub mod native_host;
 pub mod pinentry;
 pub mod policy;
 pub mod service;
+pub mod smartpki;
 pub mod state_file;
 pub mod tray;
 

@@ -57,18 +57,15 @@ where
     let mut frames = FrameReader::new(reader).with_deadline(FRAME_TIMEOUT);
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
+    // This connection's SmartPKI ports: gone, keys and all, when the connection closes.
+    let smartpki = Arc::new(crate::smartpki::Ports::default());
+    // This connection's requests still running, for `cancel`.
     let running = Arc::new(Running::default());
     loop {
         match frames.read_frame().await {
             Ok(Some(payload)) => {
-                let connection = Connection {
-                    service: &service,
-                    lang,
-                    client: &client,
-                    running: &running,
-                    out: &out,
-                };
-                on_frame(payload, &connection, &mut subscription).await;
+                let context = (&service, &smartpki, &client, &running);
+                on_frame(payload, context, lang, &out, &mut subscription).await;
             }
             Ok(None) => break,
             Err(e) => {
@@ -119,15 +116,14 @@ where
     let _ = writer.shutdown().await;
 }
 
-/// What a frame's handling needs from its connection.
-struct Connection<'a> {
-    service: &'a Arc<Service>,
-    lang: Language,
-    /// The connection's own client (subscriptions).
-    client: &'a Client,
-    running: &'a Arc<Running>,
-    out: &'a mpsc::Sender<Vec<u8>>,
-}
+/// What a frame is answered with: the service, the connection's SmartPKI ports, its client,
+/// its requests still running.
+type FrameContext<'a> = (
+    &'a Arc<Service>,
+    &'a Arc<crate::smartpki::Ports>,
+    &'a Client,
+    &'a Arc<Running>,
+);
 
 /// The requests of one connection still running, each with the dialog client it runs as, so
 /// that `cancel` (or the connection's end) can close exactly its dialogs. Ids may repeat (the
@@ -180,16 +176,11 @@ impl Running {
 
 async fn on_frame(
     payload: &[u8],
-    connection: &Connection<'_>,
+    (service, smartpki, client, running): FrameContext<'_>,
+    lang: Language,
+    out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
 ) {
-    let &Connection {
-        service,
-        lang,
-        client,
-        running,
-        out,
-    } = connection;
     let request = match parse_request(payload) {
         Ok(r) => r,
         Err(invalid) => {
@@ -244,9 +235,10 @@ async fn on_frame(
             let request_client = client.child();
             let n = running.start(&request.id, &request_client);
             let (service, out, running) = (service.clone(), out.clone(), Arc::clone(running));
+            let smartpki = smartpki.clone();
             tokio::spawn(async move {
                 let id = request.id.clone();
-                let reply = run(request, service, lang, request_client).await;
+                let reply = run(request, service, smartpki, lang, request_client).await;
                 running.finish(&id, n);
                 let _ = out.send(reply.frame_for_browser()).await;
             });
@@ -264,6 +256,7 @@ fn decide(
     let facts = IpcFacts {
         origin: request.origin.as_deref(),
         legacy: matches!(request.command, Command::LegacyRequest(_)),
+        smartpki: crate::smartpki::glue::is_smartpki(&request.command),
     };
     caller::decide_ipc(facts, service.extensions(), lang, client)
 }
@@ -274,6 +267,7 @@ fn decide(
 async fn run(
     request: Request,
     service: Arc<Service>,
+    smartpki: Arc<crate::smartpki::Ports>,
     lang: Language,
     request_client: Client,
 ) -> Response {
@@ -287,18 +281,22 @@ async fn run(
         return Response::result(id, &result);
     }
     // The ladder's budget: a dialog for each one the request may show (a page of the new
-    // API may be asked about first), plus the card.
+    // API may be asked about first, a SmartPKI page when it opens its port), plus the card.
     let may_ask_site = matches!(
         caller.who(),
         Who::Site {
             api: Api::CardAgent,
             ..
         }
-    );
+    ) || matches!(request.command, Command::SmartPkiOpen);
     let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
     let command = request.command;
     let outcome = deadline::call(&service, &request_client, limit, move |service| {
-        super::dispatch::run(service, &caller, command)
+        if crate::smartpki::glue::is_smartpki(&command) {
+            crate::smartpki::glue::run(service, &caller, &smartpki, command)
+        } else {
+            super::dispatch::run(service, &caller, command)
+        }
     })
     .await;
     match outcome {

@@ -63,8 +63,13 @@ pub fn run(service: &Service, caller: &Caller, command: Command) -> Result<Value
         Command::Subscribe
         | Command::Unsubscribe
         | Command::Cancel(_)
-        | Command::LegacyRequest(_) => Err(Error::Internal(
-            "subscriptions, cancels and legacy requests are handled by the connection".to_owned(),
+        | Command::LegacyRequest(_)
+        | Command::SmartPkiOpen
+        | Command::SmartPkiCall(_)
+        | Command::SmartPkiClose(_) => Err(Error::Internal(
+            "subscriptions, cancels, legacy requests and SmartPKI ports are handled by the \
+             connection"
+                .to_owned(),
         )),
     };
     service.explain(outcome)

@@ -271,6 +271,8 @@ pub struct IpcFacts<'a> {
     pub origin: Option<&'a str>,
     /// Whether the request is a page's call to the legacy API (`legacy-request`).
     pub legacy: bool,
+    /// Whether the request is a SmartPKI page's port message (`smartpki-*`).
+    pub smartpki: bool,
 }
 
 /// Decides who sent a request on the daemon's socket.
@@ -300,6 +302,8 @@ pub fn decide_ipc(
             origin: Origin::parse(o)?,
             api: if facts.legacy {
                 Api::HiPki
+            } else if facts.smartpki {
+                Api::SmartPki
             } else {
                 Api::CardAgent
             },

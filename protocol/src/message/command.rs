@@ -34,6 +34,9 @@ pub const COMMAND_NAMES: &[&str] = &[
     "trusted-sites",
     "remove-trusted-site",
     "cancel",
+    "smartpki-open",
+    "smartpki-call",
+    "smartpki-close",
 ];
 
 /// A parsed command with its arguments. Commands without arguments accept `"arguments": {}`
@@ -80,6 +83,14 @@ pub enum Command {
     /// connection; its dialog closes and no card operation starts for it. Handled by the
     /// connection, never by the service. Result: [`super::CancelResult`].
     Cancel(CancelArgs),
+    /// `smartpki-open`: a SmartPKI page opens a port (pages only; see [`super::smartpki`]).
+    /// Result: [`super::SmartPkiOpenResult`].
+    SmartPkiOpen,
+    /// `smartpki-call`: one message on a SmartPKI port. Result: [`super::SmartPkiReply`].
+    SmartPkiCall(super::SmartPkiCallArgs),
+    /// `smartpki-close`: the page closed its SmartPKI port. Result:
+    /// [`super::SmartPkiCloseResult`].
+    SmartPkiClose(super::SmartPkiCloseArgs),
 }
 
 impl Command {
@@ -100,6 +111,9 @@ impl Command {
             Command::TrustedSites => "trusted-sites",
             Command::RemoveTrustedSite(_) => "remove-trusted-site",
             Command::Cancel(_) => "cancel",
+            Command::SmartPkiOpen => "smartpki-open",
+            Command::SmartPkiCall(_) => "smartpki-call",
+            Command::SmartPkiClose(_) => "smartpki-close",
         }
     }
 }
@@ -372,6 +386,9 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
         "unsubscribe" => no_args(map, Command::Unsubscribe)?,
         "environment-check" => no_args(map, Command::EnvironmentCheck)?,
         "trusted-sites" => no_args(map, Command::TrustedSites)?,
+        "smartpki-open" => no_args(map, Command::SmartPkiOpen)?,
+        "smartpki-call" => Command::SmartPkiCall(super::smartpki::parse_call(map)?),
+        "smartpki-close" => Command::SmartPkiClose(super::smartpki::parse_close(map)?),
         "remove-trusted-site" => {
             let mut f = Fields::new(ARGS, map, REMOVE_TRUSTED_SITE_ARGS)?;
             let site = f.string("site", MAX_ORIGIN_CHARS)?;

@@ -19,6 +19,7 @@ mod event;
 mod json;
 mod request;
 mod response;
+mod smartpki;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,10 @@ pub use response::{
     ResponseBody, SelfTestSignResult, SignResult, StatusResult, SubscriptionResult,
     TokenCertificate, TrustedSite, TrustedSitesResult, VerifyPinResult, VersionResult,
     PROTOCOL_VERSION,
+};
+pub use smartpki::{
+    SmartPkiCallArgs, SmartPkiCertificate, SmartPkiCloseArgs, SmartPkiCloseResult, SmartPkiInfo,
+    SmartPkiOpenResult, SmartPkiReply, MAX_SMARTPKI_NAME_CHARS, MAX_SMARTPKI_PIN_CHARS,
 };
 
 /// The bound on every string a request may carry. Each is checked before the value is used;
