@@ -13,6 +13,8 @@ export const PAGE_PORT_NAME = "card-agent-page";
 export const LEGACY_PORT_NAME = "card-agent-legacy";
 /** The runtime port the extension's own pages (the self-test page) open. */
 export const EXTENSION_PAGE_PORT_NAME = "card-agent-extension-page";
+/** The runtime port that carries SmartPKI pages' ports. */
+export const SMARTPKI_PORT_NAME = "card-agent-smartpki";
 /** `frame::MAX_FRAME`: the longest message (UTF-8 bytes of its JSON) the agent accepts. */
 export const MAX_FRAME = 1048576;
 /** `limits::MAX_ID_CHARS`: the longest request id (a string id), in characters. */
@@ -52,12 +54,10 @@ export const EXTENSION_PAGE_COMMANDS = Object.freeze([
 ]);
 
 /**
- * The runtime port on which the content script carries SmartPKI pages' ports
- * (smartpki-content.js), and the only commands it carries. `smartpki-call` carries the PIN the
- * page sent (encrypted under the port's key, or in clear): SmartPKI pages work that way, and the
- * agent applies its PIN rules to it.
+ * The only commands the SmartPKI port (SMARTPKI_PORT_NAME, smartpki-content.js) carries.
+ * `smartpki-call` carries the PIN the page sent (encrypted under the port's key, or in clear):
+ * SmartPKI pages work that way, and the agent applies its PIN rules to it.
  */
-export const SMARTPKI_PORT_NAME = "card-agent-smartpki";
 export const SMARTPKI_COMMANDS = Object.freeze(["smartpki-open", "smartpki-call", "smartpki-close"]);
 
 /** Commands the toolbar popup may send (read-only ones). */

@@ -21,3 +21,12 @@ pub const PAGE_MESSAGE_MARK: &str = "card-agent";
 
 /// The key that marks a legacy shim message on `window.postMessage`.
 pub const LEGACY_MESSAGE_MARK: &str = "card-agent-legacy";
+
+/// The runtime port on which the SmartPKI content script carries SmartPKI pages' ports.
+pub const SMARTPKI_PORT_NAME: &str = "card-agent-smartpki";
+
+/// The key that marks a SmartPKI shim message on `window.postMessage`.
+pub const SMARTPKI_MESSAGE_MARK: &str = "card-agent-smartpki";
+
+/// The key of the SmartPKI shim's probe for its content script on `window.postMessage`.
+pub const SMARTPKI_PROBE_MARK: &str = "card-agent-smartpki-probe";

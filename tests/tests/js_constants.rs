@@ -180,6 +180,21 @@ fn table(indent: &str) -> Vec<Constant> {
             string(browser::LEGACY_MESSAGE_MARK),
         ),
         c(
+            "SMARTPKI_PORT_NAME",
+            "The runtime port that carries SmartPKI pages' ports.",
+            string(browser::SMARTPKI_PORT_NAME),
+        ),
+        c(
+            "SMARTPKI_MARK",
+            "The key marking SmartPKI shim messages on window.postMessage.",
+            string(browser::SMARTPKI_MESSAGE_MARK),
+        ),
+        c(
+            "SMARTPKI_PROBE",
+            "The key of the SmartPKI shim's probe for its content script.",
+            string(browser::SMARTPKI_PROBE_MARK),
+        ),
+        c(
             "LEGACY_AGENT_PORT",
             "The port legacy HiPKI pages call on localhost (the agent's default `http_listen`).",
             string(&legacy_port()),
@@ -209,6 +224,7 @@ fn targets() -> Vec<(&'static str, Style, &'static [&'static str])> {
                 "export PAGE_PORT_NAME",
                 "export LEGACY_PORT_NAME",
                 "export EXTENSION_PAGE_PORT_NAME",
+                "export SMARTPKI_PORT_NAME",
                 "export MAX_FRAME",
                 "export MAX_ID_LENGTH",
                 "export MAX_LEGACY_PATH",
@@ -238,6 +254,21 @@ fn targets() -> Vec<(&'static str, Style, &'static [&'static str])> {
                 "MAX_LEGACY_PATH",
                 "PAGE_LEGACY_TIMEOUT",
             ],
+        ),
+        (
+            "extension/smartpki-content.js",
+            Style::Script,
+            &[
+                "SMARTPKI_MARK",
+                "SMARTPKI_PORT_NAME",
+                "SMARTPKI_PROBE",
+                "MAX_FRAME",
+            ],
+        ),
+        (
+            "extension/smartpki-shim.js",
+            Style::Script,
+            &["SMARTPKI_MARK", "SMARTPKI_PROBE"],
         ),
         (
             "packages/card-agent-page/card-agent.js",
