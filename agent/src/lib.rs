@@ -54,6 +54,7 @@ pub mod state_file;
 pub mod tray;
 
 pub use card_agent_card::{
-    card_core, certificate, cms_signature, demo, error, pin, pkcs11, reader, signer, token,
+    card_core, certificate, cms_signature, demo, envelope, error, pin, pkcs11, reader, signer,
+    token,
 };
 pub use error::{Error, Result};

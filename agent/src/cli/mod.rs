@@ -192,6 +192,7 @@ fn core_options(cli: &Cli, demo: bool, config: &Config) -> CoreOptions {
         command_line_modules: cli.pkcs11_module.clone(),
         environment_modules: std::env::var_os(crate::pkcs11::discovery::MODULE_ENV),
         config_modules: config.pkcs11_modules.clone(),
+        module_timeout: config.module_timeout(),
     }
 }
 
@@ -220,6 +221,22 @@ fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The PIN for `token`: on a reader with a PIN pad, none (the reader takes it; standard input
+/// is not read and the person is told where to type it); else from standard input.
+fn pin_for(token: &crate::token::TokenInfo, pin_stdin: bool, cli: &Cli) -> Result<Pin> {
+    if token.pin_pad {
+        eprintln!(
+            "{}",
+            card_agent_protocol::i18n::text(
+                language(cli.lang.as_deref()),
+                "pinentry.reader.type_on_reader"
+            )
+        );
+        return Ok(Pin::on_reader(None));
+    }
+    read_pin(pin_stdin)
 }
 
 /// Reads the PIN from standard input when `--pin-stdin` is given.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use card_agent_protocol::i18n;
 
-use super::{open_core, read_pin, Cli};
+use super::{open_core, pin_for, Cli};
 use crate::error::{Error, Result};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
 
@@ -60,9 +60,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     } else {
         SignInput::Data(data)
     };
-    let pin = read_pin(args.pin_stdin)?;
     let core = open_core(cli, args.demo)?;
     let (token, cert) = core.find_certificate(args.cert.as_deref())?;
+    let pin = pin_for(&token, args.pin_stdin, cli)?;
     let cms = CmsOptions {
         nonce,
         ..CmsOptions::default()

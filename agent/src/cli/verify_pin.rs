@@ -2,7 +2,7 @@
 
 use card_agent_protocol::i18n;
 
-use super::{open_core, read_pin, Cli};
+use super::{open_core, pin_for, Cli};
 use crate::error::Result;
 
 /// Arguments of `verify-pin`.
@@ -21,9 +21,9 @@ pub struct Args {
 
 /// Runs `verify-pin`.
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
-    let pin = read_pin(args.pin_stdin)?;
     let core = open_core(cli, args.demo)?;
     let token = core.select_token(args.token.as_deref())?;
+    let pin = pin_for(&token, args.pin_stdin, cli)?;
     core.verify_pin(&token, &pin)?;
     println!(
         "{}",

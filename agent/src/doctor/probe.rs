@@ -159,7 +159,14 @@ pub(crate) fn legacy_port(http_listen: &str) -> PortFacts {
         Err(_) => return other(address, addr.port()),
     };
     match get_root(&mut stream, addr) {
-        Some(body) if body.contains("card-agent") => PortFacts::Ours { address },
+        // Another user's program can answer "card-agent" too: it is ours only when the
+        // listening socket is this user's.
+        Some(body)
+            if body.contains("card-agent")
+                && crate::legacy_api::port_owner::foreign_holder(addr.port()).is_none() =>
+        {
+            PortFacts::Ours { address }
+        }
         _ => other(address, addr.port()),
     }
 }
