@@ -77,12 +77,47 @@ run_tests() {
   (cd extension && node --test test/)
   say "the extension's Firefox build (target/firefox-extension)"
   (cd extension && node tools/build-firefox.js)
+  package_tests
   say "building"
   cargo build --workspace --all-targets --all-features
   say "running every Rust test"
   cargo test --workspace --all-features --no-fail-fast
   clock_ahead_tests
   browser_tests
+}
+
+# The two npm packages for sites (packages/): the page library and the Node.js token verifier.
+# Each is tested from its folder (the page library's .d.ts checked against its JavaScript by
+# tsc), then packed with `npm pack`, installed from the tarballs into an empty project, and
+# tested again there, so what would be published installs and works. npm downloads no browser.
+package_tests() {
+  command -v npm >/dev/null || install_packages npm
+  local npm_ci=(npm ci --no-audit --no-fund --loglevel=error)
+  say "page library (packages/card-agent-page): tests and the TypeScript check"
+  (cd packages/card-agent-page && "${npm_ci[@]}" && npm test && npm run typecheck)
+  say "token verifier (packages/card-agent-verify): build, its types, the shared token vectors"
+  (cd packages/card-agent-verify && "${npm_ci[@]}" && npm run build && npm run typecheck && npm test)
+  say "npm pack both, install the tarballs in an empty project, run their tests there"
+  local project
+  project=$(mktemp -d)
+  (cd packages/card-agent-page && npm pack --silent --pack-destination "$project" >/dev/null)
+  (cd packages/card-agent-verify && npm pack --silent --pack-destination "$project" >/dev/null)
+  (
+    cd "$project"
+    echo '{"name": "pack-check", "private": true, "type": "module"}' > package.json
+    npm install --no-audit --no-fund --loglevel=error --prefer-offline ./card-agent-page-*.tgz ./card-agent-verify-*.tgz
+    (cd node_modules/card-agent-page && node --test test/)
+    (cd node_modules/card-agent-verify && node --test test/)
+    # An import smoke test from outside the packages; the government roots (roots/, packed in
+    # by npm pack) load from the tarball in one line.
+    node --input-type=module -e '
+      const page = await import("card-agent-page");
+      const { TrustStore, verify } = await import("card-agent-verify");
+      if (!page.ERROR_CODES.includes("CERT_EXPIRED") || typeof verify !== "function") process.exit(1);
+      const trust = TrustStore.government();
+      if (trust.rootCount !== 3 || trust.intermediateCount !== 3) process.exit(1);'
+  )
+  rm -rf "$project"
 }
 
 # Every Rust test again with the wall clock a year ahead, so that a test or golden file that

@@ -3,13 +3,15 @@
 // document_start, top frame only.
 //
 // Page -> here:   {"card-agent": "request", id, command, arguments}
+//                 {"card-agent": "cancel", id}  (the page stopped waiting for request `id`)
 //                 {"card-agent": "ping"}
 // Here -> page:   {"card-agent": "response", id, result} | {..., id, error}
 //                 {"card-agent": "event", event}
 //                 {"card-agent": "subscription-ended", error}
 //                 {"card-agent": "pong", version} (answer to ping), and
 //                 {"card-agent": "present", version} once at start.
-// Here -> worker: {type: "request", id, command, arguments} on a runtime port.
+// Here -> worker: {type: "request", id, command, arguments} and {type: "cancel", id} on a
+//                 runtime port.
 //
 // The legacy shim (legacy-shim.js, in the page's world) carries pages' calls to
 // http://localhost:61161 here, on its own marker and its own runtime port:
@@ -23,12 +25,26 @@
 (() => {
   "use strict";
 
-  const MARK = "card-agent";
-  const PORT_NAME = "card-agent-page";
-  // The protocol's frame limit. Checked here to turn away junk early; the service worker
-  // checks again because this script runs in the page's (possibly compromised) renderer.
-  const MAX_MESSAGE = 1024 * 1024;
+  // The frame limit is checked here to turn away junk early; the service worker checks
+  // again because this script runs in the page's (possibly compromised) renderer.
+  // BEGIN GENERATED protocol constants from the Rust tables (tests/tests/js_constants.rs): do not edit.
+  // CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants
+  /** The key marking page library messages on window.postMessage. */
+  const PAGE_MARK = "card-agent";
+  /** The runtime port a content script opens to the service worker for a page. */
+  const PAGE_PORT_NAME = "card-agent-page";
+  /** The key marking legacy shim messages on window.postMessage. */
+  const LEGACY_MARK = "card-agent-legacy";
+  /** The runtime port that carries the legacy shim's calls. */
+  const LEGACY_PORT_NAME = "card-agent-legacy";
+  /** `frame::MAX_FRAME`: the longest message (UTF-8 bytes of its JSON) the agent accepts. */
+  const MAX_FRAME = 1048576;
+  /** `limits::MAX_ID_CHARS`: the longest request id (a string id), in characters. */
   const MAX_ID_LENGTH = 128;
+  /** `MAX_LEGACY_PATH_CHARS`: the longest `legacy-request` path with its query. */
+  const MAX_LEGACY_PATH = 2048;
+  // END GENERATED protocol constants
+  /** A junk bound only: the service worker checks the command against its list. */
   const MAX_COMMAND_LENGTH = 64;
 
   const api = globalThis.chrome?.runtime ? globalThis.chrome : globalThis.browser;
@@ -49,7 +65,7 @@
   function toPage(message) {
     // Addressed to this document's origin: if the window has navigated elsewhere since,
     // the answer is not delivered to a stranger.
-    win.postMessage({ [MARK]: message.kind, ...message.body }, win.location.origin);
+    win.postMessage({ [PAGE_MARK]: message.kind, ...message.body }, win.location.origin);
   }
 
   function reply(id, body) {
@@ -72,7 +88,7 @@
 
   function getPort() {
     if (port) return port;
-    const opened = api.runtime.connect({ name: PORT_NAME });
+    const opened = api.runtime.connect({ name: PAGE_PORT_NAME });
     opened.onMessage.addListener((message) => fromWorker(message));
     opened.onDisconnect.addListener(() => {
       // The service worker stopped (browser update, extension reload or crash). Answer
@@ -134,7 +150,7 @@
     } catch {
       return badRequest(id, "arguments", "arguments must be plain JSON.");
     }
-    if (new TextEncoder().encode(text).length > MAX_MESSAGE) {
+    if (new TextEncoder().encode(text).length > MAX_FRAME) {
       return badRequest(id, "arguments", "The request is larger than the 1 MiB limit.");
     }
     try {
@@ -147,13 +163,25 @@
     }
   }
 
+  function cancelFromPage(data) {
+    // Only a request still waiting on the current port can be cancelled; anything else has
+    // nothing to stop (already answered, or lost with an old port), so there is no answer.
+    if (!validId(data.id) || !inFlight.has(data.id) || !port) return;
+    try {
+      port.postMessage({ type: "cancel", id: data.id });
+    } catch {
+      // The port is gone: its disconnect answers the request.
+    }
+  }
+
   win.addEventListener("message", (event) => {
     // Only the page's own window: not sub-frames, not other windows holding a reference.
     if (event.source !== win) return;
     const data = event.data;
     if (!isObject(data)) return;
-    const kind = data[MARK];
+    const kind = data[PAGE_MARK];
     if (kind === "request") fromPage(data);
+    else if (kind === "cancel") cancelFromPage(data);
     else if (kind === "ping") toPage({ kind: "pong", body: { version } });
     // Anything else (our own answers echoing back, other libraries' messages) is not ours.
   });
@@ -162,9 +190,6 @@
 
   // ---- Legacy calls from legacy-shim.js ----
 
-  const LEGACY_MARK = "card-agent-legacy";
-  const LEGACY_PORT_NAME = "card-agent-legacy";
-  const MAX_LEGACY_PATH = 2048;
   let legacyPort = null;
   // Shim ids awaiting an answer on the current legacy port.
   const legacyInFlight = new Map();
@@ -214,7 +239,7 @@
     if (body !== undefined && typeof body !== "string") return bad("arguments.body", "body must be a string.");
     const args = body === undefined ? { method, path } : { method, path, body };
     const text = JSON.stringify({ type: "request", id, command: "legacy-request", arguments: args });
-    if (new TextEncoder().encode(text).length > MAX_MESSAGE) {
+    if (new TextEncoder().encode(text).length > MAX_FRAME) {
       return bad("arguments.body", "The request is larger than the 1 MiB limit.");
     }
     try {

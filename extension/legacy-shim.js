@@ -46,11 +46,20 @@
   const INSTALLED = Symbol.for("card-agent.legacy-shim");
   if (!win || win[INSTALLED]) return;
 
-  const MARK = "card-agent-legacy";
-  const AGENT_PORT = "61161";
+  // MAX_LEGACY_PATH is `legacy-request`'s bound on the path with its query; longer ones go
+  // over HTTP.
+  // BEGIN GENERATED protocol constants from the Rust tables (tests/tests/js_constants.rs): do not edit.
+  // CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants
+  /** The key marking legacy shim messages on window.postMessage. */
+  const LEGACY_MARK = "card-agent-legacy";
+  /** The port legacy HiPKI pages call on localhost (the agent's default `http_listen`). */
+  const LEGACY_AGENT_PORT = "61161";
+  /** `MAX_LEGACY_PATH_CHARS`: the longest `legacy-request` path with its query. */
+  const MAX_LEGACY_PATH = 2048;
+  /** `timeouts::PAGE_LEGACY`: the page's wait for a legacy call, ms. */
+  const PAGE_LEGACY_TIMEOUT = 170_000;
+  // END GENERATED protocol constants
   const AGENT_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
-  /** `legacy-request`'s bound on the path with its query. Longer ones go over HTTP. */
-  const MAX_PATH = 2048;
   /**
    * The largest body the shim carries. Browsers cap a native host's message to the extension
    * at 1 MB, and the answer to a sign holds the signed text (PKCS7 with the content attached)
@@ -60,16 +69,16 @@
    */
   const MAX_BODY = 512 * 1024;
   /**
-   * The shim's own hang guard (the timeout ladder's page row for legacy calls). card-agent
-   * answers a call that waits for a person within 150 s and the service worker gives up after
-   * 160 s, so this fires only if a message was lost.
+   * The shim's own hang guard (the timeout ladder's page row for legacy calls, generated
+   * above). card-agent answers a call that waits for a person within 150 s and the service
+   * worker gives up after 160 s, so this fires only if a message was lost.
    */
-  const TIMEOUT_MS = 170_000;
+  const TIMEOUT_MS = PAGE_LEGACY_TIMEOUT;
 
   const loc = win.location;
   // The agent's own pages (the popup bridge at /popupForm, the self-test page) call the agent
   // themselves, same-origin; they must keep doing so over HTTP.
-  if (loc.protocol === "http:" && loc.port === AGENT_PORT && AGENT_HOSTS.includes(loc.hostname)) return;
+  if (loc.protocol === "http:" && loc.port === LEGACY_AGENT_PORT && AGENT_HOSTS.includes(loc.hostname)) return;
   if (loc.origin === "null") return;
   Object.defineProperty(win, INSTALLED, { value: true });
 
@@ -109,11 +118,11 @@
     } catch {
       return null;
     }
-    if (u.protocol !== "http:" || u.port !== AGENT_PORT || !AGENT_HOSTS.includes(u.hostname)) {
+    if (u.protocol !== "http:" || u.port !== LEGACY_AGENT_PORT || !AGENT_HOSTS.includes(u.hostname)) {
       return null;
     }
     const path = u.pathname + u.search;
-    return path.length <= MAX_PATH ? { path, href: u.href } : null;
+    return path.length <= MAX_LEGACY_PATH ? { path, href: u.href } : null;
   }
 
   const UNSUPPORTED = Symbol("left to the browser");
@@ -177,7 +186,7 @@
         reject(new LegacyFailure("timeout"));
       }, TIMEOUT_MS);
       waiting.set(id, { resolve, reject, timer });
-      const message = { [MARK]: kind, id, method, path };
+      const message = { [LEGACY_MARK]: kind, id, method, path };
       if (typeof body === "string") message.body = body;
       // Addressed to this document's own origin: the content script is in this window.
       postMessage_(message, loc.origin);
@@ -191,7 +200,7 @@
   win.addEventListener("message", (event) => {
     if (event.source !== win) return;
     const data = event.data;
-    if (toTag(data) !== "[object Object]" || data[MARK] !== "response") return;
+    if (toTag(data) !== "[object Object]" || data[LEGACY_MARK] !== "response") return;
     // Ours alone: the page's own message listeners (often written to JSON.parse whatever
     // arrives, for the popup bridge) never see the extension's traffic. Registered at
     // document_start with capture, this listener runs before any of the page's.

@@ -25,10 +25,17 @@
   const win = globalThis.window;
   if (win.location.origin === "null") return;
 
-  const MARK = "card-agent-smartpki";
-  const PORT_NAME = "card-agent-smartpki";
-  const PROBE = "card-agent-smartpki-probe";
-  const MAX_MESSAGE = 1024 * 1024;
+  // BEGIN GENERATED protocol constants from the Rust tables (tests/tests/js_constants.rs): do not edit.
+  // CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants
+  /** The key marking SmartPKI shim messages on window.postMessage. */
+  const SMARTPKI_MARK = "card-agent-smartpki";
+  /** The runtime port that carries SmartPKI pages' ports. */
+  const SMARTPKI_PORT_NAME = "card-agent-smartpki";
+  /** The key of the SmartPKI shim's probe for its content script. */
+  const SMARTPKI_PROBE = "card-agent-smartpki-probe";
+  /** `frame::MAX_FRAME`: the longest message (UTF-8 bytes of its JSON) the agent accepts. */
+  const MAX_FRAME = 1048576;
+  // END GENERATED protocol constants
   /** The page fields a call carries, and their JSON types (SmartPKI's names and spelling). */
   const FIELDS = {
     cmd: "string", soltIndex: "integer", driverType: "integer", style: "integer",
@@ -55,12 +62,12 @@
   const isObject = (v) => Object.prototype.toString.call(v) === "[object Object]";
 
   function toPage(message) {
-    win.postMessage({ ...message, [MARK]: true }, win.location.origin);
+    win.postMessage({ ...message, [SMARTPKI_MARK]: true }, win.location.origin);
   }
 
   /** Whether our page script's connectSmartPKI is the page's (not SmartPKI's own). */
   function ours() {
-    const probe = new win.CustomEvent(PROBE, { cancelable: true });
+    const probe = new win.CustomEvent(SMARTPKI_PROBE, { cancelable: true });
     return !win.dispatchEvent(probe);
   }
 
@@ -71,7 +78,7 @@
 
   function getPort() {
     if (port) return port;
-    const opened = api.runtime.connect({ name: PORT_NAME });
+    const opened = api.runtime.connect({ name: SMARTPKI_PORT_NAME });
     opened.onMessage.addListener((message) => {
       if (isObject(message) && message.type === "response") answered(message);
     });
@@ -92,7 +99,7 @@
     const id = nextId;
     nextId += 1;
     const text = JSON.stringify({ type: "request", id, command, arguments: args });
-    if (new TextEncoder().encode(text).length > MAX_MESSAGE) return false;
+    if (new TextEncoder().encode(text).length > MAX_FRAME) return false;
     try {
       getPort().postMessage(JSON.parse(text));
     } catch {

@@ -46,8 +46,13 @@
   const EXTENSION_VERSION = "0.0.1.3";
   /** What SmartPKI's script adds to `info` for the page library's minimum-version check. */
   const MIN_AP_VERSION = "0.2.0.0";
-  const MARK = "card-agent-smartpki";
-  const PROBE = "card-agent-smartpki-probe";
+  // BEGIN GENERATED protocol constants from the Rust tables (tests/tests/js_constants.rs): do not edit.
+  // CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants
+  /** The key marking SmartPKI shim messages on window.postMessage. */
+  const SMARTPKI_MARK = "card-agent-smartpki";
+  /** The key of the SmartPKI shim's probe for its content script. */
+  const SMARTPKI_PROBE = "card-agent-smartpki-probe";
+  // END GENERATED protocol constants
   const PIN_SUFFIX = "_PKI";
 
   const BigInt_ = g.BigInt;
@@ -163,7 +168,7 @@
   win.addEventListener("message", (event) => {
     if (event.source !== win) return;
     const data = event.data;
-    if (data === null || typeof data !== "object" || data[MARK] !== true) return;
+    if (data === null || typeof data !== "object" || data[SMARTPKI_MARK] !== true) return;
     const kind = data.smartpkiRes;
     if (kind === "resOpen") {
       const waiting = opening.shift();
@@ -199,7 +204,7 @@
 
   // The content script asks, at each reqOpen, whether this script's connectSmartPKI is the one
   // the page uses (SmartPKI's own script may have replaced it since).
-  win.addEventListener(PROBE, (event) => {
+  win.addEventListener(SMARTPKI_PROBE, (event) => {
     if (nav.connectSmartPKI === connectSmartPKI && win.ziRSAKey === ziRSAKey) event.preventDefault();
   });
 

@@ -6,8 +6,8 @@
 // the native connection and the timer functions, and tests pass fakes.
 
 import {
-  DEFAULT_TIMEOUTS, MAX_FRAME, MAX_LEGACY_PATH, PAGE_COMMANDS, errorBody, isPlainObject, isValidId,
-  timeoutFor, unreachableError, utf8Length,
+  DEFAULT_TIMEOUTS, MAX_FRAME, MAX_LEGACY_PATH, PAGE_COMMANDS, errorBody, isInteractive, isPlainObject,
+  isValidId, timeoutFor, unreachableError, utf8Length,
 } from "./protocol.js";
 import { Subscriptions } from "./subscriptions.js";
 
@@ -63,7 +63,10 @@ export class Router {
     return { post, origin, originError, commands, closed: false };
   }
 
-  /** The client went away (tab closed, navigated, popup closed): forget its requests. */
+  /**
+   * The client went away (tab closed, navigated, popup closed): forget its requests, and have
+   * the host cancel those that wait for a person, so their dialogs close with the tab.
+   */
   removeClient(client) {
     if (client.closed) return;
     client.closed = true;
@@ -73,15 +76,20 @@ export class Router {
       if (entry.client === client && entry.command !== "subscribe") {
         this._clearTimer(entry.timer);
         this._pending.delete(id);
+        if (isInteractive(entry.command)) this._cancelHost(id, client.origin);
       }
     }
     if (this._subs.remove(client)) this._unsubscribeHost(client.origin);
     this._maybeIdle();
   }
 
-  /** A message from a client: `{type: "request", id, command, arguments}`. */
+  /**
+   * A message from a client: `{type: "request", id, command, arguments}`, or `{type:
+   * "cancel", id}` when the page stopped waiting for its request `id`.
+   */
   request(client, message) {
     if (client.closed) return;
+    if (isPlainObject(message) && message.type === "cancel") return this._cancel(client, message.id);
     const pageId = isPlainObject(message) && isValidId(message.id) ? message.id : null;
     const reply = (body) => this._send(client, { type: "response", id: pageId, ...body });
 
@@ -164,6 +172,8 @@ export class Router {
     if (!entry) return;
     this._pending.delete(id);
     const { client, pageId, command } = entry;
+    // Nobody waits for this answer any more: a dialog still open for it must close.
+    if (isInteractive(command)) this._cancelHost(id, client?.origin ?? null);
     if (client && !client.closed) {
       const error = errorBody(
         "TIMEOUT",
@@ -172,6 +182,27 @@ export class Router {
       this._send(client, { type: "response", id: pageId, error });
     }
     this._maybeIdle();
+  }
+
+  // The page stopped waiting for its request `pageId`. Only requests that wait for a person
+  // (a PIN dialog) are worth cancelling; the host is told, and its answer to the cancelled
+  // request still goes to the page, which ignores it. Page ids may repeat: each match goes.
+  _cancel(client, pageId) {
+    if (!isValidId(pageId)) return;
+    for (const [id, entry] of this._pending) {
+      if (entry.client === client && entry.pageId === pageId && isInteractive(entry.command)) {
+        this._cancelHost(id, client.origin);
+      }
+    }
+  }
+
+  // Asks the host to cancel our request `id`. The answer (whether it was still running) is ours.
+  _cancelHost(id, origin) {
+    const cancelId = this._nextId++;
+    if (!this._post({ id: cancelId, command: "cancel", origin, arguments: { id } })) return;
+    const ms = timeoutFor("cancel", this._timeouts);
+    const timer = this._setTimer(() => this._timeout(cancelId, ms), ms);
+    this._pending.set(cancelId, { client: null, pageId: null, command: "cancel", timer });
   }
 
   // Stops events on the shared host connection once nobody listens. The answer is ours.

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import vm from "node:vm";
-import { createCardAgent } from "../page/card-agent.js";
+import { createCardAgent } from "../../packages/card-agent-page/card-agent.js";
 import { FakeWindow, fakeChrome, flush, linkedPorts } from "./fakes.js";
 
 const EXT = "hccjmiblnokapoamfkgnbbighmnfpoig";
@@ -35,6 +35,11 @@ chrome.onNativePort = (port) => {
       case "version": return answer({ result: { version: "0.1.0", protocol: 1, name: "card-agent" } });
       case "authenticate":
         return answer({ result: { format: "card-agent-auth:1", signature: "c2ln", origin: message.origin } });
+      // A sign waits (a PIN dialog) until the page cancels it; then the agent answers both.
+      case "sign": return undefined;
+      case "cancel":
+        setTimeout(() => port.receive({ id: message.arguments.id, error: { code: "USER_CANCELLED", message: "closed" } }), 0);
+        return answer({ result: { cancelled: true } });
       case "subscribe":
       case "unsubscribe":
         return answer({ result: { subscribed: message.command === "subscribe" } });
@@ -140,4 +145,23 @@ test("the popup asks read-only questions with the extension's own origin", async
     fn({ type: "popup-request", command: "version" },
       { id: EXT, tab: { id: 1 }, url: "https://a.gov.tw/" }, () => assert.fail("answered a tab")));
   assert.ok(!fromTab.includes(true));
+});
+
+test("an aborted sign is cancelled page -> content -> worker -> host by the worker's own id", async () => {
+  const { agent } = openTab("https://c.gov.tw", 7);
+  const controller = new AbortController();
+  const signing = agent.sign({
+    certificate: "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+    data: "form", format: "cms", signal: controller.signal,
+  });
+  await flush(10);
+  const sent = hostLog.at(-1);
+  assert.equal(sent.command, "sign");
+  controller.abort();
+  assert.equal((await signing.catch((e) => e)).name, "AbortError");
+  await flush(10);
+  const cancel = hostLog.at(-1);
+  assert.deepEqual(cancel.arguments, { id: sent.id });
+  assert.equal(cancel.command, "cancel");
+  assert.equal(cancel.origin, "https://c.gov.tw");
 });

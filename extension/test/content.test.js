@@ -46,6 +46,22 @@ test("forwards a request to the service worker without any origin", async () => 
   assert.deepEqual(ports[0].sent, [{ type: "request", id: "p1", command: "get-certificates", arguments: {} }]);
 });
 
+test("forwards a page's cancel for a request in flight, and nothing else", async () => {
+  const { win, ports } = load();
+  win.postMessage(request("p1", "sign", {}));
+  await flush();
+  win.postMessage({ "card-agent": "cancel", id: "p1" });
+  win.postMessage({ "card-agent": "cancel", id: "never-sent" });
+  win.postMessage({ "card-agent": "cancel", id: { junk: true } });
+  await flush();
+  assert.deepEqual(ports[0].sent.slice(1), [{ type: "cancel", id: "p1" }]);
+  // Once answered, the request cannot be cancelled any more.
+  ports[0].onMessage.fire({ type: "response", id: "p1", error: { code: "USER_CANCELLED", message: "m" } });
+  win.postMessage({ "card-agent": "cancel", id: "p1" });
+  await flush();
+  assert.equal(ports[0].sent.length, 2);
+});
+
 test("refuses a page-supplied origin instead of forwarding it", async () => {
   const { win, ports } = load();
   win.postMessage(request(1, "authenticate", { challengeNonce: "n" }, { origin: "https://bank.example" }));

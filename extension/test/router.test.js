@@ -123,7 +123,7 @@ test("requests over the 1 MiB frame limit are refused before sending", () => {
 });
 
 test("each request times out with TIMEOUT: 280 s when a PIN may be asked, shorter otherwise", () => {
-  const { clock, router, client } = setup();
+  const { clock, native, router, client } = setup();
   const a = client();
   router.request(a, req("v", "version"));
   router.request(a, req("c", "get-certificates"));
@@ -138,7 +138,11 @@ test("each request times out with TIMEOUT: 280 s when a PIN may be asked, shorte
   clock.advance(1);
   assert.deepEqual(a.inbox.map((m) => m.id), ["v", "c", "s"]);
   assert.match(a.inbox[2].error.message, /within 280 s/);
-  assert.equal(router.pendingCount, 0);
+  // Only the sign may hold a dialog open: the host is told to cancel it, and that alone.
+  assert.deepEqual(native.sent.slice(3), [
+    { id: 4, command: "cancel", origin: "https://a.gov.tw", arguments: { id: 3 } },
+  ]);
+  assert.equal(router.pendingCount, 1, "our own cancel waits for its answer");
 });
 
 test("an answer after the timeout is dropped, not delivered twice", () => {
@@ -181,18 +185,49 @@ test("a host disconnect fails every request in flight and ends subscriptions", (
   assert.equal(clock.pending, 0, "no timer left behind");
 });
 
-test("a closed tab's requests are forgotten and its late answers dropped", () => {
+test("a closed tab's requests are forgotten, its dialogs cancelled and its late answers dropped", () => {
   const { clock, native, router, client } = setup();
   const a = client();
   router.request(a, req(1, "sign", {}));
+  router.request(a, req(2, "status"));
   router.removeClient(a);
-  assert.equal(router.pendingCount, 0);
-  router.handleNativeMessage({ id: native.sent[0].id, result: { signature: "x" } });
+  // The sign may hold a PIN dialog open: the host is told to cancel it. The status is not.
+  assert.deepEqual(native.sent.slice(2), [
+    { id: 3, command: "cancel", origin: "https://a.gov.tw", arguments: { id: native.sent[0].id } },
+  ]);
+  assert.equal(router.pendingCount, 1, "only our own cancel waits");
+  router.handleNativeMessage({ id: native.sent[0].id, error: { code: "USER_CANCELLED", message: "m" } });
+  router.handleNativeMessage({ id: 3, result: { cancelled: true } });
   assert.equal(a.inbox.length, 0);
   router.request(a, req(2, "version"));
-  assert.equal(native.sent.length, 1, "a closed client sends nothing");
+  assert.equal(native.sent.length, 3, "a closed client sends nothing");
   // Only the idle-close timer remains.
+  assert.equal(router.pendingCount, 0);
   assert.equal(clock.pending, 1);
+});
+
+test("a page's cancel reaches the host for its own waiting sign only", () => {
+  const { native, router, client } = setup();
+  const a = client();
+  const b = client("https://b.gov.tw");
+  router.request(a, req("p1", "sign", {}));
+  router.request(a, req("p2", "version"));
+  router.request(b, req("p1", "authenticate", {}));
+  router.request(a, { type: "cancel", id: "p1" });
+  assert.deepEqual(native.sent[3], {
+    id: 4, command: "cancel", origin: "https://a.gov.tw", arguments: { id: native.sent[0].id },
+  });
+  // Nothing to cancel: a quick command, an unknown id, another tab's request, a junk id.
+  router.request(a, { type: "cancel", id: "p2" });
+  router.request(a, { type: "cancel", id: "nope" });
+  router.request(a, { type: "cancel", id: { x: 1 } });
+  assert.equal(native.sent.length, 4);
+  // The host's answer to the cancelled sign still reaches the page (which ignores it); the
+  // answer to the cancel itself is the router's.
+  router.handleNativeMessage({ id: 4, result: { cancelled: true } });
+  router.handleNativeMessage({ id: native.sent[0].id, error: { code: "USER_CANCELLED", message: "m" } });
+  assert.deepEqual(a.inbox.map((m) => [m.id, m.error?.code]), [["p1", "USER_CANCELLED"]]);
+  assert.equal(b.inbox.length, 0);
 });
 
 test("a client whose port throws does not break the router", () => {

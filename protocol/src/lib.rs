@@ -18,6 +18,8 @@
 //! - [`auth`]: the origin-bound authentication token and the exact bytes the card signs.
 //! - [`secret`]: [`SecretString`], how a PIN travels: redacted in `Debug`, wiped on drop.
 //! - [`encoding`]: base64 as the protocol accepts and produces it.
+//! - [`browser`]: the extension's runtime port names and `postMessage` marks, from which the
+//!   JavaScript copies are generated.
 //! - `verifier` (cargo feature `verifier`): what a relying party's server runs to check an
 //!   authentication token: X.509 path to its trusted roots, then the origin-bound signature.
 //!   Servers depend on this crate with that feature and nothing of the agent.
@@ -27,6 +29,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod auth;
+pub mod browser;
 pub mod encoding;
 pub mod error_code;
 pub mod frame;

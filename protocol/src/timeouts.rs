@@ -14,9 +14,9 @@
 //! | daemon, at most ([`daemon_budget`]) | [`DAEMON_INTERACTIVE`] | [`DAEMON_INVENTORY`] | [`DAEMON_LEGACY`] | [`DAEMON_QUICK`] |
 //! | one dialog (PIN prompt or site question) | [`DIALOG`] | [`DIALOG`] | [`DIALOG`] | — |
 //!
-//! The extension's and the page library's numbers are in milliseconds in
-//! `extension/lib/protocol.js`, `extension/page/card-agent.js` and `extension/legacy-shim.js`;
-//! a test keeps them equal to these.
+//! The extension's and the page library's numbers (milliseconds, in `extension/lib/protocol.js`,
+//! `packages/card-agent-page/card-agent.js` and `extension/legacy-shim.js`) are generated from
+//! these by `tests/tests/js_constants.rs`, which fails when a file drifts.
 
 use std::time::Duration;
 

@@ -26,6 +26,9 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::time::{Time, Validity};
 
+#[path = "verifier/vectors.rs"]
+mod vectors;
+
 const ORIGIN: &str = "https://example.gov.tw";
 /// 2025-06-15.
 const NOW: i64 = 1_750_000_000;
@@ -43,6 +46,7 @@ const HOLDER_ID: &str = "0000000112831644";
 
 struct Pki {
     root: Vec<u8>,
+    root_key: RsaPrivateKey,
     inter: Vec<u8>,
     inter_key: RsaPrivateKey,
     /// Same name and key as `inter`, but expired at NOW.
@@ -194,6 +198,7 @@ fn pki() -> &'static Pki {
         );
         Pki {
             root,
+            root_key,
             inter,
             inter_key,
             inter_expired,

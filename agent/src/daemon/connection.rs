@@ -9,13 +9,17 @@
 //!
 //! When the client goes away (or closes its sending side), the dialogs its requests opened are
 //! closed and none opens for it any more: nobody would receive the answer. A card operation
-//! already running finishes.
+//! already running finishes. `cancel` does the same for one request: each request runs as its
+//! own dialog client, so closing one leaves the connection's other requests alone.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use card_agent_protocol::message::{parse_request, Command, Request, Response, SubscriptionResult};
+use card_agent_protocol::message::{
+    parse_request, CancelResult, Command, Request, RequestId, Response, SubscriptionResult,
+};
 use card_agent_protocol::Language;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -60,10 +64,12 @@ where
     let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     // This connection's SmartPKI ports: gone, keys and all, when the connection closes.
     let smartpki = Arc::new(crate::smartpki::Ports::default());
+    // This connection's requests still running, for `cancel`.
+    let running = Arc::new(Running::default());
     loop {
         match frames.read_frame().await {
             Ok(Some(payload)) => {
-                let context = (&service, &smartpki, &client);
+                let context = (&service, &smartpki, &client, &running);
                 on_frame(payload, context, lang, &out, &mut subscription, connection).await;
             }
             Ok(None) => break,
@@ -90,6 +96,9 @@ where
     // The client is gone (or closed its sending side, which for this protocol means the
     // same): answers would reach nobody, so close the dialogs its requests opened or wait for.
     service.client_gone(&client);
+    for request in running.take_all() {
+        service.client_gone(&request);
+    }
     drop(out);
     let _ = writer_task.await;
 }
@@ -116,16 +125,67 @@ where
     let _ = writer.shutdown().await;
 }
 
-/// What a frame is answered with: the service, the connection's SmartPKI ports, its client.
+/// What a frame is answered with: the service, the connection's SmartPKI ports, its client,
+/// its requests still running.
 type FrameContext<'a> = (
     &'a Arc<Service>,
     &'a Arc<crate::smartpki::Ports>,
     &'a Client,
+    &'a Arc<Running>,
 );
+
+/// The requests of one connection still running, each with the dialog client it runs as, so
+/// that `cancel` (or the connection's end) can close exactly its dialogs. Ids may repeat (the
+/// client chooses them): a cancel closes every request with that id.
+#[derive(Default)]
+struct Running {
+    requests: Mutex<HashMap<RequestId, Vec<(u64, Client)>>>,
+    /// Tells apart requests that share an id.
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Vec<(u64, Client)>>> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a request running as `client`; returns its number.
+    fn start(&self, id: &RequestId, client: &Client) -> u64 {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock()
+            .entry(id.clone())
+            .or_default()
+            .push((n, client.clone()));
+        n
+    }
+
+    fn finish(&self, id: &RequestId, n: u64) {
+        let mut map = self.lock();
+        if let Some(requests) = map.get_mut(id) {
+            requests.retain(|(m, _)| *m != n);
+            if requests.is_empty() {
+                map.remove(id);
+            }
+        }
+    }
+
+    fn take(&self, id: &RequestId) -> Vec<Client> {
+        let taken = self.lock().remove(id).unwrap_or_default();
+        taken.into_iter().map(|(_, client)| client).collect()
+    }
+
+    fn take_all(&self) -> Vec<Client> {
+        let taken: Vec<_> = self.lock().drain().collect();
+        taken
+            .into_iter()
+            .flat_map(|(_, requests)| requests.into_iter().map(|(_, client)| client))
+            .collect()
+    }
+}
 
 async fn on_frame(
     payload: &[u8],
-    (service, smartpki, client): FrameContext<'_>,
+    (service, smartpki, client, running): FrameContext<'_>,
     lang: Language,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
@@ -163,11 +223,33 @@ async fn on_frame(
             let reply = Response::result(request.id, &SubscriptionResult { subscribed: false });
             let _ = out.send(reply.frame_for_browser()).await;
         }
+        Command::Cancel(args) => {
+            // Only this connection's own requests: another connection's ids are not visible.
+            let cancelled = running.take(&args.id);
+            for request in &cancelled {
+                service.client_gone(request);
+            }
+            if !cancelled.is_empty() {
+                tracing::info!(id = %args.id, "request cancelled by the client");
+            }
+            let result = CancelResult {
+                cancelled: !cancelled.is_empty(),
+            };
+            let _ = out
+                .send(Response::result(request.id, &result).frame_for_browser())
+                .await;
+        }
         _ => {
-            let (service, out, client) = (service.clone(), out.clone(), client.clone());
+            // The request's own client (a child of the connection's, so it goes with it too):
+            // what `cancel` closes.
+            let request_client = client.child();
+            let n = running.start(&request.id, &request_client);
+            let (service, out, running) = (service.clone(), out.clone(), Arc::clone(running));
             let smartpki = smartpki.clone();
             tokio::spawn(async move {
-                let reply = run(request, service, smartpki, lang, client, connection).await;
+                let id = request.id.clone();
+                let reply = run(request, service, smartpki, lang, request_client, connection).await;
+                running.finish(&id, n);
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -190,17 +272,17 @@ fn decide(
 }
 
 /// Runs one command on a blocking thread, bounded in time. The request has a client of its
-/// own: when its time is up, its dialog closes and no card operation starts for it any more.
+/// own (`request_client`, a child of the connection's): when its time is up or the client
+/// cancels it, its dialog closes and no card operation starts for it any more.
 async fn run(
     request: Request,
     service: Arc<Service>,
     smartpki: Arc<crate::smartpki::Ports>,
     lang: Language,
-    client: Client,
+    request_client: Client,
     connection: u64,
 ) -> Response {
     let id = request.id.clone();
-    let request_client = client.child();
     let caller = match decide(&request, &service, lang, request_client.clone()) {
         Ok(c) => c,
         Err(e) => return Response::error(id, e.to_wire(lang)),

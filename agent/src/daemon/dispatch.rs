@@ -62,11 +62,13 @@ pub fn run(service: &Service, caller: &Caller, command: Command) -> Result<Value
         }
         Command::Subscribe
         | Command::Unsubscribe
+        | Command::Cancel(_)
         | Command::LegacyRequest(_)
         | Command::SmartPkiOpen
         | Command::SmartPkiCall(_)
         | Command::SmartPkiClose(_) => Err(Error::Internal(
-            "subscriptions, legacy requests and SmartPKI ports are handled by the connection"
+            "subscriptions, cancels, legacy requests and SmartPKI ports are handled by the \
+             connection"
                 .to_owned(),
         )),
     };

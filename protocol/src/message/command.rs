@@ -13,6 +13,7 @@ use super::limits::{
     MAX_BASE64_CHARS, MAX_NONCE_CHARS, MAX_ORIGIN_CHARS, MAX_PIN_CHARS, MAX_TOKEN_SERIAL_CHARS,
     THUMBPRINT_HEX_CHARS,
 };
+use super::request::{parse_id, RequestId};
 use crate::auth::{check_nonce, NonceError};
 use crate::encoding::decode_base64;
 use crate::SecretString;
@@ -32,6 +33,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "environment-check",
     "trusted-sites",
     "remove-trusted-site",
+    "cancel",
     "smartpki-open",
     "smartpki-call",
     "smartpki-close",
@@ -77,6 +79,10 @@ pub enum Command {
     /// `remove-trusted-site`: withdraw the user's approval of one site. Local clients only.
     /// Result: [`super::RemoveTrustedSiteResult`].
     RemoveTrustedSite(RemoveTrustedSiteArgs),
+    /// `cancel`: the client stopped waiting for its request `arguments.id` on this
+    /// connection; its dialog closes and no card operation starts for it. Handled by the
+    /// connection, never by the service. Result: [`super::CancelResult`].
+    Cancel(CancelArgs),
     /// `smartpki-open`: a SmartPKI page opens a port (pages only; see [`super::smartpki`]).
     /// Result: [`super::SmartPkiOpenResult`].
     SmartPkiOpen,
@@ -104,6 +110,7 @@ impl Command {
             Command::EnvironmentCheck => "environment-check",
             Command::TrustedSites => "trusted-sites",
             Command::RemoveTrustedSite(_) => "remove-trusted-site",
+            Command::Cancel(_) => "cancel",
             Command::SmartPkiOpen => "smartpki-open",
             Command::SmartPkiCall(_) => "smartpki-call",
             Command::SmartPkiClose(_) => "smartpki-close",
@@ -328,6 +335,14 @@ pub struct RemoveTrustedSiteArgs {
     pub site: String,
 }
 
+/// Arguments of `cancel`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CancelArgs {
+    /// The id of the request to cancel, as the client sent it (same bounds as any id).
+    pub id: RequestId,
+}
+
 /// Longest legacy path with its query.
 pub const MAX_LEGACY_PATH_CHARS: usize = 2048;
 
@@ -335,6 +350,7 @@ const NO_ARGS: &[&str] = &[];
 const LEGACY_ARGS: &[&str] = &["method", "path", "body"];
 const SELF_TEST_ARGS: &[&str] = &["certificate", "pin"];
 const REMOVE_TRUSTED_SITE_ARGS: &[&str] = &["site"];
+const CANCEL_ARGS: &[&str] = &["id"];
 const VERIFY_PIN_ARGS: &[&str] = &["token", "pin"];
 const SIGN_ARGS: &[&str] = &[
     "certificate",
@@ -385,6 +401,11 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
                 });
             }
             Command::RemoveTrustedSite(RemoveTrustedSiteArgs { site })
+        }
+        "cancel" => {
+            let mut f = Fields::new(ARGS, map, CANCEL_ARGS)?;
+            let id = parse_id(f.take("id"), f.field_path("id"))?;
+            Command::Cancel(CancelArgs { id })
         }
         "legacy-request" => {
             let mut f = Fields::new(ARGS, map, LEGACY_ARGS)?;

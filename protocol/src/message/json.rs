@@ -203,6 +203,11 @@ impl Fields {
         }
     }
 
+    /// Removes a field as it is, for a caller that parses it itself.
+    pub(crate) fn take(&mut self, field: &str) -> Option<Value> {
+        self.map.remove(field)
+    }
+
     /// An optional integer that fits in an i64 (a fraction or a string is a type error).
     pub(crate) fn opt_i64(&mut self, field: &'static str) -> Result<Option<i64>, RequestError> {
         match self.map.remove(field) {

@@ -25,7 +25,7 @@ mod smartpki;
 mod tests;
 
 pub use command::{
-    parse_command, AuthenticateArgs, Command, HashAlgorithm, LegacyRequestArgs,
+    parse_command, AuthenticateArgs, CancelArgs, Command, HashAlgorithm, LegacyRequestArgs,
     RemoveTrustedSiteArgs, SelfTestSignArgs, SignArgs, SignInput, SignatureFormat, VerifyPinArgs,
     COMMAND_NAMES, MAX_LEGACY_PATH_CHARS,
 };
@@ -33,9 +33,10 @@ pub use error::{InvalidRequest, RequestError};
 pub use event::{Event, EventMessage};
 pub use request::{parse_request, Request, RequestId};
 pub use response::{
-    CertificatesResult, ErrorBody, LegacyResult, RemoveTrustedSiteResult, Response, ResponseBody,
-    SelfTestSignResult, SignResult, StatusResult, SubscriptionResult, TokenCertificate,
-    TrustedSite, TrustedSitesResult, VerifyPinResult, VersionResult, PROTOCOL_VERSION,
+    CancelResult, CertificatesResult, ErrorBody, LegacyResult, RemoveTrustedSiteResult, Response,
+    ResponseBody, SelfTestSignResult, SignResult, StatusResult, SubscriptionResult,
+    TokenCertificate, TrustedSite, TrustedSitesResult, VerifyPinResult, VersionResult,
+    PROTOCOL_VERSION,
 };
 pub use smartpki::{
     SmartPkiCallArgs, SmartPkiCertificate, SmartPkiCloseArgs, SmartPkiCloseResult, SmartPkiInfo,

@@ -105,6 +105,7 @@ impl Serialize for Request {
             Command::LegacyRequest(args) => map.serialize_entry("arguments", args)?,
             Command::SelfTestSign(args) => map.serialize_entry("arguments", args)?,
             Command::RemoveTrustedSite(args) => map.serialize_entry("arguments", args)?,
+            Command::Cancel(args) => map.serialize_entry("arguments", args)?,
             Command::SmartPkiCall(args) => map.serialize_entry("arguments", args)?,
             Command::SmartPkiClose(args) => map.serialize_entry("arguments", args)?,
             Command::Version
@@ -143,7 +144,7 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, InvalidRequest> {
         }
     };
     // The id first, so that every later error can be matched to the request.
-    let id = parse_id(map.remove("id")).map_err(no_id)?;
+    let id = parse_id(map.remove("id"), "id".to_owned()).map_err(no_id)?;
     let with_id = |error| InvalidRequest {
         id: Some(id.clone()),
         error,
@@ -178,8 +179,9 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, InvalidRequest> {
     })
 }
 
-fn parse_id(value: Option<Value>) -> Result<RequestId, RequestError> {
-    let field = || "id".to_owned();
+/// A request id: the request's own `id`, or the one `cancel` names (`field` says which).
+pub(super) fn parse_id(value: Option<Value>, field: String) -> Result<RequestId, RequestError> {
+    let field = || field.clone();
     match value {
         None => Err(RequestError::MissingField { field: field() }),
         Some(Value::String(s)) if s.chars().count() <= MAX_ID_CHARS => Ok(RequestId::String(s)),

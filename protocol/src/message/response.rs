@@ -344,3 +344,13 @@ pub struct RemoveTrustedSiteResult {
     /// Whether an approval was withdrawn.
     pub removed: bool,
 }
+
+/// Result of `cancel`: `{"cancelled": true}` when the named request was still running on this
+/// connection (its dialog closes and it fails), `false` when there was nothing to cancel (it
+/// had already been answered, or no such id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelResult {
+    /// Whether a running request was cancelled.
+    pub cancelled: bool,
+}

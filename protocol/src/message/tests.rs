@@ -89,6 +89,10 @@ fn every_command_parses_and_round_trips() {
         Command::RemoveTrustedSite(RemoveTrustedSiteArgs {
             site: "https://example.gov.tw".into(),
         }),
+        Command::Cancel(CancelArgs { id: 7.into() }),
+        Command::Cancel(CancelArgs {
+            id: "ca-x-1".into(),
+        }),
         Command::SmartPkiOpen,
         Command::SmartPkiCall(super::SmartPkiCallArgs {
             port: 12_345_678,
@@ -121,6 +125,30 @@ fn every_command_parses_and_round_trips() {
         };
         assert_eq!(parse_request(&local.to_json().unwrap()).unwrap(), local);
     }
+}
+
+#[test]
+fn cancel_names_one_request_id() {
+    let ok = parse(req("cancel", json!({"id": 42}))).unwrap();
+    assert_eq!(ok.command, Command::Cancel(CancelArgs { id: 42.into() }));
+    let ok = parse(req("cancel", json!({"id": "page-1"}))).unwrap();
+    assert_eq!(
+        ok.command,
+        Command::Cancel(CancelArgs {
+            id: "page-1".into()
+        })
+    );
+    let field = |v: Value| err(v).error.to_error_body().field;
+    let path = Some("arguments.id".to_owned());
+    assert_eq!(field(req("cancel", json!({}))), path);
+    assert_eq!(field(req("cancel", json!({"id": null}))), path);
+    assert_eq!(field(req("cancel", json!({"id": 1.5}))), path);
+    assert_eq!(field(req("cancel", json!({"id": [1]}))), path);
+    assert_eq!(field(req("cancel", json!({"id": "x".repeat(129)}))), path);
+    assert_eq!(
+        field(req("cancel", json!({"id": 1, "x": 1}))),
+        Some("arguments.x".to_owned())
+    );
 }
 
 #[test]
@@ -317,8 +345,8 @@ fn command_problems() {
         e.error.to_string(),
         "unknown command `format-disk` (known: version, status, get-certificates, verify-pin, \
          sign, authenticate, subscribe, unsubscribe, legacy-request, self-test-sign, \
-         environment-check, trusted-sites, remove-trusted-site, smartpki-open, smartpki-call, \
-         smartpki-close)"
+         environment-check, trusted-sites, remove-trusted-site, cancel, smartpki-open, \
+         smartpki-call, smartpki-close)"
     );
     assert_eq!(e.error.field(), Some("command"));
     assert_eq!(e.id, Some(RequestId::Number(1)));

@@ -1,14 +1,22 @@
-// Types for card-agent.js, the page library of the card-agent browser extension.
-// The wire protocol behind it is documented in protocol/README.md.
+// Types for card-agent.js, the page library of the card-agent browser extension (npm package
+// card-agent-page). The wire protocol behind it is documented in protocol/README.md. The
+// TypeScript compiler checks this file against card-agent.js in the test command.
 
-/** The protocol's stable error codes. Match on these, not on messages. */
+// BEGIN GENERATED protocol constants from the Rust tables (tests/tests/js_constants.rs): do not edit.
+// CARD_AGENT_UPDATE_JS=1 cargo test -p card-agent-testbed --test js_constants
+/** Every stable error code of the protocol (`ErrorCode::ALL`). Match on these, not on messages. */
 export type ErrorCode =
   | "NO_READER" | "NO_CARD" | "UNKNOWN_CARD" | "NO_MODULE" | "NO_TOKEN" | "CERT_NOT_FOUND"
-  | "KEY_NOT_FOUND" | "PIN_INCORRECT" | "PIN_LOCKED" | "PIN_FORMAT" | "PIN_REQUIRED"
-  | "USER_CANCELLED" | "SITE_NOT_TRUSTED" | "BAD_REQUEST" | "UNSUPPORTED_ALGORITHM" | "TIMEOUT"
-  | "CARD_REMOVED" | "IO_ERROR" | "INTERNAL" | "BUSY";
+  | "KEY_NOT_FOUND" | "CERT_EXPIRED" | "CERT_NOT_YET_VALID" | "PIN_INCORRECT" | "PIN_LOCKED"
+  | "PIN_FORMAT" | "PIN_REQUIRED" | "USER_CANCELLED" | "SITE_NOT_TRUSTED" | "BAD_REQUEST"
+  | "UNSUPPORTED_ALGORITHM" | "TIMEOUT" | "CARD_REMOVED" | "IO_ERROR" | "BUSY" | "INTERNAL";
+// END GENERATED protocol constants
 
 export declare const ERROR_CODES: readonly ErrorCode[];
+/** The protocol version this library speaks. */
+export declare const PROTOCOL_VERSION: number;
+/** The `format` of the tokens authenticate() returns. */
+export declare const AUTH_TOKEN_FORMAT: "card-agent-auth:1";
 
 /**
  * Extra facts about an error. Conditions that the protocol has no code for are told here,
@@ -73,6 +81,8 @@ export interface Certificate {
   hasPrivateKey: boolean;
   /** The certificate, base64 DER. */
   derBase64: string;
+  /** The certificate, DER bytes (not enumerable: decoded from derBase64 on each read). */
+  readonly derBase64Bytes: Uint8Array;
 }
 
 export interface Reader {
@@ -93,7 +103,7 @@ export interface Token {
   pinTriesLeft?: number;
   /** The built-in demo token: never a real card. */
   demo?: boolean;
-  certificates: Omit<Certificate, "tokenSerial">[];
+  certificates: Omit<Certificate, "tokenSerial" | "derBase64Bytes">[];
   [key: string]: unknown;
 }
 
@@ -131,6 +141,11 @@ export interface SignOptions {
   format: SignatureFormat;
   /** Logged with the operation: bytes, or a string that is already base64. */
   nonce?: BinaryInput;
+  /**
+   * Stops waiting: the agent closes its PIN dialog and signs nothing, and the promise rejects
+   * with `signal.reason` (an "AbortError" DOMException unless you gave another reason).
+   */
+  signal?: AbortSignal;
 }
 
 export interface SignResult {
@@ -139,6 +154,10 @@ export interface SignResult {
   format: SignatureFormat;
   /** The signer's certificate, base64 DER. */
   certificate: string;
+  /** `signature` as bytes (not enumerable: JSON.stringify sends the base64 only). */
+  readonly signatureBytes: Uint8Array;
+  /** `certificate` as DER bytes (not enumerable). */
+  readonly certificateBytes: Uint8Array;
 }
 
 export interface AuthenticateOptions {
@@ -146,15 +165,24 @@ export interface AuthenticateOptions {
   challengeNonce: string;
   /** Thumbprint of the certificate to use, when the page knows it. */
   certificate?: string;
+  /** Stops waiting, as for sign(): the agent closes its dialog and signs nothing. */
+  signal?: AbortSignal;
 }
 
-/** Post it to your server as is; verify it there (card-agent-protocol's `verify`). */
+/**
+ * Post it to your server as is (`JSON.stringify(token)`), and verify it there: the Node.js
+ * package card-agent-verify, or the Rust crate card-agent-protocol's `verifier`.
+ */
 export interface AuthToken {
   format: "card-agent-auth:1";
   unverifiedCertificate: string;
   algorithm: "RS256" | "RS384" | "RS512" | "ES256" | "ES384";
   signature: string;
   appVersion: string;
+  /** `signature` as bytes (not enumerable: JSON.stringify sends the wire token only). */
+  readonly signatureBytes: Uint8Array;
+  /** `unverifiedCertificate` as DER bytes (not enumerable). */
+  readonly unverifiedCertificateBytes: Uint8Array;
 }
 
 export type CardEvent =
@@ -180,7 +208,7 @@ export interface CardAgent {
   status(): Promise<Inventory>;
   getCertificates(): Promise<Certificate[]>;
   /** The agent asks for the PIN in its own dialog; pages never handle PINs. */
-  verifyPin(options?: { token?: string }): Promise<{ verified: true }>;
+  verifyPin(options?: { token?: string; signal?: AbortSignal }): Promise<{ verified: true }>;
   sign(options: SignOptions): Promise<SignResult>;
   authenticate(options: AuthenticateOptions): Promise<AuthToken>;
   /** Returns a function that stops this listener (resolves once the agent was told, if it was the last). */
@@ -211,6 +239,8 @@ export declare function createCardAgent(options?: {
 export declare function errorFromWire(error: unknown): CardAgentError;
 /** Standard padded base64. */
 export declare function toBase64(bytes: Uint8Array): string;
+/** The bytes of standard or URL-safe base64, padded or not; a TypeError for anything else. */
+export declare function fromBase64(text: string): Uint8Array;
 
 export declare const isAvailable: CardAgent["isAvailable"];
 export declare const version: CardAgent["version"];

@@ -2,8 +2,8 @@
 // browser runs in unit tests). bridge.test.js runs it against the real content script.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CardAgentError, createCardAgent, errorFromWire, toBase64 } from "../page/card-agent.js";
-import { FakeWindow, flush } from "./fakes.js";
+import { CardAgentError, createCardAgent, errorFromWire, toBase64 } from "../card-agent.js";
+import { FakeWindow, flush } from "./fake-window.js";
 
 const THUMB = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
 

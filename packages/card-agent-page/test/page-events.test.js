@@ -1,8 +1,8 @@
 // onCardEvent in the page library, against a fake window and a scripted extension.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createCardAgent } from "../page/card-agent.js";
-import { FakeWindow, flush } from "./fakes.js";
+import { createCardAgent } from "../card-agent.js";
+import { FakeWindow, flush } from "./fake-window.js";
 
 function setup(answers = {}, options = {}) {
   const win = new FakeWindow();
