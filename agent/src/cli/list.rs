@@ -3,7 +3,7 @@
 use card_agent_protocol::types::{Inventory, PinStatus};
 use card_agent_protocol::{i18n, Language};
 
-use super::{language, open_core, Cli};
+use super::{caller, language, open_service, Cli};
 use crate::error::{Error, Result};
 use crate::inventory;
 
@@ -20,8 +20,8 @@ pub struct Args {
 
 /// Runs `list`.
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
-    let core = open_core(cli, args.demo)?;
-    let inv = inventory::collect(&core, inventory::now_unix())?;
+    let service = open_service(cli, args.demo)?;
+    let inv = inventory::to_wire(&service.inventory(&caller(cli))?, inventory::now_unix());
     if args.json {
         let text =
             serde_json::to_string_pretty(&inv).map_err(|e| Error::Internal(e.to_string()))?;

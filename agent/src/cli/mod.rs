@@ -176,6 +176,27 @@ fn cli_hint(e: &Error) -> &'static str {
     }
 }
 
+/// The service the command line goes through, run in this process: the same door, the same
+/// rules as the daemon's, over the card core the global options name (`demo`: only the demo
+/// token). The caller is this process, a local program of the user; the PIN comes from
+/// standard input, so there is no dialog.
+fn open_service(cli: &Cli, demo: bool) -> Result<crate::service::Service> {
+    let core = open_core(cli, demo)?;
+    // No site ever calls through the command line: no patterns, no approvals.
+    let policy = crate::policy::Policy::new(Vec::new(), crate::policy::Approvals::none());
+    Ok(crate::service::Service::new(
+        std::sync::Arc::new(core),
+        policy,
+        Err("the command line reads the PIN from standard input (--pin-stdin)".to_owned()),
+        crate::service::Settings::default(),
+    ))
+}
+
+/// This process as the service's caller.
+fn caller(cli: &Cli) -> crate::service::Caller {
+    crate::service::Caller::local(language(cli.lang.as_deref()))
+}
+
 /// Opens the card core with the global options; `demo` serves only the demo token.
 fn open_core(cli: &Cli, demo: bool) -> Result<CardCore> {
     let config = if demo {
@@ -223,11 +244,15 @@ fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
 }
 
 /// Reads the PIN from standard input when `--pin-stdin` is given.
-fn read_pin(pin_stdin: bool) -> Result<Pin> {
+fn read_pin(pin_stdin: bool) -> Result<card_agent_protocol::SecretString> {
     if !pin_stdin {
         return Err(Error::PinRequired);
     }
-    Pin::read_line(std::io::stdin().lock()).map_err(|e| Error::io("standard input", e))
+    let pin =
+        Pin::read_line(std::io::stdin().lock()).map_err(|e| Error::io("standard input", e))?;
+    Ok(card_agent_protocol::SecretString::new(
+        pin.expose().to_owned(),
+    ))
 }
 
 /// The language of messages: `--lang`, else `CARD_AGENT_LANG`, else the locale, else zh-TW.

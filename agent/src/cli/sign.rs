@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use card_agent_protocol::i18n;
 
-use super::{open_core, read_pin, Cli};
+use super::{caller, open_service, read_pin, Cli};
 use crate::error::{Error, Result};
+use crate::service::SignRequest;
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
 
 /// Largest input file; pages sign forms and documents, not disk images.
@@ -61,13 +62,25 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
         SignInput::Data(data)
     };
     let pin = read_pin(args.pin_stdin)?;
-    let core = open_core(cli, args.demo)?;
-    let (token, cert) = core.find_certificate(args.cert.as_deref())?;
-    let cms = CmsOptions {
-        nonce,
-        ..CmsOptions::default()
-    };
-    let signature = core.sign(&token, &cert, &pin, hash, &input, format, &cms)?;
+    let service = open_service(cli, args.demo)?;
+    let out = service.sign(
+        &caller(cli),
+        SignRequest {
+            certificate: args.cert.clone(),
+            input,
+            hash,
+            format,
+            cms: CmsOptions {
+                nonce,
+                ..CmsOptions::default()
+            },
+            pin: Some(pin),
+            slot_description: None,
+            with_card_serial: false,
+            check_validity: false,
+        },
+    )?;
+    let (signature, token, cert) = (out.signature, out.token, out.certificate);
     std::fs::write(&args.output, &signature).map_err(|e| Error::io(args.output.display(), e))?;
     eprintln!(
         "{}",

@@ -2,7 +2,7 @@
 
 use card_agent_protocol::i18n;
 
-use super::{open_core, read_pin, Cli};
+use super::{caller, open_service, read_pin, Cli};
 use crate::error::Result;
 
 /// Arguments of `verify-pin`.
@@ -22,9 +22,8 @@ pub struct Args {
 /// Runs `verify-pin`.
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     let pin = read_pin(args.pin_stdin)?;
-    let core = open_core(cli, args.demo)?;
-    let token = core.select_token(args.token.as_deref())?;
-    core.verify_pin(&token, &pin)?;
+    let service = open_service(cli, args.demo)?;
+    let token = service.verify_pin(&caller(cli), args.token.as_deref(), Some(pin))?;
     println!(
         "{}",
         i18n::format(

@@ -38,7 +38,7 @@ pub fn run(service: &Service, caller: &Caller, command: Command) -> Result<Value
             to_value(&CertificatesResult { certificates })
         }
         Command::VerifyPin(args) => {
-            service.verify_pin(caller, args.token.as_deref(), args.pin)?;
+            let _checked = service.verify_pin(caller, args.token.as_deref(), args.pin)?;
             to_value(&VerifyPinResult { verified: true })
         }
         Command::Sign(args) => {
