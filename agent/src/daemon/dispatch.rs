@@ -17,7 +17,7 @@ use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
 /// Runs one command (except `subscribe`, `unsubscribe` and `legacy-request`, which belong to
 /// the connection) and returns its `result` object.
 pub fn run(service: &Service, caller: &Caller, command: Command) -> Result<Value> {
-    let outcome = match command {
+    match command {
         Command::Version => to_value(&VersionResult::new(Service::version())),
         Command::Status => to_value(&inventory::to_wire(
             &service.inventory(caller)?,
@@ -65,8 +65,7 @@ pub fn run(service: &Service, caller: &Caller, command: Command) -> Result<Value
                 "subscriptions and legacy requests are handled by the connection".to_owned(),
             ))
         }
-    };
-    service.explain(outcome)
+    }
 }
 
 /// The native protocol's `sign` arguments as a service request.
