@@ -2,6 +2,7 @@
 //! exit status and one line on stderr.
 
 mod doctor;
+mod door;
 mod install;
 mod list;
 mod sign;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use card_agent_protocol::i18n;
 
-use super::{caller, open_service, read_pin, Cli};
+use super::door::Door;
+use super::{read_pin, Cli};
 use crate::error::{Error, Result};
 use crate::service::SignRequest;
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
@@ -62,9 +63,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
         SignInput::Data(data)
     };
     let pin = read_pin(args.pin_stdin)?;
-    let service = open_service(cli, args.demo)?;
-    let out = service.sign(
-        &caller(cli),
+    let out = Door::open(cli, args.demo)?.sign(
+        cli,
         SignRequest {
             certificate: args.cert.clone(),
             input,
@@ -80,7 +80,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             check_validity: false,
         },
     )?;
-    let (signature, token, cert) = (out.signature, out.token, out.certificate);
+    let signature = out.signature;
     std::fs::write(&args.output, &signature).map_err(|e| Error::io(args.output.display(), e))?;
     eprintln!(
         "{}",
@@ -88,8 +88,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             super::language(cli.lang.as_deref()),
             "cli.sign.done",
             &[
-                ("holder", &cert.info.holder_name()),
-                ("serial", &token.serial),
+                ("holder", &out.holder),
+                ("serial", &out.serial),
                 ("bytes", &signature.len()),
                 ("file", &args.output.display()),
             ],

@@ -2,7 +2,8 @@
 
 use card_agent_protocol::i18n;
 
-use super::{caller, open_service, read_pin, Cli};
+use super::door::Door;
+use super::{read_pin, Cli};
 use crate::error::Result;
 
 /// Arguments of `verify-pin`.
@@ -22,14 +23,14 @@ pub struct Args {
 /// Runs `verify-pin`.
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     let pin = read_pin(args.pin_stdin)?;
-    let service = open_service(cli, args.demo)?;
-    let token = service.verify_pin(&caller(cli), args.token.as_deref(), Some(pin))?;
+    let (label, serial) =
+        Door::open(cli, args.demo)?.verify_pin(cli, args.token.as_deref(), pin)?;
     println!(
         "{}",
         i18n::format(
             super::language(cli.lang.as_deref()),
             "cli.verify_pin.ok",
-            &[("label", &token.label), ("serial", &token.serial)],
+            &[("label", &label), ("serial", &serial)],
         )
     );
     Ok(())
