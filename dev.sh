@@ -14,10 +14,11 @@ BUILD_PACKAGES=(pkg-config libpcsclite-dev openssl python3)
 # network namespace, where port 61161 is free. dpkg-dev, lintian, shellcheck: the package tests
 # (dpkg-shlibdeps; lintian on the .deb; the installer scripts). libfaketime: every Rust test
 # runs a second time with the clock a year ahead. firefox-esr: the browser tests run in Firefox
-# too (driven over WebDriver BiDi, which Firefox speaks itself).
+# too (driven over WebDriver BiDi, which Firefox speaks itself). curl: the legacy API's peer check
+# is tested with a request made as another user (setpriv, from util-linux, which is essential).
 TEST_PACKAGES=(pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc chromium chromium-l10n
   dbus-daemon xvfb haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin
-  iproute2 dpkg-dev lintian shellcheck libfaketime firefox-esr)
+  iproute2 dpkg-dev lintian shellcheck libfaketime firefox-esr curl)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -3,7 +3,7 @@
 
 import {
   EXTENSION_PAGE_COMMANDS, EXTENSION_PAGE_PORT_NAME, HOST_NAME, LEGACY_COMMANDS, LEGACY_PORT_NAME,
-  PAGE_PORT_NAME, POPUP_COMMANDS,
+  PAGE_PORT_NAME, POPUP_COMMANDS, SMARTPKI_COMMANDS, SMARTPKI_PORT_NAME,
 } from "./lib/protocol.js";
 import { NativeConnection } from "./lib/native-connection.js";
 import { Router } from "./lib/router.js";
@@ -31,6 +31,10 @@ router = new Router({ native });
 api.runtime.onConnect.addListener((port) => {
   if (port.name === EXTENSION_PAGE_PORT_NAME) {
     connectExtensionPage(port);
+    return;
+  }
+  if (port.name === SMARTPKI_PORT_NAME) {
+    connectSmartPki(port);
     return;
   }
   if (port.name !== PAGE_PORT_NAME && port.name !== LEGACY_PORT_NAME) return;
@@ -64,6 +68,45 @@ function connectExtensionPage(port) {
   });
   port.onMessage.addListener((message) => router.request(client, message));
   port.onDisconnect.addListener(() => router.removeClient(client));
+}
+
+// A tab's SmartPKI ports (smartpki-content.js). The agent keeps each port's key until it is
+// closed; when the tab closes or navigates, the ports it opened are closed for it.
+function connectSmartPki(port) {
+  const who = classifySender(port.sender, { extensionId, extensionOrigin });
+  if (!who.accept || who.kind !== "page") {
+    port.disconnect();
+    return;
+  }
+  const handles = new Set();
+  const opens = new Set();
+  const client = router.addClient({
+    origin: who.origin,
+    originError: who.error,
+    commands: SMARTPKI_COMMANDS,
+    post: (message) => {
+      if (opens.delete(message?.id) && Number.isSafeInteger(message.result?.port)) {
+        handles.add(message.result.port);
+      }
+      port.postMessage(message);
+    },
+  });
+  port.onMessage.addListener((message) => {
+    if (message?.command === "smartpki-open") opens.add(message.id);
+    if (message?.command === "smartpki-close") handles.delete(message.arguments?.port);
+    router.request(client, message);
+  });
+  port.onDisconnect.addListener(() => {
+    router.removeClient(client);
+    if (handles.size === 0) return;
+    // Nobody reads these answers: the closes only free the agent's keys.
+    const closer = router.addClient({ origin: who.origin, commands: SMARTPKI_COMMANDS, post: () => {} });
+    let id = 0;
+    for (const handle of handles) {
+      id += 1;
+      router.request(closer, { type: "request", id, command: "smartpki-close", arguments: { port: handle } });
+    }
+  });
 }
 
 // The toolbar popup asks one read-only question at a time: `{type: "popup-request", command}`.

@@ -234,8 +234,15 @@
   win.addEventListener("message", (event) => {
     if (event.source !== win) return;
     const data = event.data;
-    if (!isObject(data) || data[LEGACY_MARK] !== "request") return;
-    event.stopImmediatePropagation();
-    fromShim(data);
+    if (!isObject(data)) return;
+    if (data[LEGACY_MARK] === "request") {
+      event.stopImmediatePropagation();
+      fromShim(data);
+    } else if (data[LEGACY_MARK] === "port-status") {
+      // Whether card-agent holds the agent's port: the agent answers this path on the
+      // extension's route only.
+      event.stopImmediatePropagation();
+      fromShim({ id: data.id, method: "GET", path: "/.card-agent/port" });
+    }
   }, true);
 })();

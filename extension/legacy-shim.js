@@ -28,6 +28,14 @@
 // exactly like an agent that is not running: XHR status 0 and "error" (or "timeout" when the
 // page set xhr.timeout), a rejected fetch, an image "error".
 //
+// When card-agent does not hold the agent's port (another user's program listens there: every
+// page's PIN and document sent to it would be that program's), nothing goes to the port over
+// HTTP: the shim asks the agent once, at a page's first call to it ({"card-agent-legacy":
+// "port-status", id}, answered like a request), and from then on what it cannot carry fails
+// as a network error, and a window the page opens on the agent's address stays closed.
+// Until the answer is known, a window.open of the agent's address waits for it (the window
+// opens blank, then goes to the agent or closes).
+//
 // A classic script (content scripts cannot be modules). Nothing is logged: request bodies
 // carry the page's PIN. Tests run this file in a vm with fake browser classes.
 (() => {
@@ -86,8 +94,15 @@
 
   // ---- Which calls are the agent's ----
 
-  /** The path and query of a URL aimed at the agent, else null. */
+  /** The path and query of a URL aimed at the agent, else null. Every such call also starts
+   * the question whether card-agent holds the port (once per page). */
   function agentPath(url) {
+    const target = parseAgentUrl(url);
+    if (target) portStatus();
+    return target;
+  }
+
+  function parseAgentUrl(url) {
     let u;
     try {
       u = new URL_(String(url), doc.baseURI);
@@ -148,8 +163,9 @@
 
   class LegacyFailure extends Error {}
 
-  /** Sends one call; resolves with `{status, contentType, body}` (body in base64). */
-  function call(method, path, body) {
+  /** Sends one call; resolves with `{status, contentType, body}` (body in base64). `kind`
+   * "port-status" asks whether card-agent holds the port (`path` is then unused). */
+  function call(method, path, body, kind = "request") {
     return new Promise((resolve, reject) => {
       if (typeof body === "string" && utf8Length(body) > MAX_BODY) {
         reject(new LegacyFailure("too large"));
@@ -161,7 +177,7 @@
         reject(new LegacyFailure("timeout"));
       }, TIMEOUT_MS);
       waiting.set(id, { resolve, reject, timer });
-      const message = { [MARK]: "request", id, method, path };
+      const message = { [MARK]: kind, id, method, path };
       if (typeof body === "string") message.body = body;
       // Addressed to this document's own origin: the content script is in this window.
       postMessage_(message, loc.origin);
@@ -194,6 +210,31 @@
     for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
     return bytes;
   }
+
+  // ---- Does card-agent hold the port? ----
+
+  /** true: card-agent listens there; false: another program does; null: not known (yet). */
+  let portOurs = null;
+  let portQuery = null;
+
+  /** Asks once; resolves with the answer (null when the extension or agent did not say). */
+  function portStatus() {
+    if (!portQuery) {
+      portQuery = call("GET", "/", undefined, "port-status").then((r) => {
+        try {
+          const ours = JSON.parse(new TextDecoder_().decode(decodeBytes(r.body))).ours;
+          portOurs = typeof ours === "boolean" ? ours : null;
+        } catch {
+          portOurs = null;
+        }
+        return portOurs;
+      }, () => null);
+    }
+    return portQuery;
+  }
+
+  /** Whether a call the shim cannot carry may go to the port over HTTP. */
+  const httpAllowed = () => portOurs !== false;
 
   const REASONS = {
     200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
@@ -258,6 +299,7 @@
             return legacyFetch(target, method, body, signal);
           }
         }
+        if (target && !httpAllowed()) return Promise.reject(new TypeError_("Failed to fetch"));
       } catch {
         // Whatever we could not read, the browser will judge.
       }
@@ -396,8 +438,12 @@
       ]);
     }
 
+    /** Objects opened on the agent's address that the shim does not carry. */
+    const uncarried = new WeakMap();
+
     proto.open = function open(method, url) {
       forget(this);
+      uncarried.delete(this);
       const result = real.open.apply(this, arguments);
       // As the specification reads it: async is true only when omitted or truthy.
       const isAsync = arguments.length < 3 ? true : Boolean(arguments[2]);
@@ -408,20 +454,40 @@
           phase: "opened", generation: 0, method: m, path: target.path, href: target.href,
           readyState: 1, status: 0, statusText: "", contentType: "", bytes: null,
         });
+      } else if (target) {
+        uncarried.set(this, { isAsync, method: m, path: target.path, href: target.href });
       }
       return result;
     };
 
+    /** A call to the agent's address that may not go over HTTP: a network error. */
+    function refuse(xhr, opened) {
+      if (!opened.isAsync) throw new DOMException_("Failed to execute 'send' on 'XMLHttpRequest'.", "NetworkError");
+      const st = {
+        phase: "sent", generation: 0, method: opened.method, path: opened.path, href: opened.href,
+        readyState: 1, status: 0, statusText: "", contentType: "", bytes: null,
+      };
+      states.set(xhr, st);
+      shadow(xhr, st);
+      fire(xhr, "loadstart");
+      setTimeout_(() => fail(xhr, st, "error"), 0);
+      return undefined;
+    }
+
     proto.send = function send(body) {
       const st = states.get(this);
+      const opened = uncarried.get(this);
+      if (!st && opened && !httpAllowed()) return refuse(this, opened);
       if (!st) return real.send.apply(this, arguments);
       if (st.phase !== "opened") {
         throw new DOMException_("The object's state must be OPENED.", "InvalidStateError");
       }
       const text = st.method === "POST" ? bodyText(body) : undefined;
       if (text === UNSUPPORTED || !RESPONSE_TYPES.includes(this.responseType)) {
-        // Not something the shim can carry faithfully: the browser sends it over HTTP.
+        // Not something the shim can carry faithfully: the browser sends it over HTTP, unless
+        // another program holds the port.
         states.delete(this);
+        if (!httpAllowed()) return refuse(this, { isAsync: true, method: st.method, path: st.path, href: st.href });
         return real.send.apply(this, arguments);
       }
       st.phase = "sent";
@@ -474,6 +540,34 @@
       if (!st?.shadowed) return real.getAllResponseHeaders.apply(this, arguments);
       if (st.readyState < 2 || !st.status) return "";
       return `content-type: ${st.contentType}\r\n`;
+    };
+  }
+
+  // ---- Windows on the agent's address (the popup bridge, /addDomain) ----
+
+  const open_ = win.open;
+  if (typeof open_ === "function") {
+    win.open = function open(url) {
+      let target = null;
+      try {
+        target = url === undefined ? null : agentPath(url);
+      } catch {
+        target = null;
+      }
+      if (!target || portOurs === true) return open_.apply(this, arguments);
+      if (portOurs === false) return null;
+      // Not known yet: a blank window now (pages need it at once), the agent's page once the
+      // agent says the port is its own; closed if another program holds it.
+      const args = Array.from(arguments);
+      args[0] = "about:blank";
+      const opened = open_.apply(this, args);
+      if (opened) {
+        portStatus().then((ours) => {
+          if (ours === false) opened.close();
+          else opened.location.href = target.href;
+        });
+      }
+      return opened;
     };
   }
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Fuzzes one target in rounds until coverage plateaus, then minimises its corpus.
+# Fuzzes one target in rounds until coverage plateaus, then minimises its corpus and picks the
+# committed seeds from it.
 #
 #   fuzz/plateau.sh TARGET [ROUND_SECONDS=60] [MAX_ROUNDS=8]
 #
-# Each round is `cargo +nightly fuzz run` for ROUND_SECONDS on a working copy of the corpus
-# (fuzz/corpus-work/TARGET, git-ignored) with the target's dictionary. The run stops after the
-# first round that adds no coverage (libFuzzer's `cov:`), or after MAX_ROUNDS. Then the corpus
-# is minimised with `cargo fuzz cmin` into fuzz/corpus/TARGET, and one line of figures is
-# appended to fuzz/figures.tsv. A crash stops everything: its input is in fuzz/artifacts/.
+# Each round is `cargo +nightly fuzz run` for ROUND_SECONDS on a working copy (fuzz/corpus-work/
+# TARGET, git-ignored) that starts from the committed seeds (fuzz/seeds/TARGET), the
+# regressions and the full corpus of earlier runs on this machine (fuzz/corpus/TARGET,
+# git-ignored), with the target's dictionary. The run stops after the first round that adds no
+# coverage (libFuzzer's `cov:`), or after MAX_ROUNDS. Then the corpus is minimised with
+# `cargo fuzz cmin` into fuzz/corpus/TARGET, fuzz/select_seeds.sh picks the at most 100 seeds
+# to commit from it, and one line of figures is appended to fuzz/figures.tsv. A crash stops
+# everything: its input is in fuzz/artifacts/.
 set -euo pipefail
 target=$1
 round=${2:-60}
@@ -16,7 +20,9 @@ cd "$(dirname "$0")"
 corpus=corpus/$target
 work=corpus-work/$target
 mkdir -p "$work"
-cp -n "$corpus"/* "$work"/ 2>/dev/null || true
+for source in "seeds/$target" "regressions/$target" "$corpus"; do
+    cp -n "$source"/* "$work"/ 2>/dev/null || true
+done
 dict=()
 [ -f "dict/$target.dict" ] && dict=("-dict=dict/$target.dict")
 files_before=$(find "$work" -type f | wc -l)
@@ -61,4 +67,5 @@ bytes_after=$(du -sb "$corpus" | cut -f1)
 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$(date -u +%F)" "$rounds" \
     "$seconds_total" "$execs_total" "$cov" "$ft" "$files_before" "$files_grown" "$files_after" \
     "$bytes_after" >>figures.tsv
+./select_seeds.sh "$target"
 echo "== $target done: $rounds rounds, ${seconds_total}s, $execs_total execs, cov $cov, ft $ft, corpus $files_before seeds -> $files_grown -> $files_after after cmin ($bytes_after bytes)"

@@ -18,6 +18,9 @@
 //! - [`log_file`]: the daemon's size-bounded log file in the per-user state directory.
 //! - [`state_file`]: private state files (0700 directory, 0600 files, atomic replacement).
 //! - [`legacy_api`]: the HiPKI-compatible HTTP API on 127.0.0.1:61161, an adapter over the service.
+//! - [`framed`]: the one framed connection (read a frame, write a frame, clean end vs cut
+//!   frame, buffers wiped) under the daemon, the native host, the tray and the doctor.
+//! - [`smartpki`]: SmartPKI pages' ports (`smartpki-*` commands), an adapter over the service.
 //! - [`ipc`]: the local endpoint: socket path, permissions, peer check, one daemon per user.
 //! - [`install`]: install and uninstall: host manifests for every browser (one layout, one
 //!   template, every OS), the service and tray files, the generated installer inputs.
@@ -34,6 +37,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod doctor;
+pub mod framed;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod install;
@@ -45,10 +49,12 @@ pub mod native_host;
 pub mod pinentry;
 pub mod policy;
 pub mod service;
+pub mod smartpki;
 pub mod state_file;
 pub mod tray;
 
 pub use card_agent_card::{
-    card_core, certificate, cms_signature, demo, error, pin, pkcs11, reader, signer, token,
+    card_core, certificate, cms_signature, demo, envelope, error, pin, pkcs11, reader, signer,
+    token,
 };
 pub use error::{Error, Result};

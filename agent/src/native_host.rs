@@ -9,13 +9,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use card_agent_protocol::frame::{FrameDecoder, MAX_BROWSER_MESSAGE};
 use card_agent_protocol::message::{parse_request, ErrorBody, RequestId, Response};
 use card_agent_protocol::{ErrorCode, Language};
 use serde::Deserialize as _;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
+use crate::framed::{FrameReader, FrameWriter};
 
 pub use crate::service::caller::{BrowserCaller, DEV_EXTENSION_ID, FIREFOX_ADDON_ID};
 
@@ -134,6 +134,7 @@ where
     let (mut daemon_writer, daemon_gone) = match daemon {
         Ok(stream) => {
             let (daemon_reader, daemon_writer) = tokio::io::split(stream);
+            let daemon_writer = FrameWriter::new(daemon_writer);
             let to_browser = to_browser.clone();
             let (gone, daemon_gone) = tokio::sync::oneshot::channel::<()>();
             let pending = pending.clone();
@@ -158,60 +159,47 @@ where
         }
     };
     tokio::pin!(daemon_gone);
-    let mut decoder = FrameDecoder::new();
-    let mut input = browser_in;
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut frames = FrameReader::new(browser_in);
     let lang = crate::config::language(None);
     // Set when the daemon went away (rather than the browser): its unanswered requests then
     // get an error from the host.
     let mut daemon_lost = false;
-    'read: loop {
-        let n = tokio::select! {
-            read = input.read(&mut buf) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            },
+    loop {
+        let read = tokio::select! {
+            read = frames.read_frame() => read,
             () = &mut daemon_gone => {
                 tracing::warn!("the daemon closed the connection");
                 daemon_lost = true;
                 break;
             }
         };
-        decoder.push(&buf[..n]);
-        loop {
-            match decoder.next_frame() {
-                Ok(Some(payload)) => {
-                    let refusal =
-                        check_request(&payload, daemon_writer.is_some(), &started_by, lang);
-                    if let Some(refusal) = refusal {
-                        let _ = to_browser.send(refusal.frame_for_browser()).await;
-                        continue;
-                    }
-                    let Some(writer) = daemon_writer.as_mut() else {
-                        continue;
-                    };
-                    let Ok(frame) = card_agent_protocol::frame::encode(&payload) else {
-                        continue;
-                    };
-                    // check_request parsed it already, so the id is there.
-                    if let Ok(request) = parse_request(&payload) {
-                        pending.add(&request.id);
-                    }
-                    if writer.write_all(&frame).await.is_err() {
-                        // The daemon is gone; end so that the extension starts afresh.
-                        daemon_lost = true;
-                        break 'read;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let body = ErrorBody::new(ErrorCode::BadRequest, e.to_string());
+        let payload = match read {
+            Ok(Some(payload)) => payload,
+            Ok(None) => break,
+            Err(e) => {
+                if let Some(body) = e.refusal(lang) {
                     let _ = to_browser
                         .send(Response::error(None, body).frame_for_browser())
                         .await;
-                    break 'read;
                 }
+                break;
             }
+        };
+        let id = match check_request(payload, daemon_writer.is_some(), &started_by, lang) {
+            Ok(id) => id,
+            Err(refusal) => {
+                let _ = to_browser.send(refusal.frame_for_browser()).await;
+                continue;
+            }
+        };
+        let Some(writer) = daemon_writer.as_mut() else {
+            continue;
+        };
+        pending.add(&id);
+        if writer.write_frame(payload).await.is_err() {
+            // The daemon is gone; end so that the extension starts afresh.
+            daemon_lost = true;
+            break;
         }
     }
     // Tell the daemon this client is done. Dropping the write half is not enough: the read
@@ -238,37 +226,37 @@ where
     Ok(())
 }
 
-/// The host's own checks on a browser frame; `Some(response)` refuses it.
+/// The host's own checks on a browser frame: the request's id when it goes on to the daemon,
+/// the response that refuses it otherwise. The host's only parse of a request.
 fn check_request(
     payload: &[u8],
     daemon_up: bool,
     started_by: &BrowserCaller,
     lang: Language,
-) -> Option<Response> {
-    let request = match parse_request(payload) {
-        Ok(r) => r,
-        Err(invalid) => return Some(invalid.to_response()),
-    };
+) -> Result<RequestId, Response> {
+    let request = parse_request(payload).map_err(|invalid| invalid.to_response())?;
     if request.origin.is_none() {
         // The extension always sets the origin from the browser; a request without one did not
         // come from a page through our extension.
-        let body = ErrorBody::new(ErrorCode::BadRequest, "origin is required from the browser");
-        return Some(Response::error(request.id, body.with_field("origin")));
+        return Err(Response::error(
+            request.id,
+            Error::OriginRequired.to_wire(lang),
+        ));
     }
     // An extension page's origin passes only from the extension the browser started us for:
     // the host's part of the service's caller decision.
     if let Some(origin) = request.origin.as_deref() {
         if let Err(e) = crate::service::caller::check_relayed_origin(started_by, origin) {
-            return Some(Response::error(request.id, e.to_wire(lang)));
+            return Err(Response::error(request.id, e.to_wire(lang)));
         }
     }
     if !daemon_up {
-        return Some(Response::error(
+        return Err(Response::error(
             request.id,
             ErrorBody::from_code(ErrorCode::Internal, lang),
         ));
     }
-    None
+    Ok(request.id)
 }
 
 /// The ids of the requests relayed to the daemon and not answered yet.
@@ -311,31 +299,29 @@ impl Pending {
     }
 }
 
-/// Copies the daemon's frames to the browser, bounding each to the browser's 1 MB limit.
+/// Copies the daemon's frames to the browser, bounding each to the browser's 1 MB limit, until
+/// the daemon closes the connection or breaks the framing.
 async fn daemon_to_browser<R: AsyncRead + Unpin>(
-    mut daemon: R,
+    daemon: R,
     to_browser: tokio::sync::mpsc::Sender<Vec<u8>>,
     pending: &Pending,
 ) {
-    let mut decoder = FrameDecoder::new();
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut frames = FrameReader::new(daemon);
     loop {
-        let n = match daemon.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let payload = match frames.read_frame().await {
+            Ok(Some(payload)) => payload,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable frame from the daemon");
+                break;
+            }
         };
-        decoder.push(&buf[..n]);
-        while let Ok(Some(payload)) = decoder.next_frame() {
-            pending.answered(&payload);
-            if payload.len() > MAX_BROWSER_MESSAGE {
-                continue;
-            }
-            let Ok(frame) = card_agent_protocol::frame::encode(&payload) else {
-                continue;
-            };
-            if to_browser.send(frame).await.is_err() {
-                return;
-            }
+        pending.answered(payload);
+        let Ok(frame) = card_agent_protocol::frame::encode_for_browser(payload) else {
+            continue;
+        };
+        if to_browser.send(frame).await.is_err() {
+            return;
         }
     }
 }
@@ -343,6 +329,7 @@ async fn daemon_to_browser<R: AsyncRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()

@@ -62,6 +62,9 @@ fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// Creates the state directory (and missing parents) as 0700. An existing directory is left
 /// as it is: it may be one the user shares on purpose, and changing its mode is not ours to do.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if fs::symlink_metadata(dir).is_ok() {
+        check_own(dir)?;
+    }
     if dir.is_dir() {
         return Ok(());
     }
@@ -73,6 +76,29 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir).map_err(|e| Error::io(dir.display(), e))
+}
+
+/// Refuses a state file or directory that is a symbolic link or belongs to another user:
+/// whoever controls it (or the link's target) could make sites trusted for this user, or read
+/// which sites are. An existing directory is otherwise left as it is (it may be one the user
+/// shares on purpose, and changing its mode is not ours to do).
+pub fn check_own(path: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path.display(), e))?;
+    let refuse = |why: String| Err(Error::io(path.display(), io::Error::other(why)));
+    if meta.file_type().is_symlink() {
+        return refuse(
+            "it is a symbolic link; card-agent keeps its state only in real files and folders"
+                .to_owned(),
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() != crate::legacy_api::port_owner::own_uid() {
+            return refuse(format!("it belongs to another user (uid {})", meta.uid()));
+        }
+    }
+    Ok(())
 }
 
 /// Opens `path` (0600 when created) for appending.

@@ -17,6 +17,8 @@ pub mod oid {
     use const_oid::ObjectIdentifier;
     /// Subject type (natural person, agency, company, ...).
     pub const SUBJECT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.886.1.100.2.1");
+    /// Main or additional (attached) card: `primary` / `secondary` (MOEACA company cards).
+    pub const CARD_KIND: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.886.1.100.2.2");
     /// Last four digits of the national ID (MOICA).
     pub const ID_LAST4: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.886.1.100.2.51");
     /// Business number 統一編號 (MOEACA).
@@ -109,6 +111,8 @@ pub struct CertificateInfo {
     pub card_serial: Option<String>,
     /// Subject type OID from the directory attributes.
     pub subject_type: Option<String>,
+    /// Main or additional card, from the directory attributes (`primary` / `secondary`).
+    pub card_kind: Option<String>,
     /// Whether it is a CA certificate (basicConstraints cA).
     pub is_ca: bool,
 }
@@ -162,6 +166,7 @@ impl CertificateInfo {
             organisation_code: lookup(oid::ORGANISATION_CODE),
             card_serial: lookup(oid::CARD_SERIAL),
             subject_type: lookup(oid::SUBJECT_TYPE),
+            card_kind: lookup(oid::CARD_KIND),
             is_ca: cert.is_ca(),
         })
     }

@@ -89,16 +89,25 @@ pub fn build(
         }
     };
 
-    let signed_attrs = signed_attributes(&message_digest, opts)?;
-    // RFC 5652 section 5.4: the signature input is the attributes' DER with the SET OF tag,
-    // not the [0] IMPLICIT tag they carry inside SignerInfo.
-    let signed_der = signed_attrs.to_der().map_err(encoding_error)?;
-    let signature = signer::sign_digest(
-        raw_sign,
-        cert.key_algorithm,
-        hash_alg,
-        &hash_alg.digest(&signed_der),
-    )?;
+    let (signed_attrs, signature) = if opts.without_signed_attributes {
+        // RFC 5652 section 5.4: without signed attributes the signature is over the content's
+        // digest itself.
+        let signature =
+            signer::sign_digest(raw_sign, cert.key_algorithm, hash_alg, &message_digest)?;
+        (None, signature)
+    } else {
+        let signed_attrs = signed_attributes(&message_digest, opts)?;
+        // RFC 5652 section 5.4: the signature input is the attributes' DER with the SET OF tag,
+        // not the [0] IMPLICIT tag they carry inside SignerInfo.
+        let signed_der = signed_attrs.to_der().map_err(encoding_error)?;
+        let signature = signer::sign_digest(
+            raw_sign,
+            cert.key_algorithm,
+            hash_alg,
+            &hash_alg.digest(&signed_der),
+        )?;
+        (Some(signed_attrs), signature)
+    };
 
     // RFC 5754: SHA-2 digest identifiers carry no parameters (absent, not NULL).
     let digest_alg = AlgorithmIdentifierOwned {
@@ -112,7 +121,7 @@ pub fn build(
             serial_number: x509.tbs_certificate.serial_number.clone(),
         }),
         digest_alg: digest_alg.clone(),
-        signed_attrs: Some(signed_attrs),
+        signed_attrs,
         signature_algorithm,
         signature: OctetString::new(signature).map_err(encoding_error)?,
         unsigned_attrs: None,
@@ -338,6 +347,47 @@ mod tests {
     }
 
     #[test]
+    fn without_signed_attributes_verifies_detached_and_attached() {
+        let data = "SmartPKI 登入 DEMO\n".as_bytes().to_vec();
+        let opts = CmsOptions {
+            without_signed_attributes: true,
+            ..CmsOptions::default()
+        };
+        for format in [SignFormat::Cms, SignFormat::CmsAttached] {
+            let cms = demo_sign(
+                SignInput::Data(data.clone()),
+                HashAlgorithm::Sha256,
+                format,
+                &opts,
+            );
+            let si_attrs = decode(&cms)
+                .signer_infos
+                .0
+                .get(0)
+                .unwrap()
+                .signed_attrs
+                .clone();
+            assert!(si_attrs.is_none(), "{format:?} carries signed attributes");
+            let dir = Scratch::new();
+            let (sig, content, chain) = verify_files(&dir, &cms, &data);
+            let out = dir.path("out");
+            if format == SignFormat::Cms {
+                openssl(&verify_detached(&sig, &content, &chain, &out));
+                let tampered = dir.file("tampered.txt", b"other");
+                let (ok, _, _) =
+                    openssl_status(&verify_detached(&sig, &tampered, &chain, &dir.path("o2")));
+                assert!(!ok, "verified over the wrong content");
+            } else {
+                openssl(&[
+                    "cms", "-verify", "-binary", "-inform", "DER", "-in", &sig, "-CAfile", &chain,
+                    "-purpose", "any", "-out", &out,
+                ]);
+                assert_eq!(read(&out), data);
+            }
+        }
+    }
+
+    #[test]
     fn attached_verifies_and_returns_the_content() {
         let data = b"DEMO attached content \xe4\xb8\xad\xe6\x96\x87\n".to_vec();
         let cms = demo_sign(
@@ -366,6 +416,7 @@ mod tests {
             signing_time: Some(signing_time),
             nonce: Some(b"nonce-1234".to_vec()),
             card_serial: Some("DEMO000000000001".into()),
+            ..CmsOptions::default()
         };
         let data = b"with nonce and card serial".to_vec();
         let cms = demo_sign(

@@ -4,6 +4,7 @@
 //! (CLI, native protocol, legacy HTTP API) turns them into codes through [`Error::code`] and
 //! into words through [`Error::user_message`], so no adapter decides a code on its own.
 
+use card_agent_protocol::frame::FrameError;
 use card_agent_protocol::{i18n, ErrorCode, Language};
 
 use crate::pin::PinFormatError;
@@ -93,6 +94,9 @@ pub enum Error {
     /// The caller's input was malformed.
     #[error("{0}")]
     BadInput(String),
+    /// A CMS EnvelopedData that cannot be opened (legacy `DecryptData`, PKCS7).
+    #[error(transparent)]
+    Envelope(#[from] crate::envelope::EnvelopeError),
     /// An install path cannot be written into a desktop entry or systemd unit safely.
     #[error("{path}: cannot be used in a desktop entry or service file ({reason})")]
     UnsafeInstallPath {
@@ -142,6 +146,21 @@ pub enum Error {
         /// ` by <process> (pid N)` when known.
         holder: String,
     },
+    /// A frame on a local channel (the browser's pipe, the daemon's socket) broke the framing
+    /// rules: empty, over the limit, or cut off by the end of input.
+    #[error("{0}")]
+    Frame(FrameError),
+    /// A frame started but did not arrive whole within the deadline.
+    #[error("a frame did not arrive whole within {seconds} s")]
+    FrameDeadline {
+        /// The deadline.
+        seconds: u64,
+    },
+    /// A request that must carry the page's origin (the browser gives it) came without one.
+    #[error(
+        "the request has no origin: a page's request always carries the one the browser gives"
+    )]
+    OriginRequired,
     /// The daemon could not be reached or started.
     #[error("the card-agent service could not be reached: {0}")]
     AgentUnavailable(String),
@@ -300,11 +319,15 @@ impl Error {
             Error::NoToken { .. } => ErrorCode::NoToken,
             Error::Ambiguous { .. }
             | Error::BadInput(_)
+            | Error::Envelope(_)
             | Error::UnsafeInstallPath { .. }
             | Error::BadOrigin { .. }
             | Error::BadSitePattern { .. }
             | Error::LocalOnly { .. }
-            | Error::PinFromPage => ErrorCode::BadRequest,
+            | Error::PinFromPage
+            | Error::Frame(_)
+            | Error::FrameDeadline { .. }
+            | Error::OriginRequired => ErrorCode::BadRequest,
             // To a page, an insecure origin means what an unapproved one means: this origin
             // may not use the card. The message says that only https fixes it.
             Error::SiteNotTrusted { .. } | Error::InsecureOrigin { .. } => {
@@ -396,6 +419,19 @@ impl Error {
                 "error.detail.unsafe_install_path",
                 &[("path", path), ("reason", reason)],
             ),
+            Error::Frame(FrameError::TooLarge { announced, limit }) => detail(
+                "error.detail.frame_too_large",
+                &[("announced", announced), ("limit", limit)],
+            ),
+            Error::Frame(FrameError::Empty) => detail("error.detail.frame_empty", &[]),
+            Error::Frame(FrameError::Truncated { received, expected }) => detail(
+                "error.detail.frame_cut",
+                &[("received", received), ("expected", expected)],
+            ),
+            Error::FrameDeadline { seconds } => {
+                detail("error.detail.frame_deadline", &[("seconds", seconds)])
+            }
+            Error::OriginRequired => detail("error.detail.origin_required", &[]),
             // The format rule's own words are English only; in Chinese the code's message
             // already says what the rule is.
             Error::PinFormat(e) if lang == Language::En => {
@@ -425,7 +461,7 @@ impl Error {
         if let Some(n) = self.tries_left() {
             body = body.with_retries_left(n);
         }
-        if let Error::LocalOnly { .. } = self {
+        if let Error::LocalOnly { .. } | Error::OriginRequired = self {
             body = body.with_field("origin");
         }
         if let Error::PinFromPage = self {

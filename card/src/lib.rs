@@ -16,6 +16,7 @@
 //!   one set of operations; the PIN gate and per-token queueing live here.
 //! - [`signer`]: hash algorithms, formats and the orchestration of a signature.
 //! - [`cms_signature`]: CMS SignedData ("PKCS7") with the signed attributes legacy pages expect.
+//! - [`envelope`]: CMS EnvelopedData read for legacy decryption (the card unwraps the key).
 //! - [`demo`]: the DEMO software token for `--demo`, and the MOICA-like test PKI it (and the
 //!   SoftHSM test fixture) issues certificates from.
 //! - [`reader`]: the PC/SC layer: reader snapshots, card events, ATR recognition.
@@ -26,6 +27,7 @@ pub mod card_core;
 pub mod certificate;
 pub mod cms_signature;
 pub mod demo;
+pub mod envelope;
 pub mod error;
 pub mod pin;
 pub mod pkcs11;

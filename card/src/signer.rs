@@ -127,6 +127,9 @@ pub struct CmsOptions {
     pub nonce: Option<Vec<u8>>,
     /// The card serial attribute (OID 2.16.886.1.100.2.204), as legacy pages ask for.
     pub card_serial: Option<String>,
+    /// No signed attributes at all (OpenSSL's `PKCS7_NOATTR`, which SmartPKI pages ask for):
+    /// the signature is over the content's digest itself, and the options above are unused.
+    pub without_signed_attributes: bool,
 }
 
 /// The raw private-key operation a token performs.

@@ -52,6 +52,15 @@ export const EXTENSION_PAGE_COMMANDS = Object.freeze([
   "subscribe", "unsubscribe",
 ]);
 
+/**
+ * The runtime port on which the content script carries SmartPKI pages' ports
+ * (smartpki-content.js), and the only commands it carries. `smartpki-call` carries the PIN the
+ * page sent (encrypted under the port's key, or in clear): SmartPKI pages work that way, and the
+ * agent applies its PIN rules to it.
+ */
+export const SMARTPKI_PORT_NAME = "card-agent-smartpki";
+export const SMARTPKI_COMMANDS = Object.freeze(["smartpki-open", "smartpki-call", "smartpki-close"]);
+
 /** Commands the toolbar popup may send (read-only ones). */
 export const POPUP_COMMANDS = Object.freeze(["version", "status"]);
 
@@ -73,8 +82,10 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
   quick: 15_000,
 });
 
-const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin", "self-test-sign"]);
-const INVENTORY = new Set(["status", "get-certificates", "environment-check"]);
+// As the ladder's Kind::of: smartpki-call may sign with the card; smartpki-open may ask the
+// user to approve the site, then makes the port's key.
+const INTERACTIVE = new Set(["sign", "authenticate", "verify-pin", "self-test-sign", "smartpki-call"]);
+const INVENTORY = new Set(["status", "get-certificates", "environment-check", "smartpki-open"]);
 
 /** The timeout for `command` (milliseconds). */
 export function timeoutFor(command, timeouts = DEFAULT_TIMEOUTS) {

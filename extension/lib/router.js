@@ -241,6 +241,9 @@ export function checkRequest(message, commands = PAGE_COMMANDS) {
     return bad("arguments", "arguments must be an object.");
   }
   if (message.command === "legacy-request") return checkLegacy(args ?? {});
+  // SmartPKI pages send the PIN with their steps, as SmartPKI's API requires; only the
+  // SmartPKI port may carry these commands (see SMARTPKI_COMMANDS).
+  if (message.command.startsWith("smartpki-")) return null;
   // Pages never send a PIN: the agent asks in its own dialog. A page that could pass one
   // could guess PINs without the user seeing anything. A courtesy: the daemon refuses a page's
   // PIN itself (agent/src/service/pin_source.rs), whatever reaches it.

@@ -126,6 +126,13 @@ export function loadShim({ href = "https://portal.example.gov.tw/login/index.htm
   Object.assign(win.location, { href: url.href, protocol: url.protocol, hostname: url.hostname, port: url.port });
   const { XMLHttpRequest, sent: xhrSent } = fakeXhrClass();
   const { Element, HTMLImageElement, Image, loads } = fakeImageClasses();
+  // window.open: the windows the page opened, each a fake with a location and close().
+  const opened = [];
+  win.open = function open(url, name, features) {
+    const w = { name, features, closed: false, location: { href: String(url) }, close() { this.closed = true; } };
+    opened.push(w);
+    return w;
+  };
   const fetched = [];
   const fetch = function fetch(input, init) {
     fetched.push({ input, init, self: this });
@@ -140,12 +147,17 @@ export function loadShim({ href = "https://portal.example.gov.tw/login/index.htm
     clearTimeout: timers.clearTimer,
   };
   vm.runInNewContext(SHIM_SOURCE, page);
-  return { win, page, xhrSent, fetched, loads };
+  return { win, page, xhrSent, fetched, loads, opened, timers };
 }
 
 /** Requests the shim posted for the content script. */
 export function shimRequests(win) {
   return win.posted.map((p) => p.data).filter((d) => d?.["card-agent-legacy"] === "request");
+}
+
+/** The shim's questions whether card-agent holds the port. */
+export function portStatusRequests(win) {
+  return win.posted.map((p) => p.data).filter((d) => d?.["card-agent-legacy"] === "port-status");
 }
 
 /** Plays the content script: answers the shim's request `id`. */

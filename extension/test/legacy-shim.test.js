@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import vm from "node:vm";
 import { FakeClock, flush } from "./fakes.js";
-import { SHIM_SOURCE, answer, b64, loadShim, shimRequests } from "./legacy-fakes.js";
+import { SHIM_SOURCE, answer, b64, loadShim, portStatusRequests, shimRequests } from "./legacy-fakes.js";
 
 const ok = (text, contentType = "application/json; charset=utf-8", status = 200) =>
   ({ result: { status, contentType, body: b64(text) } });
@@ -513,4 +513,70 @@ test("image: a newer src wins over an answer still on its way", async () => {
   answer(win, shimRequests(win)[0].id, ok("BM", "image/bmp"));
   await flush();
   assert.deepEqual(loads.map((l) => l.src), ["https://portal.example.gov.tw/other.png"]);
+});
+
+/** Loads the shim, makes one carried call, and answers its question about the port. */
+async function withPortAnswer(ours) {
+  const loaded = loadShim();
+  loaded.page.fetch("http://localhost:61161/pkcs11info");
+  await flush();
+  const [status] = portStatusRequests(loaded.win);
+  assert.ok(status, "the first call asks whether card-agent holds the port");
+  answer(loaded.win, status.id, ok(JSON.stringify({ ours })));
+  await flush();
+  return loaded;
+}
+
+test("another program holds the port: nothing goes to it over HTTP, no window opens on it", async () => {
+  const { win, page, fetched, xhrSent, opened, timers } = await withPortAnswer(false);
+  assert.equal(portStatusRequests(win).length, 1, "asked once");
+  const big = "x".repeat(512 * 1024 + 1);
+  const form = new FormData();
+  for (const init of [{ method: "POST", body: form }, { method: "POST", body: big }, { method: "PUT", body: "x" }]) {
+    const error = await page.fetch("http://localhost:61161/sign", init).catch((e) => e);
+    assert.equal(error.name, "TypeError", init.method);
+  }
+  const xhr = new page.XMLHttpRequest();
+  const log = watch(xhr);
+  xhr.open("POST", "http://localhost:61161/sign");
+  xhr.send(big);
+  timers.advance(0);
+  await flush();
+  assert.deepEqual(log.slice(-3), ["readystatechange:4:0", "error:4:0", "loadend:4:0"]);
+  const sync = new page.XMLHttpRequest();
+  sync.open("GET", "http://localhost:61161/pkcs11info", false);
+  assert.throws(() => sync.send(), (e) => e.name === "NetworkError");
+  assert.equal(page.window.open("http://localhost:61161/popupForm", "hipkiPopup"), null);
+  assert.equal(fetched.length, 0);
+  assert.equal(xhrSent.length, 0);
+  assert.equal(opened.length, 0);
+  // Other addresses are untouched.
+  page.fetch("https://portal.example.gov.tw/api");
+  assert.equal(page.window.open("https://portal.example.gov.tw/help").location.href, "https://portal.example.gov.tw/help");
+  assert.equal(fetched.length, 1);
+});
+
+test("card-agent holds the port: what the shim cannot carry still goes over HTTP", async () => {
+  const { page, fetched, opened } = await withPortAnswer(true);
+  page.fetch("http://localhost:61161/sign", { method: "POST", body: new FormData() });
+  await flush();
+  assert.equal(fetched.length, 1);
+  const w = page.window.open("http://localhost:61161/popupForm", "hipkiPopup");
+  assert.equal(w.location.href, "http://localhost:61161/popupForm");
+  assert.equal(opened.length, 1);
+});
+
+test("a window on the agent's address before the answer: blank, then the agent's page or closed", async () => {
+  for (const ours of [true, false]) {
+    const { win, page, opened } = loadShim();
+    const w = page.window.open("http://localhost:61161/popupForm", "hipkiPopup", "width=200");
+    assert.equal(w.location.href, "about:blank");
+    assert.equal(opened[0].features, "width=200");
+    await flush();
+    const [status] = portStatusRequests(win);
+    answer(win, status.id, ok(JSON.stringify({ ours })));
+    await flush();
+    if (ours) assert.equal(w.location.href, "http://localhost:61161/popupForm");
+    else assert.equal(w.closed, true);
+  }
 });

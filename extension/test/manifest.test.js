@@ -22,9 +22,9 @@ test("permissions: native messaging only; content script on https and loopback h
   assert.equal(manifest.host_permissions, undefined);
   assert.equal(manifest.externally_connectable, undefined, "web pages cannot message the worker directly");
   assert.equal(manifest.web_accessible_resources, undefined);
-  const [cs, shim, ...others] = manifest.content_scripts;
+  const [cs, shim, smartpki, ...others] = manifest.content_scripts;
   assert.equal(others.length, 0);
-  assert.deepEqual(cs.js, ["content.js"]);
+  assert.deepEqual(cs.js, ["content.js", "smartpki-content.js"]);
   assert.deepEqual(cs.matches, ["https://*/*", "http://localhost/*", "http://127.0.0.1/*", "http://[::1]/*"]);
   assert.equal(cs.run_at, "document_start");
   assert.equal(cs.all_frames, false);
@@ -45,6 +45,15 @@ test("the legacy shim runs in the page's world, where the bridge runs, but not o
   ]);
   // "world" in the manifest: Chrome 111.
   assert.ok(Number(manifest.minimum_chrome_version) >= 111);
+});
+
+test("the SmartPKI shim runs in the page's world of the same top frames as the bridge", () => {
+  const [cs, , smartpki] = manifest.content_scripts;
+  assert.deepEqual(smartpki.js, ["smartpki-shim.js"]);
+  assert.equal(smartpki.world, "MAIN");
+  assert.equal(smartpki.run_at, "document_start");
+  assert.equal(smartpki.all_frames, false);
+  assert.deepEqual(smartpki.matches, cs.matches);
 });
 
 test("every file the manifests name exists and is packaged", () => {

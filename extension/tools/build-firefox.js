@@ -24,7 +24,8 @@ export const DEFAULT_OUT = path.resolve(EXTENSION_DIR, "..", "target", "firefox-
 
 /** What goes into the package; tests, tools and the page library stay out. */
 export const PACKAGE_FILES = [
-  "manifest.json", "background.js", "content.js", "legacy-shim.js", "popup.html", "popup.js", "popup.css",
+  "manifest.json", "background.js", "content.js", "legacy-shim.js", "smartpki-content.js",
+  "smartpki-shim.js", "popup.html", "popup.js", "popup.css",
   "lib", "icons", "_locales",
 ];
 

@@ -74,7 +74,7 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/
 # page library stay out, as in tools/build-firefox.js.
 ext="$stage/usr/share/card-agent/extension"
 mkdir -p "$ext"
-for name in manifest.json background.js content.js legacy-shim.js popup.html popup.js popup.css \
+for name in manifest.json background.js content.js legacy-shim.js smartpki-content.js smartpki-shim.js popup.html popup.js popup.css \
   lib icons _locales selftest; do
   cp -R "$repo/extension/$name" "$ext/"
 done

@@ -106,7 +106,7 @@ chmod 0644 "$plist"
 
 ext="$payload/Library/Application Support/card-agent/extension"
 install -d -m 0755 "$ext"
-for name in manifest.json background.js content.js legacy-shim.js popup.html popup.js popup.css \
+for name in manifest.json background.js content.js legacy-shim.js smartpki-content.js smartpki-shim.js popup.html popup.js popup.css \
   lib icons _locales selftest; do
   cp -R "$repo/extension/$name" "$ext/"
 done

@@ -24,8 +24,12 @@
 //! end of input, [`FrameDecoder::finish`] tells a clean end (between frames) from a cut one.
 //! After any error the stream cannot be resynchronised (the length prefix is the only
 //! delimiter), so the decoder keeps returning that error and the caller should close the channel.
+//! Frames carry PINs: the decoder wipes every byte it has handed out (see [`FrameDecoder`]).
+//! Reading and writing the transport is the agent's (`card_agent::framed`); this crate does no
+//! I/O.
 
 use thiserror::Error;
+use zeroize::Zeroize;
 
 /// Bytes in the length prefix.
 pub const HEADER_LEN: usize = 4;
@@ -83,16 +87,23 @@ pub fn check_browser_size(payload: &[u8]) -> Result<(), FrameError> {
     check_len(payload.len() as u64, MAX_BROWSER_MESSAGE)
 }
 
-pub(crate) fn encode_with_limit(payload: &[u8], limit: usize) -> Result<Vec<u8>, FrameError> {
-    check_len(payload.len() as u64, limit)?;
+/// The length prefix of a payload of `len` bytes, for a writer that sends the payload from
+/// where it is rather than from a framed copy. Refuses an empty payload and one over `limit`.
+pub fn header(len: usize, limit: usize) -> Result<[u8; HEADER_LEN], FrameError> {
+    check_len(len as u64, limit)?;
     // The limit is far below u32::MAX, so the conversion cannot fail once checked; keep the
     // fallible form rather than a cast so a future limit change cannot silently truncate.
-    let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge {
-        announced: payload.len() as u64,
+    let len = u32::try_from(len).map_err(|_| FrameError::TooLarge {
+        announced: len as u64,
         limit,
     })?;
+    Ok(len.to_ne_bytes())
+}
+
+pub(crate) fn encode_with_limit(payload: &[u8], limit: usize) -> Result<Vec<u8>, FrameError> {
+    let header = header(payload.len(), limit)?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(payload);
     Ok(out)
 }
@@ -113,6 +124,12 @@ fn check_len(len: u64, limit: usize) -> Result<(), FrameError> {
 /// An incremental, allocation-bounded frame decoder. Feed it bytes as they arrive, in any
 /// chunking; take frames out as they complete.
 ///
+/// Frames carry PINs, so the decoder keeps no copy of a byte it has handed out: a frame
+/// returned by [`next_frame_ref`](Self::next_frame_ref) is wiped (overwritten with zeros) on
+/// the next call to any method that takes `&mut self`, and when the decoder is dropped. Its
+/// buffer never reallocates behind its back (growing copies into a new buffer and wipes the
+/// old one), and bytes moved to the front are wiped where they were.
+///
 /// ```
 /// use card_agent_protocol::frame::{encode, FrameDecoder};
 ///
@@ -127,6 +144,10 @@ fn check_len(len: u64, limit: usize) -> Result<(), FrameError> {
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    /// Where the unread bytes start: everything before has been handed out.
+    start: usize,
+    /// Everything before this offset is already zero (`clean <= start`).
+    clean: usize,
     limit: usize,
     failed: Option<FrameError>,
 }
@@ -134,6 +155,12 @@ pub struct FrameDecoder {
 impl Default for FrameDecoder {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Drop for FrameDecoder {
+    fn drop(&mut self) {
+        self.buf.zeroize();
     }
 }
 
@@ -149,6 +176,8 @@ impl FrameDecoder {
     pub fn with_limit(limit: usize) -> Self {
         FrameDecoder {
             buf: Vec::new(),
+            start: 0,
+            clean: 0,
             limit,
             failed: None,
         }
@@ -161,40 +190,64 @@ impl FrameDecoder {
 
     /// Bytes received but not yet returned as a frame.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 
     /// Appends bytes read from the transport. Call [`next_frame`](Self::next_frame) after each
     /// push (until it returns `Ok(None)`): that is where the limit is enforced, so a caller that
     /// reads in bounded chunks never holds more than one chunk beyond a frame.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(bytes);
+        if self.failed.is_some() {
+            return;
         }
+        self.compact();
+        let needed = self.buf.len() + bytes.len();
+        if needed > self.buf.capacity() {
+            // Grow by hand: a Vec that reallocates itself frees the old buffer unwiped.
+            let mut bigger = Vec::with_capacity(needed.max(2 * self.buf.capacity()));
+            bigger.extend_from_slice(&self.buf);
+            self.buf.zeroize();
+            self.buf = bigger;
+        }
+        self.buf.extend_from_slice(bytes);
     }
 
     /// The next complete frame's payload, `Ok(None)` when more bytes are needed, or the error
-    /// that makes the rest of the stream unreadable (returned again on every later call).
+    /// that makes the rest of the stream unreadable (returned again on every later call). The
+    /// returned copy is the caller's to wipe; [`next_frame_ref`](Self::next_frame_ref) lends
+    /// the frame without copying it.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        self.next_frame_ref().map(|frame| frame.map(<[u8]>::to_vec))
+    }
+
+    /// Like [`next_frame`](Self::next_frame), but lends the payload from the decoder's buffer:
+    /// no allocation, and the bytes are wiped on the next call that takes `&mut self`.
+    pub fn next_frame_ref(&mut self) -> Result<Option<&[u8]>, FrameError> {
+        if !self.frame_ready()? {
+            return Ok(None);
+        }
+        let len = self.announced().unwrap_or(0);
+        let frame = self.start + HEADER_LEN..self.start + HEADER_LEN + len;
+        self.start = frame.end;
+        Ok(Some(&self.buf[frame]))
+    }
+
+    /// Whether a whole frame is buffered, so that [`next_frame_ref`](Self::next_frame_ref)
+    /// returns it; the error that stops decoding when its header breaks the rules. Wipes the
+    /// frame handed out last.
+    pub fn frame_ready(&mut self) -> Result<bool, FrameError> {
+        self.wipe_consumed();
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let Some(header) = self.buf.first_chunk::<HEADER_LEN>() else {
-            return Ok(None);
+        let Some(announced) = self.announced() else {
+            return Ok(false);
         };
-        let announced = u32::from_ne_bytes(*header);
         // Checked before anything is reserved for the body: the prefix is untrusted.
-        if let Err(err) = check_len(u64::from(announced), self.limit) {
+        if let Err(err) = check_len(announced as u64, self.limit) {
             return Err(self.fail(err));
         }
-        let len = announced as usize;
-        let total = HEADER_LEN + len;
-        if self.buf.len() < total {
-            return Ok(None);
-        }
-        let payload = self.buf[HEADER_LEN..total].to_vec();
-        self.buf.drain(..total);
-        Ok(Some(payload))
+        Ok(self.buffered() >= HEADER_LEN + announced)
     }
 
     /// Call at end of input: `Ok(())` if it ended cleanly between frames, otherwise
@@ -205,266 +258,55 @@ impl FrameDecoder {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        if self.buf.is_empty() {
+        if self.buffered() == 0 {
             return Ok(());
         }
-        let expected = match self.buf.first_chunk::<HEADER_LEN>() {
-            Some(header) => HEADER_LEN.saturating_add(u32::from_ne_bytes(*header) as usize),
+        let expected = match self.announced() {
+            Some(len) => HEADER_LEN.saturating_add(len),
             None => HEADER_LEN,
         };
         Err(FrameError::Truncated {
-            received: self.buf.len(),
+            received: self.buffered(),
             expected,
         })
     }
 
+    /// The payload length the unread bytes' header announces, once the header is in.
+    fn announced(&self) -> Option<usize> {
+        let header = self.buf[self.start..].first_chunk::<HEADER_LEN>()?;
+        Some(u32::from_ne_bytes(*header) as usize)
+    }
+
+    /// Wipes the frames already handed out.
+    fn wipe_consumed(&mut self) {
+        self.buf[self.clean..self.start].zeroize();
+        self.clean = self.start;
+    }
+
+    /// Moves the unread bytes to the front and wipes everything behind them.
+    fn compact(&mut self) {
+        if self.start == 0 {
+            return;
+        }
+        let unread = self.buffered();
+        self.buf.copy_within(self.start.., 0);
+        self.buf[unread..].zeroize();
+        self.buf.truncate(unread);
+        self.start = 0;
+        self.clean = 0;
+    }
+
     fn fail(&mut self, err: FrameError) -> FrameError {
-        // The buffer is useless once the stream is desynchronised; free it now.
+        // The buffer is useless once the stream is desynchronised; wipe and free it now.
+        self.buf.zeroize();
         self.buf = Vec::new();
+        self.start = 0;
+        self.clean = 0;
         self.failed = Some(err.clone());
         err
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header(len: u32) -> [u8; 4] {
-        len.to_ne_bytes()
-    }
-
-    /// A tiny deterministic generator: enough to vary chunk sizes without a dependency.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    #[test]
-    fn encode_writes_native_endian_length_then_payload() {
-        let wire = encode(b"{}").unwrap();
-        assert_eq!(&wire[..4], &2u32.to_ne_bytes());
-        assert_eq!(&wire[4..], b"{}");
-    }
-
-    #[test]
-    fn encode_refuses_empty_and_oversized() {
-        assert_eq!(encode(b""), Err(FrameError::Empty));
-        let big = vec![b' '; MAX_FRAME + 1];
-        assert_eq!(
-            encode(&big),
-            Err(FrameError::TooLarge {
-                announced: MAX_FRAME as u64 + 1,
-                limit: MAX_FRAME
-            })
-        );
-        assert!(encode(&big[..MAX_FRAME]).is_ok());
-    }
-
-    #[test]
-    fn browser_limit_is_stricter_than_frame_limit() {
-        let ok = vec![b' '; MAX_BROWSER_MESSAGE];
-        assert!(check_browser_size(&ok).is_ok());
-        assert!(encode_for_browser(&ok).is_ok());
-        let over = vec![b' '; MAX_BROWSER_MESSAGE + 1];
-        let err = FrameError::TooLarge {
-            announced: MAX_BROWSER_MESSAGE as u64 + 1,
-            limit: MAX_BROWSER_MESSAGE,
-        };
-        assert_eq!(check_browser_size(&over), Err(err.clone()));
-        assert_eq!(encode_for_browser(&over), Err(err));
-        assert!(encode(&over).is_ok(), "the IPC channel still takes it");
-        assert_eq!(check_browser_size(b""), Err(FrameError::Empty));
-    }
-
-    #[test]
-    fn decodes_whole_frames_and_reports_clean_eof() {
-        let mut wire = encode(b"one").unwrap();
-        wire.extend(encode(b"two").unwrap());
-        let mut d = FrameDecoder::new();
-        d.push(&wire);
-        assert_eq!(d.next_frame().unwrap().unwrap(), b"one");
-        assert_eq!(d.next_frame().unwrap().unwrap(), b"two");
-        assert_eq!(d.next_frame().unwrap(), None);
-        assert_eq!(d.buffered(), 0);
-        assert_eq!(d.finish(), Ok(()));
-    }
-
-    #[test]
-    fn nothing_received_is_a_clean_eof() {
-        let d = FrameDecoder::new();
-        assert_eq!(d.finish(), Ok(()));
-    }
-
-    #[test]
-    fn byte_by_byte_reads_yield_each_frame_exactly_once() {
-        let payloads: [&[u8]; 3] = [b"a", br#"{"id":1,"command":"status"}"#, &[0xAB; 300]];
-        let wire: Vec<u8> = payloads.iter().flat_map(|p| encode(p).unwrap()).collect();
-        let mut d = FrameDecoder::new();
-        let mut out = Vec::new();
-        for byte in &wire {
-            d.push(std::slice::from_ref(byte));
-            while let Some(frame) = d.next_frame().unwrap() {
-                out.push(frame);
-            }
-        }
-        assert_eq!(out, payloads.map(<[u8]>::to_vec));
-        assert_eq!(d.finish(), Ok(()));
-    }
-
-    #[test]
-    fn truncated_header_and_truncated_body_are_distinguished() {
-        let mut d = FrameDecoder::new();
-        d.push(&header(10)[..2]);
-        assert_eq!(d.next_frame().unwrap(), None);
-        assert_eq!(
-            d.finish(),
-            Err(FrameError::Truncated {
-                received: 2,
-                expected: 4
-            })
-        );
-
-        let mut d = FrameDecoder::new();
-        d.push(&header(10));
-        d.push(b"12345");
-        assert_eq!(d.next_frame().unwrap(), None);
-        assert_eq!(
-            d.finish(),
-            Err(FrameError::Truncated {
-                received: 9,
-                expected: 14
-            })
-        );
-    }
-
-    #[test]
-    fn oversized_announcement_is_refused_from_the_header_alone() {
-        let mut d = FrameDecoder::new();
-        d.push(&header(u32::MAX));
-        let err = FrameError::TooLarge {
-            announced: u64::from(u32::MAX),
-            limit: MAX_FRAME,
-        };
-        assert_eq!(d.next_frame(), Err(err.clone()));
-        // Nothing of the announced size was reserved, and the buffer was released.
-        assert!(d.buf.capacity() < 1024);
-        // The error sticks: the stream cannot be resynchronised.
-        d.push(&encode(b"ok").unwrap());
-        assert_eq!(d.next_frame(), Err(err.clone()));
-        assert_eq!(d.finish(), Err(err));
-    }
-
-    #[test]
-    fn limit_is_inclusive() {
-        let mut d = FrameDecoder::with_limit(5);
-        assert_eq!(d.limit(), 5);
-        d.push(&encode(b"12345").unwrap());
-        assert_eq!(d.next_frame().unwrap().unwrap(), b"12345");
-        d.push(&encode(b"123456").unwrap());
-        assert_eq!(
-            d.next_frame(),
-            Err(FrameError::TooLarge {
-                announced: 6,
-                limit: 5
-            })
-        );
-    }
-
-    #[test]
-    fn zero_length_frame_is_an_error() {
-        let mut d = FrameDecoder::new();
-        d.push(&header(0));
-        assert_eq!(d.next_frame(), Err(FrameError::Empty));
-        assert_eq!(d.finish(), Err(FrameError::Empty));
-    }
-
-    #[test]
-    fn frame_followed_by_partial_frame_reports_truncation_after_draining() {
-        let mut wire = encode(b"done").unwrap();
-        wire.extend(&header(3));
-        wire.push(b'x');
-        let mut d = FrameDecoder::new();
-        d.push(&wire);
-        assert_eq!(d.next_frame().unwrap().unwrap(), b"done");
-        assert_eq!(d.next_frame().unwrap(), None);
-        assert_eq!(
-            d.finish(),
-            Err(FrameError::Truncated {
-                received: 5,
-                expected: 7
-            })
-        );
-    }
-
-    #[test]
-    fn random_chunkings_reassemble_the_same_frames() {
-        let mut rng = Lcg(0x5eed);
-        for round in 0..200 {
-            let count = 1 + rng.below(8);
-            let payloads: Vec<Vec<u8>> = (0..count)
-                .map(|_| {
-                    let len = 1 + rng.below(if round % 10 == 0 { 5000 } else { 64 });
-                    (0..len).map(|_| rng.next() as u8).collect()
-                })
-                .collect();
-            let wire: Vec<u8> = payloads.iter().flat_map(|p| encode(p).unwrap()).collect();
-
-            // Every third round, cut the stream somewhere inside the last frame (at least one
-            // of its bytes received, at least one missing).
-            let cut = round % 3 == 0;
-            let last_len = HEADER_LEN + payloads[count - 1].len();
-            let end = if cut {
-                wire.len() - 1 - rng.below(last_len - 1)
-            } else {
-                wire.len()
-            };
-
-            let mut d = FrameDecoder::new();
-            let mut got = Vec::new();
-            let mut pos = 0;
-            while pos < end {
-                let step = (1 + rng.below(97)).min(end - pos);
-                d.push(&wire[pos..pos + step]);
-                pos += step;
-                while let Some(frame) = d.next_frame().unwrap() {
-                    got.push(frame);
-                }
-            }
-            if cut {
-                assert_eq!(got, payloads[..count - 1], "round {round}");
-                assert!(
-                    matches!(d.finish(), Err(FrameError::Truncated { .. })),
-                    "round {round}"
-                );
-            } else {
-                assert_eq!(got, payloads, "round {round}");
-                assert_eq!(d.finish(), Ok(()), "round {round}");
-            }
-        }
-    }
-
-    #[test]
-    fn random_garbage_never_panics_and_never_exceeds_the_limit() {
-        let mut rng = Lcg(42);
-        for _ in 0..500 {
-            let len = rng.below(64);
-            let garbage: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-            let mut d = FrameDecoder::with_limit(16);
-            d.push(&garbage);
-            while let Ok(Some(frame)) = d.next_frame() {
-                assert!(!frame.is_empty() && frame.len() <= 16);
-            }
-            let _ = d.finish();
-        }
-    }
-}
+#[path = "frame_tests.rs"]
+mod tests;

@@ -7,7 +7,7 @@
 //! ladder makes that impossible, and the daemon's own deadline closes the dialog and starts no
 //! card operation after it.
 //!
-//! | layer | interactive (`sign`, `authenticate`, `verify-pin`, `self-test-sign`) | inventory (`status`, `get-certificates`, `environment-check`) | `legacy-request` | quick (`version`, …) |
+//! | layer | interactive (`sign`, `authenticate`, `verify-pin`, `self-test-sign`, `smartpki-call`) | inventory (`status`, `get-certificates`, `environment-check`, `smartpki-open`) | `legacy-request` | quick (`version`, …) |
 //! |---|---|---|---|---|
 //! | page library (`card-agent.js`), legacy shim | [`PAGE_INTERACTIVE`] | [`PAGE_INVENTORY`] | [`PAGE_LEGACY`] | [`PAGE_QUICK`] |
 //! | extension service worker | [`EXTENSION_INTERACTIVE`] | [`EXTENSION_INVENTORY`] | [`EXTENSION_LEGACY`] | [`EXTENSION_QUICK`] |
@@ -75,12 +75,18 @@ impl Kind {
     /// The kind of the command named `name` (its wire name).
     pub fn of(name: &str) -> Kind {
         match name {
-            "sign" | "authenticate" | "verify-pin" | "self-test-sign" => Kind::Interactive,
+            // A SmartPKI step may sign with the card (and, on its final try, show the PIN
+            // prompt instead of using the page's PIN).
+            "sign" | "authenticate" | "verify-pin" | "self-test-sign" | "smartpki-call" => {
+                Kind::Interactive
+            }
+            // Opening a SmartPKI port may show the site question, then makes the port's key.
             "status"
             | "get-certificates"
             | "environment-check"
             | "trusted-sites"
-            | "remove-trusted-site" => Kind::Inventory,
+            | "remove-trusted-site"
+            | "smartpki-open" => Kind::Inventory,
             "legacy-request" => Kind::Legacy,
             _ => Kind::Quick,
         }
@@ -157,5 +163,8 @@ mod tests {
         assert_eq!(Kind::of("self-test-sign"), Kind::Interactive);
         assert_eq!(Kind::of("legacy-request"), Kind::Legacy);
         assert_eq!(Kind::of("version"), Kind::Quick);
+        assert_eq!(Kind::of("smartpki-open"), Kind::Inventory);
+        assert_eq!(Kind::of("smartpki-call"), Kind::Interactive);
+        assert_eq!(Kind::of("smartpki-close"), Kind::Quick);
     }
 }

@@ -19,8 +19,11 @@ export const LEGACY_PORT = 61161;
 export const TRUSTED_HOST = "portal.example.gov.tw";
 /** Never trusted: the agent refuses it. */
 export const UNTRUSTED_HOST = "www.example.org";
-/** Not trusted until the user approves them through /addDomain (one per browser run). */
-export const ASKING_HOSTS = ["shop.example.net", "forms.example.net"];
+/** Not trusted until the user approves them through /addDomain (each asks once: a refusal
+ * is remembered). */
+export const ASKING_HOSTS = ["shop.example.net", "forms.example.net", "apply.example.net", "desk.example.net"];
+/** The trusted host spelled with a trailing dot: a different origin, one that does not parse. */
+export const DOTTED_HOST = `${TRUSTED_HOST}.`;
 const HOSTS = [TRUSTED_HOST, UNTRUSTED_HOST, ...ASKING_HOSTS];
 
 /** Generous hang guards; nothing here is a timing assertion. */
@@ -60,6 +63,23 @@ function certificate(dir) {
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
 
+/** Encrypts `plain` for the certificate `certb64` with openssl (the independent producer):
+ * `cms` gives a CMS EnvelopedData (DES-EDE3-CBC, as the vendor's sample), `pkcs1` a raw RSA
+ * PKCS#1 v1.5 ciphertext; both base64. */
+export function opensslEncrypt(dir, certb64, plain, kind) {
+  const work = mkdtempSync(path.join(dir, "encrypt-"));
+  const cert = path.join(work, "cert.pem");
+  const input = path.join(work, "plain");
+  const out = path.join(work, "out");
+  writeFileSync(cert, `-----BEGIN CERTIFICATE-----\n${certb64.match(/.{1,64}/g).join("\n")}\n-----END CERTIFICATE-----\n`);
+  writeFileSync(input, plain);
+  const args = kind === "cms"
+    ? ["cms", "-encrypt", "-binary", "-des3", "-in", input, "-outform", "DER", "-out", out, "-recip", cert]
+    : ["pkeyutl", "-encrypt", "-certin", "-inkey", cert, "-in", input, "-out", out];
+  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  return readFileSync(out).toString("base64");
+}
+
 /**
  * Serves site/ over https on 127.0.0.1, on port 443 when it can be bound (then origins have
  * no port, as on the real sites), else on a free port. Every test host resolves here.
@@ -96,7 +116,7 @@ export async function startSite(dir) {
  * config naming the trusted sites, the legacy API's port, and a pinentry whose answer
  * (`confirm`, `deny`, ...) the test sets with `dialog(action)`. Ready when it says it listens.
  */
-export async function startDaemon({ dir, agentPort, bins }) {
+export async function startDaemon({ dir, agentPort, bins, portTaken = false }) {
   const at = (name) => {
     const p = path.join(dir, name);
     mkdirSync(p, { recursive: true, mode: 0o700 });
@@ -149,7 +169,7 @@ export async function startDaemon({ dir, agentPort, bins }) {
   await new Promise((resolve, reject) => {
     const guard = setTimeout(() => reject(new Error(`the daemon did not start:\n${log}`)), GUARD_MS);
     const check = () => {
-      if (/legacy API not started/.test(log)) reject(new Error(`the legacy API did not start:\n${log}`));
+      if (/legacy API not started/.test(log) && !portTaken) reject(new Error(`the legacy API did not start:\n${log}`));
       // Printed once the socket and the legacy API are both bound.
       else if (/^card-agent \S+ listening on /m.test(log)) resolve();
       else return;
@@ -183,7 +203,7 @@ export async function launchBrowser({ dir, site, daemon, bins, extension }) {
   const args = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-    `--host-resolver-rules=${HOSTS.map((h) => `MAP ${h} 127.0.0.1`).join(", ")}`,
+    `--host-resolver-rules=${[...HOSTS, DOTTED_HOST].map((h) => `MAP ${h} 127.0.0.1`).join(", ")}`,
     `--ip-address-space-overrides=127.0.0.1:${site.port}=public`,
   ];
   if (extension) {
@@ -240,4 +260,36 @@ export function opensslVerify(dir, signatureBase64, caCertsBase64) {
   execFileSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-CAfile", ca,
     "-purpose", "any", "-out", out], { stdio: ["ignore", "ignore", "pipe"] });
   return readFileSync(out, "utf8");
+}
+
+/**
+ * A TCP listener on 127.0.0.1:`port` owned by another user (uid 65534, through setpriv: the
+ * test bed runs as root) that counts the connections it accepts, as a stranger's program
+ * holding the agent's port would receive pages' calls.
+ */
+export async function startForeignListener(dir, port) {
+  const counter = path.join(dir, `foreign-${port}.count`);
+  writeFileSync(counter, "0");
+  chmodSync(dir, 0o755);
+  chmodSync(counter, 0o666);
+  const script = [
+    "import socket,sys",
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+    `s.bind(('127.0.0.1',${port})); s.listen(16)`,
+    "print('ready', flush=True)",
+    "n=0",
+    "while True:",
+    "    c,_=s.accept(); n+=1",
+    `    open(${JSON.stringify(counter)},'w').write(str(n)); c.close()`,
+  ].join("\n");
+  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script],
+    { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    child.stdout.setEncoding("utf8").on("data", (d) => { if (d.includes("ready")) resolve(); });
+    child.once("exit", (code) => reject(new Error(`the foreign listener exited (${code})`)));
+  });
+  return {
+    connections: () => Number(readFileSync(counter, "utf8")),
+    stop: () => { child.kill(); },
+  };
 }

@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
-  ASKING_HOSTS, GUARD_MS, LEGACY_PORT, TRUSTED_HOST, UNTRUSTED_HOST, binaries, launchBrowser, legacy,
-  opensslVerify, portIsFree, startDaemon, startSite,
+  ASKING_HOSTS, DOTTED_HOST, GUARD_MS, LEGACY_PORT, TRUSTED_HOST, UNTRUSTED_HOST, binaries, launchBrowser,
+  legacy, opensslEncrypt, opensslVerify, portIsFree, startDaemon, startSite,
 } from "./harness.js";
 
 const OK = 0;
@@ -30,6 +30,8 @@ let bins;
 let site;
 let daemon;
 let agentPort;
+/** How long each popup took from window.open to its getTbs message (reported, not asserted). */
+const getTbsLatencies = [];
 
 before(async () => {
   bins = binaries();
@@ -41,6 +43,11 @@ before(async () => {
 });
 
 after(async () => {
+  if (getTbsLatencies.length) {
+    const sorted = [...getTbsLatencies].sort((a, b) => a - b);
+    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(0);
+    console.log(`popup getTbs latency over ${sorted.length} popups: min ${at(0)} ms, median ${at(0.5)} ms, max ${at(1)} ms`);
+  }
   await daemon?.stop();
   await site?.close();
   // The daemon heard every PIN the pages sent; none may be in its log (RUST_LOG=debug).
@@ -80,13 +87,24 @@ async function open(browser, host, { viaExtension }) {
   return page;
 }
 
+/** A popup answer: the page got the ready message first (its 3.5 s timer did not fire), sent
+ * the package only then, and dispatched on the response's func. */
+async function viaPopup(page, fn, ...args) {
+  const r = await legacy(page, fn, ...args);
+  assert.equal(r.transport, "ok", JSON.stringify(r));
+  assert.deepEqual(r.events, ["open", "getTbs", "sent", "answer"], "getTbs comes first, before any card work");
+  getTbsLatencies.push(r.getTbsMs);
+  return r;
+}
+
 const caCerts = (info) => info.slots[0].token.certs
   .filter((c) => c.usage === "keyCertSign|cRLSign").map((c) => c.certb64);
 
 /** Signs on `page` with `via` ("xhrSign" or "popupSign") and checks the signature with openssl. */
 async function signAndVerify(page, via, certInfo) {
-  const r = await legacy(page, via, TBS, DEMO_PIN);
+  const r = via.startsWith("popup") ? await viaPopup(page, via, TBS, DEMO_PIN) : await legacy(page, via, TBS, DEMO_PIN);
   assert.equal(r.transport, "ok", JSON.stringify(r));
+  assert.equal(r.result.func, "sign");
   assert.equal(r.result.ret_code, OK, JSON.stringify(r.result));
   const token = certInfo.slots[0].token;
   assert.equal(r.result.cardSN, token.serialNumber);
@@ -120,7 +138,7 @@ describe("without the extension (plain HTTP to the agent)", () => {
   });
   after(() => browser?.close());
 
-  test("loopback permission denied: direct calls are blocked; the popup bridge still signs", T, async () => {
+  test("loopback permission denied: direct calls are blocked; the popup bridge reads, signs and decrypts", T, async () => {
     await browser.loopback(site.origin(TRUSTED_HOST), "denied");
     const page = await open(browser, TRUSTED_HOST, { viaExtension: false });
     assert.equal((await legacy(page, "xhrGetUserCert")).transport, "network-error");
@@ -128,10 +146,25 @@ describe("without the extension (plain HTTP to the agent)", () => {
     assert.equal((await legacy(page, "imageCheckEnvir")).transport, "network-error");
     assert.equal(await syncXhrReaches(page), false);
     // The popup is a top-level navigation to the agent, which then calls itself.
-    const certs = await legacy(page, "popupGetUserCert");
-    assert.equal(certs.transport, "ok");
+    const certs = await viaPopup(page, "popupGetUserCert");
+    assert.equal(certs.result.func, "pkcs11info");
     assert.equal(certs.result.ret_code, OK);
+    const envir = await viaPopup(page, "popupCheckEnvir");
+    assert.equal(envir.result.slots[0].token.certs, undefined, "CheckEnvir has no certificates");
     await signAndVerify(page, "popupSign", certs.result);
+    await signAndVerify(page, "popupSignTargeted", certs.result);
+    // Decryption as the vendor's sample page does it, ciphertexts made by openssl.
+    const keyx = certs.result.slots[0].token.certs.find((c) => c.usage === "keyEncipherment|dataEncipherment");
+    const secret = "機密 decrypt a+b=c & 100%";
+    for (const [kind, cipherType] of [["cms", "PKCS7"], ["pkcs1", "PKCS1"]]) {
+      const cipher = opensslEncrypt(dir, keyx.certb64, secret, kind);
+      const text = await viaPopup(page, "popupDecrypt", cipher, cipherType, "NONE", DEMO_PIN);
+      assert.equal(text.result.func, "decrypt");
+      assert.equal(text.result.ret_code, OK, JSON.stringify(text.result));
+      assert.equal(text.result.plain, secret, cipherType);
+      const b64 = await viaPopup(page, "popupDecrypt", cipher, cipherType, "base64", DEMO_PIN);
+      assert.equal(Buffer.from(b64.result.plain, "base64").toString("utf8"), secret, cipherType);
+    }
     await page.close();
   });
 
@@ -141,15 +174,22 @@ describe("without the extension (plain HTTP to the agent)", () => {
     const certs = await legacy(page, "xhrGetUserCert");
     assert.equal(certs.transport, "ok", JSON.stringify(certs));
     assert.equal(certs.result.ret_code, OK);
+    assert.equal(certs.result.func, "pkcs11info");
     assert.match(certs.contentType, /^application\/json/);
     assert.ok(certs.result.slots[0].token.certs.length >= 2);
     await signAndVerify(page, "xhrSign", certs.result);
     const envir = await legacy(page, "fetchCheckEnvir");
     assert.equal(envir.result.ret_code, OK);
-    const image = await legacy(page, "imageCheckEnvir");
-    assert.equal(image.transport, "ok", JSON.stringify(image));
-    assert.equal(image.result.ret_code, OK);
-    assert.equal(image.result.slots[0].token.serialNumber, certs.result.slots[0].token.serialNumber);
+    // Both probes pages use: the default 300-pixel canvas and the 2000x1 one.
+    for (const width of [0, 2000]) {
+      const image = await legacy(page, "imageCheckEnvir", width);
+      assert.equal(image.transport, "ok", JSON.stringify(image));
+      assert.equal(image.result.ret_code, OK, image.text);
+      assert.equal(image.result.func, "pkcs11info");
+      assert.ok(image.result.serverVersion >= "1.3.4.103349", "pages compare serverVersion as a string");
+      assert.equal(image.result.slots[0].token.serialNumber, certs.result.slots[0].token.serialNumber);
+      assert.equal(image.height, 1);
+    }
     await page.close();
   });
 
@@ -164,30 +204,84 @@ describe("without the extension (plain HTTP to the agent)", () => {
     await page.close();
   });
 
-  test("an untrusted site: the popup bridge answers 0x76000031; a direct call gets nothing readable", T, async () => {
+  test("an untrusted site: no certificate through the popup, 0x76000031 readable in the image, no card facts", T, async () => {
     await browser.loopback(site.origin(UNTRUSTED_HOST), "granted");
+    await browser.loopback(site.origin(TRUSTED_HOST), "granted");
     const page = await open(browser, UNTRUSTED_HOST, { viaExtension: false });
-    const popup = await legacy(page, "popupSign", TBS, DEMO_PIN);
-    assert.equal(popup.result.ret_code, UNTRUSTED_SITE);
-    // The agent answers without CORS headers: the browser gives the page nothing.
+    // Attack 1: a hostile page opens the popup and asks for every certificate.
+    const certs = await viaPopup(page, "popupGetUserCert");
+    assert.equal(certs.result.ret_code, UNTRUSTED_SITE);
+    assert.equal(certs.result.slots, undefined, "the popup gave a hostile opener the certificates");
+    const sign = await viaPopup(page, "popupSign", TBS, DEMO_PIN);
+    assert.equal(sign.result.ret_code, UNTRUSTED_SITE);
+    // The agent answers XHR without CORS headers: the browser gives the page nothing.
     assert.equal((await legacy(page, "xhrGetUserCert")).transport, "network-error");
-    assert.equal((await legacy(page, "imageCheckEnvir")).transport, "network-error");
+    // The image: the refusal is readable (to offer /addDomain); its size is every image's.
+    const image = await legacy(page, "imageCheckEnvir");
+    assert.equal(image.transport, "ok", JSON.stringify(image));
+    assert.equal(image.result.ret_code, UNTRUSTED_SITE, image.text);
+    assert.equal(image.result.slots, undefined);
+    assert.doesNotMatch(image.text, /DEMO/);
+    const trusted = await open(browser, TRUSTED_HOST, { viaExtension: false });
+    const full = await legacy(trusted, "imageCheckEnvir");
+    assert.equal(full.result.ret_code, OK);
+    assert.deepEqual([image.width, image.height], [full.width, full.height], "the size tells nothing");
+    await trusted.close();
     await page.close();
   });
 
-  test("addDomain: refused, then approved in the agent's dialog; then the site may sign", T, async () => {
-    const host = ASKING_HOSTS[0];
-    await browser.loopback(site.origin(host), "denied");
-    const page = await open(browser, host, { viaExtension: false });
+  test("a page whose origin does not parse (the trusted host with a trailing dot) never signs", T, async () => {
+    const page = await browser.context.newPage();
+    const url = pageUrl(TRUSTED_HOST, { viaExtension: false }).replace(`//${TRUSTED_HOST}`, `//${DOTTED_HOST}`);
+    await page.goto(url, { timeout: GUARD_MS });
+    assert.match(await page.evaluate(() => location.origin), /\.gov\.tw\.(:\d+)?$/);
+    const before = daemon.dialogLog();
+    const r = await viaPopup(page, "popupSign", "attacker's text", DEMO_PIN);
+    assert.equal(r.result.ret_code, UNTRUSTED_SITE, JSON.stringify(r.result));
+    assert.equal(r.result.signature, undefined);
+    assert.equal(daemon.dialogLog(), before, "no dialog either");
+    await page.close();
+  });
+
+  test("addDomain: the dialog names the site; a no is remembered; a yes lets the site sign", T, async () => {
+    const [refusing, approving] = ASKING_HOSTS;
+    await browser.loopback(site.origin(refusing), "denied");
+    const page = await open(browser, refusing, { viaExtension: false });
     daemon.dialog("deny");
+    const asked = daemon.dialogLog().length;
+    // Chromium sends no Referer from an https page to http://localhost (a downgrade), so the
+    // site asked about is domain= as https, and only that origin is answered: here the page's.
     const refused = await legacy(page, "addDomain");
     assert.equal(refused.result.ret_code, CANCELLED);
-    assert.equal((await legacy(page, "popupSign", TBS, DEMO_PIN)).result.ret_code, UNTRUSTED_SITE);
+    assert.match(daemon.dialogLog().slice(asked), new RegExp(refusing.replace(/\./g, "\\.")));
+    assert.equal((await viaPopup(page, "popupSign", TBS, DEMO_PIN)).result.ret_code, UNTRUSTED_SITE);
+    // Asked again: answered from memory, no dialog.
+    const again = daemon.dialogLog().length;
+    assert.equal((await legacy(page, "addDomain")).result.ret_code, CANCELLED);
+    assert.equal(daemon.dialogLog().length, again, "a refusal is remembered");
+    await page.close();
+
+    const other = await open(browser, approving, { viaExtension: false });
     daemon.dialog("confirm");
-    const approved = await legacy(page, "addDomain");
-    assert.equal(approved.result.ret_code, OK);
-    const certs = await legacy(page, "popupGetUserCert");
-    await signAndVerify(page, "popupSign", certs.result);
+    assert.equal((await legacy(other, "addDomain")).result.ret_code, OK);
+    const certs = await viaPopup(other, "popupGetUserCert");
+    await signAndVerify(other, "popupSign", certs.result);
+    await other.close();
+  });
+
+  test("the self-test page cannot be framed by a page", T, async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${site.origin(UNTRUSTED_HOST)}/frame.html?port=${agentPort}`, { timeout: GUARD_MS });
+    // Wait for the frame to commit something; a blocked frame commits the browser's error page.
+    const committed = await page.waitForFunction(() => true).then(async () => {
+      for (;;) {
+        const frame = page.frames().find((f) => f !== page.mainFrame());
+        const url = frame?.url() ?? "";
+        if (url && url !== "about:blank") return url;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+    assert.match(committed, /^chrome-error:/, `the self-test page loaded in a frame: ${committed}`);
     await page.close();
   });
 });
@@ -197,7 +291,7 @@ describe("with the extension (legacy calls through the native host)", () => {
   before(async () => {
     browser = await launchBrowser({ dir, site, daemon, bins, extension: true });
     // No site gets the loopback permission: the extension must do without it.
-    for (const host of [TRUSTED_HOST, UNTRUSTED_HOST, ASKING_HOSTS[1]]) {
+    for (const host of [TRUSTED_HOST, UNTRUSTED_HOST, ASKING_HOSTS[2], ASKING_HOSTS[3]]) {
       await browser.loopback(site.origin(host), "denied");
     }
   });
@@ -244,11 +338,18 @@ describe("with the extension (legacy calls through the native host)", () => {
     await page.close();
   });
 
-  test("XHR signs (verified by openssl); the popup bridge still goes over HTTP and signs", T, async () => {
+  test("XHR signs (verified by openssl) and decrypts; the popup bridge still goes over HTTP and signs", T, async () => {
     const page = await open(browser, TRUSTED_HOST, { viaExtension: true });
     const certs = await legacy(page, "xhrGetUserCert");
     await signAndVerify(page, "xhrSign", certs.result);
     await signAndVerify(page, "popupSign", certs.result);
+    const keyx = certs.result.slots[0].token.certs.find((c) => c.usage === "keyEncipherment|dataEncipherment");
+    const secret = "機密 through the extension";
+    for (const [kind, cipherType] of [["cms", "PKCS7"], ["pkcs1", "PKCS1"]]) {
+      const r = await legacy(page, "xhrDecrypt", opensslEncrypt(dir, keyx.certb64, secret, kind), cipherType, "NONE", DEMO_PIN);
+      assert.equal(r.result.func, "decrypt", JSON.stringify(r));
+      assert.equal(r.result.plain, secret, cipherType);
+    }
     await page.close();
   });
 
@@ -293,17 +394,18 @@ describe("with the extension (legacy calls through the native host)", () => {
     await page.close();
   });
 
-  test("addDomain (a window, not intercepted): refused, then approved; then the site signs by XHR", T, async () => {
-    const host = ASKING_HOSTS[1];
-    const page = await open(browser, host, { viaExtension: true });
+  test("addDomain (a window, not intercepted): refused and remembered; another site approved signs by XHR", T, async () => {
+    const page = await open(browser, ASKING_HOSTS[2], { viaExtension: true });
     daemon.dialog("deny");
     assert.equal((await legacy(page, "addDomain")).result.ret_code, CANCELLED);
     assert.equal((await legacy(page, "xhrGetUserCert")).result.ret_code, UNTRUSTED_SITE);
-    daemon.dialog("confirm");
-    assert.equal((await legacy(page, "addDomain")).result.ret_code, OK);
-    const certs = await legacy(page, "xhrGetUserCert");
-    assert.equal(certs.result.ret_code, OK);
-    await signAndVerify(page, "xhrSign", certs.result);
     await page.close();
+    const other = await open(browser, ASKING_HOSTS[3], { viaExtension: true });
+    daemon.dialog("confirm");
+    assert.equal((await legacy(other, "addDomain")).result.ret_code, OK);
+    const certs = await legacy(other, "xhrGetUserCert");
+    assert.equal(certs.result.ret_code, OK);
+    await signAndVerify(other, "xhrSign", certs.result);
+    await other.close();
   });
 });

@@ -9,7 +9,7 @@ if [ -z "${CARD_AGENT_TEST_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && 
   flags=-n
   [ "$(id -u)" -eq 0 ] || flags=-rn
   if unshare $flags true 2>/dev/null; then
-    exec unshare $flags env CARD_AGENT_TEST_NETNS=1 sh -c 'ip link set lo up && exec node --test "$@"' sh "$@"
+    exec unshare $flags env CARD_AGENT_TEST_NETNS=1 sh -c 'ip link set lo up && exec node --test --test-concurrency=1 "$@"' sh "$@"
   fi
 fi
-exec node --test "$@"
+exec node --test --test-concurrency=1 "$@"

@@ -16,7 +16,7 @@
 //!   logins through `pkcs11-spy`).
 //! - [`load`]: a bounded concurrent-load driver for the daemon's socket.
 //! - [`fuzz_harness`]: the fuzz targets' bodies, shared by `fuzz/` (libFuzzer, nightly) and
-//!   the stable replay test of the committed corpus and regressions.
+//!   the stable replay test of the committed seeds and regressions.
 #![forbid(unsafe_code)]
 
 pub mod agent;

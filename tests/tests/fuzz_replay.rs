@@ -1,12 +1,17 @@
-//! Replays every committed fuzz input (the minimised corpora in `fuzz/corpus/<target>/` and the
-//! crashes found, in `fuzz/regressions/<target>/`) through the same target bodies libFuzzer
-//! runs (`card_agent_testbed::fuzz_harness`), on stable, in every `cargo test`. Each body
-//! asserts its invariants (no panic, stable error codes, bounded buffers, no PIN echoed or
-//! logged); a failure names the file.
+//! Replays every fuzz input present through the same target bodies libFuzzer runs
+//! (`card_agent_testbed::fuzz_harness`), on stable, in every `cargo test`: the committed seeds
+//! (`fuzz/seeds/<target>/`, at most [`MAX_SEEDS`] each), the committed inputs that found bugs
+//! (`fuzz/regressions/<target>/`, all of them), and the full minimised corpus
+//! (`fuzz/corpus/<target>/`) when a fuzzing run left one on this machine (it is not in git:
+//! `fuzz/plateau.sh` regenerates it). Each body asserts its invariants (no panic, stable error
+//! codes, bounded buffers, no PIN echoed or logged); a failure names the file.
 
 use std::path::{Path, PathBuf};
 
 use card_agent_testbed::fuzz_harness::{self, TARGETS};
+
+/// Most seeds a target may commit: the full corpora stay out of git (see fuzz/README.md).
+const MAX_SEEDS: usize = 100;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -42,10 +47,19 @@ macro_rules! replay_tests {
     ($($target:ident),+) => {$(
         #[test]
         fn $target() {
-            let corpus = replay("corpus", stringify!($target));
+            let seeds = replay("seeds", stringify!($target));
             let regressions = replay("regressions", stringify!($target));
-            assert!(corpus > 0, "the corpus of {} is empty", stringify!($target));
-            eprintln!("{}: {corpus} corpus files, {regressions} regressions", stringify!($target));
+            let corpus = replay("corpus", stringify!($target));
+            assert!(seeds > 0, "fuzz/seeds/{} is empty", stringify!($target));
+            assert!(
+                seeds <= MAX_SEEDS,
+                "fuzz/seeds/{} holds {seeds} files, more than {MAX_SEEDS}: run fuzz/select_seeds.sh",
+                stringify!($target)
+            );
+            eprintln!(
+                "{}: {seeds} seeds, {regressions} regressions, {corpus} files of a local corpus",
+                stringify!($target)
+            );
         }
     )+};
 }
@@ -64,8 +78,8 @@ replay_tests!(
 fn every_target_has_a_directory_and_a_libfuzzer_target() {
     for target in TARGETS {
         assert!(
-            fuzz_dir().join("corpus").join(target).is_dir(),
-            "fuzz/corpus/{target} is missing"
+            fuzz_dir().join("seeds").join(target).is_dir(),
+            "fuzz/seeds/{target} is missing"
         );
         assert!(
             fuzz_dir()
@@ -77,17 +91,18 @@ fn every_target_has_a_directory_and_a_libfuzzer_target() {
     }
 }
 
-/// Writes the seed inputs (real requests, packages, certificates, ATRs) into
-/// `fuzz/corpus/<target>/seed-*`. Run once before fuzzing a fresh corpus:
+/// Writes the hand-written seed inputs (real requests, packages, certificates, ATRs) into
+/// `fuzz/seeds/<target>/seed-*`:
 /// `CARD_AGENT_WRITE_FUZZ_SEEDS=1 cargo test -p card-agent-testbed --test fuzz_replay write_seeds`.
-/// The committed corpora are the minimised result of fuzzing from these.
+/// `fuzz/select_seeds.sh` always keeps these and fills the rest of the seed set from the
+/// fuzzed corpus.
 #[test]
 fn write_seeds() {
     if std::env::var_os("CARD_AGENT_WRITE_FUZZ_SEEDS").is_none() {
         return;
     }
     for (target, name, data) in seeds::all() {
-        let dir = fuzz_dir().join("corpus").join(target);
+        let dir = fuzz_dir().join("seeds").join(target);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("seed-{name}")), data).unwrap();
     }

@@ -5,198 +5,15 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use card_agent::card_core::{CardCore, CoreOptions};
-use card_agent::config::PinEntry;
-use card_agent::pinentry::PinDialog;
-use card_agent::policy::Policy;
-use card_agent::service::{Service, Settings};
-use card_agent_testbed::agent::{
-    openssl, openssl_verify_cms, openssl_verify_pkcs1, path, sibling_bin,
-};
-use card_agent_testbed::softhsm::der_to_pem;
+use card_agent_testbed::agent::{openssl, openssl_verify_cms, openssl_verify_pkcs1, path};
 use serde_json::Value;
 
-const TRUSTED: &str = "https://www.example.gov.tw";
-const UNTRUSTED_SITE: u64 = 0x7600_0031;
-const LOGIN: u64 = 0x7610_0006;
-
-/// Everything logged by the server in this process, to prove no PIN is ever written.
-fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || LogWriter(writer.clone()))
-            .try_init();
-        buf
-    })
-    .clone()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-impl Write for LogWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A running legacy API over a fresh demo token. The runtime lives as long as the server.
-struct Server {
-    port: u16,
-    _runtime: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
-}
-
-fn start(pinentry_action: &str) -> Server {
-    log_buffer();
-    let dir = tempfile::tempdir().unwrap();
-    let core = Arc::new(
-        CardCore::open(&CoreOptions {
-            demo: true,
-            ..CoreOptions::default()
-        })
-        .unwrap(),
-    );
-    let policy = Policy::load(
-        &["https://*.example.gov.tw"],
-        dir.path().join("trusted-sites.json"),
-    )
-    .unwrap();
-    let dialog = PinDialog::new(sibling_bin("fake-pinentry"))
-        .with_env("FAKE_PINENTRY_ACTION", pinentry_action)
-        .with_env("FAKE_PINENTRY_PIN", "123456")
-        .with_env("FAKE_PINENTRY_LOG", dir.path().join("pinentry.log"));
-    let service = Arc::new(Service::new(
-        core,
-        policy,
-        Ok(dialog),
-        Settings {
-            pin_entry: PinEntry::Auto,
-            ..Settings::default()
-        },
-    ));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listeners = runtime
-        .block_on(card_agent::legacy_api::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listeners.port();
-    runtime.spawn(listeners.serve(service));
-    Server {
-        port,
-        _runtime: runtime,
-        dir,
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-}
-
-impl Server {
-    fn raw(&self, request: &[u8]) -> Reply {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        s.write_all(request).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let split = out
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a full HTTP response");
-        let head = String::from_utf8_lossy(&out[..split]).into_owned();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        Reply {
-            status,
-            headers: head,
-            body: out[split + 4..].to_vec(),
-        }
-    }
-
-    fn get(&self, target: &str, origin: Option<&str>) -> Reply {
-        let origin = origin
-            .map(|o| format!("Origin: {o}\r\n"))
-            .unwrap_or_default();
-        self.raw(
-            format!(
-                "GET {target} HTTP/1.1\r\nHost: localhost:{}\r\n{origin}Connection: close\r\n\r\n",
-                self.port
-            )
-            .as_bytes(),
-        )
-    }
-
-    fn post(&self, target: &str, origin: &str, extra: &str, body: &str) -> Reply {
-        self.raw(
-            format!(
-                "POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nOrigin: {origin}\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                self.port,
-                body.len()
-            )
-            .as_bytes(),
-        )
-    }
-
-    /// Posts a tbsPackage as pages do: JSON, `+` pre-escaped, then form-encoded.
-    fn sign(&self, origin: &str, package: &Value) -> Value {
-        self.post("/sign", origin, "", &form(package)).json()
-    }
-
-    fn chain_pem(&self) -> std::path::PathBuf {
-        let info = self.get("/pkcs11info?withcert=true", Some(TRUSTED)).json();
-        let certs = info["slots"][0]["token"]["certs"]
-            .as_array()
-            .unwrap()
-            .clone();
-        let pem: String = certs
-            .iter()
-            .filter(|c| c["usage"] == "keyCertSign|cRLSign")
-            .map(|c| der_to_pem(&b64(c["certb64"].as_str().unwrap())))
-            .collect();
-        let p = self.dir.path().join("chain.pem");
-        std::fs::write(&p, pem).unwrap();
-        p
-    }
-}
-
-fn form(package: &Value) -> String {
-    let json = package.to_string().replace('+', "%2B");
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("tbsPackage", &json)
-        .finish()
-}
-
-fn b64(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
-}
+mod legacy_server;
+use legacy_server::{b64, form, log_buffer, start, LOGIN, TRUSTED, UNTRUSTED_SITE};
 
 fn sign_package(extra: Value) -> Value {
     let mut p = serde_json::json!({
@@ -228,7 +45,7 @@ fn version_text_matches_what_admin_scripts_parse() {
 fn pkcs11info_get_post_and_withcert_read_like_hipki() {
     let s = start("deny");
     let info = s.get("/pkcs11info", Some(TRUSTED)).json();
-    assert_eq!(info["func"], "CheckEnvir");
+    assert_eq!(info["func"], "pkcs11info");
     assert_eq!(info["ret_code"], 0);
     assert_eq!(info["last_error"], 0);
     for key in [
@@ -262,7 +79,7 @@ fn pkcs11info_get_post_and_withcert_read_like_hipki() {
     assert_eq!(posted["ret_code"], 0);
 
     let full = s.get("/pkcs11info?withcert=true", Some(TRUSTED)).json();
-    assert_eq!(full["func"], "GetUserCert");
+    assert_eq!(full["func"], "pkcs11info");
     let certs = full["slots"][0]["token"]["certs"].as_array().unwrap();
     let sign = certs
         .iter()
@@ -374,7 +191,7 @@ fn pkcs7_signatures_verify_with_openssl_for_every_hash_and_carry_the_attributes(
     for hash in ["SHA1", "SHA256", "SHA384", "SHA512"] {
         let r = s.sign(TRUSTED, &sign_package(serde_json::json!({"hashAlgorithm": hash, "withCardSN": "true", "nonce": "n0nce-123"})));
         assert_eq!(r["ret_code"], 0, "{hash}: {r}");
-        assert_eq!(r["func"], "MakeSignature");
+        assert_eq!(r["func"], "sign");
         assert_eq!(r["cardSN"], "DEMO000000000001");
         assert!(!r["certb64"].as_str().unwrap().is_empty());
         let p7 = s.dir.path().join(format!("{hash}.p7s"));
@@ -510,7 +327,7 @@ fn error_codes_pages_check() {
             serde_json::json!({"tbsEncoding": "base64", "tbs": "!!!"})
         ))
         .0,
-        0x7660_0001
+        0x7660_0002
     );
     assert_eq!(
         code(sign_package(serde_json::json!({"hashAlgorithm": "MD5"}))).0,
@@ -619,10 +436,11 @@ fn decrypt_with_the_encryption_key() {
         path(&cipher),
     ]);
     assert!(ok, "{text}");
-    let package = serde_json::json!({"func": "DecryptData", "cipher": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cipher).unwrap()), "pin": "123456"});
+    let package = serde_json::json!({"func": "DecryptData", "cipherType": "PKCS1", "plainEncoding": "base64", "cipher": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cipher).unwrap()), "pin": "123456"});
     let r = s.post("/decrypt", TRUSTED, "", &form(&package)).json();
     assert_eq!(r["ret_code"], 0, "{r}");
-    assert_eq!(b64(r["data"].as_str().unwrap()), "機密 secret".as_bytes());
+    assert_eq!(r["func"], "decrypt");
+    assert_eq!(b64(r["plain"].as_str().unwrap()), "機密 secret".as_bytes());
     let r = s
         .post(
             "/decrypt",
@@ -655,10 +473,15 @@ fn static_pages_images_and_the_bmp_channel() {
     assert!(r.body.starts_with(b"GIF89a"));
     let r = s.get("/p11Image.bmp?withcert=true", Some(TRUSTED));
     assert_eq!(r.header("content-type").as_deref(), Some("image/bmp"));
-    let text = card_agent::legacy_api::unpack_bmp(&r.body).unwrap();
+    let text =
+        card_agent::legacy_api::unpack_bmp(&r.body, card_agent::legacy_api::BMP_WIDTH).unwrap();
     let info: Value = serde_json::from_slice(&text).unwrap();
-    assert_eq!(info["func"], "GetUserCert");
-    assert!(info["slots"][0]["token"]["certs"].as_array().unwrap().len() >= 2);
+    assert_eq!(info["func"], "pkcs11info");
+    assert_eq!(
+        info["slots"][0]["token"]["serialNumber"],
+        "DEMO000000000001"
+    );
+    assert!(info["slots"][0]["token"].get("certs").is_none(), "compact");
     assert_eq!(s.get("/nope", None).status, 404);
 }
 

@@ -395,7 +395,13 @@ fn rows() -> Vec<Row> {
         ("tbsPackage: PIN `__NotExistedTag__`".into(), http("POST", "/sign", &site, &sign_form(r#"{"func":"MakeSignature","tbs":"a","pin":"__NotExistedTag__"}"#))),
         ("DecryptData without ciphertext".into(), http("POST", "/decrypt", &site, &sign_form(r#"{"func":"DecryptData","pin":"123456"}"#))),
         ("DecryptData, ciphertext not base64".into(), http("POST", "/decrypt", &site, &sign_form(r#"{"func":"DecryptData","cipher":"***","pin":"123456"}"#))),
-        ("DecryptData, ciphertext not for this key".into(), http("POST", "/decrypt", &site, &sign_form(r#"{"func":"DecryptData","cipher":"AAAA","pin":"123456"}"#))),
+        ("DecryptData PKCS1, ciphertext not for this key".into(), http("POST", "/decrypt", &site, &sign_form(r#"{"func":"DecryptData","cipherType":"PKCS1","cipher":"AAAA","pin":"123456"}"#))),
+        ("DecryptData PKCS7, not an EnvelopedData".into(), http("POST", "/decrypt", &site, &sign_form(r#"{"func":"DecryptData","cipher":"AAAA","pin":"123456"}"#))),
+        ("DecryptData, cipherType XML".into(), http("POST", "/decrypt", &site, &sign_form(r#"{"func":"DecryptData","cipherType":"XML","cipher":"AAAA","pin":"123456"}"#))),
+        ("raw JSON body, not JSON".into(), http("POST", "/sign", &format!("{site}Content-Type: text/plain\r\n"), "{not json")),
+        ("popup request (no Origin) whose opener does not parse".into(), http("GET", "/pkcs11info?withcert=true", "Sec-Fetch-Site: same-origin\r\nX-Card-Agent-Opener: http://evil.example.:8000\r\n", "")),
+        ("browser navigation to the API (no Origin)".into(), http("GET", "/pkcs11info?withcert=true", "Sec-Fetch-Mode: navigate\r\nReferer: https://evil.example/\r\n", "")),
+        ("umakeSig PIN neither digits nor base64 of digits".into(), http("POST", "/umakeSig", &site, &sign_form(r#"{"func":"umakeSig","tbs":"a","pin":"YWJjZGVm"}"#))),
         ("/sign from an untrusted site".into(), http("POST", "/sign", "Origin: https://evil.example\r\n", &sign_form(r#"{"func":"MakeSignature","tbs":"a","pin":"123456"}"#))),
         ("/addDomain with an http site".into(), http("GET", "/addDomain?domain=http://evil.example", "", "")),
         ("/addDomain with no domain".into(), http("GET", "/addDomain", "", "")),
@@ -496,6 +502,17 @@ fn malformed_input_table_matches_the_code() {
          Values that depend on the day or the machine (days left, the demo certificates' dates,\n\
          bytes and fingerprints, paths) are shown as `‹name›`, so the table holds on any day.\n\
          The fuzzing behind these rows is in [FUZZING.md](FUZZING.md).\n\n\
+         How the legacy API reads a `tbsPackage` (the rule, in the terms of the HiPKI\n\
+         reference): each layer of encoding the page applied is undone exactly once. The body is\n\
+         the package itself when it starts with `{` (a raw JSON body, `text/plain`); else the\n\
+         `tbsPackage` field: taken as it is when it starts with `{` (the JSON posted unencoded, as\n\
+         most pages do, `+` pre-escaped as `%2B`), form-decoded once when it does not (the popup\n\
+         bridge, `URLSearchParams`, `encodeURIComponent(json)`). Then each value (`tbs`, `pin`,\n\
+         `cipher`, ...) has its `%XX` escapes decoded once, as `encodeURIComponent` made them; a\n\
+         `%` not followed by two hex digits stays `%`, `+` stays `+`, and a value whose decoded\n\
+         bytes are not UTF-8 is taken as it came. So `literal%20%2541` is signed as `literal %41`\n\
+         whichever way the package was posted (tests: `agent/src/legacy_api/tbs.rs`,\n\
+         `tests/tests/legacy_contract.rs`).\n\n\
          | Channel | Input | Answer |\n|---|---|---|\n",
     );
     for row in rows() {

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use card_agent_protocol::frame::FrameDecoder;
 use card_agent_protocol::message::{parse_request, Command, Request, Response, SubscriptionResult};
 use card_agent_protocol::Language;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::framed::FrameReader;
 use crate::pinentry::Client;
 use card_agent_protocol::timeouts;
 
@@ -39,7 +39,7 @@ pub async fn serve<S>(stream: S, service: Arc<Service>, lang: Language)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (reader, mut writer) = tokio::io::split(stream);
     let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(OUTGOING_QUEUE);
     let writer_task = tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
@@ -50,73 +50,34 @@ where
         let _ = writer.shutdown().await;
     });
 
-    let mut decoder = FrameDecoder::new();
+    let mut frames = FrameReader::new(reader).with_deadline(FRAME_TIMEOUT);
     let mut subscription: Option<JoinHandle<()>> = None;
     let client = Client::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    // When the frame now arriving must be complete; `None` between frames.
-    let mut frame_deadline: Option<tokio::time::Instant> = None;
-    'read: loop {
-        let read = match frame_deadline {
-            None => reader.read(&mut buf).await,
-            Some(deadline) => {
-                match tokio::time::timeout_at(deadline, reader.read(&mut buf)).await {
-                    Ok(read) => read,
-                    Err(_) => {
-                        tracing::warn!(
-                            "closing a connection that stopped in the middle of a frame"
-                        );
-                        let body = card_agent_protocol::message::ErrorBody::new(
-                            card_agent_protocol::ErrorCode::BadRequest,
-                            format!(
-                                "a frame did not arrive whole within {} s",
-                                FRAME_TIMEOUT.as_secs()
-                            ),
-                        );
+    // This connection's SmartPKI ports: gone, keys and all, when the connection closes.
+    let smartpki = Arc::new(crate::smartpki::Ports::default());
+    loop {
+        match frames.read_frame().await {
+            Ok(Some(payload)) => {
+                let context = (&service, &smartpki, &client);
+                on_frame(payload, context, lang, &out, &mut subscription).await;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                // The length prefix is the only delimiter: after a bad frame the stream cannot
+                // be trusted, so say why once (if the client is still there to hear it) and
+                // close.
+                match e.refusal(lang) {
+                    Some(body) => {
+                        tracing::warn!(error = %e, "closing the connection after a bad frame");
                         let _ = out
                             .send(Response::error(None, body).frame_for_browser())
                             .await;
-                        break 'read;
                     }
+                    None => tracing::debug!(error = %e, "the client left"),
                 }
-            }
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        decoder.push(&buf[..n]);
-        loop {
-            match decoder.next_frame() {
-                Ok(Some(payload)) => {
-                    on_frame(&payload, &service, lang, &client, &out, &mut subscription).await;
-                }
-                Ok(None) => {
-                    frame_deadline = match (decoder.buffered(), frame_deadline) {
-                        (0, _) => None,
-                        (_, Some(started)) => Some(started),
-                        (_, None) => Some(tokio::time::Instant::now() + FRAME_TIMEOUT),
-                    };
-                    break;
-                }
-                Err(e) => {
-                    // The length prefix is the only delimiter: after a bad frame the stream
-                    // cannot be trusted, so say why once and close.
-                    tracing::warn!(error = %e, "closing connection after a bad frame");
-                    let body = card_agent_protocol::message::ErrorBody::new(
-                        card_agent_protocol::ErrorCode::BadRequest,
-                        e.to_string(),
-                    );
-                    let _ = out
-                        .send(Response::error(None, body).frame_for_browser())
-                        .await;
-                    break 'read;
-                }
+                break;
             }
         }
-    }
-    if let Err(e) = decoder.finish() {
-        tracing::debug!(error = %e, "client left mid-frame");
     }
     if let Some(task) = subscription {
         task.abort();
@@ -146,11 +107,17 @@ where
     let _ = writer.shutdown().await;
 }
 
+/// What a frame is answered with: the service, the connection's SmartPKI ports, its client.
+type FrameContext<'a> = (
+    &'a Arc<Service>,
+    &'a Arc<crate::smartpki::Ports>,
+    &'a Client,
+);
+
 async fn on_frame(
     payload: &[u8],
-    service: &Arc<Service>,
+    (service, smartpki, client): FrameContext<'_>,
     lang: Language,
-    client: &Client,
     out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
 ) {
@@ -188,8 +155,9 @@ async fn on_frame(
         }
         _ => {
             let (service, out, client) = (service.clone(), out.clone(), client.clone());
+            let smartpki = smartpki.clone();
             tokio::spawn(async move {
-                let reply = run(request, service, lang, client).await;
+                let reply = run(request, service, smartpki, lang, client).await;
                 let _ = out.send(reply.frame_for_browser()).await;
             });
         }
@@ -206,13 +174,20 @@ fn decide(
     let facts = IpcFacts {
         origin: request.origin.as_deref(),
         legacy: matches!(request.command, Command::LegacyRequest(_)),
+        smartpki: crate::smartpki::glue::is_smartpki(&request.command),
     };
     caller::decide_ipc(facts, service.extensions(), lang, client)
 }
 
 /// Runs one command on a blocking thread, bounded in time. The request has a client of its
 /// own: when its time is up, its dialog closes and no card operation starts for it any more.
-async fn run(request: Request, service: Arc<Service>, lang: Language, client: Client) -> Response {
+async fn run(
+    request: Request,
+    service: Arc<Service>,
+    smartpki: Arc<crate::smartpki::Ports>,
+    lang: Language,
+    client: Client,
+) -> Response {
     let id = request.id.clone();
     let request_client = client.child();
     let caller = match decide(&request, &service, lang, request_client.clone()) {
@@ -224,18 +199,22 @@ async fn run(request: Request, service: Arc<Service>, lang: Language, client: Cl
         return Response::result(id, &result);
     }
     // The ladder's budget: a dialog for each one the request may show (a page of the new
-    // API may be asked about first), plus the card.
+    // API may be asked about first, a SmartPKI page when it opens its port), plus the card.
     let may_ask_site = matches!(
         caller.who(),
         Who::Site {
             api: Api::CardAgent,
             ..
         }
-    );
+    ) || matches!(request.command, Command::SmartPkiOpen);
     let limit = timeouts::daemon_budget(timeouts::Kind::of(request.command.name()), may_ask_site);
     let command = request.command;
     let outcome = deadline::call(&service, &request_client, limit, move |service| {
-        super::dispatch::run(service, &caller, command)
+        if crate::smartpki::glue::is_smartpki(&command) {
+            crate::smartpki::glue::run(service, &caller, &smartpki, command)
+        } else {
+            super::dispatch::run(service, &caller, command)
+        }
     })
     .await;
     match outcome {

@@ -60,11 +60,15 @@ pub fn run(service: &Service, caller: &Caller, command: Command) -> Result<Value
             let removed = service.remove_trusted_site(caller, &args.site)?;
             to_value(&RemoveTrustedSiteResult { removed })
         }
-        Command::Subscribe | Command::Unsubscribe | Command::LegacyRequest(_) => {
-            Err(Error::Internal(
-                "subscriptions and legacy requests are handled by the connection".to_owned(),
-            ))
-        }
+        Command::Subscribe
+        | Command::Unsubscribe
+        | Command::LegacyRequest(_)
+        | Command::SmartPkiOpen
+        | Command::SmartPkiCall(_)
+        | Command::SmartPkiClose(_) => Err(Error::Internal(
+            "subscriptions, legacy requests and SmartPKI ports are handled by the connection"
+                .to_owned(),
+        )),
     }
 }
 

@@ -91,19 +91,38 @@ async fn start_legacy_api(
     http_listen: &str,
     service: Arc<Service>,
 ) -> Option<tokio::task::JoinHandle<()>> {
+    use crate::legacy_api::{port_owner, set_port_state, PortState};
     if http_listen.trim().is_empty() {
+        set_port_state(PortState::Off);
         return None;
     }
     match crate::legacy_api::bind(http_listen).await {
         Ok(listeners) => {
+            set_port_state(PortState::Ours);
             for addr in listeners.addresses() {
                 eprintln!("card-agent legacy API listening on http://{addr}");
             }
             Some(tokio::spawn(listeners.serve(service)))
         }
         Err(e) => {
+            let holder = match &e {
+                Error::PortInUse { .. } => http_listen
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+                    .and_then(|a| port_owner::holder(a.port())),
+                _ => None,
+            };
+            set_port_state(PortState::Taken {
+                holder: holder.as_ref().map(|h| h.describe(port_owner::own_uid())),
+            });
             eprintln!("card-agent: legacy API not started: {e}");
             tracing::error!(error = %e, "legacy API not started");
+            // Another user's program would receive every page's PIN: say so plainly.
+            if let Some(h) = holder.filter(|h| h.uid != port_owner::own_uid()) {
+                let note = port_owner::foreign_note(http_listen, &h, Language::En);
+                eprintln!("card-agent: {note}");
+                tracing::error!("{note}");
+            }
             None
         }
     }

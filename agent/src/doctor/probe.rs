@@ -104,39 +104,36 @@ pub(crate) fn daemon(endpoint: &Endpoint) -> DaemonFacts {
 
 #[cfg(unix)]
 fn ask_version(stream: &mut std::os::unix::net::UnixStream) -> Result<String, String> {
-    use card_agent_protocol::frame::{encode, FrameDecoder};
+    use crate::framed::{FrameReader, FrameWriter};
     let text = |e: std::io::Error| e.to_string();
     stream.set_read_timeout(Some(TIMEOUT)).map_err(text)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(text)?;
     let request = serde_json::json!({"id": "doctor", "command": "version"}).to_string();
-    let frame = encode(request.as_bytes()).map_err(|e| e.to_string())?;
-    stream.write_all(&frame).map_err(text)?;
-    let mut decoder = FrameDecoder::new();
-    let mut buf = [0u8; 4096];
+    FrameWriter::new(&*stream)
+        .write_frame_blocking(request.as_bytes())
+        .map_err(text)?;
+    let mut frames = FrameReader::with_limit(&*stream, MAX_REPLY as usize);
     let mut read = 0u64;
     loop {
-        let n = stream.read(&mut buf).map_err(text)?;
-        if n == 0 {
-            return Err("the connection closed without an answer".to_owned());
-        }
-        read += n as u64;
+        let payload = frames
+            .read_frame_blocking()
+            .map_err(|e| e.to_string())?
+            .ok_or("the connection closed without an answer")?;
+        read += payload.len() as u64;
         if read > MAX_REPLY {
             return Err("the answer is too long".to_owned());
         }
-        decoder.push(&buf[..n]);
         // Events may come first on a subscribed connection; this one is not subscribed, but
         // skipping anything that is not our answer costs nothing.
-        while let Some(payload) = decoder.next_frame().map_err(|e| e.to_string())? {
-            let value: serde_json::Value =
-                serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
-            if value["id"] != "doctor" {
-                continue;
-            }
-            return value["result"]["version"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("unexpected answer: {}", shorten(&value.to_string())));
+        let value: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        if value["id"] != "doctor" {
+            continue;
         }
+        return value["result"]["version"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("unexpected answer: {}", shorten(&value.to_string())));
     }
 }
 
@@ -162,7 +159,14 @@ pub(crate) fn legacy_port(http_listen: &str) -> PortFacts {
         Err(_) => return other(address, addr.port()),
     };
     match get_root(&mut stream, addr) {
-        Some(body) if body.contains("card-agent") => PortFacts::Ours { address },
+        // Another user's program can answer "card-agent" too: it is ours only when the
+        // listening socket is this user's.
+        Some(body)
+            if body.contains("card-agent")
+                && crate::legacy_api::port_owner::foreign_holder(addr.port()).is_none() =>
+        {
+            PortFacts::Ours { address }
+        }
         _ => other(address, addr.port()),
     }
 }

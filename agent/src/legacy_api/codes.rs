@@ -1,26 +1,30 @@
 //! The legacy API's `ret_code` / `last_error` values: the one mapping from the agent's errors
-//! to what pages written for HiPKI Local Sign Server check.
+//! to what pages written for HiPKI Local Sign Server check. Every value is the vendor's own
+//! (the error table in shared/reference/hipki-compat.md), with the meaning it gives there.
 //!
-//! | ret_code | meaning |
-//! |---|---|
-//! | `0x76000001` | no private key for the certificate |
-//! | `0x76000002` | certificate not found |
-//! | `0x76000003` | no data to sign |
-//! | `0x76000004` | no ciphertext |
-//! | `0x76000006` | no card inserted (also: card removed) |
-//! | `0x7600000B` | JSON format error |
-//! | `0x7600000C` | bad parameter |
-//! | `0x7600000D` | execution error or timeout |
-//! | `0x7600000E` | unsupported method |
-//! | `0x7600000F` | forbidden domain (`/addDomain` with an invalid or insecure site) |
-//! | `0x76000031` | untrusted site |
-//! | `0x76000998` | no PIN entered |
-//! | `0x76000999` | cancelled by the user |
-//! | `0x76100001` | card library (PKCS#11 module) could not be loaded |
-//! | `0x76100002` | no card reader |
-//! | `0x76100006` | login failed (wrong, malformed or locked PIN; `last_error` says which) |
-//! | `0x76500001` / `0x76500002` | certificate not yet valid / expired (`checkValidity`) |
-//! | `0x76600001` | base64 decoding failed |
+//! | ret_code | vendor's meaning | answered when |
+//! |---|---|---|
+//! | `0x76000003` | no data to sign | `tbs` absent or empty |
+//! | `0x76000004` | no ciphertext | `cipher` absent or empty |
+//! | `0x76000006` | no card inserted | no card, card removed, unreadable card |
+//! | `0x7600000B` | JSON format error | no `tbsPackage`, or not a JSON object |
+//! | `0x7600000C` | bad parameter | a value out of its set (`hashAlgorithm`, ...), an ambiguous PIN |
+//! | `0x7600000D` | execution error or timeout | anything else |
+//! | `0x7600000E` | unsupported method | card management, unknown `func` |
+//! | `0x7600000F` | forbidden domain | `/addDomain` for a name that is no web origin |
+//! | `0x76000031` | untrusted site (not in the table; pages test for it) | a site not trusted, an unparseable or browser-borne caller |
+//! | `0x76000998` | no PIN entered | no PIN and no dialog may ask |
+//! | `0x76000999` | cancelled by the user | a dialog answered no |
+//! | `0x76100001` | cannot load the card library | no PKCS#11 module loads |
+//! | `0x76100003` | no reader available | no reader, or pcscd unreachable |
+//! | `0x76100006` | card login failed | wrong, malformed or locked PIN (`last_error` says which) |
+//! | `0x76100008` | key not found on the card | the certificate has no private key |
+//! | `0x7610000C` | the requested certificate not found | no such certificate on the card |
+//! | `0x76400001` | decryption: DER error | the ciphertext is no CMS EnvelopedData |
+//! | `0x76400002` | decryption: wrong type | an envelope of a kind the agent cannot open |
+//! | `0x76400003` | decryption failed | the content did not decrypt with the card's key |
+//! | `0x76500001` / `0x76500002` | certificate not yet valid / expired | `checkValidity` |
+//! | `0x76600002` | base64 decoding error | `tbs` (base64) or `cipher` is not base64 |
 //!
 //! `last_error` carries the PKCS#11 reason: `0xA0` PIN incorrect, `0xA2` PIN length out of
 //! range, `0xA4` PIN locked, and HiPKI's `0x80000002` / `0x80000001` for a wrong PIN with two /
@@ -32,10 +36,6 @@ use crate::error::Error;
 
 /// Success.
 pub const OK: u32 = 0;
-/// No private key.
-pub const MISSING_KEY: u32 = 0x7600_0001;
-/// No certificate.
-pub const MISSING_CERT: u32 = 0x7600_0002;
 /// No data to sign.
 pub const MISSING_TBS: u32 = 0x7600_0003;
 /// No ciphertext.
@@ -60,23 +60,31 @@ pub const NO_PIN: u32 = 0x7600_0998;
 pub const CANCELLED: u32 = 0x7600_0999;
 /// Card library could not be loaded.
 pub const LIBRARY: u32 = 0x7610_0001;
-/// No reader.
-pub const NO_READER: u32 = 0x7610_0002;
-/// Login failed.
+/// No reader available.
+pub const NO_READER: u32 = 0x7610_0003;
+/// Card login failed.
 pub const LOGIN: u32 = 0x7610_0006;
+/// Key not found on the card.
+pub const KEY_NOT_FOUND: u32 = 0x7610_0008;
+/// The requested certificate not found.
+pub const CERT_NOT_FOUND: u32 = 0x7610_000C;
+/// Decryption: the ciphertext is not DER (not an EnvelopedData).
+pub const DECRYPT_DER: u32 = 0x7640_0001;
+/// Decryption: a type (algorithm, recipient kind) that cannot be opened.
+pub const DECRYPT_TYPE: u32 = 0x7640_0002;
+/// Decryption failed.
+pub const DECRYPT_FAILED: u32 = 0x7640_0003;
 /// Certificate not yet valid.
 pub const NOT_YET_VALID: u32 = 0x7650_0001;
 /// Certificate expired.
 pub const EXPIRED: u32 = 0x7650_0002;
-/// Base64 decoding failed.
-pub const BASE64: u32 = 0x7660_0001;
+/// Base64 decoding error.
+pub const BASE64: u32 = 0x7660_0002;
 
 /// Every `ret_code` the API answers with, success included: a response with any other value
 /// is a bug (the fuzz harness checks every response against this list).
 pub const ALL: &[u32] = &[
     OK,
-    MISSING_KEY,
-    MISSING_CERT,
     MISSING_TBS,
     MISSING_CIPHER,
     NO_CARD,
@@ -91,6 +99,11 @@ pub const ALL: &[u32] = &[
     LIBRARY,
     NO_READER,
     LOGIN,
+    KEY_NOT_FOUND,
+    CERT_NOT_FOUND,
+    DECRYPT_DER,
+    DECRYPT_TYPE,
+    DECRYPT_FAILED,
     NOT_YET_VALID,
     EXPIRED,
     BASE64,
@@ -106,6 +119,16 @@ pub const CKR_PIN_LOCKED: u32 = 0xA4;
 /// `(ret_code, last_error)` for an error. Decided from the stable wire code (and tries left),
 /// so this mapping can never disagree with the native protocol's.
 pub fn for_error(error: &Error) -> (u32, u32) {
+    // HiPKI has its own codes for decryption; the wire code (BAD_REQUEST) is too coarse.
+    if let Error::Envelope(e) = error {
+        use crate::envelope::EnvelopeError;
+        let code = match e {
+            EnvelopeError::Der(_) => DECRYPT_DER,
+            EnvelopeError::Type(_) => DECRYPT_TYPE,
+            EnvelopeError::Decrypt => DECRYPT_FAILED,
+        };
+        return (code, 0);
+    }
     match error.code() {
         ErrorCode::PinIncorrect => (
             LOGIN,
@@ -126,8 +149,8 @@ pub fn for_error(error: &Error) -> (u32, u32) {
         | ErrorCode::CardRemoved
         | ErrorCode::UnknownCard => (NO_CARD, 0),
         ErrorCode::NoModule => (LIBRARY, 0),
-        ErrorCode::CertNotFound => (MISSING_CERT, 0),
-        ErrorCode::KeyNotFound => (MISSING_KEY, 0),
+        ErrorCode::CertNotFound => (CERT_NOT_FOUND, 0),
+        ErrorCode::KeyNotFound => (KEY_NOT_FOUND, 0),
         ErrorCode::CertExpired => (EXPIRED, 0),
         ErrorCode::CertNotYetValid => (NOT_YET_VALID, 0),
         ErrorCode::BadRequest | ErrorCode::UnsupportedAlgorithm => (BAD_PARAMETER, 0),
@@ -172,5 +195,32 @@ mod tests {
         );
         assert_eq!(for_error(&Error::UserCancelled), (CANCELLED, 0));
         assert_eq!(for_error(&Error::NoCard), (NO_CARD, 0));
+    }
+
+    #[test]
+    fn codes_are_the_vendors() {
+        // The vendor's table: no reader is 0x76100003 (0x76100002 is "closing the library
+        // failed"), base64 *decoding* is 0x76600002 (0x76600001 is encoding).
+        assert_eq!(for_error(&Error::NoReader), (0x7610_0003, 0));
+        assert_eq!(for_error(&Error::KeyNotFound), (0x7610_0008, 0));
+        assert_eq!(
+            for_error(&Error::CertNotFound { wanted: "x".into() }),
+            (0x7610_000C, 0)
+        );
+        assert_eq!(BASE64, 0x7660_0002);
+        use crate::envelope::EnvelopeError;
+        assert_eq!(
+            for_error(&EnvelopeError::Der("x".into()).into()),
+            (0x7640_0001, 0)
+        );
+        assert_eq!(
+            for_error(&EnvelopeError::Type("x".into()).into()),
+            (0x7640_0002, 0)
+        );
+        assert_eq!(for_error(&EnvelopeError::Decrypt.into()), (0x7640_0003, 0));
+        let mut sorted = ALL.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ALL.len(), "every code once");
     }
 }

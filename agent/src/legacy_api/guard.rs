@@ -54,6 +54,15 @@ pub fn caller(headers: &HeaderMap, port: u16, lang: Language) -> (Result<Caller>
     (caller::decide_legacy(facts, lang, Client::new()), cors_site)
 }
 
+/// The origin of a `Referer` URL (`https://host[:port]/path?query` → `https://host[:port]`):
+/// the page that opened `/addDomain` (a navigation, which carries no `Origin`).
+pub fn referer_origin(headers: &HeaderMap) -> Option<Origin> {
+    let url = headers.get(REFERER)?.to_str().ok()?;
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Origin::parse(&format!("{scheme}://{}", &rest[..end])).ok()
+}
+
 /// CORS headers for a trusted site: its own origin echoed, never `*`.
 pub fn cors_headers(origin: &Origin) -> Vec<(&'static str, HeaderValue)> {
     let Ok(value) = HeaderValue::from_str(origin.as_str()) else {
@@ -141,12 +150,23 @@ mod tests {
         assert!(
             matches!(own, Ok(Who::Site { origin, .. }) if origin.as_str() == "https://a.gov.tw")
         );
-        // An opener that does not parse is refused, never our own page.
-        assert!(who(&[
-            ("origin", "http://localhost:61161"),
-            (OPENER_HEADER, "null")
-        ])
-        .is_err());
+        // An opener that does not parse is refused, never our own page: a trailing dot, `_`,
+        // `null`, from our Origin or from a same-origin GET (the popup's certificate read).
+        for bad in [
+            "null",
+            "http://evil.example.:8000",
+            "https://a_b.example",
+            "",
+        ] {
+            assert!(who(&[("origin", "http://localhost:61161"), (OPENER_HEADER, bad)]).is_err());
+            assert!(who(&[("sec-fetch-site", "same-origin"), (OPENER_HEADER, bad)]).is_err());
+            assert!(who(&[("origin", bad)]).is_err(), "{bad}");
+        }
+        assert_eq!(
+            referer_origin(&headers(&[("referer", "https://shop.example.net/a?b#c")]))
+                .map(|o| o.to_string()),
+            Some("https://shop.example.net".to_owned())
+        );
         // The opener header means nothing from any other origin.
         let forged = who(&[
             ("origin", "https://evil.example"),

@@ -6,15 +6,21 @@
 //! This is an adapter: every decision (site trust, PIN source, which certificate) is the
 //! service's. Here are only HiPKI's wire format and HTTP itself.
 
+mod add_domain;
 mod bmp;
 pub(crate) mod codes;
+mod decrypt;
+mod extension;
 mod guard;
 mod handlers;
+mod log_limit;
 mod pages;
 mod pkcs11info;
 pub(crate) mod port_owner;
 mod selftest;
+mod sign;
 pub(crate) mod tbs;
+mod work;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -31,7 +37,8 @@ use tokio::net::TcpListener;
 use crate::error::{Error, Result};
 use crate::service::Service;
 
-pub use bmp::{pack as pack_bmp, unpack as unpack_bmp};
+pub use bmp::{pack as pack_bmp, unpack as unpack_bmp, WIDTH as BMP_WIDTH};
+pub use extension::{port_is_ours, respond_for_extension, set_port_state, PortState, STATUS_PATH};
 pub use pkcs11info::COMPAT_VERSION;
 
 /// Largest request body: a tbsPackage with a document of about 1.5 MB in base64.
@@ -123,6 +130,7 @@ impl Listeners {
     pub async fn serve(self, service: Arc<Service>) {
         let port = self.port;
         let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let questions = Arc::new(add_domain::Questions::default());
         let mut tasks = Vec::new();
         for listener in self.listeners {
             let service = service.clone();
@@ -131,6 +139,7 @@ impl Listeners {
                 service,
                 port,
                 slots.clone(),
+                questions.clone(),
             )));
         }
         for t in tasks {
@@ -144,7 +153,9 @@ async fn accept_loop(
     service: Arc<Service>,
     port: u16,
     slots: Arc<tokio::sync::Semaphore>,
+    questions: Arc<add_domain::Questions>,
 ) {
+    let local = listener.local_addr().ok();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -167,13 +178,48 @@ async fn accept_loop(
             );
             continue;
         };
-        let service = service.clone();
+        let (service, questions) = (service.clone(), questions.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            serve_connection(stream, service, port).await;
+            // Before a byte of the request is read: the port is open to every user of this
+            // computer, and only the daemon's own user may drive its cards.
+            let allowed = match local {
+                Some(local) => peer_is_own_user(peer, local).await,
+                None => false,
+            };
+            if !allowed {
+                if let Some(left_out) = log_limit::admit("another user", "peer refused") {
+                    tracing::warn!(%peer, left_out, "legacy API: connection from another user refused");
+                }
+                return;
+            }
+            serve(stream, service, port, Some(questions)).await;
         });
     }
 }
+
+/// Whether the client of a loopback connection runs as this daemon's user. Where the
+/// system's socket tables cannot be read (not Linux), the connection is accepted as before
+/// and the log says the check did not run.
+async fn peer_is_own_user(peer: SocketAddr, local: SocketAddr) -> bool {
+    if !port_owner::PEER_UID_KNOWN {
+        tracing::debug!("legacy API: the peer's user cannot be checked on this system");
+        return true;
+    }
+    // One table read at a time: a flood of connections must not turn into a flood of open
+    // /proc files (each check holds one while it reads).
+    let Ok(_turn) = PEER_CHECKS.acquire().await else {
+        return false;
+    };
+    let uid = tokio::task::spawn_blocking(move || port_owner::peer_uid(peer, local))
+        .await
+        .ok()
+        .flatten();
+    uid == Some(port_owner::own_uid())
+}
+
+/// Peer checks running at once.
+static PEER_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Serves HTTP/1.1 on one accepted connection until the client closes it. `port` is the port
 /// the listener is bound to (Host and Origin checks compare against it). Public so that the
@@ -182,7 +228,20 @@ pub async fn serve_connection<S>(stream: S, service: Arc<Service>, port: u16)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let handler = hyper::service::service_fn(move |req| handle(req, service.clone(), port));
+    serve(stream, service, port, Some(Arc::default())).await;
+}
+
+async fn serve<S>(
+    stream: S,
+    service: Arc<Service>,
+    port: u16,
+    questions: Option<Arc<add_domain::Questions>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let handler = hyper::service::service_fn(move |req| {
+        handle(req, service.clone(), port, questions.clone())
+    });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
@@ -198,12 +257,26 @@ async fn handle(
     req: Request<Incoming>,
     service: Arc<Service>,
     port: u16,
+    questions: Option<Arc<add_domain::Questions>>,
 ) -> std::result::Result<Response<selftest::AnyBody>, Infallible> {
     let path = req.uri().path();
     if path == "/selftest" || path.starts_with("/selftest/") {
-        return Ok(handle_selftest(req, &service, port).await);
+        let mut r = handle_selftest(req, &service, port).await;
+        // The self-test page signs with the card: no page may frame it (clickjacking).
+        let h = r.headers_mut();
+        h.insert(
+            "content-security-policy",
+            hyper::header::HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+        h.insert(
+            "x-frame-options",
+            hyper::header::HeaderValue::from_static("DENY"),
+        );
+        return Ok(r);
     }
-    Ok(handle_legacy(req, service, port).await?.map(BodyExt::boxed))
+    Ok(handle_legacy(req, service, port, questions)
+        .await?
+        .map(BodyExt::boxed))
 }
 
 /// `/selftest`, its assets and its same-origin API.
@@ -286,6 +359,7 @@ async fn handle_legacy(
     req: Request<Incoming>,
     service: Arc<Service>,
     port: u16,
+    questions: Option<Arc<add_domain::Questions>>,
 ) -> std::result::Result<Response<Body>, Infallible> {
     if !guard::host_is_ours(req.headers(), port) {
         return Ok(plain(
@@ -295,6 +369,7 @@ async fn handle_legacy(
     }
     let lang = handlers::language(req.headers());
     let (caller, cors_site) = guard::caller(req.headers(), port, lang);
+    let referer = guard::referer_origin(req.headers());
     let (parts, body) = req.into_parts();
     let body = if parts.method == Method::POST {
         match read_body(body).await {
@@ -308,62 +383,11 @@ async fn handle_legacy(
         service,
         caller,
         cors_site,
+        referer,
         lang,
+        questions,
     };
     Ok(handlers::route(&ctx, &parts.method, &parts.uri, body).await)
-}
-
-/// Answers a legacy call that arrived through the extension (`legacy-request`) instead of over
-/// HTTP. `caller` is the page, decided by the service from the origin the browser reported;
-/// everything else is decided by the same handlers as for HTTP, so the two routes cannot drift
-/// apart.
-pub async fn respond_for_extension(
-    service: Arc<Service>,
-    caller: crate::service::Caller,
-    args: card_agent_protocol::message::LegacyRequestArgs,
-) -> card_agent_protocol::message::LegacyResult {
-    let lang = caller.lang;
-    use base64::Engine as _;
-    let method = if args.method == "POST" {
-        Method::POST
-    } else {
-        Method::GET
-    };
-    let uri: hyper::Uri = args
-        .path
-        .parse()
-        .unwrap_or_else(|_| hyper::Uri::from_static("/invalid"));
-    let body = zeroize::Zeroizing::new(
-        args.body
-            .map(|b| b.into_inner().into_bytes())
-            .unwrap_or_default(),
-    );
-    let ctx = handlers::Context {
-        service,
-        caller: Ok(caller),
-        // The answer goes back through the extension, never to a page's fetch: no CORS.
-        cors_site: None,
-        lang,
-    };
-    let response = handlers::route(&ctx, &method, &uri, body).await;
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    card_agent_protocol::message::LegacyResult {
-        status,
-        content_type,
-        body: base64::engine::general_purpose::STANDARD.encode(&bytes),
-    }
 }
 
 /// Reads a body within the size and time bounds. The bytes may hold a PIN: they live in a

@@ -26,15 +26,20 @@ const POPUP_FORM: &str = r#"<!doctype html>
   var opener = window.opener;
   var status = document.getElementById("status");
   if (!opener) { status.textContent = "{open_from_page}"; return; }
+  // Request func -> [method, path, the response's func (what pages dispatch on)].
   var routes = {
-    MakeSignature: ["POST", "/sign"], umakeSig: ["POST", "/sign"],
-    GetUserCert: ["GET", "/pkcs11info?withcert=true"], CheckEnvir: ["GET", "/pkcs11info"],
-    DecryptData: ["POST", "/decrypt"]
+    MakeSignature: ["POST", "/sign", "sign"], umakeSig: ["POST", "/umakeSig", "umakeSig"],
+    GetUserCert: ["GET", "/pkcs11info?withcert=true", "pkcs11info"],
+    CheckEnvir: ["GET", "/pkcs11info", "pkcs11info"],
+    DecryptData: ["POST", "/decrypt", "decrypt"]
   };
   var busy = false;
+  // Closed at once, as HiPKI's does: the message is already queued for the opener, and a
+  // page that opens its next popup under the same window name right after the answer (some
+  // libraries retry within 100 ms) must get a new window, not this one closing under it.
   function reply(text, origin) {
     opener.postMessage(text, origin);
-    setTimeout(function () { window.close(); }, 200);
+    window.close();
   }
   window.addEventListener("message", function (ev) {
     if (ev.source !== opener || busy || typeof ev.data !== "string") return;
@@ -44,7 +49,7 @@ const POPUP_FORM: &str = r#"<!doctype html>
       reply(JSON.stringify({ func: "", ret_code: 0x7600000B, last_error: 0 }), ev.origin); return;
     }
     busy = true;
-    var route = routes[func] || ["POST", "/sign"];
+    var route = routes[func] || ["POST", "/sign", func];
     var init = { method: route[0], headers: { "X-Card-Agent-Opener": ev.origin }, cache: "no-store" };
     if (route[0] === "POST") {
       init.headers["Content-Type"] = "application/x-www-form-urlencoded";
@@ -53,8 +58,9 @@ const POPUP_FORM: &str = r#"<!doctype html>
     fetch(route[1], init)
       .then(function (r) { return r.text(); })
       .then(function (t) { reply(t, ev.origin); })
-      .catch(function () { reply(JSON.stringify({ func: func, ret_code: 0x7600000D, last_error: 0 }), ev.origin); });
+      .catch(function () { reply(JSON.stringify({ func: route[2], ret_code: 0x7600000D, last_error: 0 }), ev.origin); });
   });
+  // First, before anything else: pages give up when this has not arrived within 3.5 s.
   opener.postMessage('{"func":"getTbs"}', "*");
 })();
 </script></body></html>

@@ -10,9 +10,21 @@ use crate::inventory::Snapshot;
 use crate::reader::{self, ReaderState};
 use crate::token::{TokenCertificate, TokenInfo};
 
-/// The version pages read with `version:([\d.]+)`. HiPKI's 1.3.4 line is what pages check
-/// for; the last part identifies card-agent's build of that interface.
-pub const COMPAT_VERSION: &str = "1.3.4.9100";
+/// The HiPKI version card-agent answers as: in `GET /` (`version:([\d.]+)`) and in
+/// `serverVersion`. Administrators' scripts compare it numerically with `1.3.4.103349` (the
+/// release current in 2025–26); published pages compare `serverVersion` *as a string* with
+/// their minimum (`"1.3.4.103328"` on Windows, `"1.3.4.13"` on macOS, `"1.3.4.3"` on Linux).
+/// A last part that starts with 9 and has six digits passes both kinds of comparison against
+/// every one of those. card-agent's own version is given beside it, never in its place.
+pub const COMPAT_VERSION: &str = "1.3.4.910000";
+
+/// The response `func` of `/pkcs11info` (both `GetUserCert` and `CheckEnvir`) and of the
+/// image: pages dispatch on it.
+pub const FUNC: &str = "pkcs11info";
+
+/// The most text `/p11Image.bmp` carries: one probe reads only the first 300 pixels of row 0
+/// (a default-size canvas), three characters each.
+pub const MAX_IMAGE_TEXT: usize = 900;
 
 /// The service's inventory in HiPKI's shape. `with_certs` adds `certs[]` to each token.
 pub fn build(snapshot: &Snapshot, with_certs: bool) -> Value {
@@ -31,11 +43,12 @@ pub fn build(snapshot: &Snapshot, with_certs: bool) -> Value {
     }
     let module = snapshot.modules.iter().find(|m| m.loaded);
     json!({
-        "func": if with_certs { "GetUserCert" } else { "CheckEnvir" },
+        "func": FUNC,
         "ret_code": codes::OK,
         "last_error": 0,
         "version": COMPAT_VERSION,
-        "serverVersion": format!("card-agent {}", env!("CARGO_PKG_VERSION")),
+        "serverVersion": COMPAT_VERSION,
+        "cardAgentVersion": env!("CARGO_PKG_VERSION"),
         "cryptokiVersion": "2.40",
         "flags": 0,
         "libraryDescription": module.and_then(|m| m.description.clone()).unwrap_or_default(),
@@ -44,6 +57,64 @@ pub fn build(snapshot: &Snapshot, with_certs: bool) -> Value {
         "installedModule": snapshot.modules.iter().filter(|m| m.loaded).map(|m| m.path.clone()).collect::<Vec<_>>(),
         "slots": slots,
     })
+}
+
+/// The text `/p11Image.bmp` carries for an answer `value` (a [`build`] result or a failure):
+/// `func`, `ret_code`, `last_error`, the versions, and each slot's description and token
+/// serial, as ASCII JSON (pages read the pixels with `String.fromCharCode` byte by byte, so a
+/// UTF-8 sequence would arrive as mojibake; `\uXXXX` escapes parse back to the text). Slots
+/// that do not fit in [`MAX_IMAGE_TEXT`] characters are left out, last first.
+pub fn compact(value: &Value) -> Vec<u8> {
+    let mut slots: Vec<Value> = value["slots"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|s| {
+                    let token = match &s["token"] {
+                        Value::Object(t) => json!({ "serialNumber": t.get("serialNumber") }),
+                        other => other.clone(),
+                    };
+                    let mut slot = json!({ "slotDescription": s["slotDescription"] });
+                    if !token.is_null() {
+                        slot["token"] = token;
+                    }
+                    slot
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    loop {
+        let mut v = json!({
+            "func": FUNC,
+            "ret_code": value["ret_code"],
+            "last_error": value["last_error"],
+            "serverVersion": COMPAT_VERSION,
+            "cardAgentVersion": env!("CARGO_PKG_VERSION"),
+        });
+        if value.get("slots").is_some() {
+            v["slots"] = slots.clone().into();
+        }
+        let text = ascii_json(&v);
+        if text.len() <= MAX_IMAGE_TEXT || slots.pop().is_none() {
+            return text.into_bytes();
+        }
+    }
+}
+
+/// JSON text with every non-ASCII character as `\uXXXX` (UTF-16 units).
+fn ascii_json(v: &Value) -> String {
+    let mut out = String::new();
+    for c in v.to_string().chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 fn slot(token: &TokenInfo, certs: Option<&[TokenCertificate]>) -> Value {
@@ -171,6 +242,52 @@ mod tests {
     }
 
     #[test]
+    fn the_image_text_is_ascii_and_bounded() {
+        let many: Vec<Value> = (0..40)
+            .map(|i| json!({"slotDescription": format!("讀卡機 CASTLES EZ100PU {i:02}"), "token": {"serialNumber": "TP03123456789012", "label": "x"}}))
+            .collect();
+        let text = compact(&json!({"ret_code": 0, "last_error": 0, "slots": many}));
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.is_ascii() && text.len() <= MAX_IMAGE_TEXT,
+            "{}",
+            text.len()
+        );
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert!(back["slots"][0]["slotDescription"]
+            .as_str()
+            .unwrap()
+            .starts_with("讀卡機"));
+        assert!(back["slots"].as_array().unwrap().len() < 40);
+        // A failure carries no slots at all.
+        let text = compact(&json!({"ret_code": 0x7600_0031u32, "last_error": 0, "message": "x"}));
+        let back: Value = serde_json::from_slice(&text).unwrap();
+        assert!(back.get("slots").is_none() && back.get("message").is_none());
+    }
+
+    #[test]
+    fn the_version_passes_every_published_comparison() {
+        for minimum in [
+            "1.3.4.103349",
+            "1.3.4.103328",
+            "1.3.4.13",
+            "1.3.4.3",
+            "1.3.4.103327",
+        ] {
+            assert!(COMPAT_VERSION > minimum, "as strings: {minimum}");
+            let parts = |v: &str| {
+                v.split('.')
+                    .map(|p| p.parse::<u64>().unwrap())
+                    .collect::<Vec<_>>()
+            };
+            assert!(
+                parts(COMPAT_VERSION) >= parts(minimum),
+                "as numbers: {minimum}"
+            );
+        }
+    }
+
+    #[test]
     fn demo_token_reads_like_a_hicos_card() {
         let core = crate::card_core::CardCore::open(&crate::card_core::CoreOptions {
             demo: true,
@@ -179,7 +296,8 @@ mod tests {
         .unwrap();
         let snapshot = crate::inventory::gather(&core).unwrap();
         let v = build(&snapshot, true);
-        assert_eq!(v["func"], "GetUserCert");
+        assert_eq!(v["func"], "pkcs11info");
+        assert_eq!(v["serverVersion"], COMPAT_VERSION);
         assert_eq!(v["ret_code"], 0);
         let token = &v["slots"][0]["token"];
         assert_eq!(token["serialNumber"], "DEMO000000000001");
@@ -206,7 +324,14 @@ mod tests {
             .unwrap();
         assert_eq!(keyx["usage"], "keyEncipherment|dataEncipherment");
         let plain = build(&snapshot, false);
-        assert_eq!(plain["func"], "CheckEnvir");
+        assert_eq!(plain["func"], "pkcs11info");
+        let image = String::from_utf8(compact(&plain)).unwrap();
+        assert!(image.is_ascii() && image.len() <= MAX_IMAGE_TEXT, "{image}");
+        let back: Value = serde_json::from_str(&image).unwrap();
+        assert_eq!(
+            back["slots"][0]["token"]["serialNumber"],
+            "DEMO000000000001"
+        );
         assert!(plain["slots"][0]["token"].get("certs").is_none());
     }
 }

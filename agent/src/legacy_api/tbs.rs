@@ -41,30 +41,41 @@ impl TbsPackage {
         }
     }
 
-    /// The `tbsPackage` of a form body, parsed; `None` when the body has no such field.
+    /// The `tbsPackage` of a request body, parsed; `None` when the body has none.
     ///
-    /// Pages post `tbsPackage=<JSON>` with the JSON itself not form-encoded, its values wrapped
-    /// in `encodeURIComponent()` and `+` pre-escaped as `%2B`. Decoding the field as a form
-    /// turns a value's `%22`, `%5C` or `%0A` into a raw quote, backslash or newline inside a
-    /// JSON string, and the package no longer parses: a page signing text with a line break or
-    /// a quote got "JSON format error". So when the form-decoded field is not a package, the
-    /// field's raw text is tried; its values are then decoded one by one by [`TbsPackage::text`].
-    /// Whatever parsed before still parses the same way.
-    pub fn from_form(body: &[u8]) -> Option<Result<Self>> {
+    /// Each layer of encoding a page applies is undone exactly once (the rule is written out
+    /// in [`decode_value`] and in MALFORMED_INPUT.md):
+    /// - a body that is JSON itself (`Content-Type: text/plain`, some pages) is the package;
+    /// - `tbsPackage={...}`, the JSON posted unencoded (most pages: `"tbsPackage="+json` with
+    ///   `+` pre-escaped as `%2B`): the field is taken as it is, never form-decoded, so a value's
+    ///   escapes are decoded once, by [`TbsPackage::text`], and nowhere else;
+    /// - `tbsPackage=%7B...`, the JSON form-encoded (the popup bridge, `URLSearchParams`,
+    ///   `encodeURIComponent(json)`): the field is form-decoded once, then its values once.
+    ///
+    /// A form decode of an unencoded package would turn a value's `%2541` into `%41` and the
+    /// value decode then into `A`: the text signed would not be the text the page meant.
+    pub fn from_body(body: &[u8]) -> Option<Result<Self>> {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return form_urlencoded::parse(body)
+                .any(|(k, _)| k == "tbsPackage")
+                .then(|| Err(Error::BadInput("the body is not UTF-8".to_owned())));
+        };
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('{') {
+            return Some(TbsPackage::parse(trimmed));
+        }
+        let raw = raw_field(text, "tbsPackage")?;
+        if raw.trim_start().starts_with('{') {
+            return Some(parse_unencoded(raw));
+        }
+        let end = raw.find('&').unwrap_or(raw.len());
         let decoded = zeroize::Zeroizing::new(
-            form_urlencoded::parse(body)
-                .find(|(k, _)| k == "tbsPackage")?
-                .1
-                .into_owned(),
+            form_urlencoded::parse(format!("v={}", &raw[..end]).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default(),
         );
-        let parsed = TbsPackage::parse(&decoded);
-        if parsed.is_ok() {
-            return Some(parsed);
-        }
-        match raw_field(body, "tbsPackage").map(TbsPackage::parse) {
-            Some(Ok(package)) => Some(Ok(package)),
-            _ => Some(parsed),
-        }
+        Some(TbsPackage::parse(&decoded))
     }
 
     /// A text field: absent, `null`, `""` and `"__NotExistedTag__"` are all `None`;
@@ -79,11 +90,7 @@ impl TbsPackage {
         if raw.is_empty() || raw == NOT_EXISTED {
             return None;
         }
-        let value = if looks_uri_encoded(&raw) {
-            percent_decode(&raw).unwrap_or(raw)
-        } else {
-            raw
-        };
+        let value = decode_value(&raw).unwrap_or(raw);
         (!value.is_empty() && value != NOT_EXISTED).then_some(value)
     }
 
@@ -96,11 +103,7 @@ impl TbsPackage {
             Value::Number(n) => n.to_string(),
             _ => return None,
         };
-        let value = if looks_uri_encoded(&raw) {
-            percent_decode(&raw)
-        } else {
-            Some(raw.clone())
-        };
+        let value = decode_value(&raw).or_else(|| Some(raw.clone()));
         raw.zeroize();
         value
             .filter(|v| !v.is_empty() && v != NOT_EXISTED)
@@ -120,24 +123,75 @@ impl TbsPackage {
     }
 }
 
-/// The undecoded value of the form field `key`, when it is the body's last field: from after
-/// `key=` to the end (a page's unencoded JSON may hold a `&` of its own).
-fn raw_field<'a>(body: &'a [u8], key: &str) -> Option<&'a str> {
-    let text = std::str::from_utf8(body).ok()?;
+/// The undecoded text of the form field `key` and everything after it (an unencoded JSON may
+/// hold a `&` of its own). The field is the first one of that name.
+fn raw_field<'a>(body: &'a str, key: &str) -> Option<&'a str> {
     let head = format!("{key}=");
-    if let Some(rest) = text.strip_prefix(&head) {
+    if let Some(rest) = body.strip_prefix(&head) {
         return Some(rest);
     }
-    text.rfind(&format!("&{head}"))
-        .map(|at| &text[at + head.len() + 1..])
+    body.find(&format!("&{head}"))
+        .map(|at| &body[at + head.len() + 1..])
 }
 
-/// A value "looks encoded" when it has `%XX` escapes. Text that merely contains a `%` not
-/// followed by two hex digits is left alone.
+/// An unencoded package: the JSON object, and possibly further form fields after it.
+fn parse_unencoded(raw: &str) -> Result<TbsPackage> {
+    let first = TbsPackage::parse(raw);
+    if first.is_ok() {
+        return first;
+    }
+    // `tbsPackage={...}&other=1`: the object ends at its last `}` before a `&`.
+    match raw.rfind("}&") {
+        Some(at) => TbsPackage::parse(&raw[..=at]).or(first),
+        None => first,
+    }
+}
+
+/// The value layer of the rule in [`TbsPackage::from_body`]: pages wrap values (`tbs`, `pin`,
+/// `cipher`) in `encodeURIComponent()`, or send them raw with `+` pre-escaped as `%2B`. Every
+/// `%XX` escape (two hex digits) is decoded once; a `%` not followed by two hex digits stays a
+/// `%` (raw text such as `100% sure`); `+` stays `+`. `None` when the value has no escape or
+/// its decoded bytes are not UTF-8 (then the value is taken as it came).
+///
+/// So a page that means the text `literal %41` sends `literal%20%2541` (encodeURIComponent)
+/// and it is signed as `literal %41`; raw text that itself holds `%41` reads as `A`, which is
+/// why pages wrap their values.
+pub fn decode_value(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    if !looks_uri_encoded(raw) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b.get(i + 1..i + 3);
+        match hex {
+            Some(h) if b[i] == b'%' && h.iter().all(u8::is_ascii_hexdigit) => {
+                out.push(hex_byte(h[0]) << 4 | hex_byte(h[1]));
+                i += 3;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A value "looks encoded" when it has `%XX` escapes.
 fn looks_uri_encoded(s: &str) -> bool {
     let b = s.as_bytes();
     b.windows(3)
         .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+}
+
+fn hex_byte(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c - b'A' + 10,
+    }
 }
 
 /// decodeURIComponent: `%XX` escapes to bytes, the result must be UTF-8. `+` stays `+`
@@ -205,13 +259,13 @@ mod tests {
         let body = format!(
             "tbsPackage={{\"func\":\"MakeSignature\",\"tbs\":\"{encoded}\",\"pin\":\"%31%32%33%34%35%36\",\"b64\":\"QUJD%2B/==\"}}"
         );
-        let mut p = TbsPackage::from_form(body.as_bytes()).unwrap().unwrap();
+        let mut p = TbsPackage::from_body(body.as_bytes()).unwrap().unwrap();
         assert_eq!(p.text("tbs").as_deref(), Some(tbs));
         assert_eq!(p.text("b64").as_deref(), Some("QUJD+/=="));
         assert_eq!(p.take_secret("pin").unwrap().expose(), "123456");
         // Also as a later field.
         let later = format!("x=1&{body}");
-        let p = TbsPackage::from_form(later.as_bytes()).unwrap().unwrap();
+        let p = TbsPackage::from_body(later.as_bytes()).unwrap().unwrap();
         assert_eq!(p.text("tbs").as_deref(), Some(tbs));
     }
 
@@ -221,20 +275,64 @@ mod tests {
         let body = form_urlencoded::Serializer::new(String::new())
             .append_pair("tbsPackage", r#"{"func":"GetUserCert","tbs":"a b+c"}"#)
             .finish();
-        let p = TbsPackage::from_form(body.as_bytes()).unwrap().unwrap();
+        let p = TbsPackage::from_body(body.as_bytes()).unwrap().unwrap();
         assert_eq!(p.text("tbs").as_deref(), Some("a b+c"));
         // Unencoded JSON whose values have only plain characters: "+" pre-escaped, "%" alone.
-        let p = TbsPackage::from_form(br#"tbsPackage={"tbs":"a%2Bb 100%"}"#)
+        let p = TbsPackage::from_body(br#"tbsPackage={"tbs":"a%2Bb 100%"}"#)
             .unwrap()
             .unwrap();
         assert_eq!(p.text("tbs").as_deref(), Some("a+b 100%"));
-        assert!(TbsPackage::from_form(b"other=1").is_none());
-        assert!(TbsPackage::from_form(b"tbsPackage=%7Bnot-json")
+        assert!(TbsPackage::from_body(b"other=1").is_none());
+        assert!(TbsPackage::from_body(b"tbsPackage=%7Bnot-json")
             .unwrap()
             .is_err());
-        assert!(TbsPackage::from_form(b"tbsPackage={\"a\":")
+        assert!(TbsPackage::from_body(b"tbsPackage={\"a\":")
             .unwrap()
             .is_err());
+    }
+
+    #[test]
+    fn each_layer_is_decoded_once() {
+        // The page means `literal %41%42` and wraps it (encodeURIComponent), posting the JSON
+        // unencoded: the form layer is not decoded, the value once.
+        let wrapped = "literal%20%2541%2542";
+        let body = format!(r#"tbsPackage={{"tbs":"{wrapped}"}}"#);
+        let p = TbsPackage::from_body(body.as_bytes()).unwrap().unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some("literal %41%42"));
+        // The same JSON form-encoded (the popup bridge): two layers, two decodes.
+        let json = format!(r#"{{"tbs":"{wrapped}"}}"#);
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("tbsPackage", &json)
+            .finish();
+        let p = TbsPackage::from_body(form.as_bytes()).unwrap().unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some("literal %41%42"));
+        // A raw JSON body (text/plain).
+        let p = TbsPackage::from_body(json.as_bytes()).unwrap().unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some("literal %41%42"));
+        // Edge cases of the value layer.
+        for (raw, read) in [
+            ("100%", "100%"),
+            ("100% sure", "100% sure"),
+            ("%", "%"),
+            ("%4", "%4"),
+            ("%zz%41", "%zzA"),
+            ("a+b", "a+b"),
+            ("a%2Bb", "a+b"),
+            ("%252B", "%2B"),
+            ("%E7%94%B3", "申"),
+            ("%E7%94", "%E7%94"),
+            ("QUJD+/==", "QUJD+/=="),
+        ] {
+            let p = TbsPackage::parse(&format!(r#"{{"tbs":"{raw}"}}"#)).unwrap();
+            assert_eq!(p.text("tbs").as_deref(), Some(read), "{raw}");
+        }
+        // A field after the unencoded JSON, and a `&` inside it.
+        let p = TbsPackage::from_body(br#"tbsPackage={"tbs":"a&b"}&x=1"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.text("tbs").as_deref(), Some("a&b"));
+        assert!(TbsPackage::from_body(b"x=1").is_none());
+        assert!(TbsPackage::from_body(b"tbsPackage=\xff").unwrap().is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! list — silently forgetting or rewriting approvals would hide tampering and lose data.
 //! Only the daemon writes it, so there is no cross-process locking.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -73,6 +73,14 @@ impl Approvals {
     /// naming the file, and the file is left untouched.
     pub fn load(path: impl Into<PathBuf>) -> Result<Approvals> {
         let path = path.into();
+        if let Some(dir) = path.parent().filter(|d| d.exists()) {
+            crate::state_file::check_own(dir)?;
+        }
+        match fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path.display(), e)),
+            Ok(_) => crate::state_file::check_own(&path)?,
+        }
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -86,6 +94,14 @@ impl Approvals {
         let meta = file.metadata().map_err(|e| Error::io(path.display(), e))?;
         if !meta.is_file() {
             return Err(invalid(&path, "it is not a regular file".to_owned()));
+        }
+        // The file opened may not be the one checked (replaced meanwhile): check it again.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if meta.uid() != crate::legacy_api::port_owner::own_uid() {
+                return Err(invalid(&path, "it belongs to another user".to_owned()));
+            }
         }
         #[cfg(unix)]
         {
@@ -129,7 +145,7 @@ impl Approvals {
     /// keeps its first date and writes nothing. Refuses insecure origins (they can never be
     /// trusted) and a full list.
     pub fn approve(&mut self, origin: &Origin, now_rfc3339: &str) -> Result<()> {
-        if !origin.is_secure_context() {
+        if !approvable(origin) {
             return Err(Error::InsecureOrigin {
                 origin: origin.to_string(),
             });
@@ -228,10 +244,8 @@ fn parse_file(bytes: &[u8]) -> std::result::Result<Vec<ApprovedSite>, String> {
     let mut sites: Vec<ApprovedSite> = Vec::with_capacity(file.sites.len());
     for site in file.sites {
         let origin = Origin::parse(&site.origin).map_err(|e| format!("{e}"))?;
-        if !origin.is_secure_context() {
-            return Err(format!(
-                "{origin} is not a secure origin and cannot be approved"
-            ));
+        if !approvable(&origin) {
+            return Err(format!("{origin} is not a web site and cannot be approved"));
         }
         if !is_rfc3339(&site.approved_at) {
             return Err(format!(
@@ -309,6 +323,12 @@ fn is_rfc3339(s: &str) -> bool {
     }
 }
 
+/// Whether the user may approve `origin`: a web site, `https` or — for intranet pages of the
+/// legacy API, in a dialog that says it is not secure — plain `http`.
+fn approvable(origin: &Origin) -> bool {
+    matches!(origin.scheme(), "https" | "http")
+}
+
 #[cfg(test)]
 // In tests a panic is the failure report; unwrap keeps the arrange/act/assert steps readable.
 #[allow(clippy::unwrap_used)]
@@ -327,6 +347,51 @@ mod tests {
             .join("state")
             .join("card-agent")
             .join("trusted-sites.json")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_or_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        fs::write(&real, r#"{"version":1,"sites":[]}"#).unwrap();
+        let link = dir.path().join("trusted-sites.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let e = Approvals::load(&link).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        // A state folder that is a link: neither read nor written.
+        let real_dir = dir.path().join("elsewhere");
+        fs::create_dir(&real_dir).unwrap();
+        let linked_dir = dir.path().join("state");
+        std::os::unix::fs::symlink(&real_dir, &linked_dir).unwrap();
+        let path = linked_dir.join("trusted-sites.json");
+        assert!(Approvals::load(&path).is_err());
+        let mut a = Approvals::load(dir.path().join("x").join("t.json")).unwrap();
+        a.path = path;
+        assert!(a.approve(&origin("https://example.gov.tw"), NOW).is_err());
+        assert!(!real_dir.join("trusted-sites.json").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn another_users_file_or_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir(&state).unwrap();
+        let path = state.join("trusted-sites.json");
+        fs::write(&path, r#"{"version":1,"sites":[]}"#).unwrap();
+        // Giving a file away takes root; as another user this case cannot be set up.
+        if std::os::unix::fs::chown(&path, Some(65534), Some(65534)).is_err() {
+            eprintln!("not root: another user's file cannot be made here");
+            return;
+        }
+        let e = Approvals::load(&path).unwrap_err();
+        assert!(e.to_string().contains("another user"), "{e}");
+        std::os::unix::fs::chown(&path, Some(crate::legacy_api::port_owner::own_uid()), None)
+            .unwrap();
+        std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
+        let e = Approvals::load(&path).unwrap_err();
+        assert!(e.to_string().contains("another user"), "{e}");
     }
 
     #[test]
@@ -369,13 +434,15 @@ mod tests {
     }
 
     #[test]
-    fn refuses_insecure_origins_and_bad_timestamps() {
+    fn refuses_what_is_no_web_site_and_bad_timestamps() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = Approvals::load(state_path(&dir)).unwrap();
-        let e = a.approve(&origin("http://a.gov.tw"), NOW).unwrap_err();
-        assert!(matches!(e, Error::InsecureOrigin { .. }), "{e:?}");
+        assert!(a.approve(&origin("ftp://a.gov.tw"), NOW).is_err());
         assert!(a.approve(&origin("https://a.gov.tw"), "yesterday").is_err());
         assert!(a.is_empty());
+        // A plain http intranet site may be approved (in a dialog that says it is not secure).
+        a.approve(&origin("http://intranet.example"), NOW).unwrap();
+        assert!(a.contains(&origin("http://intranet.example")));
     }
 
     #[cfg(unix)]
@@ -442,7 +509,7 @@ mod tests {
             r#"{"version":2,"sites":[]}"#,
             r#"{"version":1,"sites":[],"extra":true}"#,
             r#"{"version":1,"sites":[{"origin":"https://a.gov.tw/x","approvedAt":"2025-01-31T08:00:00Z"}]}"#,
-            r#"{"version":1,"sites":[{"origin":"http://a.gov.tw","approvedAt":"2025-01-31T08:00:00Z"}]}"#,
+            r#"{"version":1,"sites":[{"origin":"ftp://a.gov.tw","approvedAt":"2025-01-31T08:00:00Z"}]}"#,
             r#"{"version":1,"sites":[{"origin":"https://a.gov.tw","approvedAt":"soon"}]}"#,
             r#"{"version":1,"sites":[{"origin":"https://a.gov.tw"}]}"#,
         ];

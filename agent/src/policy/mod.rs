@@ -70,8 +70,10 @@ impl Policy {
     /// approvals refuse anything else. Callers should still parse page origins with
     /// [`Origin::parse_page`], which refuses insecure origins with a clear error up front.
     pub fn decide(&self, origin: &Origin) -> SiteDecision {
-        let trusted = origin.is_secure_context()
-            && (self.patterns.iter().any(|p| p.matches(origin)) || self.approvals.contains(origin));
+        // Patterns trust secure sites only. The user's own approval may also name a plain
+        // http intranet site, approved in a dialog that said it is not secure.
+        let trusted = self.approvals.contains(origin)
+            || (origin.is_secure_context() && self.patterns.iter().any(|p| p.matches(origin)));
         if trusted {
             SiteDecision::Trusted
         } else {
@@ -82,7 +84,7 @@ impl Policy {
     /// `Ok` when the origin is trusted, else [`Error::SiteNotTrusted`] (or
     /// [`Error::InsecureOrigin`]), for commands that must not open a confirmation dialog.
     pub fn require_trusted(&self, origin: &Origin) -> Result<()> {
-        if !origin.is_secure_context() {
+        if !origin.is_secure_context() && !self.approvals.contains(origin) {
             return Err(Error::InsecureOrigin {
                 origin: origin.to_string(),
             });

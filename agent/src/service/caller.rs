@@ -272,6 +272,8 @@ pub struct IpcFacts<'a> {
     pub origin: Option<&'a str>,
     /// Whether the request is a page's call to the legacy API (`legacy-request`).
     pub legacy: bool,
+    /// Whether the request is a SmartPKI page's port message (`smartpki-*`).
+    pub smartpki: bool,
 }
 
 /// Decides who sent a request on the daemon's socket.
@@ -282,10 +284,11 @@ pub fn decide_ipc(
     client: Client,
 ) -> Result<Caller> {
     let who = match facts.origin {
-        None if facts.legacy => {
-            // A page's legacy call always has the page's origin; without one it is nobody's.
+        None if facts.legacy || facts.smartpki => {
+            // A page's legacy or SmartPKI call always has the page's origin; without one it is
+            // nobody's.
             return Err(Error::UnknownCaller {
-                what: "a legacy-request without the page's origin".to_owned(),
+                what: "a page's call without the page's origin".to_owned(),
             });
         }
         None => Who::LocalProgram,
@@ -301,6 +304,8 @@ pub fn decide_ipc(
             origin: Origin::parse(o)?,
             api: if facts.legacy {
                 Api::HiPki
+            } else if facts.smartpki {
+                Api::SmartPki
             } else {
                 Api::CardAgent
             },

@@ -9,7 +9,11 @@ const FIREFOX_PAGE: &str = "moz-extension://0f6c6b2e-8d6a-4a3e-9c1f-2b7d5e4a9c31
 
 fn ipc(origin: Option<&str>, legacy: bool, ours: &OurExtensions) -> Result<Who> {
     decide_ipc(
-        IpcFacts { origin, legacy },
+        IpcFacts {
+            origin,
+            legacy,
+            smartpki: false,
+        },
         ours,
         Language::En,
         Client::new(),
@@ -169,6 +173,25 @@ fn on_the_legacy_port() {
 }
 
 #[test]
+fn a_smartpki_port_message_is_a_smartpki_page() {
+    let who = decide_ipc(
+        IpcFacts {
+            origin: Some("https://portal.example.gov.tw"),
+            legacy: false,
+            smartpki: true,
+        },
+        &OurExtensions::default(),
+        Language::En,
+        Client::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        who.who(),
+        &site("https://portal.example.gov.tw", Api::SmartPki)
+    );
+}
+
+#[test]
 fn local_only_and_own_only() {
     let local = Caller::local(Language::En);
     assert!(local.require_local("trusted-sites").is_ok());
@@ -178,6 +201,7 @@ fn local_only_and_own_only() {
         IpcFacts {
             origin: Some(OUR_PAGE),
             legacy: false,
+            smartpki: false,
         },
         &ours,
         Language::En,
@@ -193,6 +217,7 @@ fn local_only_and_own_only() {
         IpcFacts {
             origin: Some("https://www.example.gov.tw"),
             legacy: false,
+            smartpki: false,
         },
         &ours,
         Language::En,

@@ -41,4 +41,36 @@ impl Service {
             .map(Zeroizing::new);
         discard_if_gone(caller, "decrypt", outcome)
     }
+
+    /// Opens a CMS EnvelopedData made for the token's encryption certificate, after admitting
+    /// the caller: the card unwraps the content key (PKCS#1 v1.5), then the content is
+    /// decrypted with it. An envelope made for another certificate is refused before any PIN
+    /// is asked for.
+    pub fn decrypt_envelope(
+        &self,
+        caller: &Caller,
+        envelope: &crate::envelope::Envelope,
+        pin: Option<SecretString>,
+        slot_description: Option<&str>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        self.admit(caller)?;
+        let (token, cert) = self.core.choose_certificate(&CertificateWanted {
+            slot_description,
+            purpose: Purpose::Encryption,
+            ..CertificateWanted::default()
+        })?;
+        let Some(wrapped) = envelope.encrypted_key(&cert.info.der) else {
+            return Err(Error::CertNotFound {
+                wanted: "the certificate the data was encrypted for".to_owned(),
+            });
+        };
+        let pin = self.obtain_pin(caller, pin, &token, cert.info.holder_name())?;
+        let still_wanted = || still_wanted(caller, "decrypt");
+        let key = self
+            .core
+            .decrypt_if(&token, &cert, &pin, wrapped, &still_wanted)
+            .map(Zeroizing::new);
+        let key = discard_if_gone(caller, "decrypt", key)?;
+        Ok(envelope.open(&key)?)
+    }
 }

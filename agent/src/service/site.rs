@@ -32,12 +32,20 @@ impl Service {
 
     /// Lets a caller through only when the policy already trusts its site, without asking.
     pub(super) fn admit_without_asking(&self, caller: &Caller) -> Result<()> {
-        match caller.site() {
-            None => Ok(()),
-            Some(origin) => {
-                secure(origin)?;
-                self.policy()?.require_trusted(origin)
-            }
+        match caller.who() {
+            // A HiPKI page on a plain http intranet site is admitted once the user approved it
+            // through /addDomain, in a dialog that said it is not secure (the policy checks).
+            Who::Site {
+                origin,
+                api: Api::HiPki,
+            } => self.policy()?.require_trusted(origin),
+            _ => match caller.site() {
+                None => Ok(()),
+                Some(origin) => {
+                    secure(origin)?;
+                    self.policy()?.require_trusted(origin)
+                }
+            },
         }
     }
 
@@ -64,8 +72,12 @@ impl Service {
     /// Asks the user whether `origin` may use the card, in the agent's own dialog naming the
     /// site, and records a yes (a page's `/addDomain`, a new page's first request). Without a
     /// dialog nobody can say yes: the answer is no.
+    /// A plain http site (an intranet page of the legacy API, named by its `Referer`) may be
+    /// asked about: the dialog says it is not secure. Other schemes are refused.
     pub fn confirm_site(&self, origin: &Origin, lang: Language, client: &Client) -> Result<bool> {
-        secure(origin)?;
+        if origin.scheme() != "http" {
+            secure(origin)?;
+        }
         let Ok(dialogs) = self.dialogs() else {
             return Ok(false);
         };
@@ -74,7 +86,15 @@ impl Service {
         if self.decide(origin)? == SiteDecision::Trusted {
             return Ok(true);
         }
-        let approved = match dialogs.confirm_site(client, origin.as_str(), lang) {
+        let shown = if origin.is_secure_context() {
+            origin.as_str().to_owned()
+        } else {
+            format!(
+                "{origin} {}",
+                card_agent_protocol::i18n::text(lang, "pinentry.confirm.not_secure")
+            )
+        };
+        let approved = match dialogs.confirm_site(client, &shown, lang) {
             Ok(answer) => answer,
             // A dialog that cannot be shown is a "no": the site stays untrusted. The reason
             // goes to the log for whoever runs the environment check.

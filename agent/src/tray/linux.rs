@@ -24,6 +24,19 @@ use crate::error::{Error, Result};
 /// daemon takes up to ten seconds).
 const FIRST_STATUS_WAIT: Duration = Duration::from_secs(15);
 
+/// How often the tray looks at who holds the legacy port.
+const PORT_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// The warning to show when another user's program holds the legacy port (`http_listen`).
+fn legacy_port_note(lang: Language) -> Option<String> {
+    use crate::legacy_api::port_owner;
+    let config = crate::config::Config::load(None).ok()?;
+    let address = config.http_listen.trim().to_owned();
+    let port = address.parse::<std::net::SocketAddr>().ok()?.port();
+    let holder = port_owner::foreign_holder(port)?;
+    Some(port_owner::foreign_note(&address, &holder, lang))
+}
+
 /// Runs the tray until the user chooses Quit or the process is told to stop.
 pub fn run(lang: Language) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -53,6 +66,7 @@ async fn run_async(lang: Language) -> Result<()> {
     let snapshot = snapshots.borrow_and_update().clone();
     let tray = AgentTray {
         lang,
+        port_note: legacy_port_note(lang),
         snapshot,
         icons: Arc::new(IconSet::draw()),
         ui,
@@ -66,8 +80,15 @@ async fn run_async(lang: Language) -> Result<()> {
         .map_err(|e| Error::Internal(format!("cannot show the tray icon: {e}")))?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Internal(format!("cannot watch SIGTERM: {e}")))?;
+    let mut port_check = tokio::time::interval(PORT_CHECK_EVERY);
     loop {
         tokio::select! {
+            _ = port_check.tick() => {
+                let note = legacy_port_note(lang);
+                if handle.update(|tray| tray.port_note = note).await.is_none() {
+                    break;
+                }
+            }
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     break;
@@ -116,6 +137,8 @@ impl IconSet {
 /// The StatusNotifierItem.
 struct AgentTray {
     lang: Language,
+    /// Set when another user's program holds the legacy port (see [`legacy_port_note`]).
+    port_note: Option<String>,
     snapshot: Snapshot,
     icons: Arc<IconSet>,
     ui: mpsc::UnboundedSender<UiRequest>,
@@ -158,7 +181,10 @@ impl ksni::Tray for AgentTray {
         ksni::ToolTip {
             title: self.snapshot.state.headline.clone(),
             // The description may hold markup; names and sites are text.
-            description: escape_markup(&self.snapshot.state.tooltip),
+            description: escape_markup(&match &self.port_note {
+                Some(note) => format!("{}\n{note}", self.snapshot.state.tooltip),
+                None => self.snapshot.state.tooltip.clone(),
+            }),
             ..Default::default()
         }
     }
@@ -175,6 +201,9 @@ impl ksni::Tray for AgentTray {
         }
         if let Some(hint) = &state.hint {
             menu.push(info(hint));
+        }
+        if let Some(note) = &self.port_note {
+            menu.push(info(note));
         }
         menu.push(MenuItem::Separator);
         menu.push(action(Text::EnvironmentCheck.get(lang), move |_| {

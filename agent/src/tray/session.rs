@@ -9,18 +9,18 @@
 
 use std::time::Duration;
 
-use card_agent_protocol::frame::{self, FrameDecoder};
 use card_agent_protocol::message::{
     Command, RemoveTrustedSiteArgs, Request, RequestId, ResponseBody, ServerMessage,
     TrustedSitesResult,
 };
 use card_agent_protocol::types::Inventory;
 use card_agent_protocol::Language;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
 use super::state::{tray_state, TrayState};
 use super::strings::Text;
+use crate::framed::{FrameReader, FrameWriter};
 
 /// First wait before reconnecting; it doubles up to [`MAX_BACKOFF`] while the daemon stays
 /// unreachable, and starts over once a status was received.
@@ -142,7 +142,7 @@ async fn session<S: AsyncRead + AsyncWrite>(
     let (reader, writer) = tokio::io::split(stream);
     let mut frames = FrameReader::new(reader);
     let mut client = Client {
-        writer,
+        writer: FrameWriter::new(writer),
         next_id: 0,
         status: None,
         status_again: false,
@@ -160,9 +160,9 @@ async fn session<S: AsyncRead + AsyncWrite>(
     recompute.tick().await;
     loop {
         tokio::select! {
-            payload = frames.next() => {
-                let Some(payload) = payload else { return lost(lang) };
-                let Ok(message) = ServerMessage::parse(&payload) else {
+            read = frames.read_frame() => {
+                let Ok(Some(payload)) = read else { return lost(lang) };
+                let Ok(message) = ServerMessage::parse(payload) else {
                     tracing::warn!("unreadable message from the daemon");
                     continue;
                 };
@@ -190,7 +190,7 @@ async fn session<S: AsyncRead + AsyncWrite>(
 
 /// The writing half and what is waiting for an answer.
 struct Client<W> {
-    writer: W,
+    writer: FrameWriter<W>,
     next_id: i64,
     /// The `status` request waiting for its answer.
     status: Option<RequestId>,
@@ -208,8 +208,7 @@ impl<W: AsyncWrite + Unpin> Client<W> {
         let json = Request::new(id.clone(), command)
             .to_json()
             .map_err(std::io::Error::other)?;
-        let framed = frame::encode(&json).map_err(std::io::Error::other)?;
-        self.writer.write_all(&framed).await?;
+        self.writer.write_frame(&json).await?;
         Ok(id)
     }
 
@@ -277,38 +276,6 @@ impl<W: AsyncWrite + Unpin> Client<W> {
             self.ask_sites().await?;
         }
         Ok(())
-    }
-}
-
-/// Frames from the daemon. Cancel-safe: bytes are kept in the decoder between reads.
-struct FrameReader<R> {
-    reader: R,
-    decoder: FrameDecoder,
-    buf: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin> FrameReader<R> {
-    fn new(reader: R) -> Self {
-        FrameReader {
-            reader,
-            decoder: FrameDecoder::new(),
-            buf: vec![0; 16 * 1024],
-        }
-    }
-
-    /// The next frame's payload; `None` at the end of the connection or after a broken frame.
-    async fn next(&mut self) -> Option<Vec<u8>> {
-        loop {
-            match self.decoder.next_frame() {
-                Ok(Some(payload)) => return Some(payload),
-                Ok(None) => {}
-                Err(_) => return None,
-            }
-            match self.reader.read(&mut self.buf).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.decoder.push(&self.buf[..n]),
-            }
-        }
     }
 }
 

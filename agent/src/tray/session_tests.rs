@@ -7,9 +7,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use card_agent_protocol::frame;
 use card_agent_protocol::message::{parse_request, Event, Response, TrustedSite};
 use serde_json::json;
-use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 
 use super::*;
 use crate::tray::state::TrayIcon;
@@ -28,11 +29,12 @@ struct FakeDaemon {
 
 impl FakeDaemon {
     async fn expect(&mut self, command: &str) -> Request {
-        let payload = tokio::time::timeout(Duration::from_secs(5), self.frames.next())
+        let payload = tokio::time::timeout(Duration::from_secs(5), self.frames.read_frame())
             .await
             .unwrap_or_else(|_| panic!("no {command} request"))
+            .unwrap()
             .unwrap();
-        let request = parse_request(&payload).unwrap();
+        let request = parse_request(payload).unwrap();
         assert_eq!(request.command.name(), command, "{request:?}");
         assert_eq!(request.origin, None, "the tray is a local client");
         request
@@ -244,7 +246,8 @@ async fn a_burst_of_events_costs_at_most_one_more_status() {
         s.state.icon == TrayIcon::CardReady
     })
     .await;
-    let nothing_more = tokio::time::timeout(Duration::from_millis(300), daemon.frames.next()).await;
+    let nothing_more =
+        tokio::time::timeout(Duration::from_millis(300), daemon.frames.read_frame()).await;
     assert!(nothing_more.is_err(), "a third status was asked");
 }
 

@@ -168,6 +168,7 @@ async fn route(req: Request<Incoming>, site: &Site, shared: &Shared) -> Response
             let user = session.as_deref().and_then(|s| site.user(s));
             html(StatusCode::OK, pages::home(site.origin(), user.as_ref()))
         }
+        (&Method::GET, "/smartpki") => html(StatusCode::OK, pages::smartpki()),
         (&Method::GET, "/sign") => {
             let user = session.as_deref().and_then(|s| site.user(s));
             html(StatusCode::OK, pages::sign(user.as_ref()))

@@ -11,6 +11,7 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static str)> {
         "/assets/messages.js" => (include_str!("assets/messages.js"), JS),
         "/assets/login.js" => (include_str!("assets/login.js"), JS),
         "/assets/sign.js" => (include_str!("assets/sign.js"), JS),
+        "/assets/smartpki.js" => (include_str!("assets/smartpki.js"), JS),
         _ => return None,
     })
 }
@@ -101,6 +102,36 @@ pub fn sign(user: Option<&User>) -> String {
   <p id="extension-status" class="hint" data-state="checking">正在檢查 card-agent 擴充功能… <span lang="en">Looking for the card-agent extension…</span></p>
 </section>"#;
     layout("簽署 Sign", user, "sign", main, "/assets/sign.js")
+}
+
+/// A login page written the way SmartPKI pages are (the business portal's "憑證登入"): the page
+/// takes the PIN itself and runs SmartPKI's sign chain through `navigator.connectSmartPKI()`,
+/// which card-agent's extension provides. The signature goes to `/sign/verify` like the sign
+/// page's.
+pub fn smartpki() -> String {
+    let main = r#"<section class="panel" aria-labelledby="smartpki-title">
+  <h1 id="smartpki-title">憑證登入（SmartPKI 網頁） <span class="en" lang="en">Card login (a SmartPKI page)</span></h1>
+  <p>請插入您的憑證後按憑證登入。<span class="en" lang="en">Insert your card, type its PIN, press Log in.</span></p>
+  <label for="pin">憑證 PIN 碼 <span lang="en">Card PIN</span></label>
+  <input id="pin" type="password" autocomplete="off" inputmode="numeric">
+  <label for="content">簽章內容 <span lang="en">Text to sign</span></label>
+  <textarea id="content" rows="3" spellcheck="false">login 登入 2026</textarea>
+  <button type="button" id="login" class="primary" disabled>憑證登入 <span lang="en">Log in</span></button>
+  <button type="button" id="close">中斷連線 <span lang="en">Close the port</span></button>
+  <p id="message" class="message" role="status" aria-live="polite"></p>
+  <dl id="record" class="identity" hidden>
+    <dt>憑證類別 certType</dt><dd id="cert-type"></dd>
+    <dt>姓名 name</dt><dd id="name"></dd>
+    <dt>身分識別 id</dt><dd id="owner-id"></dd>
+    <dt>主旨 subjectName</dt><dd><code id="subject"></code></dd>
+    <dt>卡號 cardNumber</dt><dd id="card-number"></dd>
+    <dt>主卡 isMainCard</dt><dd id="main-card"></dd>
+    <dt>伺服器驗證 Verdict</dt><dd id="verdict"></dd>
+  </dl>
+  <textarea id="signed-data" rows="4" readonly hidden></textarea>
+  <p id="extension-status" class="hint" data-state="checking">正在檢查 SmartPKI 元件… <span lang="en">Looking for SmartPKI…</span></p>
+</section>"#;
+    layout("SmartPKI 登入", None, "", main, "/assets/smartpki.js")
 }
 
 /// The 404 page.

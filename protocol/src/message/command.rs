@@ -32,6 +32,9 @@ pub const COMMAND_NAMES: &[&str] = &[
     "environment-check",
     "trusted-sites",
     "remove-trusted-site",
+    "smartpki-open",
+    "smartpki-call",
+    "smartpki-close",
 ];
 
 /// A parsed command with its arguments. Commands without arguments accept `"arguments": {}`
@@ -74,6 +77,14 @@ pub enum Command {
     /// `remove-trusted-site`: withdraw the user's approval of one site. Local clients only.
     /// Result: [`super::RemoveTrustedSiteResult`].
     RemoveTrustedSite(RemoveTrustedSiteArgs),
+    /// `smartpki-open`: a SmartPKI page opens a port (pages only; see [`super::smartpki`]).
+    /// Result: [`super::SmartPkiOpenResult`].
+    SmartPkiOpen,
+    /// `smartpki-call`: one message on a SmartPKI port. Result: [`super::SmartPkiReply`].
+    SmartPkiCall(super::SmartPkiCallArgs),
+    /// `smartpki-close`: the page closed its SmartPKI port. Result:
+    /// [`super::SmartPkiCloseResult`].
+    SmartPkiClose(super::SmartPkiCloseArgs),
 }
 
 impl Command {
@@ -93,6 +104,9 @@ impl Command {
             Command::EnvironmentCheck => "environment-check",
             Command::TrustedSites => "trusted-sites",
             Command::RemoveTrustedSite(_) => "remove-trusted-site",
+            Command::SmartPkiOpen => "smartpki-open",
+            Command::SmartPkiCall(_) => "smartpki-call",
+            Command::SmartPkiClose(_) => "smartpki-close",
         }
     }
 }
@@ -356,6 +370,9 @@ pub fn parse_command(name: &str, arguments: Option<Value>) -> Result<Command, Re
         "unsubscribe" => no_args(map, Command::Unsubscribe)?,
         "environment-check" => no_args(map, Command::EnvironmentCheck)?,
         "trusted-sites" => no_args(map, Command::TrustedSites)?,
+        "smartpki-open" => no_args(map, Command::SmartPkiOpen)?,
+        "smartpki-call" => Command::SmartPkiCall(super::smartpki::parse_call(map)?),
+        "smartpki-close" => Command::SmartPkiClose(super::smartpki::parse_close(map)?),
         "remove-trusted-site" => {
             let mut f = Fields::new(ARGS, map, REMOVE_TRUSTED_SITE_ARGS)?;
             let site = f.string("site", MAX_ORIGIN_CHARS)?;

@@ -203,6 +203,19 @@ impl Fields {
         }
     }
 
+    /// An optional integer that fits in an i64 (a fraction or a string is a type error).
+    pub(crate) fn opt_i64(&mut self, field: &'static str) -> Result<Option<i64>, RequestError> {
+        match self.map.remove(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
+            Some(other) => Err(RequestError::WrongType {
+                field: self.path(field),
+                expected: "an integer",
+                found: type_name(&other),
+            }),
+        }
+    }
+
     /// The full path of a field of this object, for errors raised by the caller.
     pub(crate) fn field_path(&self, field: &str) -> String {
         self.path(field)

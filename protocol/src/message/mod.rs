@@ -19,6 +19,7 @@ mod event;
 mod json;
 mod request;
 mod response;
+mod smartpki;
 
 #[cfg(test)]
 mod tests;
@@ -35,6 +36,10 @@ pub use response::{
     CertificatesResult, ErrorBody, LegacyResult, RemoveTrustedSiteResult, Response, ResponseBody,
     SelfTestSignResult, SignResult, StatusResult, SubscriptionResult, TokenCertificate,
     TrustedSite, TrustedSitesResult, VerifyPinResult, VersionResult, PROTOCOL_VERSION,
+};
+pub use smartpki::{
+    SmartPkiCallArgs, SmartPkiCertificate, SmartPkiCloseArgs, SmartPkiCloseResult, SmartPkiInfo,
+    SmartPkiOpenResult, SmartPkiReply, MAX_SMARTPKI_NAME_CHARS, MAX_SMARTPKI_PIN_CHARS,
 };
 
 /// The bound on every string a request may carry. Each is checked before the value is used;

@@ -105,7 +105,10 @@ impl Serialize for Request {
             Command::LegacyRequest(args) => map.serialize_entry("arguments", args)?,
             Command::SelfTestSign(args) => map.serialize_entry("arguments", args)?,
             Command::RemoveTrustedSite(args) => map.serialize_entry("arguments", args)?,
+            Command::SmartPkiCall(args) => map.serialize_entry("arguments", args)?,
+            Command::SmartPkiClose(args) => map.serialize_entry("arguments", args)?,
             Command::Version
+            | Command::SmartPkiOpen
             | Command::EnvironmentCheck
             | Command::Status
             | Command::GetCertificates

@@ -89,6 +89,25 @@ fn every_command_parses_and_round_trips() {
         Command::RemoveTrustedSite(RemoveTrustedSiteArgs {
             site: "https://example.gov.tw".into(),
         }),
+        Command::SmartPkiOpen,
+        Command::SmartPkiCall(super::SmartPkiCallArgs {
+            port: 12_345_678,
+            request: "sign".into(),
+            cmd: Some("Initial".into()),
+            solt_index: Some(-1),
+            driver_type: Some(1),
+            style: Some(0x140),
+            ..super::SmartPkiCallArgs::default()
+        }),
+        Command::SmartPkiCall(super::SmartPkiCallArgs {
+            port: 12_345_678,
+            request: "sign".into(),
+            cmd: Some("Sign".into()),
+            pin: Some("ab12".repeat(128).into()),
+            sign_time: Some(0),
+            ..super::SmartPkiCallArgs::default()
+        }),
+        Command::SmartPkiClose(super::SmartPkiCloseArgs { port: 12_345_678 }),
     ];
     for (i, command) in commands.into_iter().enumerate() {
         assert!(COMMAND_NAMES.contains(&command.name()));
@@ -102,6 +121,48 @@ fn every_command_parses_and_round_trips() {
         };
         assert_eq!(parse_request(&local.to_json().unwrap()).unwrap(), local);
     }
+}
+
+#[test]
+fn smartpki_calls_are_bounded_and_typed() {
+    let call = |args: Value| parse(req("smartpki-call", args));
+    assert!(call(json!({"port": 5, "request": "info"})).is_ok());
+    let e = call(json!({"request": "info"})).unwrap_err();
+    assert_eq!(e.error.to_string(), "missing field `arguments.port`");
+    let e = call(json!({"port": 0, "request": "info"})).unwrap_err();
+    assert!(
+        e.error.to_string().contains("positive integer"),
+        "{}",
+        e.error
+    );
+    let e = call(json!({"port": 5, "request": "sign", "style": "64"})).unwrap_err();
+    assert_eq!(
+        e.error.to_string(),
+        "`arguments.style` must be an integer, not a string"
+    );
+    let e = call(json!({"port": 5, "request": "sign", "signTime": 1.5})).unwrap_err();
+    assert!(e.error.to_string().contains("integer"), "{}", e.error);
+    let pin = "1".repeat(super::MAX_SMARTPKI_PIN_CHARS + 1);
+    let e = call(json!({"port": 5, "request": "sign", "pin": pin})).unwrap_err();
+    assert!(
+        !e.error.to_string().contains("1111"),
+        "the PIN is never echoed"
+    );
+    let e = call(json!({"port": 5, "request": "sign", "data": "x"})).unwrap_err();
+    assert!(e
+        .error
+        .to_string()
+        .starts_with("unknown field `arguments.data`"));
+    let e = parse(req("smartpki-close", json!({"port": 5, "x": 1}))).unwrap_err();
+    assert!(e
+        .error
+        .to_string()
+        .starts_with("unknown field `arguments.x`"));
+    let reply = super::SmartPkiReply::error(9008, "wrong PIN");
+    assert_eq!(
+        serde_json::to_value(&reply).unwrap(),
+        json!({"errorCode": 9008, "errorMessage": "wrong PIN"})
+    );
 }
 
 #[test]
@@ -237,7 +298,7 @@ fn caller_chosen_names_are_shortened_and_sanitised() {
     let long = format!("a\n{}", "b".repeat(500));
     let e = err(json!({"id": 1, "command": long}));
     let text = e.error.to_string();
-    assert!(!text.contains('\n') && text.len() < 300, "{text}");
+    assert!(!text.contains('\n') && text.len() < 400, "{text}");
     assert!(text.starts_with("unknown command `a\u{fffd}bbb"), "{text}");
 }
 
@@ -256,7 +317,8 @@ fn command_problems() {
         e.error.to_string(),
         "unknown command `format-disk` (known: version, status, get-certificates, verify-pin, \
          sign, authenticate, subscribe, unsubscribe, legacy-request, self-test-sign, \
-         environment-check, trusted-sites, remove-trusted-site)"
+         environment-check, trusted-sites, remove-trusted-site, smartpki-open, smartpki-call, \
+         smartpki-close)"
     );
     assert_eq!(e.error.field(), Some("command"));
     assert_eq!(e.id, Some(RequestId::Number(1)));

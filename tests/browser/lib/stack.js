@@ -196,12 +196,14 @@ export class Stack {
     return this.card;
   }
 
-  /** Writes the agent's config: `trustedSites` are origins it trusts without asking. */
-  async writeConfig({ trustedSites = [] } = {}) {
+  /**
+   * Writes the agent's config: `trustedSites` are origins it trusts without asking; `pinEntry`
+   * is where PINs come from ("dialog": only the agent's own dialog, the fake pinentry here).
+   */
+  async writeConfig({ trustedSites = [], pinEntry = "dialog" } = {}) {
     const quote = (s) => JSON.stringify(s);
     await fsp.writeFile(this.configFile, [
-      // PINs only in the agent's own dialog: the fake pinentry here.
-      'pin_entry = "dialog"',
+      `pin_entry = ${quote(pinEntry)}`,
       `pinentry = ${quote(bin("fake-pinentry"))}`,
       `trusted_sites = [${trustedSites.map(quote).join(", ")}]`,
       // Each test's daemon must not fight over the legacy API's fixed port.

@@ -1,7 +1,17 @@
-/* The page's HiPKI code, written the way e-government pages wrote it for HiCOS / HiPKI Local
- * Sign Server (ES5, callbacks, XMLHttpRequest, a popup bridge, a BMP read through a canvas).
- * Every function calls back with {via, transport, status?, result?, error?}:
+/* The page's HiPKI code, written the way published e-government pages and the vendor's samples
+ * are (ES5, callbacks, XMLHttpRequest, the popup bridge, the BMP probe read through a canvas),
+ * and behaving as they do (shared/reference/hipki-compat.md):
+ * - the popup bridge: window.open(".../popupForm") from a click, a 3.5 s timer that gives up
+ *   ("not installed") unless {"func":"getTbs"} arrives first, messages accepted only when
+ *   event.origin is exactly the agent's, JSON.parse of the string, and dispatch on the
+ *   RESPONSE's func ("sign", "pkcs11info", "decrypt"): any other func is ignored, so a wrong
+ *   one leaves the page waiting, as it leaves real pages;
+ * - the image probe: <img crossOrigin="anonymous">, drawn on a canvas, row 0 read pixel by
+ *   pixel as blue, green, red until a blue of 0; the default-size (300-pixel) canvas and the
+ *   2000x1 canvas most pages use; "{ret_code: 0x7600000D}" when nothing can be read.
+ * Every function calls back with {via, transport, result?, ...}:
  *   transport "ok"            the agent answered (result: its JSON, parsed);
+ *   transport "timeout"       the page's own 3.5 s getTbs timer fired ("not installed");
  *   transport "network-error" the browser gave the page nothing (blocked, refused, no CORS);
  *   transport "http-error"    an HTTP status other than 200;
  *   transport "canvas-error"  the image loaded but its pixels could not be read. */
@@ -16,7 +26,8 @@ var HiPKI = (function () {
   var PORT = param("port") || "61161";
   var POPUP_PORT = param("popupPort") || PORT;
   var LOCAL = "http://localhost:" + PORT;
-  var POPUP_ORIGIN = "http://localhost:" + POPUP_PORT;
+  // What pages compare event.origin with: "http://localhost:61161" on a normal run.
+  var AGENT_ORIGIN = "http://localhost:" + POPUP_PORT;
 
   // Every message this page receives, for the tests (legacy pages listen to all of them).
   var messages = [];
@@ -43,7 +54,8 @@ var HiPKI = (function () {
     };
   }
 
-  /* Direct call. */
+  /* Direct call (pages that may reach the agent: with the browser's permission, or through
+   * the extension). */
   function xhr(method, path, body, cb) {
     var x = new XMLHttpRequest();
     x.open(method, LOCAL + path, true);
@@ -66,6 +78,13 @@ var HiPKI = (function () {
     xhr("POST", "/sign", body, cb);
   }
 
+  /* The vendor's decrypt sample's IE path: the package posted unencoded to /decrypt. */
+  function xhrDecrypt(cipher, cipherType, plainEncoding, pin, cb) {
+    var pkg = { cipher: encodeURIComponent(cipher.replace(/[\r\n]/g, "")), cipherType: cipherType,
+      plainEncoding: plainEncoding, pin: encodeURIComponent(pin), func: "DecryptData" };
+    xhr("POST", "/decrypt", "tbsPackage=" + JSON.stringify(pkg), cb);
+  }
+
   function xhrGetUserCert(cb) {
     xhr("GET", "/pkcs11info?withcert=true", null, cb);
   }
@@ -80,78 +99,119 @@ var HiPKI = (function () {
       ["catch"](function (e) { cb({ via: "fetch", transport: "network-error", error: String(e) }); });
   }
 
-  /* The popup bridge: the agent's own page calls it on our behalf. */
-  function popup(pkg, cb) {
-    var win = null;
-    function receive(e) {
-      if (e.origin !== POPUP_ORIGIN) return;
-      var data = parse(e.data);
-      if (data && data.func === "getTbs") {
-        win.postMessage(JSON.stringify(pkg), "*");
-        return;
-      }
-      window.removeEventListener("message", receive, false);
-      cb({ via: "popup", transport: data ? "ok" : "bad-answer", result: data });
+  /* The popup bridge. `expect` is the response func this call dispatches on. */
+  var RESPONSE_FUNC = { MakeSignature: "sign", GetUserCert: "pkcs11info", CheckEnvir: "pkcs11info",
+    DecryptData: "decrypt", umakeSig: "umakeSig" };
+
+  function popup(pkg, cb, opts) {
+    opts = opts || {};
+    var expect = RESPONSE_FUNC[pkg.func];
+    var postTarget = null;
+    var timeoutId = null;
+    var t0 = performance.now();
+    var events = ["open"];
+    var getTbsMs = null;
+    function done(r) {
+      window.removeEventListener("message", receiveMessage, false);
+      r.events = events;
+      r.getTbsMs = getTbsMs;
+      cb(r);
     }
-    window.addEventListener("message", receive, false);
-    win = window.open(POPUP_ORIGIN + "/popupForm", "hipkiPopup", "height=200,width=200,left=100,top=20");
-    if (!win) cb({ via: "popup", transport: "blocked" });
+    function checkFinish() {
+      // The page's own give-up, as published pages have it.
+      events.push("timeout");
+      if (postTarget) postTarget.close();
+      done({ via: "popup", transport: "timeout" });
+    }
+    function receiveMessage(event) {
+      if (event.origin !== AGENT_ORIGIN) return;
+      var ret = parse(event.data);
+      if (!ret || !ret.func) return;
+      if (ret.func === "getTbs") {
+        clearTimeout(timeoutId);
+        if (getTbsMs === null) getTbsMs = performance.now() - t0;
+        events.push("getTbs");
+        postTarget.postMessage(JSON.stringify(opts.send || pkg), opts.targetOrigin || "*");
+        events.push("sent");
+      } else if (ret.func === expect) {
+        events.push("answer");
+        done({ via: "popup", transport: "ok", result: ret });
+      }
+      // Any other func: ignored, as real pages ignore it.
+    }
+    window.addEventListener("message", receiveMessage, false);
+    postTarget = window.open(AGENT_ORIGIN + "/popupForm", "hipkiPopup", "height=200,width=200,left=100,top=20");
+    if (!postTarget) { done({ via: "popup", transport: "blocked" }); return; }
+    timeoutId = setTimeout(checkFinish, 3500);
   }
 
   function popupSign(tbs, pin, cb) { popup(signPackage(tbs, pin), cb); }
   function popupGetUserCert(cb) { popup({ func: "GetUserCert" }, cb); }
+  function popupCheckEnvir(cb) { popup({ func: "CheckEnvir" }, cb); }
+  /* As the vendor's decrypt sample builds it: cipher and pin wrapped, line breaks removed. */
+  function popupDecrypt(cipher, cipherType, plainEncoding, pin, cb) {
+    popup({
+      cipher: encodeURIComponent(cipher.replace(/[\r\n]/g, "")),
+      cipherType: cipherType,
+      plainEncoding: plainEncoding,
+      pin: encodeURIComponent(pin),
+      func: "DecryptData"
+    }, cb);
+  }
+  /* A library that posts to the agent's origin rather than "*". */
+  function popupSignTargeted(tbs, pin, cb) {
+    popup(signPackage(tbs, pin), cb, { targetOrigin: AGENT_ORIGIN });
+  }
 
-  /* The image probe: pkcs11info packed in BMP pixels, read back through a canvas. */
-  function imageCheckEnvir(cb) {
+  /* The image probe: the compact pkcs11info in row 0 of a BMP, read through a canvas. */
+  function imageCheckEnvir(canvasWidth, cb) {
+    if (typeof canvasWidth === "function") { cb = canvasWidth; canvasWidth = 0; }
     var img = new Image();
     img.crossOrigin = "anonymous";
     img.onload = function () {
-      var text;
+      var output = "";
       try {
         var canvas = document.createElement("canvas");
-        canvas.width = img.width;
-        canvas.height = img.height;
+        if (canvasWidth) { canvas.width = canvasWidth; canvas.height = 1; }
+        // else the default size, 300x150: one probe reads only its first 300 pixels.
         var ctx = canvas.getContext("2d");
         ctx.drawImage(img, 0, 0);
-        var px = ctx.getImageData(0, 0, img.width, img.height).data;
-        var s = "";
-        var done = false;
-        for (var i = 0; i < px.length && !done; i += 4) {
-          var bgr = [px[i + 2], px[i + 1], px[i]];
-          for (var k = 0; k < 3; k++) {
-            if (bgr[k] === 0) { done = true; break; }
-            s += String.fromCharCode(bgr[k]);
-          }
+        for (var i = 0; i < canvas.width; i++) {
+          var data = ctx.getImageData(i, 0, 1, 1).data;
+          if (data[2] === 0) break;
+          output = output + String.fromCharCode(data[2], data[1], data[0]);
         }
-        text = decodeURIComponent(escape(s));
       } catch (e) {
         cb({ via: "image", transport: "canvas-error", error: String(e) });
         return;
       }
-      cb({ via: "image", transport: "ok", result: parse(text), width: img.width, height: img.height });
+      if (output === "") output = '{"ret_code": 1979711501}';
+      cb({ via: "image", transport: "ok", result: parse(output), text: output, width: img.width, height: img.height });
     };
     img.onerror = function () { cb({ via: "image", transport: "network-error" }); };
     img.src = LOCAL + "/p11Image.bmp?t=" + new Date().getTime();
   }
 
-  /* Asks the user (in the agent's own dialog) to trust this site. */
-  function addDomain(cb) {
+  /* Asks the user (in the agent's own dialog) to trust this site, as pages do: the host name
+   * in the query, the answer by postMessage from the agent's origin. */
+  function addDomain(domain, cb) {
+    if (typeof domain === "function") { cb = domain; domain = null; }
     function receive(e) {
-      if (e.origin !== POPUP_ORIGIN) return;
+      if (e.origin !== AGENT_ORIGIN) return;
       var data = typeof e.data === "string" ? parse(e.data) : e.data;
       if (!data || data.func !== "addDomain") return;
       window.removeEventListener("message", receive, false);
       cb({ via: "addDomain", transport: "ok", result: data });
     }
     window.addEventListener("message", receive, false);
-    var w = window.open(POPUP_ORIGIN + "/addDomain?domain=" + encodeURIComponent(location.host),
-      "hipkiAddDomain", "height=200,width=300");
+    var w = window.open(AGENT_ORIGIN + "/addDomain?domain=" + encodeURIComponent(domain || location.hostname),
+      "hipkiAddDomain", "height=400,width=400,left=100,top=20");
     if (!w) cb({ via: "addDomain", transport: "blocked" });
   }
 
   return {
-    xhrSign: xhrSign, xhrGetUserCert: xhrGetUserCert, fetchCheckEnvir: fetchCheckEnvir, popupSign: popupSign,
-    popupGetUserCert: popupGetUserCert, imageCheckEnvir: imageCheckEnvir, addDomain: addDomain,
-    messages: messages
+    xhrSign: xhrSign, xhrDecrypt: xhrDecrypt, xhrGetUserCert: xhrGetUserCert, fetchCheckEnvir: fetchCheckEnvir, popupSign: popupSign,
+    popupSignTargeted: popupSignTargeted, popupGetUserCert: popupGetUserCert, popupCheckEnvir: popupCheckEnvir,
+    popupDecrypt: popupDecrypt, imageCheckEnvir: imageCheckEnvir, addDomain: addDomain, messages: messages
   };
 })();

@@ -208,6 +208,7 @@ fn page(origin: &str) -> Caller {
     let facts = IpcFacts {
         origin: Some(origin),
         legacy: false,
+        smartpki: false,
     };
     decide_ipc(
         facts,
