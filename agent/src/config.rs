@@ -33,6 +33,9 @@ pub struct Config {
     /// PKCS#11 modules to load, used when neither `--pkcs11-module` nor
     /// `CARD_AGENT_PKCS11_MODULE` names any. Default: none (the well-known locations are tried).
     pub pkcs11_modules: Vec<PathBuf>,
+    /// How long, in seconds (1 to 120), a PKCS#11 module may take to answer C_Initialize or
+    /// C_GetSlotList before it is given up on as hung. Default 10.
+    pub pkcs11_timeout_seconds: Option<u64>,
     /// Sites that may use the card without asking: exact origins (`https://www.example.gov.tw`)
     /// or a wildcard on the leftmost label (`https://*.gov.tw`). Default: none; every site is
     /// asked about once, in a native dialog, and remembered.
@@ -63,6 +66,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             pkcs11_modules: Vec::new(),
+            pkcs11_timeout_seconds: None,
             trusted_sites: Vec::new(),
             http_listen: DEFAULT_HTTP_LISTEN.to_owned(),
             pin_entry: PinEntry::Auto,
@@ -133,10 +137,28 @@ impl Config {
             )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
-        toml::from_str(&text)
-            .map_err(|e| Error::BadInput(format!("{}: {}", path.display(), e.message())))
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| Error::BadInput(format!("{}: {}", path.display(), e.message())))?;
+        match config.pkcs11_timeout_seconds {
+            Some(s) if !(1..=MAX_MODULE_TIMEOUT_SECONDS).contains(&s) => {
+                Err(Error::BadInput(format!(
+                    "{}: pkcs11_timeout_seconds must be 1 to {MAX_MODULE_TIMEOUT_SECONDS}",
+                    path.display()
+                )))
+            }
+            _ => Ok(config),
+        }
+    }
+
+    /// How long a PKCS#11 module may take to answer, when the file says.
+    pub fn module_timeout(&self) -> Option<std::time::Duration> {
+        self.pkcs11_timeout_seconds
+            .map(|s| std::time::Duration::from_secs(s.clamp(1, MAX_MODULE_TIMEOUT_SECONDS)))
     }
 }
+
+/// Longest `pkcs11_timeout_seconds`: two minutes, the PIN dialog's own limit.
+const MAX_MODULE_TIMEOUT_SECONDS: u64 = 120;
 
 /// The language of messages: the `--lang` flag, else `CARD_AGENT_LANG`, else the locale
 /// (`LC_ALL`, `LC_MESSAGES`, `LANG`), else zh-TW.

@@ -43,6 +43,8 @@ pub fn gather(core: &CardCore) -> Result<Snapshot> {
     let (tokens, no_module) = match core.tokens() {
         Ok(tokens) => (tokens, None),
         Err(e @ Error::NoModule { .. }) => (Vec::new(), Some(e)),
+        // Only a broken module: the module list says why.
+        Err(Error::ModuleNotAnswering { .. } | Error::ModuleGarbage { .. }) => (Vec::new(), None),
         Err(e) => return Err(e),
     };
     let tokens = tokens
@@ -123,6 +125,7 @@ pub fn token(t: &TokenInfo, certs: &[TokenCertificate], now_unix: i64) -> types:
         },
         pin_tries_left: t.known_tries_left(),
         demo: t.demo,
+        pin_pad: t.pin_pad,
         certificates: certs.iter().map(|c| certificate(c, now_unix)).collect(),
     }
 }

@@ -116,6 +116,28 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A PKCS#11 module stopped answering (a hung C_Initialize or C_GetSlotList); it is not
+    /// called again until the agent restarts.
+    #[error("the PKCS#11 module {module} did not answer {function} within {seconds} s")]
+    ModuleNotAnswering {
+        /// The module's path.
+        module: String,
+        /// The function that did not return.
+        function: &'static str,
+        /// How long it was given.
+        seconds: u64,
+    },
+    /// A PKCS#11 module answered something impossible (a length no card has, text that is not
+    /// UTF-8); nothing of that answer is used.
+    #[error("the PKCS#11 module {module} answered {function} with nonsense: {what}")]
+    ModuleGarbage {
+        /// The module's path.
+        module: String,
+        /// The function.
+        function: &'static str,
+        /// What was wrong.
+        what: String,
+    },
     /// A PKCS#11 call failed in a way no other variant describes.
     #[error("PKCS#11 {function} failed: {reason}")]
     Pkcs11 {
@@ -357,9 +379,11 @@ impl Error {
             | Error::AgentUnavailable(_)
             | Error::PortInUse { .. }
             | Error::NotOnThisPlatform { .. } => ErrorCode::Internal,
-            Error::Certificate(_) | Error::Pkcs11 { .. } | Error::Internal(_) => {
-                ErrorCode::Internal
-            }
+            Error::ModuleNotAnswering { .. } => ErrorCode::Timeout,
+            Error::Certificate(_)
+            | Error::Pkcs11 { .. }
+            | Error::ModuleGarbage { .. }
+            | Error::Internal(_) => ErrorCode::Internal,
         }
     }
 

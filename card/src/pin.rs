@@ -13,13 +13,31 @@ use zeroize::Zeroizing;
 /// real card's limit so a runaway input is refused without being buffered.
 pub const MAX_PIN_INPUT: usize = 64;
 
-/// A PIN held in memory that is wiped when dropped.
-pub struct Pin(Zeroizing<String>);
+/// A PIN held in memory that is wiped when dropped; or, for a PIN-pad reader, the promise
+/// that the person types it on the reader ([`Pin::on_reader`]).
+pub struct Pin {
+    text: Zeroizing<String>,
+    /// Kept alive while the PIN is in use: the agent's "enter the PIN on the reader" notice,
+    /// which closes when the operation is over and this value is dropped.
+    _notice: Option<std::sync::Mutex<Box<dyn Send>>>,
+}
 
 impl Pin {
     /// Wraps a PIN string, taking ownership so the only copy is the zeroizing one.
     pub fn new(pin: String) -> Self {
-        Pin(Zeroizing::new(pin))
+        Pin {
+            text: Zeroizing::new(pin),
+            _notice: None,
+        }
+    }
+
+    /// No PIN here: the token's reader has a PIN pad and the person types it there. `notice`
+    /// (the dialog that says so) stays open as long as this value lives.
+    pub fn on_reader(notice: Option<Box<dyn Send>>) -> Self {
+        Pin {
+            text: Zeroizing::new(String::new()),
+            _notice: notice.map(std::sync::Mutex::new),
+        }
     }
 
     /// Reads a PIN from a stream (standard input): the first line, without its line ending.
@@ -48,17 +66,17 @@ impl Pin {
 
     /// The PIN bytes, for the one call that hands them to the card.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// Number of characters.
     pub fn len(&self) -> usize {
-        self.0.chars().count()
+        self.text.chars().count()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.text.is_empty()
     }
 }
 

@@ -38,6 +38,9 @@ pub struct TokenInfo {
     pub tries_left: Option<u8>,
     /// True for the demo token.
     pub demo: bool,
+    /// The reader has its own PIN pad (CKF_PROTECTED_AUTHENTICATION_PATH): the PIN is typed
+    /// there, never in a page or a dialog, and the login carries no PIN.
+    pub pin_pad: bool,
 }
 
 impl TokenInfo {

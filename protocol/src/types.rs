@@ -34,6 +34,9 @@ pub struct Module {
     /// The module's own description (CK_INFO libraryDescription).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The module's version (CK_INFO libraryVersion, `major.minor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// A smart-card reader.
@@ -98,6 +101,10 @@ pub struct Token {
     pub pin_tries_left: Option<u8>,
     /// True for the built-in demo token. It is never a real card.
     pub demo: bool,
+    /// The reader has its own PIN pad: the PIN is typed there, so a page asks for none (the
+    /// agent ignores a PIN sent for this card). Omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_pad: bool,
     /// Certificates on the token.
     pub certificates: Vec<Certificate>,
 }

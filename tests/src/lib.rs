@@ -14,6 +14,8 @@
 //!   and the check that no log holds a PIN.
 //! - [`faults`]: leak checks for fault tests (open file descriptors, PKCS#11 sessions and
 //!   logins through `pkcs11-spy`).
+//! - [`p11_wrap`]: the wrapper module (`tests/p11-wrap`): SoftHSM2 behaving like real card
+//!   modules (PIN pad, HiCOS tries flags, hangs, crashes, garbage, card removal, latencies).
 //! - [`load`]: a bounded concurrent-load driver for the daemon's socket.
 //! - [`fuzz_harness`]: the fuzz targets' bodies, shared by `fuzz/` (libFuzzer, nightly) and
 //!   the stable replay test of the committed seeds and regressions.
@@ -25,6 +27,7 @@ pub mod daemon;
 pub mod faults;
 pub mod fuzz_harness;
 pub mod load;
+pub mod p11_wrap;
 pub mod pcscd;
 pub mod softhsm;
 pub mod user_session;

@@ -37,6 +37,9 @@ pub struct Options {
     pub family: CardFamily,
     /// Also create an EC P-256 signing key and certificate.
     pub with_ec: bool,
+    /// Give the RSA keys CKA_ALWAYS_AUTHENTICATE (`pkcs11-tool --always-auth`): the PIN again
+    /// for every use, as the signing keys of many national cards require.
+    pub always_auth: bool,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             label: "MOICA TEST".to_owned(),
             family: CardFamily::Moica,
             with_ec: false,
+            always_auth: false,
         }
     }
 }
@@ -117,15 +121,15 @@ impl SoftHsm {
             USER_PIN,
         ]));
         let holder = holder_for(options.family);
+        let rsa = if options.always_auth {
+            "rsa:2048+always-auth"
+        } else {
+            "rsa:2048"
+        };
         hsm.sign_cert =
-            hsm.key_with_certificate(SIGN_ID, "rsa:2048", "signing", &holder, CertUsage::Signing);
-        hsm.keyx_cert = hsm.key_with_certificate(
-            KEYX_ID,
-            "rsa:2048",
-            "encryption",
-            &holder,
-            CertUsage::Encryption,
-        );
+            hsm.key_with_certificate(SIGN_ID, rsa, "signing", &holder, CertUsage::Signing);
+        hsm.keyx_cert =
+            hsm.key_with_certificate(KEYX_ID, rsa, "encryption", &holder, CertUsage::Encryption);
         if options.with_ec {
             hsm.ec_cert = Some(hsm.key_with_certificate(
                 EC_ID,
@@ -201,7 +205,12 @@ impl SoftHsm {
                 .args(args);
             c
         };
-        self.run_ok(&mut p11(&[
+        // `+always-auth` is this helper's own suffix, not pkcs11-tool's.
+        let (key_type, always_auth) = match key_type.strip_suffix("+always-auth") {
+            Some(t) => (t, true),
+            None => (key_type, false),
+        };
+        let mut keygen = vec![
             "--login",
             "--pin",
             USER_PIN,
@@ -212,7 +221,11 @@ impl SoftHsm {
             id,
             "--label",
             label,
-        ]));
+        ];
+        if always_auth {
+            keygen.push("--always-auth");
+        }
+        self.run_ok(&mut p11(&keygen));
         let spki_path = self.dir.path().join(format!("{id}.pub.der"));
         let spki_arg = spki_path.to_string_lossy().into_owned();
         self.run_ok(&mut p11(&[

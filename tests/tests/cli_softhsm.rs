@@ -93,7 +93,7 @@ fn business_card_shows_business_number() {
     let hsm = SoftHsm::new(Options {
         label: "MOEACA TEST".into(),
         family: CardFamily::Moeaca,
-        with_ec: false,
+        ..Options::default()
     });
     let inv = run(agent(&hsm, &["list", "--json"]), b"").json();
     let cert = &inv["tokens"][0]["certificates"][0];

@@ -70,14 +70,14 @@ impl Door {
         &mut self,
         cli: &Cli,
         token: Option<&str>,
-        pin: SecretString,
+        pin: Option<SecretString>,
     ) -> Result<(String, String)> {
         match self {
             #[cfg(unix)]
             Door::Daemon(d) => {
                 let args = VerifyPinArgs {
                     token: token.map(str::to_owned),
-                    pin: Some(pin),
+                    pin,
                 };
                 d.call(Command::VerifyPin(args))?;
                 // The daemon checked the token it chose; name it as it lists it.
@@ -89,7 +89,7 @@ impl Door {
                 Ok(checked.map(|t| (t.label, t.serial)).unwrap_or_default())
             }
             Door::Local(s) => {
-                let t = s.verify_pin(&caller(cli), token, Some(pin))?;
+                let t = s.verify_pin(&caller(cli), token, pin)?;
                 Ok((t.label, t.serial))
             }
         }

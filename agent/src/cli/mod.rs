@@ -180,15 +180,18 @@ fn cli_hint(e: &Error) -> &'static str {
 /// The service the command line goes through, run in this process: the same door, the same
 /// rules as the daemon's, over the card core the global options name (`demo`: only the demo
 /// token). The caller is this process, a local program of the user; the PIN comes from
-/// standard input, so there is no dialog.
+/// standard input, and the "dialogs" are the terminal's ([`Terminal`]).
 fn open_service(cli: &Cli, demo: bool) -> Result<crate::service::Service> {
     let core = open_core(cli, demo)?;
     // No site ever calls through the command line: no patterns, no approvals.
     let policy = crate::policy::Policy::new(Vec::new(), crate::policy::Approvals::none());
-    Ok(crate::service::Service::new(
+    let terminal = Terminal {
+        lang: language(cli.lang.as_deref()),
+    };
+    Ok(crate::service::Service::with_dialogs(
         std::sync::Arc::new(core),
         policy,
-        Err("the command line reads the PIN from standard input (--pin-stdin)".to_owned()),
+        Ok(Box::new(terminal)),
         crate::service::Settings::default(),
     ))
 }
@@ -214,6 +217,7 @@ fn core_options(cli: &Cli, demo: bool, config: &Config) -> CoreOptions {
         command_line_modules: cli.pkcs11_module.clone(),
         environment_modules: std::env::var_os(crate::pkcs11::discovery::MODULE_ENV),
         config_modules: config.pkcs11_modules.clone(),
+        module_timeout: config.module_timeout(),
     }
 }
 
@@ -244,16 +248,61 @@ fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads the PIN from standard input when `--pin-stdin` is given.
-fn read_pin(pin_stdin: bool) -> Result<card_agent_protocol::SecretString> {
+/// The PIN from standard input with `--pin-stdin`; else none (a PIN-pad reader takes it, and
+/// any other card refuses: PIN_REQUIRED).
+fn read_pin(pin_stdin: bool) -> Result<Option<card_agent_protocol::SecretString>> {
     if !pin_stdin {
-        return Err(Error::PinRequired);
+        return Ok(None);
     }
     let pin =
         Pin::read_line(std::io::stdin().lock()).map_err(|e| Error::io("standard input", e))?;
-    Ok(card_agent_protocol::SecretString::new(
+    Ok(Some(card_agent_protocol::SecretString::new(
         pin.expose().to_owned(),
-    ))
+    )))
+}
+
+/// The command line's own "dialogs", on its terminal: it never asks for a PIN (that is
+/// `--pin-stdin`'s job) nor about a site (no site calls through it); on a PIN-pad reader it
+/// says where to type the PIN.
+struct Terminal {
+    lang: Language,
+}
+
+impl crate::service::Dialogs for Terminal {
+    fn ask_pin(
+        &self,
+        _client: &crate::pinentry::Client,
+        _request: &crate::pinentry::PinRequest<'_>,
+    ) -> Result<Pin> {
+        Err(Error::PinRequired)
+    }
+
+    fn confirm_site(
+        &self,
+        _client: &crate::pinentry::Client,
+        _origin: &str,
+        _lang: Language,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn close_client(&self, client: &crate::pinentry::Client) {
+        client.leave();
+    }
+
+    fn close_all(&self) {}
+
+    fn show_reader_notice(
+        &self,
+        _client: &crate::pinentry::Client,
+        _request: &crate::pinentry::PinRequest<'_>,
+    ) -> Result<Box<dyn Send>> {
+        eprintln!(
+            "{}",
+            i18n::text(self.lang, "pinentry.reader.type_on_reader")
+        );
+        Ok(Box::new(()))
+    }
 }
 
 /// The language of messages: `--lang`, else `CARD_AGENT_LANG`, else the locale, else zh-TW.

@@ -74,7 +74,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
                 nonce,
                 ..CmsOptions::default()
             },
-            pin: Some(pin),
+            pin,
             slot_description: None,
             with_card_serial: false,
             check_validity: false,

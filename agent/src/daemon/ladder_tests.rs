@@ -137,6 +137,7 @@ fn setup(hold_the_card: bool) -> Setup {
         source: "test".to_owned(),
         error: None,
         description: None,
+        version: None,
     };
     let dir = tempfile::tempdir().unwrap();
     let policy =

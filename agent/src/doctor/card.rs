@@ -1,6 +1,7 @@
 //! The hardware checks: the smart-card service, readers, the card and the module that drives
 //! it. Each is a pure function of [`CardFacts`].
 
+use card_agent_protocol::types::Module as ModuleReport;
 use card_agent_protocol::Language;
 
 use super::gather::{CardFacts, Platform};
@@ -160,44 +161,49 @@ pub(super) fn module(facts: &CardFacts, lang: Language) -> Check {
     if facts.demo && facts.modules.iter().all(|m| m.loaded) {
         return Check::new(id, lang, Status::Ok, t(lang, "doctor.module.demo"));
     }
-    let items: Vec<Item> = facts
+    let mut items: Vec<Item> = facts.modules.iter().map(|m| module_item(m, lang)).collect();
+    // A release in the downloads folder is not loaded from there (a web page can put a file
+    // there); say how to install it, and make that the fix when no module works.
+    let install = facts.downloaded_modules.first().map(|p| install_command(p));
+    for path in &facts.downloaded_modules {
+        items.push(item(
+            Status::Warning,
+            f(
+                lang,
+                "doctor.module.item_download",
+                &[
+                    ("path", &path.display()),
+                    ("command", &install_command(path)),
+                ],
+            ),
+        ));
+    }
+    let setting = Some(match install {
+        Some(command) => Fix::Command {
+            label: t(lang, "doctor.module.fix_install_download"),
+            command,
+        },
+        None => Fix::Setting {
+            label: t(lang, "doctor.module.fix_setting"),
+            key: "pkcs11_modules".to_owned(),
+            value: format!("[\"{}\"]", example_module_path()),
+            file: facts.config_file.clone(),
+        },
+    });
+    let mut advice = t(lang, "doctor.module.advice");
+    // A driver that loaded and then hung, or answered nonsense, or one that hung loading.
+    if facts
         .modules
         .iter()
-        .map(|m| match &m.error {
-            None => item(
-                Status::Ok,
-                f(
-                    lang,
-                    "doctor.module.item_loaded",
-                    &[
-                        ("path", &m.path),
-                        ("source", &m.source),
-                        ("description", &m.description.as_deref().unwrap_or("")),
-                    ],
-                ),
-            ),
-            Some(reason) => item(
-                Status::Warning,
-                f(
-                    lang,
-                    "doctor.module.item_failed",
-                    &[("path", &m.path), ("source", &m.source), ("reason", reason)],
-                ),
-            ),
-        })
-        .collect();
-    let setting = Some(Fix::Setting {
-        label: t(lang, "doctor.module.fix_setting"),
-        key: "pkcs11_modules".to_owned(),
-        value: format!("[\"{}\"]", example_module_path()),
-        file: facts.config_file.clone(),
-    });
-    let advice = t(lang, "doctor.module.advice");
+        .any(|m| m.error.is_some() && m.error.as_deref() != Some(NOT_FOUND))
+    {
+        advice.push_str(&t(lang, "doctor.module.fault_advice"));
+    }
     if facts.modules.is_empty() {
         let explanation = t(lang, "doctor.module.none_found") + &advice;
         return Check::new(id, lang, Status::Failed, explanation).with_fix(setting);
     }
-    if !facts.modules.iter().any(|m| m.loaded) {
+    if !facts.modules.iter().any(|m| m.loaded && m.error.is_none()) {
         let explanation = t(lang, "doctor.module.none_loaded") + &advice;
         return Check::new(id, lang, Status::Failed, explanation)
             .with_items(items)
@@ -237,6 +243,75 @@ pub(super) fn module(facts: &CardFacts, lang: Language) -> Check {
             .with_fix(setting);
     }
     Check::new(id, lang, Status::Ok, t(lang, "doctor.module.ok")).with_items(items)
+}
+
+/// The command that installs a downloaded open-gpki-pkcs11 release where card-agent finds it
+/// by itself (the user's own library folder).
+fn install_command(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if cfg!(windows) {
+        format!(
+            "copy \"{}\" \"%LOCALAPPDATA%\\open-gpki-pkcs11\\{name}\"",
+            path.display()
+        )
+    } else if cfg!(target_os = "macos") {
+        format!(
+            "install -D -m 0755 '{}' ~/Library/open-gpki-pkcs11/{name}",
+            path.display()
+        )
+    } else {
+        format!(
+            "install -D -m 0755 '{}' ~/.local/lib/{name}",
+            path.display()
+        )
+    }
+}
+
+/// The reason a module that is not there gives (`Module::load`).
+const NOT_FOUND: &str = "file not found";
+
+/// One module's line: loaded (with its description and version), not loaded (why), or
+/// loaded and then broken (the fault).
+fn module_item(m: &ModuleReport, lang: Language) -> Item {
+    let about = [m.description.as_deref(), m.version.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match (&m.error, m.loaded) {
+        (None, _) => item(
+            Status::Ok,
+            f(
+                lang,
+                "doctor.module.item_loaded",
+                &[
+                    ("path", &m.path),
+                    ("source", &m.source),
+                    ("description", &about),
+                ],
+            ),
+        ),
+        (Some(reason), true) => item(
+            Status::Failed,
+            f(
+                lang,
+                "doctor.module.item_fault",
+                &[("path", &m.path), ("source", &m.source), ("reason", reason)],
+            ),
+        ),
+        (Some(reason), false) => item(
+            Status::Warning,
+            f(
+                lang,
+                "doctor.module.item_failed",
+                &[("path", &m.path), ("source", &m.source), ("reason", reason)],
+            ),
+        ),
+    }
 }
 
 /// Whether a module is one that drives government (HiCOS) cards: HiCOS itself or

@@ -37,6 +37,8 @@ pub(super) struct CardFacts {
     pub tokens: Result<Vec<TokenFacts>, String>,
     /// The configuration file a setting would go into, for display.
     pub config_file: String,
+    /// open-gpki-pkcs11 releases in the downloads folder, which card-agent never loads from.
+    pub downloaded_modules: Vec<std::path::PathBuf>,
 }
 
 /// A token and its certificates (or why they could not be read).
@@ -108,6 +110,17 @@ pub(super) struct HostFacts {
     pub last_seen: Option<LastSeen>,
 }
 
+/// open-gpki-pkcs11 releases in this user's downloads folder (or unpacked one folder down).
+fn downloaded_modules() -> Vec<std::path::PathBuf> {
+    // XDG's user-dirs.dirs names it when the desktop set it up; else the usual name.
+    let dirs = directories::UserDirs::new();
+    dirs.as_ref()
+        .and_then(|d| d.download_dir().map(std::path::Path::to_path_buf))
+        .or_else(|| dirs.as_ref().map(|d| d.home_dir().join("Downloads")))
+        .map(|dir| crate::pkcs11::open_gpki::in_downloads(&dir))
+        .unwrap_or_default()
+}
+
 /// Gathers every fact, with `core` for the tokens.
 pub(super) fn facts(options: &Options, core: &CardCore) -> Facts {
     let tokens = match core.tokens() {
@@ -129,6 +142,7 @@ pub(super) fn facts(options: &Options, core: &CardCore) -> Facts {
         modules: core.modules().to_vec(),
         tokens,
         config_file: config_file(options),
+        downloaded_modules: downloaded_modules(),
     };
     rest(options, card)
 }
@@ -147,9 +161,11 @@ pub(super) fn without_core(options: &Options, error: &Error) -> Facts {
             source: "demo".to_owned(),
             error: Some(reason.clone()),
             description: None,
+            version: None,
         }],
         tokens: Err(reason),
         config_file: config_file(options),
+        downloaded_modules: downloaded_modules(),
     };
     rest(options, card)
 }

@@ -67,6 +67,7 @@ pub fn token_facts(
             pin_state,
             tries_left: None,
             demo: false,
+            pin_pad: false,
         },
         certificates: Ok(certificates),
     }
@@ -80,6 +81,7 @@ pub fn module_report(path: &str, error: Option<&str>) -> ModuleReport {
         source: "well-known".to_owned(),
         error: error.map(str::to_owned),
         description: error.is_none().then(|| "a module".to_owned()),
+        version: None,
     }
 }
 
@@ -98,6 +100,7 @@ pub fn healthy() -> CardFacts {
             demo_certificates(),
         )]),
         config_file: "/home/u/.config/card-agent/config.toml".to_owned(),
+        downloaded_modules: Vec::new(),
     }
 }
 

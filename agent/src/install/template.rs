@@ -110,8 +110,12 @@ pub const SYSTEM_CONFIG: &str = "\
 # Each user's ~/.config/card-agent/config.toml overrides these key by key.
 # Every key is optional; the values shown are the defaults.
 
-# PKCS#11 modules to load (default: the well-known locations are tried).
+# PKCS#11 modules to load, in order of preference: a card two modules read is read
+# through the first (default: the well-known locations are tried, HiCOS first).
 #pkcs11_modules = [\"/usr/lib/x86_64-linux-gnu/libHiCOSPKCS11.so\"]
+
+# Seconds a module may take to answer C_Initialize or C_GetSlotList before it is given up on.
+#pkcs11_timeout_seconds = 10
 
 # Sites that may use the card without asking (exact origins or https://*.example.gov.tw).
 #trusted_sites = []

@@ -165,6 +165,20 @@ impl PinDialog {
         result
     }
 
+    /// Shows "enter the PIN on the card reader" (naming the site and the certificate) for a
+    /// reader with its own PIN pad, and returns at once: the dialog stays on screen while the
+    /// reader takes the PIN, and closes when the returned value is dropped. It has no PIN field.
+    pub fn show_reader_notice(&self, request: &PinRequest<'_>) -> Result<ReaderNotice> {
+        let lang = request.lang;
+        let mut session = Session::start(self)?;
+        session.expect_ok("SETTITLE", text::pin_title(lang))?;
+        session.expect_ok("SETDESC", &text::reader_description(request))?;
+        session.expect_ok("SETOK", text::ok_label(lang))?;
+        session.set_own_timeout()?;
+        session.send_only("MESSAGE\n")?;
+        Ok(ReaderNotice { _session: session })
+    }
+
     /// Closes every dialog open through this `PinDialog` or its clones (the program is killed;
     /// the waiting [`ask_pin`](Self::ask_pin) or [`confirm_site`](Self::confirm_site) fails
     /// with [`Error::PinDialog`]) and refuses to open any more. For a daemon that is stopping:
@@ -198,6 +212,17 @@ impl PinDialog {
         let result = run_confirm(&mut session, origin, lang);
         session.close();
         result
+    }
+}
+
+/// The "enter the PIN on the reader" dialog on screen; dropping it closes the dialog.
+pub struct ReaderNotice {
+    _session: Session,
+}
+
+impl std::fmt::Debug for ReaderNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReaderNotice")
     }
 }
 

@@ -281,6 +281,12 @@ impl Session {
         self.read_outcome()
     }
 
+    /// Sends a command without waiting for its answer (a `MESSAGE` that stays on screen until
+    /// the session is closed).
+    pub(super) fn send_only(&mut self, line: &str) -> Result<()> {
+        self.send(line.as_bytes())
+    }
+
     fn send(&mut self, line: &[u8]) -> Result<()> {
         let written = match self.stdin.as_mut() {
             Some(stdin) => stdin.write_all(line).and_then(|()| stdin.flush()),

@@ -34,6 +34,35 @@ pub fn pin_title(lang: Language) -> &'static str {
     i18n::text(lang, "pinentry.pin.title")
 }
 
+/// The PIN-pad notice: who asks, whose card, and that the PIN goes into the reader.
+pub fn reader_description(r: &PinRequest<'_>) -> String {
+    let lang = r.lang;
+    let mut out = i18n::text(lang, "pinentry.reader.type_on_reader").to_owned();
+    out.push_str("\n\n");
+    out.push_str(&match r.site.map(|s| clean(s, 300)) {
+        Some(site) => i18n::format(lang, "pinentry.desc.site", &[("site", &site)]),
+        None => i18n::text(lang, "pinentry.desc.local").to_owned(),
+    });
+    out.push_str("\n\n");
+    out.push_str(&i18n::format(
+        lang,
+        "pinentry.desc.card",
+        &[
+            ("holder", &clean(r.holder, 100)),
+            ("card", &clean(r.card, 100)),
+        ],
+    ));
+    if let Some(n) = r.tries_left {
+        out.push('\n');
+        out.push_str(&i18n::format(
+            lang,
+            "pinentry.desc.tries_left",
+            &[("tries", &n)],
+        ));
+    }
+    out
+}
+
 /// The PIN dialog's text: who asks (a site, or card-agent itself), whose card, tries left.
 pub fn pin_description(r: &PinRequest<'_>) -> String {
     let lang = r.lang;

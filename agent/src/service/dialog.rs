@@ -18,6 +18,18 @@ pub trait Dialogs: Send + Sync {
     fn close_client(&self, client: &Client);
     /// Closes every dialog and opens no more (the daemon is stopping).
     fn close_all(&self);
+    /// Shows "enter the PIN on the reader" for a PIN-pad reader and returns at once; the
+    /// notice closes when the returned value is dropped (see [`PinDialog::show_reader_notice`]).
+    /// Dialogs that cannot show one say so, and the operation goes on without it.
+    fn show_reader_notice(
+        &self,
+        _client: &Client,
+        _request: &PinRequest<'_>,
+    ) -> Result<Box<dyn Send>> {
+        Err(crate::error::Error::PinDialog(
+            "this dialog shows no PIN-pad notice".to_owned(),
+        ))
+    }
 }
 
 impl Dialogs for PinDialog {
@@ -35,5 +47,14 @@ impl Dialogs for PinDialog {
 
     fn close_all(&self) {
         PinDialog::close_all(self);
+    }
+
+    fn show_reader_notice(
+        &self,
+        client: &Client,
+        request: &PinRequest<'_>,
+    ) -> Result<Box<dyn Send>> {
+        let notice = self.for_client(client).show_reader_notice(request)?;
+        Ok(Box::new(notice))
     }
 }

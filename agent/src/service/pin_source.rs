@@ -86,6 +86,16 @@ impl Service {
         token: &TokenInfo,
         holder: &str,
     ) -> Result<Pin> {
+        // A PIN-pad reader takes the PIN itself: nothing is asked here. A PIN that came with
+        // the request is wiped unused (a legacy page always sends one), except from a caller
+        // that may never send one, which is refused as always.
+        if token.pin_pad {
+            if from_request.is_some() && request_pin(caller.who()) == RequestPin::Never {
+                return Err(Error::PinFromPage);
+            }
+            drop(from_request);
+            return Ok(self.pin_on_reader(caller, token, holder));
+        }
         let source = decide(
             caller.who(),
             self.settings.pin_entry,
@@ -108,6 +118,35 @@ impl Service {
         }
     }
 
+    /// The PIN-pad case: the notice dialog, kept open while the reader takes the PIN. Without
+    /// a dialog program (or with `pin_entry = "page"`) the operation goes on without it: the
+    /// reader itself shows that it waits for the PIN.
+    fn pin_on_reader(&self, caller: &Caller, token: &TokenInfo, holder: &str) -> Pin {
+        if self.settings.pin_entry == PinEntry::Page {
+            return Pin::on_reader(None);
+        }
+        let card = card_name(token);
+        let site = caller.site().map(|o| o.as_str().to_owned());
+        let request = PinRequest {
+            site: site.as_deref(),
+            holder,
+            card: &card,
+            tries_left: token.known_tries_left(),
+            after_wrong_pin: false,
+            lang: caller.lang,
+        };
+        let notice = self
+            .dialogs()
+            .and_then(|dialogs| dialogs.show_reader_notice(&caller.client, &request));
+        match notice {
+            Ok(notice) => Pin::on_reader(Some(notice)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no PIN-pad notice shown");
+                Pin::on_reader(None)
+            }
+        }
+    }
+
     fn ask_pin(
         &self,
         dialogs: &dyn super::Dialogs,
@@ -116,11 +155,7 @@ impl Service {
         holder: &str,
     ) -> Result<Pin> {
         let _turn = self.dialog_turn.lock().unwrap_or_else(|p| p.into_inner());
-        let card = if token.demo {
-            format!("DEMO ({})", token.serial)
-        } else {
-            format!("{} ({})", token.label, token.serial)
-        };
+        let card = card_name(token);
         let site = caller.site().map(|o| o.as_str().to_owned());
         dialogs.ask_pin(
             &caller.client,
@@ -133,5 +168,14 @@ impl Service {
                 lang: caller.lang,
             },
         )
+    }
+}
+
+/// The card as the dialogs name it.
+fn card_name(token: &TokenInfo) -> String {
+    if token.demo {
+        format!("DEMO ({})", token.serial)
+    } else {
+        format!("{} ({})", token.label, token.serial)
     }
 }

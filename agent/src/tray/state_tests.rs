@@ -56,6 +56,7 @@ fn token(serial: &str, certificates: Vec<Certificate>) -> Token {
         pin_status: PinStatus::Ok,
         pin_tries_left: None,
         demo: false,
+        pin_pad: false,
         certificates,
     }
 }

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use card_agent_protocol::types::Module as ModuleReport;
 
@@ -43,12 +44,17 @@ pub struct CoreOptions {
     pub environment_modules: Option<std::ffi::OsString>,
     /// `pkcs11_modules` from the config file.
     pub config_modules: Vec<PathBuf>,
+    /// How long a module may take to answer C_Initialize or C_GetSlotList (default
+    /// [`crate::pkcs11::MODULE_TIMEOUT`]).
+    pub module_timeout: Option<Duration>,
 }
 
 /// All tokens the agent can use.
 pub struct CardCore {
     providers: Vec<Box<dyn TokenProvider>>,
     modules: Vec<ModuleReport>,
+    /// For each loaded module, its provider number and its entry in `modules`.
+    reported: Vec<(usize, usize)>,
     locks: Mutex<HashMap<TokenRef, Arc<Mutex<()>>>>,
     certificates: CertificateCache,
 }
@@ -65,7 +71,10 @@ impl CardCore {
             options.environment_modules.as_deref(),
             &options.config_modules,
         );
-        Ok(Self::load(candidates))
+        let timeout = options
+            .module_timeout
+            .unwrap_or(crate::pkcs11::MODULE_TIMEOUT);
+        Ok(Self::load(candidates, timeout))
     }
 
     /// A core serving only the given demo token.
@@ -78,6 +87,7 @@ impl CardCore {
                 source: "demo".to_owned(),
                 error: None,
                 description: Some("card-agent DEMO token (not a real card)".to_owned()),
+                version: None,
             },
         )])
     }
@@ -85,8 +95,9 @@ impl CardCore {
     /// A core over the given providers, each with what the module list reports about it: the
     /// seam through which tests put a scripted token under the same rules as a real one.
     pub fn with_providers(providers: Vec<(Box<dyn TokenProvider>, ModuleReport)>) -> Self {
-        let (providers, modules) = providers.into_iter().unzip();
+        let (providers, modules): (Vec<_>, Vec<_>) = providers.into_iter().unzip();
         CardCore {
+            reported: (0..providers.len()).map(|i| (i, i)).collect(),
             providers,
             modules,
             locks: Mutex::default(),
@@ -94,9 +105,10 @@ impl CardCore {
         }
     }
 
-    fn load(candidates: Vec<ModuleCandidate>) -> Self {
+    fn load(candidates: Vec<ModuleCandidate>, timeout: Duration) -> Self {
         let mut providers = Vec::new();
         let mut modules = Vec::new();
+        let mut reported = Vec::new();
         let mut seen = Vec::new();
         for candidate in candidates {
             // The same library loaded twice would share one C_Initialize state; load it once.
@@ -112,11 +124,14 @@ impl CardCore {
                 source: candidate.source.as_str().to_owned(),
                 error: None,
                 description: None,
+                version: None,
             };
-            match Module::load(&candidate.path) {
+            match Module::load_within(&candidate.path, timeout) {
                 Ok(module) => {
                     report.loaded = true;
                     report.description = Some(module.description().to_owned());
+                    report.version = module.version().map(str::to_owned);
+                    reported.push((providers.len(), modules.len()));
                     providers.push(Box::new(module) as Box<dyn TokenProvider>);
                 }
                 Err(reason) => {
@@ -129,14 +144,24 @@ impl CardCore {
         CardCore {
             providers,
             modules,
+            reported,
             locks: Mutex::default(),
             certificates: CertificateCache::default(),
         }
     }
 
-    /// Every module tried, loaded or not.
-    pub fn modules(&self) -> &[ModuleReport] {
-        &self.modules
+    /// Every module tried, loaded or not; a loaded module that stopped answering since
+    /// carries that as its error.
+    pub fn modules(&self) -> Vec<ModuleReport> {
+        let mut reports = self.modules.clone();
+        for &(provider, report) in &self.reported {
+            if let (Some(p), Some(r)) = (self.providers.get(provider), reports.get_mut(report)) {
+                if let Some(fault) = p.fault() {
+                    r.error = Some(fault);
+                }
+            }
+        }
+        reports
     }
 
     /// Whether this core serves the demo token.
@@ -150,16 +175,37 @@ impl CardCore {
             return Err(self.no_module());
         }
         let mut tokens = Vec::new();
+        let mut failed = None;
         for (index, provider) in self.providers.iter().enumerate() {
             // One module that cannot list its tokens must not hide the others' cards.
             match provider.tokens(index) {
-                Ok(found) => tokens.extend(found),
+                Ok(found) => {
+                    for token in found {
+                        // The same card through two modules (HiCOS and open-gpki-pkcs11 both
+                        // read government cards): the module listed first reads it, so the
+                        // card appears once. See `discovery::well_known` for the order.
+                        let duplicate = !token.demo
+                            && !token.serial.is_empty()
+                            && tokens.iter().any(|t: &TokenInfo| t.serial == token.serial);
+                        if duplicate {
+                            tracing::debug!(serial = %token.serial, module = %provider.name(),
+                                "card already read through an earlier module");
+                        } else {
+                            tokens.push(token);
+                        }
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(module = %provider.name(), error = %e, "cannot list tokens")
+                    tracing::warn!(module = %provider.name(), error = %e, "cannot list tokens");
+                    failed.get_or_insert(e);
                 }
             }
         }
-        Ok(tokens)
+        // No card anywhere, and a module failed: its failure says more than "no card".
+        match failed {
+            Some(e) if tokens.is_empty() => Err(e),
+            _ => Ok(tokens),
+        }
     }
 
     /// Fresh information about one token.
@@ -334,7 +380,11 @@ impl CardCore {
         if token.serial != expected.serial {
             return Err(Error::CardRemoved);
         }
-        token.pin_limits.check(pin)?;
+        // On a PIN-pad reader the reader takes the PIN: there is nothing here to check, and
+        // what a request carried is never sent (see `Pin::on_reader`).
+        if !token.pin_pad {
+            token.pin_limits.check(pin)?;
+        }
         if token.pin_state == PinState::Locked {
             return Err(Error::PinLocked);
         }

@@ -45,6 +45,11 @@ pub trait TokenProvider: Send + Sync {
     }
     /// A name for logs (a module's path).
     fn name(&self) -> String;
+    /// What went wrong with the provider since it loaded (a module that stopped answering, or
+    /// answered nonsense), for the module list.
+    fn fault(&self) -> Option<String> {
+        None
+    }
 }
 
 impl TokenProvider for Module {
@@ -87,6 +92,10 @@ impl TokenProvider for Module {
 
     fn name(&self) -> String {
         self.path().display().to_string()
+    }
+
+    fn fault(&self) -> Option<String> {
+        Module::fault(self)
     }
 }
 

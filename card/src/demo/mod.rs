@@ -183,6 +183,7 @@ impl DemoToken {
             pin_state: pin_state(tries_left),
             tries_left: Some(tries_left),
             demo: true,
+            pin_pad: false,
         }
     }
 

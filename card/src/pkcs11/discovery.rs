@@ -83,8 +83,11 @@ pub fn candidates(
 
 /// Install locations of the modules users may already have: HiCOS (Chunghwa Telecom's own
 /// middleware, which drives every generation of government card), open-gpki-pkcs11 (an
-/// independent module for MOICA and MOEACA cards) and OpenSC (other cards). HiCOS first: when it
-/// is present it is the module that knows the card best.
+/// independent module for MOICA and MOEACA cards, see [`super::open_gpki`]) and OpenSC (other
+/// cards). The order is the rule for a card two modules both read (the same token serial): the
+/// module listed first reads it. HiCOS first: when it is present it is the module that knows
+/// the card best. Naming modules (`--pkcs11-module`, `CARD_AGENT_PKCS11_MODULE`,
+/// `pkcs11_modules`) replaces this list, in the order given.
 pub fn well_known() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = Vec::new();
     #[cfg(target_os = "linux")]
@@ -98,17 +101,7 @@ pub fn well_known() -> Vec<PathBuf> {
         ] {
             paths.push(Path::new(dir).join("libHicos_p11.so"));
         }
-        for dir in [
-            "/usr/lib",
-            "/usr/local/lib",
-            "/usr/lib/x86_64-linux-gnu",
-            "/usr/lib/aarch64-linux-gnu",
-        ] {
-            paths.push(Path::new(dir).join(format!(
-                "open-gpki-pkcs11-linux-{}.so",
-                std::env::consts::ARCH
-            )));
-        }
+        paths.extend(super::open_gpki::install_paths());
         for dir in [
             "/usr/lib/x86_64-linux-gnu",
             "/usr/lib/aarch64-linux-gnu",
@@ -124,20 +117,14 @@ pub fn well_known() -> Vec<PathBuf> {
             paths.push(Path::new(&home).join("Library/HiPKILocalSignServer/libHicos_p11v1.dylib"));
         }
         paths.push(PathBuf::from("/Library/FBTokenLib/libHicos_p11v1.dylib"));
-        paths.push(PathBuf::from(format!(
-            "/usr/local/lib/open-gpki-pkcs11-macos-{}.dylib",
-            std::env::consts::ARCH
-        )));
+        paths.extend(super::open_gpki::install_paths());
         paths.push(PathBuf::from("/Library/OpenSC/lib/opensc-pkcs11.so"));
     }
     #[cfg(target_os = "windows")]
     {
         paths.push(PathBuf::from(r"C:\Windows\System32\HiCOSPKCS11.dll"));
         paths.push(PathBuf::from(r"C:\Windows\System32\HiCOS_PKCS11.dll"));
-        paths.push(PathBuf::from(format!(
-            r"C:\Windows\System32\open-gpki-pkcs11-windows-{}.dll",
-            std::env::consts::ARCH
-        )));
+        paths.extend(super::open_gpki::install_paths());
         paths.push(PathBuf::from(
             r"C:\Program Files\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll",
         ));

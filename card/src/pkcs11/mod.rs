@@ -8,13 +8,26 @@
 //! CKR codes become domain errors here and nowhere else.
 
 pub mod discovery;
+mod load;
+mod objects;
+pub mod open_gpki;
+mod reauth;
+
+pub use load::MODULE_TIMEOUT;
+use load::{bounded, clean_text, Bounded};
+use objects::{always_authenticate, find_private_key, has_key_object};
+use reauth::typed;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use card_agent_p11_reauth::{Failure as ReauthFailure, Module as Reauth, Operation};
+
+use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, ObjectClass};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -34,6 +47,17 @@ pub struct Module {
     path: PathBuf,
     context: Pkcs11,
     description: String,
+    manufacturer: String,
+    /// CK_INFO libraryVersion, `major.minor`.
+    version: Option<String>,
+    /// How long C_Initialize and C_GetSlotList may take.
+    timeout: Duration,
+    /// Set when the module stopped answering: the call that hung, never retried.
+    stopped: OnceLock<&'static str>,
+    /// The last nonsense the module answered, for reports.
+    garbage: std::sync::Mutex<Option<String>>,
+    /// The re-authentication sequence for CKA_ALWAYS_AUTHENTICATE keys, opened on first use.
+    reauth: OnceLock<std::result::Result<Box<Reauth>, String>>,
 }
 
 impl std::fmt::Debug for Module {
@@ -45,28 +69,6 @@ impl std::fmt::Debug for Module {
 }
 
 impl Module {
-    /// Loads and initialises the module at `path`. The error is a reason for a person; loading
-    /// failures are reported, never fatal to the agent.
-    pub fn load(path: &Path) -> std::result::Result<Module, String> {
-        if !path.exists() {
-            return Err("file not found".to_owned());
-        }
-        let context = Pkcs11::new(path).map_err(|e| format!("cannot load: {e}"))?;
-        match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => return Err(format!("C_Initialize failed: {e}")),
-        }
-        let description = context
-            .get_library_info()
-            .map(|i| i.library_description().trim().to_owned())
-            .unwrap_or_default();
-        Ok(Module {
-            path: path.to_path_buf(),
-            context,
-            description,
-        })
-    }
-
     /// Path of the shared library.
     pub fn path(&self) -> &Path {
         &self.path
@@ -77,17 +79,83 @@ impl Module {
         &self.description
     }
 
+    /// The library's manufacturer (CK_INFO manufacturerID).
+    pub fn manufacturer(&self) -> &str {
+        &self.manufacturer
+    }
+
+    /// The library's version (CK_INFO libraryVersion, `major.minor`), when it said.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// What went wrong with the module after it loaded, for reports: the call it stopped
+    /// answering, else the last nonsense it answered.
+    pub fn fault(&self) -> Option<String> {
+        if let Some(function) = self.stopped.get() {
+            return Some(self.not_answering(function).to_string());
+        }
+        self.garbage.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn not_answering(&self, function: &'static str) -> Error {
+        Error::ModuleNotAnswering {
+            module: self.path.display().to_string(),
+            function,
+            seconds: self.timeout.as_secs(),
+        }
+    }
+
+    /// The error for a nonsense answer, remembered for [`Module::fault`].
+    fn garbage(&self, function: &'static str, what: impl Into<String>) -> Error {
+        let error = Error::ModuleGarbage {
+            module: self.path.display().to_string(),
+            function,
+            what: what.into(),
+        };
+        if let Ok(mut last) = self.garbage.lock() {
+            *last = Some(error.to_string());
+        }
+        error
+    }
+
     /// Tokens present in this module's slots. A slot whose token vanishes while we read it is
     /// skipped rather than failing the whole listing.
+    ///
+    /// C_GetSlotList runs on its own thread, bounded like C_Initialize: a module that hangs
+    /// there is given up on for good. A token whose information is nonsense is an error, not
+    /// a token: when no slot gives a token, the first such error is returned.
     pub fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>> {
-        let slots = self
-            .context
-            .get_slots_with_token()
-            .map_err(|e| map_error("C_GetSlotList", e))?;
-        Ok(slots
-            .into_iter()
-            .filter_map(|slot| self.token_info(provider, slot).ok())
-            .collect())
+        if let Some(function) = self.stopped.get() {
+            return Err(self.not_answering(function));
+        }
+        let context = self.context.clone();
+        let slots = match bounded(self.timeout, move || context.get_slots_with_token()) {
+            Ok(listed) => listed.map_err(|e| map_error("C_GetSlotList", e))?,
+            Err(Bounded::TimedOut) => {
+                let _ = self.stopped.set("C_GetSlotList");
+                return Err(self.not_answering("C_GetSlotList"));
+            }
+            Err(Bounded::NoThread) => {
+                return Err(Error::Internal("no thread for C_GetSlotList".to_owned()))
+            }
+        };
+        let mut tokens = Vec::new();
+        let mut garbage = None;
+        for slot in slots {
+            match self.token_info(provider, slot) {
+                Ok(token) => tokens.push(token),
+                Err(e @ Error::ModuleGarbage { .. }) => {
+                    tracing::warn!(module = %self.path.display(), error = %e, "token skipped");
+                    garbage.get_or_insert(e);
+                }
+                Err(_) => {}
+            }
+        }
+        match garbage {
+            Some(e) if tokens.is_empty() => Err(e),
+            _ => Ok(tokens),
+        }
     }
 
     /// What a token seen earlier says about itself now. A token that can no longer be read
@@ -116,6 +184,20 @@ impl Module {
             .get_slot_info(slot)
             .map(|s| s.slot_description().trim().to_owned())
             .unwrap_or_default();
+        // cryptoki replaces bytes that are not UTF-8 with U+FFFD; a card's own text never has
+        // them, and a serial that changes meaning cannot identify a card.
+        let field = |name: &str, value: &str| {
+            clean_text(value).ok_or_else(|| {
+                self.garbage(
+                    "C_GetTokenInfo",
+                    format!("the token {name} is not UTF-8 text"),
+                )
+            })
+        };
+        let label = field("label", info.label())?;
+        let serial = field("serial number", info.serial_number())?;
+        let manufacturer = field("manufacturer", info.manufacturer_id())?;
+        let model = field("model", info.model())?;
         let pin_state = if info.user_pin_locked() {
             PinState::Locked
         } else if info.user_pin_final_try() {
@@ -130,10 +212,10 @@ impl Module {
                 provider,
                 slot_id: slot.id(),
             },
-            label: info.label().trim().to_owned(),
-            manufacturer: info.manufacturer_id().trim().to_owned(),
-            model: info.model().trim().to_owned(),
-            serial: info.serial_number().trim().to_owned(),
+            label,
+            manufacturer,
+            model,
+            serial,
             slot_description,
             module: self.path.display().to_string(),
             pin_limits: PinLimits::from_token(
@@ -143,6 +225,7 @@ impl Module {
             pin_state,
             tries_left: None,
             demo: false,
+            pin_pad: info.protected_authentication_path(),
         })
     }
 
@@ -155,7 +238,7 @@ impl Module {
             .map_err(|e| map_error("C_FindObjects", e))?;
         let mut out = Vec::new();
         for handle in handles.into_iter().take(MAX_CERTIFICATES) {
-            let (value, id, label) = read_cert_object(&session, handle)?;
+            let (value, id, label) = self.read_cert_object(&session, handle)?;
             let Some(value) = value else { continue };
             let info = CertificateInfo::parse(&value)
                 .map_err(|e| Error::Certificate(format!("object {label:?}: {e}")))?;
@@ -190,14 +273,26 @@ impl Module {
     ) -> Result<Vec<u8>> {
         let session = self.open(token.token_ref.slot_id)?;
         self.login(&session, token, pin)?;
+        let mechanism = match mechanism {
+            RawMechanism::RsaPkcs1 => Mechanism::RsaPkcs,
+            RawMechanism::Ecdsa => Mechanism::Ecdsa,
+        };
         let result = find_private_key(&session, key_id).and_then(|key| {
-            let mechanism = match mechanism {
-                RawMechanism::RsaPkcs1 => Mechanism::RsaPkcs,
-                RawMechanism::Ecdsa => Mechanism::Ecdsa,
-            };
-            session
-                .sign(&mechanism, key, input)
-                .map_err(|e| map_error("C_Sign", e))
+            if always_authenticate(&session, key) {
+                self.reauthenticated(
+                    &session,
+                    Operation::Sign,
+                    &mechanism,
+                    key,
+                    typed(token, pin),
+                    input,
+                )
+                .map_err(|e| self.reauth_error(token, e, "C_Sign"))
+            } else {
+                session
+                    .sign(&mechanism, key, input)
+                    .map_err(|e| map_error("C_Sign", e))
+            }
         });
         let _ = session.logout();
         result
@@ -215,17 +310,32 @@ impl Module {
         let session = self.open(token.token_ref.slot_id)?;
         self.login(&session, token, pin)?;
         let result = find_private_key(&session, key_id).and_then(|key| {
-            session
-                .decrypt(&Mechanism::RsaPkcs, key, ciphertext)
-                .map_err(|e| match e {
-                    CkError::Pkcs11(
-                        RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
-                        _,
-                    ) => Error::BadInput(
-                        "the ciphertext was not made for this card's key".to_owned(),
-                    ),
-                    other => map_error("C_Decrypt", other),
-                })
+            let decrypted = if always_authenticate(&session, key) {
+                let mechanism = Mechanism::RsaPkcs;
+                let op = Operation::Decrypt;
+                match self.reauthenticated(
+                    &session,
+                    op,
+                    &mechanism,
+                    key,
+                    typed(token, pin),
+                    ciphertext,
+                ) {
+                    Err(ReauthFailure::Call(e)) => Err(e),
+                    Err(other) => return Err(self.reauth_error(token, other, "C_Decrypt")),
+                    Ok(plain) => Ok(plain),
+                }
+            } else {
+                session.decrypt(&Mechanism::RsaPkcs, key, ciphertext)
+            };
+            decrypted.map_err(|e| match e {
+                CkError::Pkcs11(
+                    RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
+                    _,
+                ) => Error::BadInput("the ciphertext was not made for this card's key".to_owned()),
+                CkError::Pkcs11(RvError::PinIncorrect, _) => self.after_wrong_pin(token),
+                other => map_error("C_Decrypt", other),
+            })
         });
         let _ = session.logout();
         result
@@ -239,10 +349,13 @@ impl Module {
 
     /// One C_Login, never retried. A stale login from an earlier operation is cleared first so
     /// the card always judges this PIN.
+    ///
+    /// On a PIN-pad reader the login carries no PIN: the module has the person type it on the
+    /// reader (a PIN that came with the request is not used).
     fn login(&self, session: &Session, token: &TokenInfo, pin: &Pin) -> Result<()> {
         let _ = session.logout();
-        let auth = AuthPin::from(pin.expose().to_owned());
-        match session.login(UserType::User, Some(&auth)) {
+        let auth = typed(token, pin).map(|p| AuthPin::from(p.expose().to_owned()));
+        match session.login(UserType::User, auth.as_ref()) {
             Ok(()) => Ok(()),
             Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(self.after_wrong_pin(token)),
             Err(e) => Err(map_error("C_Login", e)),
@@ -263,58 +376,6 @@ impl Module {
 
 fn slot(slot_id: u64) -> Result<Slot> {
     Slot::try_from(slot_id).map_err(|_| Error::NoToken { serial: None })
-}
-
-fn read_cert_object(
-    session: &Session,
-    handle: ObjectHandle,
-) -> Result<(Option<Vec<u8>>, Vec<u8>, String)> {
-    let attrs = session
-        .get_attributes(
-            handle,
-            &[
-                AttributeType::Value,
-                AttributeType::Id,
-                AttributeType::Label,
-            ],
-        )
-        .map_err(|e| map_error("C_GetAttributeValue", e))?;
-    let (mut value, mut id, mut label) = (None, Vec::new(), String::new());
-    for attr in attrs {
-        match attr {
-            Attribute::Value(v) => value = Some(v),
-            Attribute::Id(v) => id = v,
-            Attribute::Label(v) => label = String::from_utf8_lossy(&v).trim().to_owned(),
-            _ => {}
-        }
-    }
-    Ok((value, id, label))
-}
-
-/// Before login most tokens hide private keys, so a public key with the same CKA_ID counts as
-/// evidence of the pair.
-fn has_key_object(session: &Session, id: &[u8]) -> Result<bool> {
-    for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
-        let found = session
-            .find_objects(&[Attribute::Class(class), Attribute::Id(id.to_vec())])
-            .map_err(|e| map_error("C_FindObjects", e))?;
-        if !found.is_empty() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn find_private_key(session: &Session, key_id: &[u8]) -> Result<ObjectHandle> {
-    session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Id(key_id.to_vec()),
-        ])
-        .map_err(|e| map_error("C_FindObjects", e))?
-        .into_iter()
-        .next()
-        .ok_or(Error::KeyNotFound)
 }
 
 /// The one translation of CKR codes into domain errors.

@@ -108,6 +108,8 @@ fn main() {
             ("GETPIN", _) => reply(&mut out, &format!("D {}\nOK", escape(&pin))),
             ("CONFIRM", "deny") => reply(&mut out, NOT_CONFIRMED),
             ("CONFIRM", _) => reply(&mut out, "OK"),
+            // The PIN-pad notice: a message box, clicked away at once.
+            ("MESSAGE", _) => reply(&mut out, "OK"),
             ("BYE", _) => {
                 let _ = reply(&mut out, "OK closing connection");
                 return;

@@ -136,6 +136,7 @@ impl Bench {
                     source: "test".to_owned(),
                     error: None,
                     description: None,
+                    version: None,
                 };
                 (provider, report)
             })
