@@ -43,7 +43,8 @@ pub struct Config {
     /// Where the legacy HiPKI-compatible HTTP API listens. Default `127.0.0.1:61161`; only
     /// loopback addresses are accepted.
     pub http_listen: String,
-    /// Where PINs are typed: `auto` (the page's PIN if it sends one, else the dialog),
+    /// Where PINs are typed, for the pages that may send one at all (HiPKI and SmartPKI pages;
+    /// see `service::pin_source`): `auto` (the page's PIN if it sends one, else the dialog),
     /// `dialog` (only the agent's own dialog; a PIN from a page is refused) or `page` (only the
     /// page's PIN). Default `auto`.
     pub pin_entry: PinEntry,

@@ -261,6 +261,10 @@ pub enum Error {
         /// What was looked for, and where.
         tried: String,
     },
+    /// The running card-agent daemon refused the request (the command line goes through it);
+    /// its answer as it gave it.
+    #[error("{}", .0.message)]
+    Agent(Box<card_agent_protocol::message::ErrorBody>),
     /// A feature that this build for this operating system does not have yet.
     #[error("{feature} is not yet available on this platform")]
     NotOnThisPlatform {
@@ -333,6 +337,7 @@ impl Error {
     /// The stable wire code. The one place internal errors become codes.
     pub fn code(&self) -> ErrorCode {
         match self {
+            Error::Agent(body) => body.code,
             Error::NoReader | Error::PcscService(_) => ErrorCode::NoReader,
             Error::NoCard => ErrorCode::NoCard,
             Error::UnknownCard { .. } => ErrorCode::UnknownCard,
@@ -392,6 +397,7 @@ impl Error {
         match self {
             Error::PinIncorrect { tries_left } => *tries_left,
             Error::PinLocked => Some(0),
+            Error::Agent(body) => body.retries_left,
             _ => None,
         }
     }
@@ -432,6 +438,8 @@ impl Error {
                 detail("error.detail.unknown_caller", &[("what", what)])
             }
             Error::PinFromPage => detail("error.detail.pin_from_page", &[]),
+            // The daemon's words, in its language (the user's own daemon: the same locale).
+            Error::Agent(body) => body.message.clone(),
             Error::CallerGone => detail("error.detail.caller_gone", &[]),
             Error::FinalTryNeedsDialog { tried } => {
                 detail("error.detail.final_try_needs_dialog", &[("tried", tried)])
@@ -475,6 +483,9 @@ impl Error {
     /// The error as the native protocol sends it: code, message for a person, and the details
     /// a page can act on (tries left, the unknown card's ATR).
     pub fn to_wire(&self, lang: Language) -> card_agent_protocol::message::ErrorBody {
+        if let Error::Agent(body) = self {
+            return (**body).clone();
+        }
         let mut body =
             card_agent_protocol::message::ErrorBody::new(self.code(), self.user_message(lang));
         if let Some(n) = self.tries_left() {

@@ -276,7 +276,8 @@ export function checkRequest(message, commands = PAGE_COMMANDS) {
   // SmartPKI port may carry these commands (see SMARTPKI_COMMANDS).
   if (message.command.startsWith("smartpki-")) return null;
   // Pages never send a PIN: the agent asks in its own dialog. A page that could pass one
-  // could guess PINs without the user seeing anything.
+  // could guess PINs without the user seeing anything. A courtesy: the daemon refuses a page's
+  // PIN itself (agent/src/service/pin_source.rs), whatever reaches it.
   if (isPlainObject(args) && Object.hasOwn(args, "pin")) {
     return bad("arguments.pin", "Pages may not send a PIN; card-agent asks for it itself.");
   }

@@ -379,22 +379,6 @@ fn logs_are_plain_text_when_not_on_a_terminal() {
     );
 }
 
-/// One framed exchange with the daemon's socket, as a local client (CLI, tray) does it.
-fn socket_call(
-    stream: &mut std::os::unix::net::UnixStream,
-    message: &[u8],
-) -> Option<serde_json::Value> {
-    use std::io::{Read, Write};
-    let mut frame = (message.len() as u32).to_ne_bytes().to_vec();
-    frame.extend_from_slice(message);
-    stream.write_all(&frame).expect("write");
-    let mut length = [0u8; 4];
-    stream.read_exact(&mut length).ok()?;
-    let mut payload = vec![0u8; u32::from_ne_bytes(length) as usize];
-    stream.read_exact(&mut payload).expect("payload");
-    Some(serde_json::from_slice(&payload).expect("JSON"))
-}
-
 #[test]
 fn local_clients_on_the_socket() {
     use std::io::{Read, Write};

@@ -3,9 +3,9 @@
 use card_agent_protocol::types::{Inventory, PinStatus};
 use card_agent_protocol::{i18n, Language};
 
-use super::{language, open_core, Cli};
+use super::door::Door;
+use super::{language, Cli};
 use crate::error::{Error, Result};
-use crate::inventory;
 
 /// Arguments of `list`.
 #[derive(Debug, clap::Args)]
@@ -20,8 +20,7 @@ pub struct Args {
 
 /// Runs `list`.
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
-    let core = open_core(cli, args.demo)?;
-    let inv = inventory::collect(&core, inventory::now_unix())?;
+    let inv = Door::open(cli, args.demo)?.inventory(cli)?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&inv).map_err(|e| Error::Internal(e.to_string()))?;
@@ -151,7 +150,7 @@ mod tests {
             ..CoreOptions::default()
         })
         .unwrap();
-        let inv = inventory::collect(&core, inventory::now_unix()).unwrap();
+        let inv = crate::inventory::collect(&core, crate::inventory::now_unix()).unwrap();
         let en = render(&inv, Language::En);
         assert!(
             en.contains("[DEMO — not a real card]") && en.contains("3 tries left"),

@@ -2,6 +2,7 @@
 //! exit status and one line on stderr.
 
 mod doctor;
+mod door;
 mod install;
 mod list;
 mod sign;
@@ -176,6 +177,30 @@ fn cli_hint(e: &Error) -> &'static str {
     }
 }
 
+/// The service the command line goes through, run in this process: the same door, the same
+/// rules as the daemon's, over the card core the global options name (`demo`: only the demo
+/// token). The caller is this process, a local program of the user; the PIN comes from
+/// standard input, and the "dialogs" are the terminal's ([`Terminal`]).
+fn open_service(cli: &Cli, demo: bool) -> Result<crate::service::Service> {
+    let core = open_core(cli, demo)?;
+    // No site ever calls through the command line: no patterns, no approvals.
+    let policy = crate::policy::Policy::new(Vec::new(), crate::policy::Approvals::none());
+    let terminal = Terminal {
+        lang: language(cli.lang.as_deref()),
+    };
+    Ok(crate::service::Service::with_dialogs(
+        std::sync::Arc::new(core),
+        policy,
+        Ok(Box::new(terminal)),
+        crate::service::Settings::default(),
+    ))
+}
+
+/// This process as the service's caller.
+fn caller(cli: &Cli) -> crate::service::Caller {
+    crate::service::Caller::local(language(cli.lang.as_deref()))
+}
+
 /// Opens the card core with the global options; `demo` serves only the demo token.
 fn open_core(cli: &Cli, demo: bool) -> Result<CardCore> {
     let config = if demo {
@@ -223,28 +248,61 @@ fn install_host(cli: &Cli, args: &InstallHostArgs) -> Result<()> {
     Ok(())
 }
 
-/// The PIN for `token`: on a reader with a PIN pad, none (the reader takes it; standard input
-/// is not read and the person is told where to type it); else from standard input.
-fn pin_for(token: &crate::token::TokenInfo, pin_stdin: bool, cli: &Cli) -> Result<Pin> {
-    if token.pin_pad {
-        eprintln!(
-            "{}",
-            card_agent_protocol::i18n::text(
-                language(cli.lang.as_deref()),
-                "pinentry.reader.type_on_reader"
-            )
-        );
-        return Ok(Pin::on_reader(None));
+/// The PIN from standard input with `--pin-stdin`; else none (a PIN-pad reader takes it, and
+/// any other card refuses: PIN_REQUIRED).
+fn read_pin(pin_stdin: bool) -> Result<Option<card_agent_protocol::SecretString>> {
+    if !pin_stdin {
+        return Ok(None);
     }
-    read_pin(pin_stdin)
+    let pin =
+        Pin::read_line(std::io::stdin().lock()).map_err(|e| Error::io("standard input", e))?;
+    Ok(Some(card_agent_protocol::SecretString::new(
+        pin.expose().to_owned(),
+    )))
 }
 
-/// Reads the PIN from standard input when `--pin-stdin` is given.
-fn read_pin(pin_stdin: bool) -> Result<Pin> {
-    if !pin_stdin {
-        return Err(Error::PinRequired);
+/// The command line's own "dialogs", on its terminal: it never asks for a PIN (that is
+/// `--pin-stdin`'s job) nor about a site (no site calls through it); on a PIN-pad reader it
+/// says where to type the PIN.
+struct Terminal {
+    lang: Language,
+}
+
+impl crate::service::Dialogs for Terminal {
+    fn ask_pin(
+        &self,
+        _client: &crate::pinentry::Client,
+        _request: &crate::pinentry::PinRequest<'_>,
+    ) -> Result<Pin> {
+        Err(Error::PinRequired)
     }
-    Pin::read_line(std::io::stdin().lock()).map_err(|e| Error::io("standard input", e))
+
+    fn confirm_site(
+        &self,
+        _client: &crate::pinentry::Client,
+        _origin: &str,
+        _lang: Language,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn close_client(&self, client: &crate::pinentry::Client) {
+        client.leave();
+    }
+
+    fn close_all(&self) {}
+
+    fn show_reader_notice(
+        &self,
+        _client: &crate::pinentry::Client,
+        _request: &crate::pinentry::PinRequest<'_>,
+    ) -> Result<Box<dyn Send>> {
+        eprintln!(
+            "{}",
+            i18n::text(self.lang, "pinentry.reader.type_on_reader")
+        );
+        Ok(Box::new(()))
+    }
 }
 
 /// The language of messages: `--lang`, else `CARD_AGENT_LANG`, else the locale, else zh-TW.

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use card_agent_protocol::i18n;
 
-use super::{open_core, pin_for, Cli};
+use super::door::Door;
+use super::{read_pin, Cli};
 use crate::error::{Error, Result};
+use crate::service::SignRequest;
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
 
 /// Largest input file; pages sign forms and documents, not disk images.
@@ -60,14 +62,25 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     } else {
         SignInput::Data(data)
     };
-    let core = open_core(cli, args.demo)?;
-    let (token, cert) = core.find_certificate(args.cert.as_deref())?;
-    let pin = pin_for(&token, args.pin_stdin, cli)?;
-    let cms = CmsOptions {
-        nonce,
-        ..CmsOptions::default()
-    };
-    let signature = core.sign(&token, &cert, &pin, hash, &input, format, &cms)?;
+    let pin = read_pin(args.pin_stdin)?;
+    let out = Door::open(cli, args.demo)?.sign(
+        cli,
+        SignRequest {
+            certificate: args.cert.clone(),
+            input,
+            hash,
+            format,
+            cms: CmsOptions {
+                nonce,
+                ..CmsOptions::default()
+            },
+            pin,
+            slot_description: None,
+            with_card_serial: false,
+            check_validity: false,
+        },
+    )?;
+    let signature = out.signature;
     std::fs::write(&args.output, &signature).map_err(|e| Error::io(args.output.display(), e))?;
     eprintln!(
         "{}",
@@ -75,8 +88,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             super::language(cli.lang.as_deref()),
             "cli.sign.done",
             &[
-                ("holder", &cert.info.holder_name()),
-                ("serial", &token.serial),
+                ("holder", &out.holder),
+                ("serial", &out.serial),
                 ("bytes", &signature.len()),
                 ("file", &args.output.display()),
             ],

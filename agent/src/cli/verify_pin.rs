@@ -2,7 +2,8 @@
 
 use card_agent_protocol::i18n;
 
-use super::{open_core, pin_for, Cli};
+use super::door::Door;
+use super::{read_pin, Cli};
 use crate::error::Result;
 
 /// Arguments of `verify-pin`.
@@ -21,16 +22,15 @@ pub struct Args {
 
 /// Runs `verify-pin`.
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
-    let core = open_core(cli, args.demo)?;
-    let token = core.select_token(args.token.as_deref())?;
-    let pin = pin_for(&token, args.pin_stdin, cli)?;
-    core.verify_pin(&token, &pin)?;
+    let pin = read_pin(args.pin_stdin)?;
+    let (label, serial) =
+        Door::open(cli, args.demo)?.verify_pin(cli, args.token.as_deref(), pin)?;
     println!(
         "{}",
         i18n::format(
             super::language(cli.lang.as_deref()),
             "cli.verify_pin.ok",
-            &[("label", &token.label), ("serial", &token.serial)],
+            &[("label", &label), ("serial", &serial)],
         )
     );
     Ok(())

@@ -38,6 +38,7 @@ pub fn facts(headers: &HeaderMap, port: u16) -> LegacyFacts<'_> {
         sec_fetch: headers.keys().any(|k| k.as_str().starts_with("sec-fetch-")),
         opener: value(OPENER_HEADER),
         port,
+        api: crate::service::Api::HiPki,
     }
 }
 

@@ -59,6 +59,15 @@ struct SiteV1 {
 }
 
 impl Approvals {
+    /// No approvals and no file: for a service that no site ever calls (the command line's
+    /// own, in-process). Nothing can be approved through it: there is no dialog to ask.
+    pub fn none() -> Approvals {
+        Approvals {
+            path: PathBuf::new(),
+            sites: Vec::new(),
+        }
+    }
+
     /// Reads the approvals from `path`. A missing file means no approvals yet; any other
     /// problem (unreadable, too large, not the expected JSON, writable by others) is an error
     /// naming the file, and the file is left untouched.

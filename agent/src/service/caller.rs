@@ -37,12 +37,13 @@ pub const FIREFOX_ADDON_ID: &str = "card-agent@card-agent.tw";
 
 /// Which page API a site's request came through. The PIN-source table and admission differ by
 /// API (see [`super::pin_source`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Api {
     /// card-agent's own API (the page library, through the extension).
     CardAgent,
     /// The HiPKI Local Sign Server API (HTTP on the legacy port, or `legacy-request` through
-    /// the extension).
+    /// the extension). The default of [`LegacyFacts::api`].
+    #[default]
     HiPki,
     /// The SmartPKI API.
     SmartPki,
@@ -283,10 +284,11 @@ pub fn decide_ipc(
     client: Client,
 ) -> Result<Caller> {
     let who = match facts.origin {
-        None if facts.legacy => {
-            // A page's legacy call always has the page's origin; without one it is nobody's.
+        None if facts.legacy || facts.smartpki => {
+            // A page's legacy or SmartPKI call always has the page's origin; without one it is
+            // nobody's.
             return Err(Error::UnknownCaller {
-                what: "a legacy-request without the page's origin".to_owned(),
+                what: "a page's call without the page's origin".to_owned(),
             });
         }
         None => Who::LocalProgram,
@@ -320,7 +322,7 @@ fn is_our_extension_origin(origin: &str, ours: &OurExtensions) -> bool {
     is_firefox_extension_origin(origin)
 }
 
-/// What a request on the legacy HTTP port says about its sender. Every field is as received;
+/// What a request on a legacy HTTP port (HiPKI's, SmartPKI's) says about its sender. Every field is as received;
 /// the decision parses them. Pages cannot set `Origin` or any `Sec-Fetch-*` header (the
 /// browser does), but every local user can connect to the port and send anything.
 #[derive(Debug, Clone, Copy, Default)]
@@ -339,6 +341,8 @@ pub struct LegacyFacts<'a> {
     pub opener: Option<&'a [u8]>,
     /// This server's port.
     pub port: u16,
+    /// The page API this port serves: HiPKI's (the default) or SmartPKI's.
+    pub api: Api,
 }
 
 /// Decides who sent a request on the legacy HTTP port.
@@ -354,7 +358,7 @@ pub fn decide_legacy(facts: LegacyFacts<'_>, lang: Language, client: Client) -> 
             if !is_own_legacy_origin(&origin, facts.port) {
                 let who = Who::Site {
                     origin,
-                    api: Api::HiPki,
+                    api: facts.api,
                 };
                 return Ok(Caller { who, lang, client });
             }
@@ -382,7 +386,7 @@ pub fn decide_legacy(facts: LegacyFacts<'_>, lang: Language, client: Client) -> 
                 .ok_or_else(|| Error::UnknownCaller {
                     what: format!("opener {}", shown(&String::from_utf8_lossy(raw))),
                 })?,
-            api: Api::HiPki,
+            api: facts.api,
         },
     };
     Ok(Caller { who, lang, client })

@@ -26,7 +26,8 @@ pub async fn call<T: Send + 'static>(
     let worker = service.clone();
     let task = service.queue().run(queue, move || work(&worker));
     match tokio::time::timeout(limit, task).await {
-        Ok(Ok(outcome)) => outcome,
+        // A failure caused by the daemon stopping (its dialog was closed) says so.
+        Ok(Ok(outcome)) => service.explain(outcome),
         Ok(Err(refused)) => Err(refused),
         Err(_) => {
             tracing::info!(limit_secs = limit.as_secs(), "the request's time is up");

@@ -134,13 +134,14 @@ impl Service {
             .collect()
     }
 
-    /// Checks a PIN against the card: the token with serial `token`, or the only one.
+    /// Checks a PIN against the card: the token with serial `token`, or the only one. Returns
+    /// the token checked.
     pub fn verify_pin(
         &self,
         caller: &Caller,
         token: Option<&str>,
         pin: Option<SecretString>,
-    ) -> Result<()> {
+    ) -> Result<TokenInfo> {
         self.admit(caller)?;
         let token = self.core.select_token(token)?;
         let holder = self
@@ -153,7 +154,7 @@ impl Service {
         let pin = self.obtain_pin(caller, pin, &token, &holder)?;
         let still_wanted = || still_wanted(caller, "verify-pin");
         let outcome = self.core.verify_pin_if(&token, &pin, &still_wanted);
-        discard_if_gone(caller, "verify-pin", outcome)
+        discard_if_gone(caller, "verify-pin", outcome).map(|()| token)
     }
 
     /// Card and reader events from now on, for callers that may see them: trusted sites (never

@@ -169,6 +169,7 @@ impl Door for ServiceDoor<'_> {
     fn verify_pin(&self, chosen: &Chosen, pin: Option<SecretString>) -> Result<()> {
         self.service
             .verify_pin(self.caller, Some(&chosen.card_serial), pin)
+            .map(drop)
     }
 
     fn sign(

@@ -1,6 +1,7 @@
 //! What a caller wants to sign or decrypt with: the input of the one certificate choice,
 //! [`CardCore::choose_certificate`](super::CardCore::choose_certificate).
 
+use crate::error::{Choice, Error, Result};
 use crate::token::TokenCertificate;
 
 /// What a certificate is chosen for.
@@ -41,6 +42,29 @@ pub struct CertificateWanted<'a> {
 }
 
 impl CertificateWanted<'_> {
+    /// The rule itself, over certificates already read, each with the token it is on (the
+    /// slot filter applied): the one wanted. None is `CertNotFound`; several are `Ambiguous`,
+    /// never one picked at random. A client holding the daemon's certificate list (the
+    /// command line) applies the same rule through this.
+    pub fn pick<T>(
+        &self,
+        candidates: impl IntoIterator<Item = (T, TokenCertificate)>,
+    ) -> Result<(T, TokenCertificate)> {
+        let matches: Vec<(T, TokenCertificate)> = candidates
+            .into_iter()
+            .filter(|(_, cert)| self.accepts(cert))
+            .collect();
+        if matches.is_empty() {
+            return Err(Error::CertNotFound {
+                wanted: match self.sha256 {
+                    Some(h) => h.to_owned(),
+                    None => self.purpose.describe().to_owned(),
+                },
+            });
+        }
+        super::exactly_one(matches, self.purpose.several(), Choice::Certificate)
+    }
+
     pub(super) fn accepts(&self, cert: &TokenCertificate) -> bool {
         match self.sha256 {
             Some(h) => cert.info.sha256.eq_ignore_ascii_case(h),

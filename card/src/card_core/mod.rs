@@ -292,23 +292,13 @@ impl CardCore {
         if tokens.is_empty() {
             return Err(Error::NoCard);
         }
-        let mut matches = Vec::new();
+        let mut candidates = Vec::new();
         for token in tokens {
             for cert in self.certificates_of(token.token_ref, token.serial.clone())? {
-                if wanted.accepts(&cert) {
-                    matches.push((token.clone(), cert));
-                }
+                candidates.push((token.clone(), cert));
             }
         }
-        if matches.is_empty() {
-            return Err(Error::CertNotFound {
-                wanted: match wanted.sha256 {
-                    Some(h) => h.to_owned(),
-                    None => wanted.purpose.describe().to_owned(),
-                },
-            });
-        }
-        exactly_one(matches, wanted.purpose.several(), Choice::Certificate)
+        wanted.pick(candidates)
     }
 
     /// Checks a PIN against the card (one login, never retried).

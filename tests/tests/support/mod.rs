@@ -112,3 +112,19 @@ pub fn verify_cms_attached(dir: &Path, chain: &Path, cms: &[u8]) -> Vec<u8> {
     assert!(ok, "cms-attached: {text}");
     std::fs::read(out).expect("content")
 }
+
+/// One framed exchange with the daemon's socket, as a local client (CLI, tray) does it.
+pub fn socket_call(
+    stream: &mut std::os::unix::net::UnixStream,
+    message: &[u8],
+) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut frame = (message.len() as u32).to_ne_bytes().to_vec();
+    frame.extend_from_slice(message);
+    stream.write_all(&frame).expect("write");
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).ok()?;
+    let mut payload = vec![0u8; u32::from_ne_bytes(length) as usize];
+    stream.read_exact(&mut payload).expect("payload");
+    Some(serde_json::from_slice(&payload).expect("JSON"))
+}

@@ -47,10 +47,13 @@ fn login_panel(origin: &str) -> String {
 
 fn welcome_panel(user: &User) -> String {
     // The date is what a person needs; the time of day is noise.
-    let valid_until = card_agent::inventory::rfc3339(user.not_after)
-        .chars()
-        .take(10)
-        .collect::<String>();
+    let valid_until = time::OffsetDateTime::from_unix_timestamp(user.not_after)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+        })
+        .unwrap_or_default();
     format!(
         r#"<section class="panel" aria-labelledby="welcome-title">
   <h1 id="welcome-title">登入成功 <span class="en" lang="en">You are logged in</span></h1>

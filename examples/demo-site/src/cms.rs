@@ -3,7 +3,7 @@
 //! card-agent's own code, is the judge: an independent implementation.
 
 use base64::Engine as _;
-use card_agent::certificate::CertificateInfo;
+use card_agent_card::certificate::CertificateInfo;
 use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -59,7 +59,7 @@ struct Args {
     #[arg(long = "trust", required = true)]
     trust: Vec<PathBuf>,
     /// The page library served at /js/card-agent.js (read at every request).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../packages/card-agent-page/card-agent.js"))]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packages/card-agent-page/card-agent.js"))]
     page_library: PathBuf,
 }
 

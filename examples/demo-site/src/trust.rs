@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use card_agent::certificate::CertificateInfo;
+use card_agent_card::certificate::CertificateInfo;
 use card_agent_protocol::verifier::TrustStore;
 
 /// The trusted certificates.
@@ -93,7 +93,14 @@ fn certificates_in(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 
 /// PEM of one DER certificate.
 pub fn to_pem(der: &[u8]) -> String {
-    card_agent_testbed::softhsm::der_to_pem(der)
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
 }
 
 /// The DER of the first certificate in a PEM text.
