@@ -78,6 +78,16 @@ impl Wrapper {
             .collect()
     }
 
+    /// How many CKA_VALUE reads (a certificate's bytes, on a token whose only readable values
+    /// are certificates) the module has answered so far.
+    pub fn value_reads(&self) -> usize {
+        std::fs::read_to_string(self.sibling("log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == "C_GetAttributeValue CKA_VALUE")
+            .count()
+    }
+
     /// Forgets the logged calls.
     pub fn clear_log(&self) {
         let _ = std::fs::remove_file(self.sibling("log"));

@@ -297,6 +297,18 @@ unsafe extern "C" fn C_GetAttributeValue(
     let f = real!(C_GetAttributeValue);
     // SAFETY: the caller's arguments, forwarded unchanged.
     let rv = unsafe { f(session, object, template, count) };
+    if rv == CKR_OK && !template.is_null() {
+        // SAFETY: the caller's template of `count` entries, filled by the real module.
+        let attrs = unsafe { std::slice::from_raw_parts(template, count as usize) };
+        // A value read (not a length query): on a card, a certificate's bytes come over many
+        // READ BINARY APDUs, so the bench counts these to find duplicate reads.
+        if attrs
+            .iter()
+            .any(|a| a.type_ == CKA_VALUE && !a.pValue.is_null())
+        {
+            control::log("C_GetAttributeValue CKA_VALUE");
+        }
+    }
     if control.garbage(Garbage::ValueLength) && !template.is_null() {
         // SAFETY: the caller's template of `count` entries.
         let attrs = unsafe { std::slice::from_raw_parts_mut(template, count as usize) };

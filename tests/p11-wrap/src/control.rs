@@ -18,7 +18,7 @@
 //! Beside the control file the module keeps `<control>.tries` (the modelled counter, as a card
 //! keeps it across processes), `<control>.removed` (exists while the card is out) and
 //! `<control>.log` (one line per `C_Login`: the user type and whether a PIN came with it,
-//! never the PIN).
+//! never the PIN; and one line per successful `C_GetAttributeValue` that reads a CKA_VALUE).
 
 use std::path::PathBuf;
 

@@ -15,6 +15,7 @@
 mod at_rest;
 mod binary_size;
 mod card_event;
+mod card_speed;
 mod cold_start;
 mod micro;
 mod setup;
@@ -43,6 +44,9 @@ enum Measure {
     Throughput,
     /// 6. Release binary size.
     Size,
+    /// 7. A real card's pace (the wrapper module): insertion to certificates, login to
+    ///    signature, five tabs signing at once.
+    CardSpeed,
 }
 
 #[derive(Debug, Parser)]
@@ -77,6 +81,7 @@ fn main() {
         Measure::AtRest,
         Measure::Throughput,
         Measure::Size,
+        Measure::CardSpeed,
     ];
     let chosen: Vec<Measure> = all
         .into_iter()
@@ -97,6 +102,7 @@ fn main() {
             Measure::AtRest => at_rest::run(&fixtures, Duration::from_secs(args.idle_secs)),
             Measure::Throughput => throughput::run(&fixtures),
             Measure::Size => binary_size::run(),
+            Measure::CardSpeed => card_speed::run(&fixtures),
         });
         if let Err(e) = outcome {
             println!("\n**{measure:?} skipped**: {e}");

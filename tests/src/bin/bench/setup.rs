@@ -101,6 +101,15 @@ pub struct AgentDaemon {
 impl AgentDaemon {
     /// Starts `card-agent serve` on `hsm`'s token.
     pub fn start(hsm: &SoftHsm) -> Result<AgentDaemon, String> {
+        AgentDaemon::start_with(hsm, |_| {})
+    }
+
+    /// Starts `card-agent serve` on `hsm`'s token, after `adjust` has changed its sandbox
+    /// (another module in front of the token, a scripted PIN dialog).
+    pub fn start_with(
+        hsm: &SoftHsm,
+        adjust: impl FnOnce(&mut Sandbox),
+    ) -> Result<AgentDaemon, String> {
         let mut sandbox = Sandbox::new();
         sandbox
             .config(&format!(
@@ -109,6 +118,7 @@ impl AgentDaemon {
             ))
             .softhsm(hsm)
             .remove_env("RUST_LOG");
+        adjust(&mut sandbox);
         for (key, value) in DAEMON_ENV.get().into_iter().flatten() {
             sandbox.set_env(key, value);
         }
