@@ -11,21 +11,19 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use card_agent_protocol::frame::{encode, FrameDecoder};
-use card_agent_protocol::types::Module as ModuleReport;
 use card_agent_protocol::{timeouts, Language};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::card_core::{CardCore, TokenProvider};
+use crate::card_core::CardCore;
 use crate::demo::{DemoToken, DEMO_PIN};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pin::Pin;
 use crate::pinentry::{Client, PinRequest};
 use crate::policy::Policy;
 use crate::service::{Dialogs, Service, Settings};
-use crate::signer::RawMechanism;
-use crate::token::{TokenCertificate, TokenInfo, TokenRef};
+use crate::test_card::CountingCard;
 
 const SITE: &str = "https://www.example.gov.tw";
 
@@ -67,52 +65,6 @@ impl Dialogs for LateDialog {
     fn close_all(&self) {}
 }
 
-/// The demo token, counting private-key operations; when `hold` is set, each one waits for the
-/// test's word before it runs (a slow card).
-struct CountingCard {
-    demo: DemoToken,
-    calls: Arc<AtomicUsize>,
-    seen: UnboundedSender<Seen>,
-    hold: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
-}
-
-impl TokenProvider for CountingCard {
-    fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>> {
-        TokenProvider::tokens(&self.demo, provider)
-    }
-    fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
-        TokenProvider::token(&self.demo, token_ref)
-    }
-    fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
-        TokenProvider::certificates(&self.demo, token_ref)
-    }
-    fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        TokenProvider::verify_pin(&self.demo, token, pin)
-    }
-    fn sign_raw(
-        &self,
-        token: &TokenInfo,
-        key_id: &[u8],
-        pin: &Pin,
-        mechanism: RawMechanism,
-        input: &[u8],
-    ) -> Result<Vec<u8>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let _ = self.seen.send(Seen::CardStarted);
-        if let Some(hold) = &self.hold {
-            let _ = hold.lock().unwrap().recv();
-        }
-        TokenProvider::sign_raw(&self.demo, token, key_id, pin, mechanism, input)
-    }
-    fn decrypt_raw(&self, _: &TokenInfo, _: &[u8], _: &Pin, _: &[u8]) -> Result<Vec<u8>> {
-        Err(Error::Unsupported("not in this test".to_owned()))
-    }
-    fn name(&self) -> String {
-        "counting".to_owned()
-    }
-}
-
 struct Setup {
     service: Arc<Service>,
     calls: Arc<AtomicUsize>,
@@ -125,20 +77,16 @@ fn setup(hold_the_card: bool) -> Setup {
     let (seen_tx, seen) = unbounded_channel();
     let (release, held) = std::sync::mpsc::channel();
     let calls = Arc::new(AtomicUsize::new(0));
-    let card = CountingCard {
-        demo: DemoToken::new().unwrap(),
-        calls: calls.clone(),
-        seen: seen_tx.clone(),
-        hold: hold_the_card.then(|| Mutex::new(held)),
-    };
-    let report = ModuleReport {
-        path: "counting".to_owned(),
-        loaded: true,
-        source: "test".to_owned(),
-        error: None,
-        description: None,
-        version: None,
-    };
+    // A watched card: each private-key operation says it started and, on a held card,
+    // waits for the test's word before it runs (a slow card).
+    let hold = hold_the_card.then(|| Mutex::new(held));
+    let started = seen_tx.clone();
+    let card = CountingCard::new(calls.clone()).before_operation(move || {
+        let _ = started.send(Seen::CardStarted);
+        if let Some(hold) = &hold {
+            let _ = hold.lock().unwrap().recv();
+        }
+    });
     let dir = tempfile::tempdir().unwrap();
     let policy =
         Policy::load(&["https://*.example.gov.tw"], dir.path().join("sites.json")).unwrap();
@@ -147,7 +95,7 @@ fn setup(hold_the_card: bool) -> Setup {
         gone: Arc::default(),
     };
     let service = Service::with_dialogs(
-        Arc::new(CardCore::with_providers(vec![(Box::new(card), report)])),
+        Arc::new(CardCore::with_providers(vec![card.into_provider()])),
         policy,
         Ok(Box::new(dialog)),
         Settings::default(),

@@ -155,6 +155,38 @@ export async function startSite({ trust, sites = 2 }) {
 }
 
 /**
+ * The demo token's world in one browser (default Chromium): the agent on `serve --demo` (it
+ * counts PIN tries like a card), the demo site trusting the demo CA and trusted by the agent,
+ * and a page open on the site. `pin`, when given, is what the fake PIN dialog types. `close()`
+ * ends it all; a start that fails part way ends what it started.
+ */
+export async function demoSiteWorld({ browser, pin } = {}) {
+  const stack = await Stack.create(browser ? { browser } : undefined);
+  let site;
+  try {
+    const caFile = await demoCaPem(stack.dir);
+    site = await startSite({ trust: [caFile], sites: 1 });
+    await stack.writeConfig({ trustedSites: site.origins });
+    await stack.startDemoDaemon();
+    if (pin) await stack.setPinentry({ pin });
+    await stack.launchBrowser();
+    const page = await stack.newPage();
+    await page.goto(site.origins[0]);
+    return {
+      stack, site, page, caFile,
+      async close() {
+        await stack.close();
+        await site.stop();
+      },
+    };
+  } catch (e) {
+    await stack.close();
+    await site?.stop();
+    throw e;
+  }
+}
+
+/**
  * The per-test world: directories, the card, the config, the fake pinentry's answers, and
  * (once started) the browser and daemons. Set the card, config and pinentry before
  * `launchBrowser`; the pinentry's answers may change at any time.

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 
-import { BROWSERS, DEMO_PIN, Stack, demoCaPem, hangGuard, startSite } from "../lib/stack.js";
+import { BROWSERS, DEMO_PIN, demoSiteWorld, hangGuard } from "../lib/stack.js";
 
 /** Resolves once the fake pinentry has been asked for a PIN `count` times in all. */
 async function pinAsked(stack, count) {
@@ -45,23 +45,17 @@ async function dialogsClosed(stack) {
 
 // Once per browser (lib/stack.js BROWSERS): the same case in Chromium and Firefox.
 for (const browser of BROWSERS) describe(`cancelling a signature from the page (${browser})`, { timeout: 300_000 }, () => {
+  let world;
   let stack;
-  let site;
   let page;
 
   before(async () => {
-    stack = await Stack.create({ browser });
-    site = await startSite({ trust: [await demoCaPem(stack.dir)], sites: 1 });
-    await stack.writeConfig({ trustedSites: site.origins });
-    await stack.startDemoDaemon();
-    await stack.launchBrowser();
-    page = await stack.newPage();
-    await page.goto(site.origins[0]);
+    world = await demoSiteWorld({ browser });
+    ({ stack, page } = world);
   });
 
   after(async () => {
-    await stack?.close();
-    await site?.stop();
+    await world?.close();
   });
 
   test("abort() closes the PIN dialog, signs nothing, and the next signature asks again", async () => {

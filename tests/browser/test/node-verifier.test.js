@@ -8,35 +8,27 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 
-import { DEMO_PIN, Stack, demoCaPem, startSite } from "../lib/stack.js";
+import { DEMO_PIN, demoSiteWorld } from "../lib/stack.js";
 import { authenticateIn, randomNonce } from "../lib/site.js";
 
 const { TrustStore, verify, VerifyError } = await import("../../../packages/card-agent-verify/dist/index.js");
 
 describe("the Node.js verifier on the agent's own tokens", { timeout: 300_000 }, () => {
-  let stack;
+  let world;
   let site;
   let page;
   let trust;
 
   before(async () => {
-    stack = await Stack.create();
-    const caFile = await demoCaPem(stack.dir);
+    world = await demoSiteWorld({ pin: DEMO_PIN });
+    ({ site, page } = world);
     // The demo PKI's CA certificates, all as trust anchors (as the demo site takes them).
     trust = new TrustStore();
-    assert.equal(trust.addRoots(await fsp.readFile(caFile, "utf8")), 2);
-    site = await startSite({ trust: [caFile], sites: 1 });
-    await stack.writeConfig({ trustedSites: site.origins });
-    await stack.startDemoDaemon();
-    await stack.setPinentry({ pin: DEMO_PIN });
-    await stack.launchBrowser();
-    page = await stack.newPage();
-    await page.goto(site.origins[0]);
+    assert.equal(trust.addRoots(await fsp.readFile(world.caFile, "utf8")), 2);
   });
 
   after(async () => {
-    await stack?.close();
-    await site?.stop();
+    await world?.close();
   });
 
   test("a token from the page verifies for its origin and nonce, and for nothing else", async () => {

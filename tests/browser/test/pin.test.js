@@ -6,28 +6,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { BROWSERS, DEMO_PIN, Stack, demoCaPem, startSite } from "../lib/stack.js";
+import { BROWSERS, DEMO_PIN, demoSiteWorld } from "../lib/stack.js";
 import { logIn, logOut } from "../lib/site.js";
 
 // Once per browser (lib/stack.js BROWSERS): the same cases in Chromium and Firefox.
 for (const browser of BROWSERS) describe(`PIN tries on the demo token (${browser})`, { timeout: 300_000 }, () => {
+  let world;
   let stack;
-  let site;
   let page;
 
   before(async () => {
-    stack = await Stack.create({ browser });
-    site = await startSite({ trust: [await demoCaPem(stack.dir)], sites: 1 });
-    await stack.writeConfig({ trustedSites: site.origins });
-    await stack.startDemoDaemon();
-    await stack.launchBrowser();
-    page = await stack.newPage();
-    await page.goto(site.origins[0]);
+    world = await demoSiteWorld({ browser });
+    ({ stack, page } = world);
   });
 
   after(async () => {
-    await stack?.close();
-    await site?.stop();
+    await world?.close();
   });
 
   test("a wrong PIN shows the tries left; the right one logs in", async () => {

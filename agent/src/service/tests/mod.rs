@@ -1,6 +1,7 @@
 //! The service's rules, each tested on its own: no processes, no pcscd, no SoftHSM. The card
-//! is the demo token behind a scripted provider that counts what reaches it; the dialogs are a
-//! scripted stand-in (the real pinentry and the real stacks are tested in tests/).
+//! is the demo token behind a provider that counts what reaches it (`crate::test_card`); the
+//! dialogs are a scripted stand-in (the real pinentry and the real stacks are tested in
+//! tests/).
 
 mod admission;
 mod pin;
@@ -8,20 +9,19 @@ mod pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use card_agent_protocol::types::Module as ModuleReport;
 use card_agent_protocol::{Language, SecretString};
 
 use super::caller::{decide_ipc, decide_legacy, IpcFacts, LegacyFacts};
 use super::{Caller, Dialogs, OurExtensions, Service, Settings, SignRequest};
-use crate::card_core::{CardCore, TokenProvider};
+use crate::card_core::CardCore;
 use crate::config::PinEntry;
-use crate::demo::{DemoToken, DEMO_PIN};
+use crate::demo::DEMO_PIN;
 use crate::error::{Error, Result};
 use crate::pin::Pin;
 use crate::pinentry::{Client, PinRequest};
 use crate::policy::Policy;
-use crate::signer::{CmsOptions, HashAlgorithm, RawMechanism, SignFormat, SignInput};
-use crate::token::{TokenCertificate, TokenInfo, TokenRef};
+use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+use crate::test_card::CountingCard;
 
 /// The sites `trusted_sites` names in these tests.
 const TRUSTED: &str = "https://www.example.gov.tw";
@@ -29,53 +29,6 @@ const TRUSTED: &str = "https://www.example.gov.tw";
 const UNKNOWN: &str = "https://shop.example.com";
 /// A wrong but well-formed PIN.
 const WRONG: &str = "975310";
-
-/// The scripted provider: the demo token, counting every login and private-key operation that
-/// reaches it, so a test can tell that nothing was sent to the card.
-struct Scripted {
-    demo: DemoToken,
-    card_calls: Arc<AtomicUsize>,
-}
-
-impl TokenProvider for Scripted {
-    fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>> {
-        TokenProvider::tokens(&self.demo, provider)
-    }
-    fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
-        TokenProvider::token(&self.demo, token_ref)
-    }
-    fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
-        TokenProvider::certificates(&self.demo, token_ref)
-    }
-    fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
-        self.card_calls.fetch_add(1, Ordering::SeqCst);
-        TokenProvider::verify_pin(&self.demo, token, pin)
-    }
-    fn sign_raw(
-        &self,
-        token: &TokenInfo,
-        key_id: &[u8],
-        pin: &Pin,
-        mechanism: RawMechanism,
-        input: &[u8],
-    ) -> Result<Vec<u8>> {
-        self.card_calls.fetch_add(1, Ordering::SeqCst);
-        TokenProvider::sign_raw(&self.demo, token, key_id, pin, mechanism, input)
-    }
-    fn decrypt_raw(
-        &self,
-        token: &TokenInfo,
-        key_id: &[u8],
-        pin: &Pin,
-        ciphertext: &[u8],
-    ) -> Result<Vec<u8>> {
-        self.card_calls.fetch_add(1, Ordering::SeqCst);
-        TokenProvider::decrypt_raw(&self.demo, token, key_id, pin, ciphertext)
-    }
-    fn name(&self) -> String {
-        "scripted".to_owned()
-    }
-}
 
 /// The scripted dialogs: answer the PIN prompt with `pin` (or cancel), the site question with
 /// `approve`, and record what was asked.
@@ -125,21 +78,7 @@ impl Bench {
     fn with_tokens(tokens: usize, dialogs: Option<ScriptedDialogs>, pin_entry: PinEntry) -> Bench {
         let card_calls = Arc::new(AtomicUsize::new(0));
         let providers = (0..tokens)
-            .map(|_| {
-                let provider: Box<dyn TokenProvider> = Box::new(Scripted {
-                    demo: DemoToken::new().unwrap(),
-                    card_calls: card_calls.clone(),
-                });
-                let report = ModuleReport {
-                    path: "scripted".to_owned(),
-                    loaded: true,
-                    source: "test".to_owned(),
-                    error: None,
-                    description: None,
-                    version: None,
-                };
-                (provider, report)
-            })
+            .map(|_| CountingCard::new(card_calls.clone()).into_provider())
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let policy =
