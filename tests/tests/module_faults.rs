@@ -161,12 +161,9 @@ fn garbage_from_a_module_is_refused_with_what_was_wrong() {
     assert!(says(&r.stderr), "{r:?}");
 }
 
-/// A card pulled out while it signs: the signature fails with CARD_REMOVED, and once the card
-/// is back the same daemon, and the same browser connection, sign again.
-#[test]
-fn a_card_pulled_out_mid_signature_works_again_once_put_back() {
-    let hsm = SoftHsm::new(Options::default());
-    let wrap = Wrapper::new(hsm.dir());
+/// A sandbox whose module is the wrapper in front of `hsm`'s token, driven by `wrap`; the
+/// scripted PIN dialog types the token's PIN.
+fn wrapped_sandbox(hsm: &SoftHsm, wrap: &Wrapper) -> Sandbox {
     let mut sandbox = Sandbox::new();
     sandbox
         .config(TRUSTED_CONFIG)
@@ -174,6 +171,16 @@ fn a_card_pulled_out_mid_signature_works_again_once_put_back() {
         .set_env("SOFTHSM2_CONF", hsm.conf())
         .set_env("FAKE_PINENTRY_PIN", USER_PIN)
         .set_env(CONTROL_ENV, wrap.control());
+    sandbox
+}
+
+/// A card pulled out while it signs: the signature fails with CARD_REMOVED, and once the card
+/// is back the same daemon, and the same browser connection, sign again.
+#[test]
+fn a_card_pulled_out_mid_signature_works_again_once_put_back() {
+    let hsm = SoftHsm::new(Options::default());
+    let wrap = Wrapper::new(hsm.dir());
+    let sandbox = wrapped_sandbox(&hsm, &wrap);
     let _daemon = sandbox.serve(&[]);
     let mut host = sandbox.host();
     let thumbprint = sha256_hex(&hsm.sign_cert);
@@ -209,13 +216,7 @@ fn a_module_that_crashes_costs_the_request_in_flight_and_nothing_more() {
     use std::os::unix::process::ExitStatusExt as _;
     let hsm = SoftHsm::new(Options::default());
     let wrap = Wrapper::new(hsm.dir());
-    let mut sandbox = Sandbox::new();
-    sandbox
-        .config(TRUSTED_CONFIG)
-        .set_env("CARD_AGENT_PKCS11_MODULE", p11_wrap::module())
-        .set_env("SOFTHSM2_CONF", hsm.conf())
-        .set_env("FAKE_PINENTRY_PIN", USER_PIN)
-        .set_env(CONTROL_ENV, wrap.control());
+    let sandbox = wrapped_sandbox(&hsm, &wrap);
     let daemon = sandbox.serve(&[]);
     let thumbprint = sha256_hex(&hsm.sign_cert);
     let sign = json!({"certificate": thumbprint, "data": b64(b"form"),

@@ -26,14 +26,21 @@ fn sign_args(thumbprint: &str) -> Value {
            "hashAlgorithm": "SHA-256", "format": "pkcs1"})
 }
 
-#[test]
-fn a_cancelled_sign_closes_its_dialog_and_signs_nothing() {
+/// A sandbox trusting the test site, whose PIN dialog opens and never answers (a person who
+/// has not typed yet).
+fn hanging_dialog_sandbox() -> Sandbox {
     let config = format!("{TRUSTED_CONFIG}pin_entry = \"dialog\"\n");
     let mut sandbox = Sandbox::new();
     sandbox
         .config(&config)
         .set_env("FAKE_PINENTRY_ACTION", "hang")
         .set_env("FAKE_PINENTRY_PIN", "");
+    sandbox
+}
+
+#[test]
+fn a_cancelled_sign_closes_its_dialog_and_signs_nothing() {
+    let mut sandbox = hanging_dialog_sandbox();
     let watch = sandbox.watch_pinentry();
     let daemon = sandbox.serve(&["--demo"]);
     let mut host = sandbox.host();
@@ -85,12 +92,7 @@ fn a_cancelled_sign_closes_its_dialog_and_signs_nothing() {
 
 #[test]
 fn a_connection_cancels_only_its_own_requests() {
-    let config = format!("{TRUSTED_CONFIG}pin_entry = \"dialog\"\n");
-    let mut sandbox = Sandbox::new();
-    sandbox
-        .config(&config)
-        .set_env("FAKE_PINENTRY_ACTION", "hang")
-        .set_env("FAKE_PINENTRY_PIN", "");
+    let mut sandbox = hanging_dialog_sandbox();
     let watch = sandbox.watch_pinentry();
     let daemon = sandbox.serve(&["--demo"]);
     let mut host = sandbox.host();
