@@ -64,20 +64,6 @@ pub enum ClientKey {
     Local(u64),
 }
 
-impl ClientKey {
-    /// The key of `caller`'s requests on `connection`: its site when it is a web page, else
-    /// the connection (a local program, or one of the extension's own pages).
-    pub fn of(caller: &crate::service::Caller, connection: u64) -> ClientKey {
-        match caller.site() {
-            Some(origin) => ClientKey::Page {
-                connection,
-                origin: origin.as_str().to_owned(),
-            },
-            None => ClientKey::Local(connection),
-        }
-    }
-}
-
 /// The connection number of the legacy HTTP API's requests: each is a connection of its own,
 /// so they are told apart by the page's origin only (the daemon numbers its socket connections
 /// from 1). A page's legacy calls through the extension are queued with them.

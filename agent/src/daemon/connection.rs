@@ -28,7 +28,6 @@ use tokio::task::JoinHandle;
 use crate::error::Error;
 use crate::framed::FrameReader;
 use crate::pinentry::Client;
-use crate::work_queue::ClientKey;
 use card_agent_protocol::timeouts;
 
 use crate::service::caller::{self, Api, Caller, IpcFacts, Who};
@@ -304,7 +303,7 @@ async fn run(
     let command = request.command;
     // Every tab shares the native host's connection: a page waits in its origin's queue on
     // it, a local program (or the extension's own page) in its connection's.
-    let queue = ClientKey::of(&caller, connection);
+    let queue = caller.queue_key(connection);
     let outcome = deadline::call(&service, &request_client, queue, limit, move |service| {
         if crate::smartpki::glue::is_smartpki(&command) {
             crate::smartpki::glue::run(service, &caller, &smartpki, command)

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::service::{Caller, Service};
-use crate::work_queue::{ClientKey, LEGACY_API};
+use crate::work_queue::LEGACY_API;
 
 /// The page.
 pub const PAGE: &str = include_str!("../../../extension/selftest/selftest.html");
@@ -116,7 +116,7 @@ impl hyper::body::Body for EventStream {
 /// `GET /selftest/api/status`: readers, tokens and certificates.
 pub async fn status(service: Arc<Service>, caller: Caller) -> Response<AnyBody> {
     let lang = caller.lang;
-    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let (queue, key) = (service.queue().clone(), caller.queue_key(LEGACY_API));
     let outcome = queue
         .run(key, move || {
             service.inventory(&caller).and_then(|s| {
@@ -131,7 +131,7 @@ pub async fn status(service: Arc<Service>, caller: Caller) -> Response<AnyBody> 
 /// `GET /selftest/api/checks?lang=zh-TW|en`: the environment check's report.
 pub async fn checks(service: Arc<Service>, caller: Caller) -> Response<AnyBody> {
     let lang = caller.lang;
-    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let (queue, key) = (service.queue().clone(), caller.queue_key(LEGACY_API));
     let outcome = queue
         .run(key, move || {
             service
@@ -154,7 +154,7 @@ pub async fn fix(service: Arc<Service>, caller: Caller, body: &[u8]) -> Response
     let Ok(FixBody { id }) = serde_json::from_slice(body) else {
         return json_outcome(Err(Error::BadInput("expected {\"id\"}".to_owned())), lang);
     };
-    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let (queue, key) = (service.queue().clone(), caller.queue_key(LEGACY_API));
     let outcome = queue
         .run(key, move || {
             service
@@ -185,7 +185,7 @@ pub async fn sign(service: Arc<Service>, caller: Caller, body: &[u8]) -> Respons
         );
     };
     let pin = pin.map(card_agent_protocol::SecretString::new);
-    let (queue, key) = (service.queue().clone(), ClientKey::of(&caller, LEGACY_API));
+    let (queue, key) = (service.queue().clone(), caller.queue_key(LEGACY_API));
     let outcome = queue
         .run(key, move || {
             service

@@ -36,7 +36,7 @@ pub(super) async fn blocking<T: Send + 'static>(
     };
     // The work waits for a worker in its page's queue (requests without a page share one).
     let queue = match &ctx.caller {
-        Ok(caller) => ClientKey::of(caller, LEGACY_API),
+        Ok(caller) => caller.queue_key(LEGACY_API),
         Err(_) => ClientKey::Local(LEGACY_API),
     };
     let outcome = deadline::call(

@@ -28,6 +28,7 @@ use card_agent_protocol::Language;
 use crate::error::{Error, Result};
 use crate::pinentry::Client;
 use crate::policy::Origin;
+use crate::work_queue::ClientKey;
 
 /// The Chromium extension ID that extension/manifest.json's `key` yields: the development and
 /// test build. Store IDs join this list when the extension is published.
@@ -87,6 +88,18 @@ impl Caller {
             who: Who::LocalProgram,
             lang,
             client: Client::new(),
+        }
+    }
+
+    /// The work-queue key of this caller's requests on `connection`: its site when it is a
+    /// web page, else the connection (a local program, or one of the extension's own pages).
+    pub fn queue_key(&self, connection: u64) -> ClientKey {
+        match self.site() {
+            Some(origin) => ClientKey::Page {
+                connection,
+                origin: origin.as_str().to_owned(),
+            },
+            None => ClientKey::Local(connection),
         }
     }
 
