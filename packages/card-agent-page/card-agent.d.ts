@@ -103,6 +103,11 @@ export interface Token {
   pinTriesLeft?: number;
   /** The built-in demo token: never a real card. */
   demo?: boolean;
+  /**
+   * The reader has its own PIN pad: the person types the PIN there, so the page asks for
+   * none (the agent ignores a PIN sent for this card). Absent when false.
+   */
+  pinPad?: boolean;
   certificates: Omit<Certificate, "tokenSerial" | "derBase64Bytes">[];
   [key: string]: unknown;
 }
