@@ -9,7 +9,7 @@ use card_agent_testbed::softhsm::{Options, SoftHsm};
 /// The same card read by HiCOS and by open-gpki-pkcs11 (two copies of the wrapper, under
 /// their release names, in front of one token): it appears once, read through the module
 /// listed first (HiCOS among the usual places, the config's order when it names them); every
-/// module is listed with its version, and doctor names it.
+/// module is listed with its version, and doctor names it and the module left out.
 #[test]
 fn one_card_through_two_modules_appears_once_through_the_first() {
     let hsm = SoftHsm::new(Options::default());
@@ -73,6 +73,20 @@ fn one_card_through_two_modules_appears_once_through_the_first() {
     assert!(
         module.contains(gpki_name) && module.contains("open-gpki-pkcs11 1.4"),
         "{module}"
+    );
+    // The token check names the module left out, the one used, and where the order is set.
+    let token = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "token")
+        .expect("token check")
+        .to_string();
+    let used = format!("card-agent uses {}", gpki.display());
+    let left_out = format!("also read through {}", hicos.display());
+    assert!(
+        token.contains(&used) && token.contains(&left_out) && token.contains("pkcs11_modules"),
+        "{token}"
     );
 }
 

@@ -35,6 +35,8 @@ pub(super) struct CardFacts {
     pub modules: Vec<ModuleReport>,
     /// The tokens with their certificates, or why they could not be listed.
     pub tokens: Result<Vec<TokenFacts>, String>,
+    /// Cards a second module also reads, left out for the first (see `card_core::listing`).
+    pub duplicates: Vec<crate::card_core::Duplicate>,
     /// The configuration file a setting would go into, for display.
     pub config_file: String,
     /// open-gpki-pkcs11 releases in the downloads folder, which card-agent never loads from.
@@ -123,17 +125,21 @@ fn downloaded_modules() -> Vec<std::path::PathBuf> {
 
 /// Gathers every fact, with `core` for the tokens.
 pub(super) fn facts(options: &Options, core: &CardCore) -> Facts {
-    let tokens = match core.tokens() {
-        Ok(tokens) => Ok(tokens
-            .into_iter()
-            .map(|info| TokenFacts {
-                certificates: core
-                    .certificates(info.token_ref)
-                    .map_err(|e| e.user_message(options.lang)),
-                info,
-            })
-            .collect()),
-        Err(e) => Err(e.user_message(options.lang)),
+    let (tokens, duplicates) = match core.listing() {
+        Ok(listing) => (
+            Ok(listing
+                .tokens
+                .into_iter()
+                .map(|info| TokenFacts {
+                    certificates: core
+                        .certificates(info.token_ref)
+                        .map_err(|e| e.user_message(options.lang)),
+                    info,
+                })
+                .collect()),
+            listing.duplicates,
+        ),
+        Err(e) => (Err(e.user_message(options.lang)), Vec::new()),
     };
     let card = CardFacts {
         demo: core.is_demo(),
@@ -141,6 +147,7 @@ pub(super) fn facts(options: &Options, core: &CardCore) -> Facts {
         platform: platform(),
         modules: core.modules().to_vec(),
         tokens,
+        duplicates,
         config_file: config_file(options),
         downloaded_modules: downloaded_modules(),
     };
@@ -164,6 +171,7 @@ pub(super) fn without_core(options: &Options, error: &Error) -> Facts {
             version: None,
         }],
         tokens: Err(reason),
+        duplicates: Vec::new(),
         config_file: config_file(options),
         downloaded_modules: downloaded_modules(),
     };

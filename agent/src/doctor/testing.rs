@@ -99,6 +99,7 @@ pub fn healthy() -> CardFacts {
             PinState::Ok,
             demo_certificates(),
         )]),
+        duplicates: Vec::new(),
         config_file: "/home/u/.config/card-agent/config.toml".to_owned(),
         downloaded_modules: Vec::new(),
     }

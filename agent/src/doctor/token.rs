@@ -5,6 +5,7 @@ use card_agent_protocol::Language;
 
 use super::gather::CardFacts;
 use super::{f, item, t, Check, Item, Status};
+use crate::card_core::Duplicate;
 use crate::certificate::{CardFamily, CertificateInfo};
 use crate::pin::PinState;
 use crate::token::TokenInfo;
@@ -66,9 +67,33 @@ pub(super) fn token(facts: &CardFacts, lang: Language) -> Check {
                 ),
             )
         })
+        .chain(
+            facts
+                .duplicates
+                .iter()
+                .map(|d| duplicate(d, &facts.config_file, lang)),
+        )
         .collect();
     let explanation = f(lang, "doctor.token.ok", &[("count", &tokens.len())]);
     Check::new(id, lang, Status::Ok, explanation).with_items(items)
+}
+
+/// A card a second module also reads: which module card-agent uses for it, and where the
+/// order is set.
+fn duplicate(d: &Duplicate, config_file: &str, lang: Language) -> Item {
+    item(
+        Status::Ok,
+        f(
+            lang,
+            "doctor.token.duplicate",
+            &[
+                ("token", &token_name(&d.left_out)),
+                ("module", &d.left_out.module),
+                ("first", &d.read_through),
+                ("config", &config_file),
+            ],
+        ),
+    )
 }
 
 /// `certificates`: can the certificates on each token be read?

@@ -20,6 +20,7 @@ use card_agent_protocol::types::Module as ModuleReport;
 
 mod cache;
 mod choice;
+mod listing;
 mod provider;
 pub mod turn;
 
@@ -34,6 +35,7 @@ pub use turn::{Turn, TurnGuard};
 
 use cache::CertificateCache;
 pub use choice::{CertificateWanted, Purpose};
+pub use listing::{Duplicate, Listing};
 pub use provider::TokenProvider;
 
 /// Which modules to load.
@@ -172,43 +174,10 @@ impl CardCore {
         self.providers.iter().any(|p| p.is_demo())
     }
 
-    /// Every present token. Fails with NO_MODULE when no module could be loaded at all.
+    /// Every present token, each card once (see [`CardCore::listing`]). Fails with NO_MODULE
+    /// when no module could be loaded at all.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
-        if self.providers.is_empty() {
-            return Err(self.no_module());
-        }
-        let mut tokens = Vec::new();
-        let mut failed = None;
-        for (index, provider) in self.providers.iter().enumerate() {
-            // One module that cannot list its tokens must not hide the others' cards.
-            match provider.tokens(index) {
-                Ok(found) => {
-                    for token in found {
-                        // The same card through two modules (HiCOS and open-gpki-pkcs11 both
-                        // read government cards): the module listed first reads it, so the
-                        // card appears once. See `discovery::well_known` for the order.
-                        let duplicate = !token.demo
-                            && !token.serial.is_empty()
-                            && tokens.iter().any(|t: &TokenInfo| t.serial == token.serial);
-                        if duplicate {
-                            tracing::debug!(serial = %token.serial, module = %provider.name(),
-                                "card already read through an earlier module");
-                        } else {
-                            tokens.push(token);
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(module = %provider.name(), error = %e, "cannot list tokens");
-                    failed.get_or_insert(e);
-                }
-            }
-        }
-        // No card anywhere, and a module failed: its failure says more than "no card".
-        match failed {
-            Some(e) if tokens.is_empty() => Err(e),
-            _ => Ok(tokens),
-        }
+        self.listing().map(|l| l.tokens)
     }
 
     /// Fresh information about one token.
