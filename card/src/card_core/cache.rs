@@ -51,6 +51,23 @@ impl CertificateCache {
         }
     }
 
+    /// The tokens, still trusted, whose remembered certificates include one that `holds`
+    /// accepts: each as its slot, serial and certificates.
+    pub(super) fn holding(
+        &self,
+        holds: impl Fn(&TokenCertificate) -> bool,
+    ) -> Vec<(TokenRef, String, Vec<TokenCertificate>)> {
+        let Ok(entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|(_, e)| e.read_at.elapsed() < CERTIFICATE_CACHE_TTL)
+            .filter(|(_, e)| e.certificates.iter().any(&holds))
+            .map(|(r, e)| (*r, e.serial.clone(), e.certificates.clone()))
+            .collect()
+    }
+
     pub(super) fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.clear();

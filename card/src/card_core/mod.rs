@@ -252,6 +252,9 @@ impl CardCore {
         &self,
         wanted: &CertificateWanted<'_>,
     ) -> Result<(TokenInfo, TokenCertificate)> {
+        if let Some(found) = self.remembered_choice(wanted) {
+            return Ok(found);
+        }
         let slot = wanted.slot_description.filter(|s| !s.is_empty());
         let tokens: Vec<TokenInfo> = self
             .tokens()?
@@ -268,6 +271,31 @@ impl CardCore {
             }
         }
         wanted.pick(candidates)
+    }
+
+    /// A certificate named by its thumbprint, found among the remembered ones (no card event
+    /// since, within the cache's time) on exactly one token, whose state is then read fresh:
+    /// one C_GetTokenInfo instead of listing every module's slots. The PIN rules see the same
+    /// fresh state either way. `None` (nothing remembered, the card gone or changed, another
+    /// slot wanted, or no thumbprint: which certificate is "the only one" depends on every
+    /// token present) means the full listing decides.
+    fn remembered_choice(
+        &self,
+        wanted: &CertificateWanted<'_>,
+    ) -> Option<(TokenInfo, TokenCertificate)> {
+        wanted.sha256?;
+        let mut holding = self.certificates.holding(|c| wanted.accepts(c));
+        let (token_ref, serial, certificates) = holding.pop().filter(|_| holding.is_empty())?;
+        let token = self.token(token_ref).ok()?;
+        let slot_fits = wanted
+            .slot_description
+            .filter(|s| !s.is_empty())
+            .is_none_or(|s| token.slot_description.contains(s));
+        if token.serial != serial || !slot_fits {
+            return None;
+        }
+        let candidates = certificates.into_iter().map(|c| (token.clone(), c));
+        wanted.pick(candidates).ok()
     }
 
     /// Checks a PIN against the card (one login, never retried).

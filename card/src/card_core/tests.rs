@@ -1,5 +1,7 @@
 //! The card core's rules on the demo token: PIN gate, lock, queueing, remembered certificates.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use super::*;
 
 fn demo_core() -> CardCore {
@@ -145,21 +147,58 @@ fn unknown_certificate_and_no_module_are_clear() {
     );
 }
 
-/// The demo token, counting how often its certificates are read.
+/// The demo token, counting how often its certificates are read and its module's slots
+/// listed; `swapped` makes it another card (another serial) in the same slot.
 struct CountingDemo {
     demo: crate::demo::DemoToken,
-    reads: Arc<std::sync::atomic::AtomicUsize>,
+    reads: Arc<AtomicUsize>,
+    listings: Arc<AtomicUsize>,
+    swapped: Arc<AtomicBool>,
+}
+
+impl Default for CountingDemo {
+    fn default() -> Self {
+        CountingDemo {
+            demo: crate::demo::DemoToken::new().unwrap(),
+            reads: Arc::default(),
+            listings: Arc::default(),
+            swapped: Arc::default(),
+        }
+    }
+}
+
+impl CountingDemo {
+    fn as_inserted(&self, mut token: TokenInfo) -> TokenInfo {
+        if self.swapped.load(Ordering::SeqCst) {
+            token.serial.push_str("-OTHER");
+        }
+        token
+    }
+
+    fn into_core(self) -> CardCore {
+        let report = ModuleReport {
+            path: "counting demo".to_owned(),
+            loaded: true,
+            source: "test".to_owned(),
+            error: None,
+            description: None,
+            version: None,
+        };
+        CardCore::with_providers(vec![(Box::new(self), report)])
+    }
 }
 
 impl TokenProvider for CountingDemo {
     fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>> {
-        TokenProvider::tokens(&self.demo, provider)
+        self.listings.fetch_add(1, Ordering::SeqCst);
+        let tokens = TokenProvider::tokens(&self.demo, provider)?;
+        Ok(tokens.into_iter().map(|t| self.as_inserted(t)).collect())
     }
     fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
-        TokenProvider::token(&self.demo, token_ref)
+        TokenProvider::token(&self.demo, token_ref).map(|t| self.as_inserted(t))
     }
     fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.reads.fetch_add(1, Ordering::SeqCst);
         TokenProvider::certificates(&self.demo, token_ref)
     }
     fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
@@ -191,20 +230,9 @@ impl TokenProvider for CountingDemo {
 
 #[test]
 fn callers_that_find_no_remembered_certificates_together_read_the_card_once() {
-    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let provider = CountingDemo {
-        demo: crate::demo::DemoToken::new().unwrap(),
-        reads: reads.clone(),
-    };
-    let report = ModuleReport {
-        path: "counting demo".to_owned(),
-        loaded: true,
-        source: "test".to_owned(),
-        error: None,
-        description: None,
-        version: None,
-    };
-    let core = Arc::new(CardCore::with_providers(vec![(Box::new(provider), report)]));
+    let provider = CountingDemo::default();
+    let reads = provider.reads.clone();
+    let core = Arc::new(provider.into_core());
     // Five tabs ask for the signing certificate at once, with nothing remembered yet.
     let start = Arc::new(std::sync::Barrier::new(5));
     let handles: Vec<_> = (0..5)
@@ -221,5 +249,54 @@ fn callers_that_find_no_remembered_certificates_together_read_the_card_once() {
         .map(|h| h.join().unwrap().unwrap())
         .collect();
     assert!(found.windows(2).all(|w| w[0] == w[1]));
-    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_remembered_certificate_named_by_thumbprint_skips_the_slot_listing_not_the_fresh_state() {
+    let provider = CountingDemo::default();
+    let (reads, listings, swapped) = (
+        provider.reads.clone(),
+        provider.listings.clone(),
+        provider.swapped.clone(),
+    );
+    let core = provider.into_core();
+    let count = || {
+        (
+            reads.load(Ordering::SeqCst),
+            listings.load(Ordering::SeqCst),
+        )
+    };
+    let (_, cert) = core.find_certificate(None).unwrap();
+    let thumbprint = cert.info.sha256.clone();
+    assert_eq!(count(), (1, 1));
+    // Named by thumbprint and remembered: no listing, no read; the token's state is fresh.
+    let (token, again) = core
+        .find_certificate(Some(&thumbprint.to_uppercase()))
+        .unwrap();
+    assert_eq!((again.info.sha256, count()), (thumbprint.clone(), (1, 1)));
+    assert!(!token.serial.ends_with("-OTHER"));
+    // Without a thumbprint, "the only one" depends on every token present: always listed.
+    core.find_certificate(None).unwrap();
+    assert_eq!(count(), (1, 2));
+    // Another card in the slot: the remembered certificates are not its; listed and read.
+    swapped.store(true, Ordering::SeqCst);
+    let (token, _) = core.find_certificate(Some(&thumbprint)).unwrap();
+    assert!(token.serial.ends_with("-OTHER"));
+    assert_eq!(count(), (2, 3));
+    // Another slot wanted than the remembered card's: listed (and refused there).
+    let elsewhere = CertificateWanted {
+        sha256: Some(&thumbprint),
+        slot_description: Some("no such reader"),
+        ..CertificateWanted::default()
+    };
+    assert!(matches!(
+        core.choose_certificate(&elsewhere),
+        Err(Error::NoCard)
+    ));
+    assert_eq!(count(), (2, 4));
+    // Forgotten (a reader event): listed again.
+    core.forget_certificates();
+    core.find_certificate(Some(&thumbprint)).unwrap();
+    assert_eq!(count(), (3, 5));
 }
