@@ -267,6 +267,7 @@ pub(crate) fn start_daemon(config: Option<&Path>) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+    crate::allocator::tune(&mut command);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod daemon;

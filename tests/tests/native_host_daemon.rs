@@ -44,6 +44,15 @@ fn the_host_starts_a_daemon_when_none_runs() {
     let pid = pid.trim().to_owned();
     // Its own process group: closing the browser (which signals the host's group) leaves it.
     assert_eq!(process_group(&pid), pid);
+    // It runs with the allocator settings that give a burst's memory back
+    // (card_agent::allocator). glibc cuts the variable at its separators in place while it
+    // reads it, so each setting is looked for on its own.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("the daemon's environment");
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(environ.contains("\0GLIBC_TUNABLES=") || environ.starts_with("GLIBC_TUNABLES="));
+    for setting in card_agent::allocator::GLIBC_TUNABLES.split(':') {
+        assert!(environ.contains(setting), "{setting} in {environ:?}");
+    }
     assert!(host.wait().success());
 
     // It outlives the host: the next host talks to the same daemon.

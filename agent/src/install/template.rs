@@ -77,11 +77,13 @@ pub fn systemd_unit(exe: &Path) -> Result<String> {
          \n\
          [Service]\n\
          Type=simple\n\
+         Environment=GLIBC_TUNABLES={tunables}\n\
          ExecStart=\"{exe}\" serve\n\
          Restart=on-abnormal\n\
          \n\
          [Install]\n\
-         WantedBy=default.target\n"
+         WantedBy=default.target\n",
+        tunables = crate::allocator::GLIBC_TUNABLES
     ))
 }
 
@@ -182,6 +184,11 @@ mod tests {
             unit.contains("\nExecStart=\"/home/a user/.local/bin/card-agent\" serve\n"),
             "{unit}"
         );
+        let tunables = format!(
+            "\nEnvironment=GLIBC_TUNABLES={}\n",
+            crate::allocator::GLIBC_TUNABLES
+        );
+        assert!(unit.contains(&tunables), "{unit}");
         assert!(
             unit.starts_with("[Unit]\n") && unit.contains("\n[Install]\nWantedBy=default.target\n")
         );

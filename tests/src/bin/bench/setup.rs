@@ -117,7 +117,10 @@ impl AgentDaemon {
                 free_port()
             ))
             .softhsm(hsm)
-            .remove_env("RUST_LOG");
+            .remove_env("RUST_LOG")
+            // As the daemon runs for users: started by the native host or the systemd unit,
+            // which pass these (card_agent::allocator).
+            .set_env("GLIBC_TUNABLES", card_agent::allocator::GLIBC_TUNABLES);
         adjust(&mut sandbox);
         for (key, value) in DAEMON_ENV.get().into_iter().flatten() {
             sandbox.set_env(key, value);
