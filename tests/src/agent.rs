@@ -102,6 +102,29 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Encrypts `plain` to the RSA key of `cert_der` (PKCS#1 v1.5) with `openssl pkeyutl`, in
+/// `dir`: what a server does before a page asks the card to decrypt.
+pub fn openssl_encrypt_pkcs1(dir: &Path, cert_der: &[u8], plain: &[u8]) -> Vec<u8> {
+    let (cert, input, cipher) = (dir.join("keyx.der"), dir.join("plain"), dir.join("cipher"));
+    std::fs::write(&cert, cert_der).expect("certificate file");
+    std::fs::write(&input, plain).expect("plaintext file");
+    let (ok, text) = openssl(&[
+        "pkeyutl",
+        "-encrypt",
+        "-certin",
+        "-inkey",
+        path(&cert),
+        "-keyform",
+        "DER",
+        "-in",
+        path(&input),
+        "-out",
+        path(&cipher),
+    ]);
+    assert!(ok, "{text}");
+    std::fs::read(&cipher).expect("ciphertext")
+}
+
 /// Verifies a PKCS#1 v1.5 or ECDSA signature with `openssl dgst`: `hash_flag` is openssl's digest
 /// option (`-sha256`), then the public key (PEM), the signature and the signed data files.
 pub fn openssl_verify_pkcs1(

@@ -9,11 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use card_agent_testbed::agent::{openssl, openssl_verify_cms, openssl_verify_pkcs1, path};
+use card_agent_testbed::agent::{
+    openssl, openssl_encrypt_pkcs1, openssl_verify_cms, openssl_verify_pkcs1, path,
+};
 use serde_json::Value;
 
 mod legacy_server;
-use legacy_server::{b64, form, log_buffer, start, LOGIN, TRUSTED, UNTRUSTED_SITE};
+use legacy_server::{
+    b64, encryption_cert_der, form, log_buffer, start, LOGIN, TRUSTED, UNTRUSTED_SITE,
+};
 
 fn sign_package(extra: Value) -> Value {
     let mut p = serde_json::json!({
@@ -409,34 +413,12 @@ fn no_pin_from_the_page_opens_the_dialog_and_cancel_is_reported() {
 #[test]
 fn decrypt_with_the_encryption_key() {
     let s = start("deny");
-    let info = s.get("/pkcs11info?withcert=true", Some(TRUSTED)).json();
-    let keyx = info["slots"][0]["token"]["certs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["usage"] == "keyEncipherment|dataEncipherment")
-        .unwrap()
-        .clone();
-    let cert = s.dir.path().join("keyx.der");
-    std::fs::write(&cert, b64(keyx["certb64"].as_str().unwrap())).unwrap();
-    let plain = s.dir.path().join("plain");
-    std::fs::write(&plain, "機密 secret").unwrap();
-    let cipher = s.dir.path().join("cipher");
-    let (ok, text) = openssl(&[
-        "pkeyutl",
-        "-encrypt",
-        "-certin",
-        "-inkey",
-        path(&cert),
-        "-keyform",
-        "DER",
-        "-in",
-        path(&plain),
-        "-out",
-        path(&cipher),
-    ]);
-    assert!(ok, "{text}");
-    let package = serde_json::json!({"func": "DecryptData", "cipherType": "PKCS1", "plainEncoding": "base64", "cipher": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cipher).unwrap()), "pin": "123456"});
+    let cipher = openssl_encrypt_pkcs1(
+        s.dir.path(),
+        &encryption_cert_der(&s),
+        "機密 secret".as_bytes(),
+    );
+    let package = serde_json::json!({"func": "DecryptData", "cipherType": "PKCS1", "plainEncoding": "base64", "cipher": base64::engine::general_purpose::STANDARD.encode(&cipher), "pin": "123456"});
     let r = s.post("/decrypt", TRUSTED, "", &form(&package)).json();
     assert_eq!(r["ret_code"], 0, "{r}");
     assert_eq!(r["func"], "decrypt");

@@ -10,7 +10,9 @@ use card_agent_testbed::softhsm::der_to_pem;
 use serde_json::{json, Value};
 
 mod legacy_server;
-use legacy_server::{b64, form, start, Server, LOGIN, TRUSTED, UNTRUSTED_SITE};
+use legacy_server::{
+    b64, encryption_cert_der, form, start, Server, LOGIN, TRUSTED, UNTRUSTED_SITE,
+};
 
 fn sign_package(extra: Value) -> Value {
     let mut p = json!({
@@ -203,16 +205,8 @@ fn umakesig_reads_the_pin_it_can_and_never_spends_a_try_on_a_guess() {
 
 /// The encryption certificate of the demo card, as PEM, and the content openssl encrypts.
 fn encryption_cert(s: &Server) -> std::path::PathBuf {
-    let info = s.get("/pkcs11info?withcert=true", Some(TRUSTED)).json();
-    let keyx = info["slots"][0]["token"]["certs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["usage"] == "keyEncipherment|dataEncipherment")
-        .unwrap()
-        .clone();
     let pem = s.dir.path().join("keyx.pem");
-    std::fs::write(&pem, der_to_pem(&b64(keyx["certb64"].as_str().unwrap()))).unwrap();
+    std::fs::write(&pem, der_to_pem(&encryption_cert_der(s))).unwrap();
     pem
 }
 

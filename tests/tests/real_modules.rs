@@ -5,7 +5,7 @@
 mod support;
 
 use card_agent_testbed::agent::{
-    agent_bin, openssl, openssl_verify_pkcs1, path, public_key_pem, run,
+    agent_bin, openssl_encrypt_pkcs1, openssl_verify_pkcs1, path, public_key_pem, run,
 };
 use card_agent_testbed::daemon::{Host, Sandbox};
 use card_agent_testbed::p11_wrap::{self, Wrapper, CONTROL_ENV};
@@ -159,26 +159,8 @@ fn every_daemon_path_logs_in_again_for_the_key() {
     assert_eq!(answer["ret_code"], 0, "{answer}");
     expect_two_logins("legacy MakeSignature");
 
-    let cert = hsm.dir().join("keyx.der");
-    std::fs::write(&cert, &hsm.keyx_cert).expect("certificate");
-    let plain = hsm.dir().join("plain");
-    std::fs::write(&plain, "機密 secret").expect("plaintext");
-    let cipher = hsm.dir().join("cipher");
-    let (ok, text) = openssl(&[
-        "pkeyutl",
-        "-encrypt",
-        "-certin",
-        "-inkey",
-        path(&cert),
-        "-keyform",
-        "DER",
-        "-in",
-        path(&plain),
-        "-out",
-        path(&cipher),
-    ]);
-    assert!(ok, "{text}");
-    let cipher = b64(&std::fs::read(&cipher).expect("ciphertext"));
+    let cipher = openssl_encrypt_pkcs1(hsm.dir(), &hsm.keyx_cert, "機密 secret".as_bytes());
+    let cipher = b64(&cipher);
     let answer = legacy(
         &mut host,
         "/decrypt",

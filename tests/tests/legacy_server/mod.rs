@@ -228,6 +228,19 @@ pub fn form(package: &Value) -> String {
         .finish()
 }
 
+/// The demo card's encryption certificate (DER), as `pkcs11info` gives it to a trusted page.
+pub fn encryption_cert_der(s: &Server) -> Vec<u8> {
+    let info = s.get("/pkcs11info?withcert=true", Some(TRUSTED)).json();
+    let keyx = info["slots"][0]["token"]["certs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["usage"] == "keyEncipherment|dataEncipherment")
+        .unwrap()
+        .clone();
+    b64(keyx["certb64"].as_str().unwrap())
+}
+
 pub fn b64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
