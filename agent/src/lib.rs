@@ -55,9 +55,6 @@ pub mod state_file;
 pub mod tray;
 pub mod work_queue;
 
-#[cfg(test)]
-mod test_card;
-
 pub use card_agent_card::{
     card_core, certificate, cms_signature, demo, envelope, error, pin, pkcs11, reader, signer,
     token,

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use crate::card_core::counting::CountingCard;
 use crate::card_core::CardCore;
 use crate::demo::{DemoToken, DEMO_PIN};
 use crate::error::Result;
@@ -23,7 +24,6 @@ use crate::pin::Pin;
 use crate::pinentry::{Client, PinRequest};
 use crate::policy::Policy;
 use crate::service::{Dialogs, Service, Settings};
-use crate::test_card::CountingCard;
 
 const SITE: &str = "https://www.example.gov.tw";
 
@@ -81,12 +81,15 @@ fn setup(hold_the_card: bool) -> Setup {
     // waits for the test's word before it runs (a slow card).
     let hold = hold_the_card.then(|| Mutex::new(held));
     let started = seen_tx.clone();
-    let card = CountingCard::new(calls.clone()).before_operation(move || {
-        let _ = started.send(Seen::CardStarted);
-        if let Some(hold) = &hold {
-            let _ = hold.lock().unwrap().recv();
-        }
-    });
+    let card = CountingCard::new()
+        .unwrap()
+        .counting_into(calls.clone())
+        .before_operation(move || {
+            let _ = started.send(Seen::CardStarted);
+            if let Some(hold) = &hold {
+                let _ = hold.lock().unwrap().recv();
+            }
+        });
     let dir = tempfile::tempdir().unwrap();
     let policy =
         Policy::load(&["https://*.example.gov.tw"], dir.path().join("sites.json")).unwrap();

@@ -20,6 +20,8 @@ use card_agent_protocol::types::Module as ModuleReport;
 
 mod cache;
 mod choice;
+#[cfg(any(test, feature = "testing"))]
+pub mod counting;
 mod listing;
 mod provider;
 pub mod turn;

@@ -1,7 +1,8 @@
 //! The card core's rules on the demo token: PIN gate, lock, queueing, remembered certificates.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
+use super::counting::CountingCard;
 use super::*;
 
 fn demo_core() -> CardCore {
@@ -147,90 +148,9 @@ fn unknown_certificate_and_no_module_are_clear() {
     );
 }
 
-/// The demo token, counting how often its certificates are read and its module's slots
-/// listed; `swapped` makes it another card (another serial) in the same slot.
-struct CountingDemo {
-    demo: crate::demo::DemoToken,
-    reads: Arc<AtomicUsize>,
-    listings: Arc<AtomicUsize>,
-    swapped: Arc<AtomicBool>,
-}
-
-impl Default for CountingDemo {
-    fn default() -> Self {
-        CountingDemo {
-            demo: crate::demo::DemoToken::new().unwrap(),
-            reads: Arc::default(),
-            listings: Arc::default(),
-            swapped: Arc::default(),
-        }
-    }
-}
-
-impl CountingDemo {
-    fn as_inserted(&self, mut token: TokenInfo) -> TokenInfo {
-        if self.swapped.load(Ordering::SeqCst) {
-            token.serial.push_str("-OTHER");
-        }
-        token
-    }
-
-    fn into_core(self) -> CardCore {
-        let report = ModuleReport {
-            path: "counting demo".to_owned(),
-            loaded: true,
-            source: "test".to_owned(),
-            error: None,
-            description: None,
-            version: None,
-        };
-        CardCore::with_providers(vec![(Box::new(self), report)])
-    }
-}
-
-impl TokenProvider for CountingDemo {
-    fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>> {
-        self.listings.fetch_add(1, Ordering::SeqCst);
-        let tokens = TokenProvider::tokens(&self.demo, provider)?;
-        Ok(tokens.into_iter().map(|t| self.as_inserted(t)).collect())
-    }
-    fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
-        TokenProvider::token(&self.demo, token_ref).map(|t| self.as_inserted(t))
-    }
-    fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        TokenProvider::certificates(&self.demo, token_ref)
-    }
-    fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
-        TokenProvider::verify_pin(&self.demo, token, pin)
-    }
-    fn sign_raw(
-        &self,
-        token: &TokenInfo,
-        key_id: &[u8],
-        pin: &Pin,
-        mechanism: RawMechanism,
-        data: &[u8],
-    ) -> Result<Vec<u8>> {
-        TokenProvider::sign_raw(&self.demo, token, key_id, pin, mechanism, data)
-    }
-    fn decrypt_raw(
-        &self,
-        token: &TokenInfo,
-        key_id: &[u8],
-        pin: &Pin,
-        ciphertext: &[u8],
-    ) -> Result<Vec<u8>> {
-        TokenProvider::decrypt_raw(&self.demo, token, key_id, pin, ciphertext)
-    }
-    fn name(&self) -> String {
-        TokenProvider::name(&self.demo)
-    }
-}
-
 #[test]
 fn callers_that_find_no_remembered_certificates_together_read_the_card_once() {
-    let provider = CountingDemo::default();
+    let provider = CountingCard::new().unwrap();
     let reads = provider.reads.clone();
     let core = Arc::new(provider.into_core());
     // Five tabs ask for the signing certificate at once, with nothing remembered yet.
@@ -254,7 +174,7 @@ fn callers_that_find_no_remembered_certificates_together_read_the_card_once() {
 
 #[test]
 fn a_remembered_certificate_named_by_thumbprint_skips_the_slot_listing_not_the_fresh_state() {
-    let provider = CountingDemo::default();
+    let provider = CountingCard::new().unwrap();
     let (reads, listings, swapped) = (
         provider.reads.clone(),
         provider.listings.clone(),

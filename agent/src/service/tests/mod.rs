@@ -1,5 +1,5 @@
 //! The service's rules, each tested on its own: no processes, no pcscd, no SoftHSM. The card
-//! is the demo token behind a provider that counts what reaches it (`crate::test_card`); the
+//! is the demo token behind a provider that counts what reaches it (`card_core::counting`); the
 //! dialogs are a scripted stand-in (the real pinentry and the real stacks are tested in
 //! tests/).
 
@@ -13,6 +13,7 @@ use card_agent_protocol::{Language, SecretString};
 
 use super::caller::{decide_ipc, decide_legacy, IpcFacts, LegacyFacts};
 use super::{Caller, Dialogs, OurExtensions, Service, Settings, SignRequest};
+use crate::card_core::counting::CountingCard;
 use crate::card_core::CardCore;
 use crate::config::PinEntry;
 use crate::demo::DEMO_PIN;
@@ -21,7 +22,6 @@ use crate::pin::Pin;
 use crate::pinentry::{Client, PinRequest};
 use crate::policy::Policy;
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
-use crate::test_card::CountingCard;
 
 /// The sites `trusted_sites` names in these tests.
 const TRUSTED: &str = "https://www.example.gov.tw";
@@ -78,7 +78,12 @@ impl Bench {
     fn with_tokens(tokens: usize, dialogs: Option<ScriptedDialogs>, pin_entry: PinEntry) -> Bench {
         let card_calls = Arc::new(AtomicUsize::new(0));
         let providers = (0..tokens)
-            .map(|_| CountingCard::new(card_calls.clone()).into_provider())
+            .map(|_| {
+                CountingCard::new()
+                    .unwrap()
+                    .counting_into(card_calls.clone())
+                    .into_provider()
+            })
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let policy =
