@@ -11,26 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use card_agent::work_queue::{BLOCKING_THREADS, PER_CLIENT_LIMIT, WORKERS};
-use card_agent_testbed::daemon::{Host, Sandbox, HANG_GUARD};
+use card_agent_testbed::daemon::{Sandbox, HANG_GUARD};
 use card_agent_testbed::load::{self, Reply};
 use serde_json::{json, Value};
 use support::*;
 
 const BUSY_TAB: &str = "https://busy.example.gov.tw";
 const LOGIN_TAB: &str = "https://login.example.gov.tw";
-
-fn demo_thumbprint(host: &mut Host) -> String {
-    let reply = host.call("get-certificates", json!({}));
-    result(&reply)["certificates"]
-        .as_array()
-        .expect("certificates")
-        .iter()
-        .find(|c| c["pkcs11Id"] == hex::encode("SIGN"))
-        .expect("demo signing certificate")["sha256"]
-        .as_str()
-        .expect("sha256")
-        .to_owned()
-}
 
 /// A page's sign request: no PIN (pages never send one; the agent's dialog asks).
 fn page_sign(id: i64, origin: &str, thumbprint: &str, data: &str) -> Value {

@@ -8,19 +8,6 @@ use card_agent_testbed::daemon::Sandbox;
 use serde_json::{json, Value};
 use support::*;
 
-fn demo_thumbprint(host: &mut card_agent_testbed::daemon::Host) -> String {
-    let reply = host.call("get-certificates", json!({}));
-    result(&reply)["certificates"]
-        .as_array()
-        .expect("certificates")
-        .iter()
-        .find(|c| c["pkcs11Id"] == hex::encode("SIGN"))
-        .expect("demo signing certificate")["sha256"]
-        .as_str()
-        .expect("sha256")
-        .to_owned()
-}
-
 fn sign_args(thumbprint: &str) -> Value {
     json!({"certificate": thumbprint, "data": b64(b"cancelled form"),
            "hashAlgorithm": "SHA-256", "format": "pkcs1"})

@@ -54,20 +54,6 @@ fn count(sandbox: &Sandbox, verb: &str) -> usize {
         .count()
 }
 
-/// The demo signing certificate's thumbprint.
-fn demo_thumbprint(host: &mut Host) -> String {
-    let reply = host.call("get-certificates", json!({}));
-    result(&reply)["certificates"]
-        .as_array()
-        .expect("certificates")
-        .iter()
-        .find(|c| c["pkcs11Id"] == hex::encode("SIGN"))
-        .expect("demo signing certificate")["sha256"]
-        .as_str()
-        .expect("sha256")
-        .to_owned()
-}
-
 fn sign_args(thumbprint: &str, pin: Option<&str>) -> Value {
     let mut args = json!({"certificate": thumbprint, "data": b64(b"dialog data"),
                           "hashAlgorithm": "SHA-256", "format": "pkcs1"});

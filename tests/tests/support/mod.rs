@@ -32,6 +32,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The demo token's signing certificate's thumbprint, as a page lists it.
+pub fn demo_thumbprint(host: &mut card_agent_testbed::daemon::Host) -> String {
+    let reply = host.call("get-certificates", serde_json::json!({}));
+    result(&reply)["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .find(|c| c["pkcs11Id"] == hex::encode("SIGN"))
+        .expect("demo signing certificate")["sha256"]
+        .as_str()
+        .expect("sha256")
+        .to_owned()
+}
+
 /// The `result` of a reply, failing with the reply when it is an error.
 pub fn result(reply: &Value) -> &Value {
     assert!(reply.get("error").is_none(), "unexpected error: {reply}");
