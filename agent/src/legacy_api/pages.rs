@@ -34,10 +34,13 @@ const POPUP_FORM: &str = r#"<!doctype html>
     DecryptData: ["POST", "/decrypt", "decrypt"]
   };
   var busy = false;
-  // Closed at once, as HiPKI's does: the message is already queued for the opener, and a
-  // page that opens its next popup under the same window name right after the answer (some
-  // libraries retry within 100 ms) must get a new window, not this one closing under it.
+  // Closed at once, as HiPKI's does. A page that opens its next popup under the same window
+  // name right after the answer (some libraries retry within 100 ms) must get a new window,
+  // not this one closing under it: closing takes a while, and a window.open that finds the
+  // closing window by name loses its navigation with it (the page then says "not installed").
+  // So the window gives up its name first; the browser tells the opener before the answer.
   function reply(text, origin) {
+    window.name = "";
     opener.postMessage(text, origin);
     window.close();
   }
