@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use card_agent_protocol::message::{parse_request, ErrorBody, RequestId, Response};
 use card_agent_protocol::{ErrorCode, Language};
-use serde::Deserialize as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, Result};
@@ -274,10 +273,13 @@ impl Pending {
     /// Forgets one request with the id of this response from the daemon (ids may repeat:
     /// the page chooses them, so one answer settles one request).
     fn answered(&self, response: &[u8]) {
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(response) else {
-            return;
-        };
-        let Some(Ok(id)) = value.get("id").map(RequestId::deserialize) else {
+        /// Only the id: the rest of the response (up to 1 MB of certificates) is skipped
+        /// over, never built into a value the host would throw away.
+        #[derive(serde::Deserialize)]
+        struct Answered {
+            id: Option<RequestId>,
+        }
+        let Ok(Answered { id: Some(id) }) = serde_json::from_slice(response) else {
             return;
         };
         let mut ids = self
