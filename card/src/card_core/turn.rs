@@ -6,14 +6,18 @@
 //! token while another waited. Tickets make the order first come, first served: with the
 //! daemon's few workers (see the agent's work queue), a request that reached the token's turn
 //! waits for at most the few that reached it before.
+//!
+//! Each release wakes only the thread whose ticket is up, not every waiter: under load the
+//! token's next operation then starts after one wake-up, and the waiters that are not next
+//! take no CPU from it.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
 
 /// A first-come, first-served turn (a ticket lock).
 #[derive(Debug, Default)]
 pub struct Turn {
     tickets: Mutex<Tickets>,
-    next_up: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -22,6 +26,8 @@ struct Tickets {
     drawn: u64,
     /// The ticket whose holder has the turn now.
     serving: u64,
+    /// The threads asleep until their ticket is served (a few: one per worker).
+    asleep: Vec<(u64, Thread)>,
 }
 
 impl Turn {
@@ -43,14 +49,20 @@ impl Turn {
 
     /// Waits until `ticket` is served.
     fn wait_for(&self, ticket: u64) -> TurnGuard<'_> {
-        let mut tickets = self.lock();
-        while tickets.serving != ticket {
-            tickets = self
-                .next_up
-                .wait(tickets)
-                .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            {
+                let mut tickets = self.lock();
+                if tickets.serving == ticket {
+                    return TurnGuard { turn: self };
+                }
+                if !tickets.asleep.iter().any(|(t, _)| *t == ticket) {
+                    tickets.asleep.push((ticket, std::thread::current()));
+                }
+            }
+            // An unpark that came between the unlock and here is kept: park returns at once.
+            // A spurious return only goes round the loop again.
+            std::thread::park();
         }
-        TurnGuard { turn: self }
     }
 
     fn lock(&self) -> MutexGuard<'_, Tickets> {
@@ -67,8 +79,11 @@ impl Drop for TurnGuard<'_> {
     fn drop(&mut self) {
         let mut tickets = self.turn.lock();
         tickets.serving = tickets.serving.wrapping_add(1);
-        // Every waiter checks whether its ticket is up; only one's is.
-        self.turn.next_up.notify_all();
+        let next = tickets.serving;
+        if let Some(at) = tickets.asleep.iter().position(|(t, _)| *t == next) {
+            let (_, thread) = tickets.asleep.swap_remove(at);
+            thread.unpark();
+        }
     }
 }
 
@@ -101,5 +116,31 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*order.lock().unwrap(), (0..8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn one_holder_at_a_time_and_nobody_left_asleep() {
+        // Many threads take the turn many times: each wake-up goes to the next ticket alone,
+        // so a lost wake-up would hang this test and a double grant would show in `inside`.
+        let turn = Arc::new(Turn::default());
+        let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let (turn, inside) = (turn.clone(), inside.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..500 {
+                        let _guard = turn.take();
+                        use std::sync::atomic::Ordering::SeqCst;
+                        assert_eq!(inside.fetch_add(1, SeqCst), 0);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(turn.lock().asleep.is_empty());
     }
 }
