@@ -88,6 +88,15 @@ impl Wrapper {
             .count()
     }
 
+    /// How many CKA_ALWAYS_AUTHENTICATE reads of a key the module has answered so far.
+    pub fn always_authenticate_reads(&self) -> usize {
+        std::fs::read_to_string(self.sibling("log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == "C_GetAttributeValue CKA_ALWAYS_AUTHENTICATE")
+            .count()
+    }
+
     /// Forgets the logged calls.
     pub fn clear_log(&self) {
         let _ = std::fs::remove_file(self.sibling("log"));

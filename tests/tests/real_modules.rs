@@ -177,6 +177,34 @@ fn every_daemon_path_logs_in_again_for_the_key() {
     assert!(host.wait().success());
 }
 
+/// A key's CKA_ALWAYS_AUTHENTICATE is read once, not at every signature (on a card each read
+/// is an APDU exchange), and what was read still decides every signature: each one logs in
+/// again for the key.
+#[test]
+fn a_keys_always_authenticate_flag_is_read_once() {
+    let hsm = always_auth_token();
+    let wrap = Wrapper::new(hsm.dir());
+    let mut sandbox = wrapped_sandbox(&hsm, &wrap);
+    sandbox.set_env("FAKE_PINENTRY_PIN", USER_PIN);
+    let _daemon = sandbox.serve(&[]);
+    let mut host = sandbox.host();
+    let thumbprint = sha256_hex(&hsm.sign_cert);
+    let mut flag_reads = 0;
+    for n in 0..3 {
+        let reply = host.call(
+            "sign",
+            json!({"certificate": thumbprint, "data": b64(b"form"), "hashAlgorithm": "SHA-256",
+                   "format": "pkcs1"}),
+        );
+        result(&reply);
+        assert_eq!(wrap.logins(), [USER_LOGIN, CONTEXT_LOGIN], "signature {n}");
+        flag_reads += wrap.always_authenticate_reads();
+        wrap.clear_log();
+    }
+    assert_eq!(flag_reads, 1);
+    assert!(host.wait().success());
+}
+
 /// `card-agent` with the wrapper module in front of `hsm`'s token.
 fn wrapped_cli(hsm: &SoftHsm, wrap: &Wrapper, args: &[&str]) -> std::process::Command {
     let mut cli = hsm.command(agent_bin());

@@ -62,6 +62,7 @@ impl Module {
             stopped: OnceLock::new(),
             garbage: std::sync::Mutex::default(),
             reauth: OnceLock::new(),
+            key_flags: Default::default(),
         })
     }
 }

@@ -8,6 +8,7 @@
 //! CKR codes become domain errors here and nowhere else.
 
 pub mod discovery;
+mod key_flags;
 mod load;
 mod objects;
 pub mod open_gpki;
@@ -58,6 +59,8 @@ pub struct Module {
     garbage: std::sync::Mutex<Option<String>>,
     /// The re-authentication sequence for CKA_ALWAYS_AUTHENTICATE keys, opened on first use.
     reauth: OnceLock<std::result::Result<Box<Reauth>, String>>,
+    /// Each key's CKA_ALWAYS_AUTHENTICATE, read once.
+    key_flags: key_flags::KeyFlags,
 }
 
 impl std::fmt::Debug for Module {
@@ -278,7 +281,8 @@ impl Module {
             RawMechanism::Ecdsa => Mechanism::Ecdsa,
         };
         let result = find_private_key(&session, key_id).and_then(|key| {
-            if always_authenticate(&session, key) {
+            let always = || always_authenticate(&session, key);
+            if self.key_flags.always_authenticate(token, key_id, always) {
                 self.reauthenticated(
                     &session,
                     Operation::Sign,
@@ -295,6 +299,9 @@ impl Module {
             }
         });
         let _ = session.logout();
+        if result.is_err() {
+            self.key_flags.forget(token, key_id);
+        }
         result
     }
 
@@ -310,7 +317,8 @@ impl Module {
         let session = self.open(token.token_ref.slot_id)?;
         self.login(&session, token, pin)?;
         let result = find_private_key(&session, key_id).and_then(|key| {
-            let decrypted = if always_authenticate(&session, key) {
+            let always = || always_authenticate(&session, key);
+            let decrypted = if self.key_flags.always_authenticate(token, key_id, always) {
                 let mechanism = Mechanism::RsaPkcs;
                 let op = Operation::Decrypt;
                 match self.reauthenticated(
@@ -338,6 +346,9 @@ impl Module {
             })
         });
         let _ = session.logout();
+        if result.is_err() {
+            self.key_flags.forget(token, key_id);
+        }
         result
     }
 

@@ -308,6 +308,13 @@ unsafe extern "C" fn C_GetAttributeValue(
         {
             control::log("C_GetAttributeValue CKA_VALUE");
         }
+        // A key's CKA_ALWAYS_AUTHENTICATE: the agent reads it once per key, not per signature.
+        if attrs
+            .iter()
+            .any(|a| a.type_ == CKA_ALWAYS_AUTHENTICATE && !a.pValue.is_null())
+        {
+            control::log("C_GetAttributeValue CKA_ALWAYS_AUTHENTICATE");
+        }
     }
     if control.garbage(Garbage::ValueLength) && !template.is_null() {
         // SAFETY: the caller's template of `count` entries.
