@@ -81,19 +81,20 @@ impl Wrapper {
     /// How many CKA_VALUE reads (a certificate's bytes, on a token whose only readable values
     /// are certificates) the module has answered so far.
     pub fn value_reads(&self) -> usize {
-        std::fs::read_to_string(self.sibling("log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| *l == "C_GetAttributeValue CKA_VALUE")
-            .count()
+        self.logged("C_GetAttributeValue CKA_VALUE")
     }
 
     /// How many CKA_ALWAYS_AUTHENTICATE reads of a key the module has answered so far.
     pub fn always_authenticate_reads(&self) -> usize {
+        self.logged("C_GetAttributeValue CKA_ALWAYS_AUTHENTICATE")
+    }
+
+    /// How many times the module logged `line` so far.
+    fn logged(&self, line: &str) -> usize {
         std::fs::read_to_string(self.sibling("log"))
             .unwrap_or_default()
             .lines()
-            .filter(|l| *l == "C_GetAttributeValue CKA_ALWAYS_AUTHENTICATE")
+            .filter(|l| *l == line)
             .count()
     }
 

@@ -7,7 +7,7 @@ mod support;
 use card_agent_testbed::agent::{
     agent_bin, openssl_encrypt_pkcs1, openssl_verify_pkcs1, path, public_key_pem, run,
 };
-use card_agent_testbed::daemon::{Host, Sandbox};
+use card_agent_testbed::daemon::{Daemon, Host, Sandbox};
 use card_agent_testbed::p11_wrap::{self, Wrapper, CONTROL_ENV};
 use card_agent_testbed::softhsm::{Options, SoftHsm, SOFTHSM_MODULE, USER_PIN};
 use serde_json::{json, Value};
@@ -107,17 +107,46 @@ fn one_pin_two_logins_and_a_wrong_pin_is_tried_once() {
     assert_eq!(wrap.logins(), [USER_LOGIN]);
 }
 
+/// A daemon whose module is the wrapper in front of an always-authenticate token, the PIN
+/// typed by the scripted dialog, and a native host to it.
+struct World {
+    hsm: SoftHsm,
+    wrap: Wrapper,
+    sandbox: Sandbox,
+    _daemon: Daemon,
+    host: Host,
+}
+
+impl World {
+    fn new() -> World {
+        let hsm = always_auth_token();
+        let wrap = Wrapper::new(hsm.dir());
+        let mut sandbox = wrapped_sandbox(&hsm, &wrap);
+        sandbox.set_env("FAKE_PINENTRY_PIN", USER_PIN);
+        let daemon = sandbox.serve(&[]);
+        let host = sandbox.host();
+        World {
+            hsm,
+            wrap,
+            sandbox,
+            _daemon: daemon,
+            host,
+        }
+    }
+}
+
 /// Every path of the daemon with such keys: signatures (PKCS#1 and CMS) and authentication
 /// with the PIN typed once in the dialog (pages never send one), the legacy API's
 /// MakeSignature and decryption with the page's PIN.
 #[test]
 fn every_daemon_path_logs_in_again_for_the_key() {
-    let hsm = always_auth_token();
-    let wrap = Wrapper::new(hsm.dir());
-    let mut sandbox = wrapped_sandbox(&hsm, &wrap);
-    sandbox.set_env("FAKE_PINENTRY_PIN", USER_PIN);
-    let _daemon = sandbox.serve(&[]);
-    let mut host = sandbox.host();
+    let World {
+        hsm,
+        wrap,
+        sandbox,
+        _daemon,
+        mut host,
+    } = World::new();
     let thumbprint = sha256_hex(&hsm.sign_cert);
     let mut dialogs = 0;
     let mut expect_two_logins = |what: &str| {
@@ -182,12 +211,13 @@ fn every_daemon_path_logs_in_again_for_the_key() {
 /// again for the key.
 #[test]
 fn a_keys_always_authenticate_flag_is_read_once() {
-    let hsm = always_auth_token();
-    let wrap = Wrapper::new(hsm.dir());
-    let mut sandbox = wrapped_sandbox(&hsm, &wrap);
-    sandbox.set_env("FAKE_PINENTRY_PIN", USER_PIN);
-    let _daemon = sandbox.serve(&[]);
-    let mut host = sandbox.host();
+    let World {
+        hsm,
+        wrap,
+        sandbox: _sandbox,
+        _daemon,
+        mut host,
+    } = World::new();
     let thumbprint = sha256_hex(&hsm.sign_cert);
     let mut flag_reads = 0;
     for n in 0..3 {

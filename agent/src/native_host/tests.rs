@@ -76,14 +76,7 @@ async fn the_host_ends_when_the_daemon_goes_away() {
     // The answer sent before the daemon left still arrives, and the host ends although the
     // browser keeps its side open.
     assert_eq!(read_frame(&mut browser_in).await, answer.to_vec());
-    tokio::time::timeout(Duration::from_secs(10), relay)
-        .await
-        .expect("the relay ends when the daemon has gone")
-        .unwrap()
-        .unwrap();
-    let mut rest = Vec::new();
-    browser_in.read_to_end(&mut rest).await.unwrap();
-    assert!(rest.is_empty(), "nothing after the daemon's last answer");
+    ends_when_the_daemon_has_gone(relay, &mut browser_in).await;
     drop(browser_out);
 }
 
@@ -128,14 +121,7 @@ async fn requests_the_daemon_never_answered_get_an_error_when_it_goes_away() {
             "{frame}"
         );
     }
-    tokio::time::timeout(Duration::from_secs(10), relay)
-        .await
-        .expect("the relay ends when the daemon has gone")
-        .unwrap()
-        .unwrap();
-    let mut rest = Vec::new();
-    browser_in.read_to_end(&mut rest).await.unwrap();
-    assert!(rest.is_empty(), "one answer per request: {rest:?}");
+    ends_when_the_daemon_has_gone(relay, &mut browser_in).await;
     drop(browser_out);
 }
 
@@ -213,4 +199,20 @@ fn dev_id_matches_the_manifest_key() {
         .map(|c| (b'a' + c.to_digit(16).unwrap() as u8) as char)
         .collect();
     assert_eq!(id, DEV_EXTENSION_ID);
+}
+
+/// The relay ends by itself once the daemon has gone, and the browser hears nothing after the
+/// answers the test already read (one answer per request).
+async fn ends_when_the_daemon_has_gone(
+    relay: tokio::task::JoinHandle<Result<()>>,
+    browser_in: &mut (impl tokio::io::AsyncRead + Unpin),
+) {
+    tokio::time::timeout(Duration::from_secs(10), relay)
+        .await
+        .expect("the relay ends when the daemon has gone")
+        .unwrap()
+        .unwrap();
+    let mut rest = Vec::new();
+    browser_in.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "nothing after the last answer: {rest:?}");
 }
