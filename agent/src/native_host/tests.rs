@@ -49,69 +49,82 @@ async fn read_frame<R: AsyncRead + Unpin>(stream: &mut R) -> Vec<u8> {
     payload
 }
 
+/// Writes one frame with `payload` to `stream`.
+async fn write_frame<W: AsyncWrite + Unpin>(stream: &mut W, payload: &[u8]) {
+    stream
+        .write_all(&card_agent_protocol::frame::encode(payload).unwrap())
+        .await
+        .unwrap();
+}
+
+/// A relay between an in-memory browser and an in-memory daemon, and the test's ends of both.
+struct Wired {
+    relay: tokio::task::JoinHandle<Result<()>>,
+    browser_in: tokio::io::ReadHalf<tokio::io::DuplexStream>,
+    browser_out: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    daemon_in: tokio::io::ReadHalf<tokio::io::DuplexStream>,
+    daemon_out: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+}
+
+impl Wired {
+    fn new() -> Wired {
+        let (browser, host_side) = tokio::io::duplex(64 * 1024);
+        let (host_in, host_out) = tokio::io::split(host_side);
+        let (daemon, host_daemon_side) = tokio::io::duplex(64 * 1024);
+        let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side), ours()));
+        let (browser_in, browser_out) = tokio::io::split(browser);
+        let (daemon_in, daemon_out) = tokio::io::split(daemon);
+        Wired {
+            relay,
+            browser_in,
+            browser_out,
+            daemon_in,
+            daemon_out,
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_host_ends_when_the_daemon_goes_away() {
-    let (browser, host_side) = tokio::io::duplex(64 * 1024);
-    let (host_in, host_out) = tokio::io::split(host_side);
-    let (daemon, host_daemon_side) = tokio::io::duplex(64 * 1024);
-    let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side), ours()));
-    let (mut browser_in, mut browser_out) = tokio::io::split(browser);
-    let (mut daemon_in, mut daemon_out) = tokio::io::split(daemon);
+    let mut wired = Wired::new();
 
     // A request goes through, and the daemon answers it, then stops.
     let request = br#"{"id":1,"command":"version","origin":"https://example.gov.tw"}"#;
-    browser_out
-        .write_all(&card_agent_protocol::frame::encode(request).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(read_frame(&mut daemon_in).await, request.to_vec());
+    write_frame(&mut wired.browser_out, request).await;
+    assert_eq!(read_frame(&mut wired.daemon_in).await, request.to_vec());
     let answer = br#"{"id":1,"result":{}}"#;
-    daemon_out
-        .write_all(&card_agent_protocol::frame::encode(answer).unwrap())
-        .await
-        .unwrap();
-    drop(daemon_out);
-    drop(daemon_in);
+    write_frame(&mut wired.daemon_out, answer).await;
+    drop(wired.daemon_out);
+    drop(wired.daemon_in);
 
     // The answer sent before the daemon left still arrives, and the host ends although the
     // browser keeps its side open.
-    assert_eq!(read_frame(&mut browser_in).await, answer.to_vec());
-    ends_when_the_daemon_has_gone(relay, &mut browser_in).await;
-    drop(browser_out);
+    assert_eq!(read_frame(&mut wired.browser_in).await, answer.to_vec());
+    ends_when_the_daemon_has_gone(wired.relay, &mut wired.browser_in).await;
+    drop(wired.browser_out);
 }
 
 #[tokio::test]
 async fn requests_the_daemon_never_answered_get_an_error_when_it_goes_away() {
-    let (browser, host_side) = tokio::io::duplex(64 * 1024);
-    let (host_in, host_out) = tokio::io::split(host_side);
-    let (daemon, host_daemon_side) = tokio::io::duplex(64 * 1024);
-    let relay = tokio::spawn(relay(host_in, host_out, Ok(host_daemon_side), ours()));
-    let (mut browser_in, mut browser_out) = tokio::io::split(browser);
-    let (mut daemon_in, mut daemon_out) = tokio::io::split(daemon);
+    let mut wired = Wired::new();
 
     // Three requests reach the daemon; it answers the second and dies (SIGKILL: no word).
     for id in [r#"7"#, r#""seven""#, r#"7"#] {
         let request =
             format!(r#"{{"id":{id},"command":"status","origin":"https://example.gov.tw"}}"#);
-        browser_out
-            .write_all(&card_agent_protocol::frame::encode(request.as_bytes()).unwrap())
-            .await
-            .unwrap();
-        read_frame(&mut daemon_in).await;
+        write_frame(&mut wired.browser_out, request.as_bytes()).await;
+        read_frame(&mut wired.daemon_in).await;
     }
     let answer = br#"{"id":"seven","result":{}}"#;
-    daemon_out
-        .write_all(&card_agent_protocol::frame::encode(answer).unwrap())
-        .await
-        .unwrap();
-    drop(daemon_out);
-    drop(daemon_in);
+    write_frame(&mut wired.daemon_out, answer).await;
+    drop(wired.daemon_out);
+    drop(wired.daemon_in);
 
-    assert_eq!(read_frame(&mut browser_in).await, answer.to_vec());
+    assert_eq!(read_frame(&mut wired.browser_in).await, answer.to_vec());
     // Both requests with id 7 (ids may repeat) hear that the agent went away.
     for _ in 0..2 {
         let frame: serde_json::Value =
-            serde_json::from_slice(&read_frame(&mut browser_in).await).unwrap();
+            serde_json::from_slice(&read_frame(&mut wired.browser_in).await).unwrap();
         assert_eq!(frame["id"], 7, "{frame}");
         assert_eq!(frame["error"]["code"], "INTERNAL", "{frame}");
         assert!(
@@ -121,8 +134,8 @@ async fn requests_the_daemon_never_answered_get_an_error_when_it_goes_away() {
             "{frame}"
         );
     }
-    ends_when_the_daemon_has_gone(relay, &mut browser_in).await;
-    drop(browser_out);
+    ends_when_the_daemon_has_gone(wired.relay, &mut wired.browser_in).await;
+    drop(wired.browser_out);
 }
 
 #[tokio::test]
@@ -137,10 +150,7 @@ async fn without_a_daemon_every_request_is_answered_with_an_error() {
     ));
     let (mut browser_in, mut browser_out) = tokio::io::split(browser);
     let request = br#"{"id":7,"command":"status","origin":"https://example.gov.tw"}"#;
-    browser_out
-        .write_all(&card_agent_protocol::frame::encode(request).unwrap())
-        .await
-        .unwrap();
+    write_frame(&mut browser_out, request).await;
     let answer: serde_json::Value =
         serde_json::from_slice(&read_frame(&mut browser_in).await).unwrap();
     assert_eq!(answer["id"], 7);
