@@ -198,6 +198,12 @@ pub enum Error {
     /// was discarded.
     #[error("the caller stopped waiting; the card operation was not started or its result was discarded")]
     CallerGone,
+    /// The card's PIN tries changed while the request waited for its turn, so the PIN's source
+    /// decided before no longer holds (a page's PIN on what became the final try): nothing was
+    /// sent to the card. The service decides again on the new state; this reaches a caller
+    /// only if the state keeps changing.
+    #[error("the card's PIN tries changed while the request waited; nothing was sent to the card")]
+    PinStateChanged,
     /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
     #[error("invalid origin \"{input}\": {reason}")]
     BadOrigin {
@@ -376,7 +382,7 @@ impl Error {
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout | Error::CallerGone => ErrorCode::Timeout,
-            Error::Busy => ErrorCode::Busy,
+            Error::Busy | Error::PinStateChanged => ErrorCode::Busy,
             Error::CallerNotAllowed { .. } | Error::UnknownCaller { .. } => {
                 ErrorCode::SiteNotTrusted
             }
@@ -441,6 +447,7 @@ impl Error {
             // The daemon's words, in its language (the user's own daemon: the same locale).
             Error::Agent(body) => body.message.clone(),
             Error::CallerGone => detail("error.detail.caller_gone", &[]),
+            Error::PinStateChanged => detail("error.detail.pin_state_changed", &[]),
             Error::FinalTryNeedsDialog { tried } => {
                 detail("error.detail.final_try_needs_dialog", &[("tried", tried)])
             }

@@ -5,7 +5,7 @@
 use card_agent_protocol::auth::{auth_signed_message, check_nonce, AuthAlgorithm, AuthToken};
 use card_agent_protocol::secret::SecretString;
 
-use super::{discard_if_gone, still_wanted, Caller, Service};
+use super::{Caller, Service};
 use crate::card_core::CertificateWanted;
 use crate::certificate::KeyAlgorithm;
 use crate::error::{Error, Result};
@@ -43,20 +43,21 @@ impl Service {
                 )))
             }
         };
-        let pin = self.obtain_pin(caller, pin, &token, certificate.info.holder_name())?;
-        let message = auth_signed_message(origin.as_str(), challenge_nonce);
-        let still_wanted = || still_wanted(caller, "authenticate");
-        let outcome = self.core.sign_if(
-            &token,
-            &certificate,
-            &pin,
-            hash,
-            &SignInput::Data(message),
-            SignFormat::Pkcs1,
-            &CmsOptions::default(),
-            &still_wanted,
-        );
-        let signature = discard_if_gone(caller, "authenticate", outcome)?;
+        let message = SignInput::Data(auth_signed_message(origin.as_str(), challenge_nonce));
+        let holder = certificate.info.holder_name();
+        let signature =
+            self.with_pin(caller, pin, &token, holder, "authenticate", |pin, admit| {
+                self.core.sign_if(
+                    &token,
+                    &certificate,
+                    pin,
+                    hash,
+                    &message,
+                    SignFormat::Pkcs1,
+                    &CmsOptions::default(),
+                    admit,
+                )
+            })?;
         tracing::info!(site = %origin, token = %token.serial, "authenticated");
         Ok(AuthToken::new(
             &certificate.info.der,

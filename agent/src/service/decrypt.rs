@@ -3,7 +3,7 @@
 use card_agent_protocol::secret::SecretString;
 use zeroize::Zeroizing;
 
-use super::{discard_if_gone, still_wanted, Caller, Service};
+use super::{Caller, Service};
 use crate::card_core::{CertificateWanted, Purpose};
 use crate::error::{Error, Result};
 
@@ -33,13 +33,19 @@ impl Service {
             purpose: Purpose::Encryption,
             ..CertificateWanted::default()
         })?;
-        let pin = self.obtain_pin(caller, request.pin, &token, cert.info.holder_name())?;
-        let still_wanted = || still_wanted(caller, "decrypt");
-        let outcome = self
-            .core
-            .decrypt_if(&token, &cert, &pin, &request.ciphertext, &still_wanted)
-            .map(Zeroizing::new);
-        discard_if_gone(caller, "decrypt", outcome)
+        let holder = cert.info.holder_name();
+        self.with_pin(
+            caller,
+            request.pin,
+            &token,
+            holder,
+            "decrypt",
+            |pin, admit| {
+                self.core
+                    .decrypt_if(&token, &cert, pin, &request.ciphertext, admit)
+                    .map(Zeroizing::new)
+            },
+        )
     }
 
     /// Opens a CMS EnvelopedData made for the token's encryption certificate, after admitting
@@ -64,13 +70,12 @@ impl Service {
                 wanted: "the certificate the data was encrypted for".to_owned(),
             });
         };
-        let pin = self.obtain_pin(caller, pin, &token, cert.info.holder_name())?;
-        let still_wanted = || still_wanted(caller, "decrypt");
-        let key = self
-            .core
-            .decrypt_if(&token, &cert, &pin, wrapped, &still_wanted)
-            .map(Zeroizing::new);
-        let key = discard_if_gone(caller, "decrypt", key)?;
+        let holder = cert.info.holder_name();
+        let key = self.with_pin(caller, pin, &token, holder, "decrypt", |pin, admit| {
+            self.core
+                .decrypt_if(&token, &cert, pin, wrapped, admit)
+                .map(Zeroizing::new)
+        })?;
         Ok(envelope.open(&key)?)
     }
 }

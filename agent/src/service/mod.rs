@@ -151,10 +151,10 @@ impl Service {
             .find(|c| c.has_private_key)
             .map(|c| c.info.holder_name().to_owned())
             .unwrap_or_else(|| token.label.clone());
-        let pin = self.obtain_pin(caller, pin, &token, &holder)?;
-        let still_wanted = || still_wanted(caller, "verify-pin");
-        let outcome = self.core.verify_pin_if(&token, &pin, &still_wanted);
-        discard_if_gone(caller, "verify-pin", outcome).map(|()| token)
+        self.with_pin(caller, pin, &token, &holder, "verify-pin", |pin, admit| {
+            self.core.verify_pin_if(&token, pin, admit)
+        })?;
+        Ok(token)
     }
 
     /// Card and reader events from now on, for callers that may see them: trusted sites (never

@@ -9,10 +9,15 @@
 //! A request without a PIN gets the agent's own dialog, except under `pin_entry = "page"`
 //! (kiosks without a desktop), where a page's request must carry one ([`Error::PinRequired`]).
 //! A PIN that may not be used is dropped (wiped) unsent; a rejected PIN is never sent again.
+//!
+//! The table is applied to the card's state as the operation's turn reads it, right before the
+//! login (the one read of it per operation): a request that waited while another spent a try
+//! is decided again (see [`Service::with_pin`]).
 
 use card_agent_protocol::secret::SecretString;
 
-use super::{Api, Caller, Service, Who};
+use super::{discard_if_gone, still_wanted, Api, Caller, Service, Who};
+use crate::card_core::Admit;
 use crate::config::PinEntry;
 use crate::error::{Error, Result};
 use crate::pin::{Pin, PinState};
@@ -48,7 +53,7 @@ pub fn request_pin(who: &Who) -> RequestPin {
 }
 
 /// Where the PIN for one operation comes from.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// The PIN the request carried.
     Request,
@@ -77,15 +82,86 @@ pub fn decide(who: &Who, setting: PinEntry, offered: bool, state: PinState) -> R
     }
 }
 
+/// Decisions one operation may need: the first on the remembered state, one more for each
+/// change of the card's PIN state seen in the turn (tries only go one way: at most one such
+/// change matters).
+const MAX_DECISIONS: usize = 3;
+
 impl Service {
-    /// The PIN for one operation on `token`, from the source the table allows.
-    pub(super) fn obtain_pin(
+    /// Runs a card operation on `token` for `caller` with the PIN from the source the table
+    /// allows, and the operation's outcome unless the caller stopped waiting meanwhile.
+    ///
+    /// `operation` gets the PIN and the check ([`Admit`]) to pass to the card core, which
+    /// runs it on the token's fresh state in the token's turn. A PIN the request carried is
+    /// sent only if that state still allows it; when it does not (the card reached its final
+    /// try while the request waited), nothing reaches the card, the page's PIN is wiped unsent,
+    /// and the decision is made again on the new state (the dialog asks).
+    pub(super) fn with_pin<T>(
         &self,
         caller: &Caller,
-        from_request: Option<SecretString>,
+        offered: Option<SecretString>,
         token: &TokenInfo,
         holder: &str,
-    ) -> Result<Pin> {
+        what: &'static str,
+        operation: impl Fn(&Pin, Admit<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut offered = offered.map(|p| Pin::new(p.into_inner()));
+        let mut state = token.clone();
+        for _ in 0..MAX_DECISIONS {
+            let (pin, source) = self.obtain_pin(caller, offered.take(), &state, holder)?;
+            let admit = |fresh: &TokenInfo| self.still_allowed(caller, what, source, fresh);
+            match operation(&pin, &admit) {
+                Err(Error::PinStateChanged) => {
+                    offered = (source == Source::Request).then_some(pin);
+                    state = self.fresh_state(token)?;
+                }
+                outcome => return discard_if_gone(caller, what, outcome),
+            }
+        }
+        Err(Error::PinStateChanged)
+    }
+
+    /// The check in the token's turn (see [`Admit`]): the caller still waits, and a PIN from
+    /// the request is still allowed on the card's fresh state.
+    fn still_allowed(
+        &self,
+        caller: &Caller,
+        what: &str,
+        source: Source,
+        fresh: &TokenInfo,
+    ) -> Result<()> {
+        if !still_wanted(caller, what) {
+            return Err(Error::CallerGone);
+        }
+        if source == Source::Request
+            && decide(caller.who(), self.settings.pin_entry, true, fresh.pin_state)?
+                != Source::Request
+        {
+            return Err(Error::PinStateChanged);
+        }
+        Ok(())
+    }
+
+    /// The token's state read now: the same card, or `CardRemoved`.
+    fn fresh_state(&self, token: &TokenInfo) -> Result<TokenInfo> {
+        let fresh = self.core.token(token.token_ref)?;
+        if fresh.serial != token.serial {
+            return Err(Error::CardRemoved);
+        }
+        Ok(fresh)
+    }
+
+    /// The PIN for one operation on `token`, from the source the table allows, and that
+    /// source. `token`'s state may be as remembered: a PIN from the request is checked again
+    /// in the turn; any other outcome (a dialog, a PIN-pad notice, a refusal) is decided on
+    /// the state read now, so a person sees the card's own count.
+    fn obtain_pin(
+        &self,
+        caller: &Caller,
+        from_request: Option<Pin>,
+        token: &TokenInfo,
+        holder: &str,
+    ) -> Result<(Pin, Source)> {
         // A PIN-pad reader takes the PIN itself: nothing is asked here. A PIN that came with
         // the request is wiped unused (a legacy page always sends one), except from a caller
         // that may never send one, which is refused as always.
@@ -94,16 +170,24 @@ impl Service {
                 return Err(Error::PinFromPage);
             }
             drop(from_request);
-            return Ok(self.pin_on_reader(caller, token, holder));
+            let token = self.fresh_state(token)?;
+            return Ok((self.pin_on_reader(caller, &token, holder), Source::Dialog));
         }
-        let source = decide(
+        let (who, setting, offered) = (
             caller.who(),
             self.settings.pin_entry,
             from_request.is_some(),
-            token.pin_state,
-        )?;
+        );
+        let fresh;
+        let (source, token) = match decide(who, setting, offered, token.pin_state) {
+            Ok(Source::Request) => (Source::Request, token),
+            _ => {
+                fresh = self.fresh_state(token)?;
+                (decide(who, setting, offered, fresh.pin_state)?, &fresh)
+            }
+        };
         match (source, from_request) {
-            (Source::Request, Some(pin)) => Ok(Pin::new(pin.into_inner())),
+            (Source::Request, Some(pin)) => Ok((pin, Source::Request)),
             (_, offered) => {
                 // A PIN that may not be used (the card's final try) is wiped here, unsent; the
                 // dialog alone may ask now, and without one the request is refused as such.
@@ -113,7 +197,8 @@ impl Service {
                     Error::NoPinDialog { tried } if dropped => Error::FinalTryNeedsDialog { tried },
                     e => e,
                 })?;
-                self.ask_pin(dialogs, caller, token, holder)
+                let pin = self.ask_pin(dialogs, caller, token, holder)?;
+                Ok((pin, Source::Dialog))
             }
         }
     }

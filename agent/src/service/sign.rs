@@ -3,7 +3,7 @@
 
 use card_agent_protocol::secret::SecretString;
 
-use super::{discard_if_gone, still_wanted, Caller, Service};
+use super::{Caller, Service};
 use crate::card_core::CertificateWanted;
 use crate::error::{Error, Result};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
@@ -70,19 +70,20 @@ impl Service {
         if request.with_card_serial {
             cms.card_serial = Some(token.serial.clone());
         }
-        let pin = self.obtain_pin(caller, request.pin, &token, certificate.info.holder_name())?;
-        let still_wanted = || still_wanted(caller, "sign");
-        let outcome = self.core.sign_if(
-            &token,
-            &certificate,
-            &pin,
-            request.hash,
-            &request.input,
-            request.format,
-            &cms,
-            &still_wanted,
-        );
-        let signature = discard_if_gone(caller, "sign", outcome)?;
+        let holder = certificate.info.holder_name();
+        let signature =
+            self.with_pin(caller, request.pin, &token, holder, "sign", |pin, admit| {
+                self.core.sign_if(
+                    &token,
+                    &certificate,
+                    pin,
+                    request.hash,
+                    &request.input,
+                    request.format,
+                    &cms,
+                    admit,
+                )
+            })?;
         tracing::info!(
             caller = caller.log_name(),
             token = %token.serial,

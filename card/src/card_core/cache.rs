@@ -5,21 +5,22 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::token::{TokenCertificate, TokenRef};
+use crate::token::{TokenCertificate, TokenInfo, TokenRef};
 
 /// How long remembered certificates are trusted without a card event. The daemon forgets them on
 /// every reader event; this bound covers tokens that send none (software tokens, or pcscd down).
 const CERTIFICATE_CACHE_TTL: Duration = Duration::from_secs(60);
 
-/// The certificates last read from each token, with the serial of the token they came from, so
-/// that another card in the same slot is never answered from the first one's entry.
+/// The certificates last read from each token, with the token's information as it was read
+/// then (its serial, so that another card in the same slot is never answered from the first
+/// one's entry; its state, which the token's turn reads fresh again before any PIN is sent).
 #[derive(Default)]
 pub(super) struct CertificateCache {
     entries: Mutex<HashMap<TokenRef, CachedCertificates>>,
 }
 
 struct CachedCertificates {
-    serial: String,
+    token: TokenInfo,
     read_at: Instant,
     certificates: Vec<TokenCertificate>,
 }
@@ -28,22 +29,17 @@ impl CertificateCache {
     pub(super) fn get(&self, token_ref: TokenRef, serial: &str) -> Option<Vec<TokenCertificate>> {
         let entries = self.entries.lock().ok()?;
         let entry = entries.get(&token_ref)?;
-        (entry.serial == serial && entry.read_at.elapsed() < CERTIFICATE_CACHE_TTL)
+        (entry.token.serial == serial && entry.read_at.elapsed() < CERTIFICATE_CACHE_TTL)
             .then(|| entry.certificates.clone())
     }
 
-    pub(super) fn put(
-        &self,
-        token_ref: TokenRef,
-        serial: String,
-        certificates: &[TokenCertificate],
-    ) {
+    pub(super) fn put(&self, token: &TokenInfo, certificates: &[TokenCertificate]) {
         // A poisoned table only means a panic elsewhere: skip remembering, never fail the read.
         if let Ok(mut entries) = self.entries.lock() {
             entries.insert(
-                token_ref,
+                token.token_ref,
                 CachedCertificates {
-                    serial,
+                    token: token.clone(),
                     read_at: Instant::now(),
                     certificates: certificates.to_vec(),
                 },
@@ -52,11 +48,11 @@ impl CertificateCache {
     }
 
     /// The tokens, still trusted, whose remembered certificates include one that `holds`
-    /// accepts: each as its slot, serial and certificates.
+    /// accepts: each as its information when it was read, and its certificates.
     pub(super) fn holding(
         &self,
         holds: impl Fn(&TokenCertificate) -> bool,
-    ) -> Vec<(TokenRef, String, Vec<TokenCertificate>)> {
+    ) -> Vec<(TokenInfo, Vec<TokenCertificate>)> {
         let Ok(entries) = self.entries.lock() else {
             return Vec::new();
         };
@@ -64,7 +60,7 @@ impl CertificateCache {
             .iter()
             .filter(|(_, e)| e.read_at.elapsed() < CERTIFICATE_CACHE_TTL)
             .filter(|(_, e)| e.certificates.iter().any(&holds))
-            .map(|(r, e)| (*r, e.serial.clone(), e.certificates.clone()))
+            .map(|(_, e)| (e.token.clone(), e.certificates.clone()))
             .collect()
     }
 

@@ -35,6 +35,13 @@ use crate::signer::{self, CmsOptions, HashAlgorithm, RawMechanism, SignFormat, S
 use crate::token::{TokenCertificate, TokenInfo, TokenRef};
 pub use turn::{Turn, TurnGuard};
 
+/// The caller's own check when an operation's turn comes, on the token's state just read
+/// fresh (the only read of it in the operation), before anything reaches the card: that the
+/// caller still wants the operation, and that the PIN's source is still allowed on this state
+/// (a page's PIN may not be the one spent on the card's final try). An error stops the
+/// operation with the card untouched.
+pub type Admit<'a> = &'a dyn Fn(&TokenInfo) -> Result<()>;
+
 use cache::CertificateCache;
 pub use choice::{CertificateWanted, Purpose};
 pub use listing::{Duplicate, Listing};
@@ -190,28 +197,25 @@ impl CardCore {
     /// Certificates on a token: remembered from an earlier read of the same token (same slot,
     /// same serial, no card event since, within a minute), else read from it.
     pub fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {
-        let serial = self.token(token_ref)?.serial;
-        self.certificates_of(token_ref, serial)
+        let token = self.token(token_ref)?;
+        self.certificates_of(&token)
     }
 
-    /// [`CardCore::certificates`] for a token whose serial was just read (by
+    /// [`CardCore::certificates`] for a token whose information was just read (by
     /// [`CardCore::tokens`]): the token's state is read once per operation, not again here.
-    fn certificates_of(
-        &self,
-        token_ref: TokenRef,
-        serial: String,
-    ) -> Result<Vec<TokenCertificate>> {
-        if let Some(remembered) = self.certificates.get(token_ref, &serial) {
+    fn certificates_of(&self, token: &TokenInfo) -> Result<Vec<TokenCertificate>> {
+        let token_ref = token.token_ref;
+        if let Some(remembered) = self.certificates.get(token_ref, &token.serial) {
             return Ok(remembered);
         }
         self.with_turn(token_ref, || {
             // Callers that missed together queue here: the first reads the card, the others
             // find what it read (five tabs opening at once read a card's certificates once).
-            if let Some(remembered) = self.certificates.get(token_ref, &serial) {
+            if let Some(remembered) = self.certificates.get(token_ref, &token.serial) {
                 return Ok(remembered);
             }
             let read = self.provider(token_ref)?.certificates(token_ref)?;
-            self.certificates.put(token_ref, serial.clone(), &read);
+            self.certificates.put(token, &read);
             Ok(read)
         })
     }
@@ -250,6 +254,10 @@ impl CardCore {
     /// absent or empty), the certificate whose thumbprint is `sha256`, or when none is named
     /// the only one with a private key fit for `purpose` (never a CA's). None is
     /// `CertNotFound`; several are `Ambiguous` — never one picked at random.
+    ///
+    /// The token's state (PIN tries) that comes with it may be as remembered with its
+    /// certificates, up to the cache's age: an operation's turn reads it fresh before anything
+    /// reaches the card (see [`Admit`]), and whoever shows it to a person reads it first.
     pub fn choose_certificate(
         &self,
         wanted: &CertificateWanted<'_>,
@@ -268,7 +276,7 @@ impl CardCore {
         }
         let mut candidates = Vec::new();
         for token in tokens {
-            for cert in self.certificates_of(token.token_ref, token.serial.clone())? {
+            for cert in self.certificates_of(&token)? {
                 candidates.push((token.clone(), cert));
             }
         }
@@ -276,24 +284,23 @@ impl CardCore {
     }
 
     /// A certificate named by its thumbprint, found among the remembered ones (no card event
-    /// since, within the cache's time) on exactly one token, whose state is then read fresh:
-    /// one C_GetTokenInfo instead of listing every module's slots. The PIN rules see the same
-    /// fresh state either way. `None` (nothing remembered, the card gone or changed, another
-    /// slot wanted, or no thumbprint: which certificate is "the only one" depends on every
-    /// token present) means the full listing decides.
+    /// since, within the cache's time) on exactly one token, with that token as remembered:
+    /// nothing is read from the module. The operation's turn reads the token's state once,
+    /// fresh, right before the login (a card changed since is `CardRemoved` there). `None`
+    /// (nothing remembered, another slot wanted, or no thumbprint: which certificate is "the
+    /// only one" depends on every token present) means the full listing decides.
     fn remembered_choice(
         &self,
         wanted: &CertificateWanted<'_>,
     ) -> Option<(TokenInfo, TokenCertificate)> {
         wanted.sha256?;
         let mut holding = self.certificates.holding(|c| wanted.accepts(c));
-        let (token_ref, serial, certificates) = holding.pop().filter(|_| holding.is_empty())?;
-        let token = self.token(token_ref).ok()?;
+        let (token, certificates) = holding.pop().filter(|_| holding.is_empty())?;
         let slot_fits = wanted
             .slot_description
             .filter(|s| !s.is_empty())
             .is_none_or(|s| token.slot_description.contains(s));
-        if token.serial != serial || !slot_fits {
+        if !slot_fits {
             return None;
         }
         let candidates = certificates.into_iter().map(|c| (token.clone(), c));
@@ -302,21 +309,14 @@ impl CardCore {
 
     /// Checks a PIN against the card (one login, never retried).
     pub fn verify_pin(&self, token: &TokenInfo, pin: &Pin) -> Result<()> {
-        self.verify_pin_if(token, pin, &|| true)
+        self.verify_pin_if(token, pin, &|_| Ok(()))
     }
 
-    /// [`CardCore::verify_pin`], started only if `still_wanted()` holds when the token's turn
-    /// comes (else `CallerGone`, and the card is not touched): a caller that stopped waiting in
-    /// the queue starts nothing.
-    pub fn verify_pin_if(
-        &self,
-        token: &TokenInfo,
-        pin: &Pin,
-        still_wanted: &dyn Fn() -> bool,
-    ) -> Result<()> {
+    /// [`CardCore::verify_pin`], started only if `admit` accepts the token's fresh state when
+    /// the token's turn comes (see [`Admit`]): otherwise the card is not touched.
+    pub fn verify_pin_if(&self, token: &TokenInfo, pin: &Pin, admit: Admit<'_>) -> Result<()> {
         self.with_turn(token.token_ref, || {
-            wanted(still_wanted)?;
-            let token = self.pin_gate(token, pin)?;
+            let token = self.pin_gate(token, pin, admit)?;
             self.provider(token.token_ref)?.verify_pin(&token, pin)
         })
     }
@@ -333,10 +333,11 @@ impl CardCore {
         format: SignFormat,
         cms: &CmsOptions,
     ) -> Result<Vec<u8>> {
-        self.sign_if(token, cert, pin, hash_alg, input, format, cms, &|| true)
+        self.sign_if(token, cert, pin, hash_alg, input, format, cms, &|_| Ok(()))
     }
 
-    /// [`CardCore::sign`], started only if `still_wanted()` holds when the token's turn comes.
+    /// [`CardCore::sign`], started only if `admit` accepts the token's fresh state when the
+    /// token's turn comes.
     #[allow(clippy::too_many_arguments)]
     pub fn sign_if(
         &self,
@@ -347,11 +348,10 @@ impl CardCore {
         input: &SignInput,
         format: SignFormat,
         cms: &CmsOptions,
-        still_wanted: &dyn Fn() -> bool,
+        admit: Admit<'_>,
     ) -> Result<Vec<u8>> {
         self.with_turn(token.token_ref, || {
-            wanted(still_wanted)?;
-            let token = self.pin_gate(token, pin)?;
+            let token = self.pin_gate(token, pin, admit)?;
             let provider = self.provider(token.token_ref)?;
             let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| {
                 provider.sign_raw(&token, &cert.id, pin, mechanism, data)
@@ -368,35 +368,38 @@ impl CardCore {
         pin: &Pin,
         ciphertext: &[u8],
     ) -> Result<Vec<u8>> {
-        self.decrypt_if(token, cert, pin, ciphertext, &|| true)
+        self.decrypt_if(token, cert, pin, ciphertext, &|_| Ok(()))
     }
 
-    /// [`CardCore::decrypt`], started only if `still_wanted()` holds when the token's turn
-    /// comes.
+    /// [`CardCore::decrypt`], started only if `admit` accepts the token's fresh state when the
+    /// token's turn comes.
     pub fn decrypt_if(
         &self,
         token: &TokenInfo,
         cert: &TokenCertificate,
         pin: &Pin,
         ciphertext: &[u8],
-        still_wanted: &dyn Fn() -> bool,
+        admit: Admit<'_>,
     ) -> Result<Vec<u8>> {
         self.with_turn(token.token_ref, || {
-            wanted(still_wanted)?;
-            let token = self.pin_gate(token, pin)?;
+            let token = self.pin_gate(token, pin, admit)?;
             self.provider(token.token_ref)?
                 .decrypt_raw(&token, &cert.id, pin, ciphertext)
         })
     }
 
-    /// The PIN gate: format rule and lock state, checked against fresh token information before
-    /// anything reaches the card.
-    fn pin_gate(&self, expected: &TokenInfo, pin: &Pin) -> Result<TokenInfo> {
-        let token = self.token(expected.token_ref)?;
-        // Another card in the same slot: the caller chose a certificate on the first one.
+    /// The PIN gate, in the token's turn: the token's state read once, fresh, then the caller's
+    /// own check of it ([`Admit`]), the format rule and the lock state, before anything reaches
+    /// the card.
+    fn pin_gate(&self, expected: &TokenInfo, pin: &Pin, admit: Admit<'_>) -> Result<TokenInfo> {
+        let token = self.provider(expected.token_ref)?.token_state(expected)?;
+        // Another card in the same slot: the caller chose a certificate on the first one (maybe
+        // from what was remembered of the slot, which is stale now).
         if token.serial != expected.serial {
+            self.certificates.clear();
             return Err(Error::CardRemoved);
         }
+        admit(&token)?;
         // On a PIN-pad reader the reader takes the PIN: there is nothing here to check, and
         // what a request carried is never sent (see `Pin::on_reader`).
         if !token.pin_pad {
@@ -445,15 +448,6 @@ impl CardCore {
                 tried.join("; ")
             },
         }
-    }
-}
-
-/// `CallerGone` when the caller no longer wants the operation: nothing reaches the card.
-fn wanted(still_wanted: &dyn Fn() -> bool) -> Result<()> {
-    if still_wanted() {
-        Ok(())
-    } else {
-        Err(Error::CallerGone)
     }
 }
 

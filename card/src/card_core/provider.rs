@@ -18,6 +18,12 @@ pub trait TokenProvider: Send + Sync {
     fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>>;
     /// Fresh information about one token (a token that cannot be read is `CardRemoved`).
     fn token(&self, token_ref: TokenRef) -> Result<TokenInfo>;
+    /// The state of a token about to be used by an operation, read fresh (its serial and PIN
+    /// flags): [`TokenProvider::token`] unless a provider can skip what cannot change while the
+    /// card stays in its slot.
+    fn token_state(&self, expected: &TokenInfo) -> Result<TokenInfo> {
+        self.token(expected.token_ref)
+    }
     /// The certificates on a token, read from it.
     fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>>;
     /// One login with `pin`, then logout (the PIN's format was checked).
@@ -59,6 +65,10 @@ impl TokenProvider for Module {
 
     fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
         Module::token(self, token_ref)
+    }
+
+    fn token_state(&self, expected: &TokenInfo) -> Result<TokenInfo> {
+        Module::token_state(self, expected)
     }
 
     fn certificates(&self, token_ref: TokenRef) -> Result<Vec<TokenCertificate>> {

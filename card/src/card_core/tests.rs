@@ -173,7 +173,7 @@ fn callers_that_find_no_remembered_certificates_together_read_the_card_once() {
 }
 
 #[test]
-fn a_remembered_certificate_named_by_thumbprint_skips_the_slot_listing_not_the_fresh_state() {
+fn a_remembered_certificate_named_by_thumbprint_skips_the_module_and_the_turn_reads_the_state() {
     let provider = CountingCard::new().unwrap();
     let (reads, listings, swapped) = (
         provider.reads.clone(),
@@ -190,7 +190,7 @@ fn a_remembered_certificate_named_by_thumbprint_skips_the_slot_listing_not_the_f
     let (_, cert) = core.find_certificate(None).unwrap();
     let thumbprint = cert.info.sha256.clone();
     assert_eq!(count(), (1, 1));
-    // Named by thumbprint and remembered: no listing, no read; the token's state is fresh.
+    // Named by thumbprint and remembered: no listing, no read, the token as remembered.
     let (token, again) = core
         .find_certificate(Some(&thumbprint.to_uppercase()))
         .unwrap();
@@ -199,8 +199,23 @@ fn a_remembered_certificate_named_by_thumbprint_skips_the_slot_listing_not_the_f
     // Without a thumbprint, "the only one" depends on every token present: always listed.
     core.find_certificate(None).unwrap();
     assert_eq!(count(), (1, 2));
-    // Another card in the slot: the remembered certificates are not its; listed and read.
+    // Another card in the slot with no card event: still the remembered one, but the
+    // operation's turn reads the state, sees another serial and stops with the card untouched
+    // (and forgets what it remembered); the next choice lists and reads the new card.
     swapped.store(true, Ordering::SeqCst);
+    let (stale, _) = core.find_certificate(Some(&thumbprint)).unwrap();
+    assert_eq!(
+        (stale.serial.as_str(), count()),
+        (token.serial.as_str(), (1, 2))
+    );
+    let admitted = std::sync::atomic::AtomicBool::new(false);
+    let admit = |_: &crate::token::TokenInfo| {
+        admitted.store(true, Ordering::SeqCst);
+        Ok(())
+    };
+    let refused = core.verify_pin_if(&stale, &pin(crate::demo::DEMO_PIN), &admit);
+    assert!(matches!(refused, Err(Error::CardRemoved)), "{refused:?}");
+    assert!(!admitted.load(Ordering::SeqCst));
     let (token, _) = core.find_certificate(Some(&thumbprint)).unwrap();
     assert!(token.serial.ends_with("-OTHER"));
     assert_eq!(count(), (2, 3));

@@ -13,9 +13,9 @@ mod load;
 mod objects;
 pub mod open_gpki;
 mod reauth;
+mod token_info;
 
 pub use load::MODULE_TIMEOUT;
-use load::{bounded, clean_text, Bounded};
 use objects::{always_authenticate, find_private_key, has_key_object};
 use reauth::typed;
 
@@ -35,9 +35,9 @@ use cryptoki::types::AuthPin;
 
 use crate::certificate::CertificateInfo;
 use crate::error::{Error, Result};
-use crate::pin::{Pin, PinLimits, PinState};
+use crate::pin::{Pin, PinState};
 use crate::signer::RawMechanism;
-use crate::token::{TokenCertificate, TokenInfo, TokenRef};
+use crate::token::{TokenCertificate, TokenInfo};
 
 /// Most certificate objects a token may report; a card holds a handful, so more means a broken
 /// or hostile module and we stop reading.
@@ -120,116 +120,6 @@ impl Module {
             *last = Some(error.to_string());
         }
         error
-    }
-
-    /// Tokens present in this module's slots. A slot whose token vanishes while we read it is
-    /// skipped rather than failing the whole listing.
-    ///
-    /// C_GetSlotList runs on its own thread, bounded like C_Initialize: a module that hangs
-    /// there is given up on for good. A token whose information is nonsense is an error, not
-    /// a token: when no slot gives a token, the first such error is returned.
-    pub fn tokens(&self, provider: usize) -> Result<Vec<TokenInfo>> {
-        if let Some(function) = self.stopped.get() {
-            return Err(self.not_answering(function));
-        }
-        let context = self.context.clone();
-        let slots = match bounded(self.timeout, move || context.get_slots_with_token()) {
-            Ok(listed) => listed.map_err(|e| map_error("C_GetSlotList", e))?,
-            Err(Bounded::TimedOut) => {
-                let _ = self.stopped.set("C_GetSlotList");
-                return Err(self.not_answering("C_GetSlotList"));
-            }
-            Err(Bounded::NoThread) => {
-                return Err(Error::Internal("no thread for C_GetSlotList".to_owned()))
-            }
-        };
-        let mut tokens = Vec::new();
-        let mut garbage = None;
-        for slot in slots {
-            match self.token_info(provider, slot) {
-                Ok(token) => tokens.push(token),
-                Err(e @ Error::ModuleGarbage { .. }) => {
-                    tracing::warn!(module = %self.path.display(), error = %e, "token skipped");
-                    garbage.get_or_insert(e);
-                }
-                Err(_) => {}
-            }
-        }
-        match garbage {
-            Some(e) if tokens.is_empty() => Err(e),
-            _ => Ok(tokens),
-        }
-    }
-
-    /// What a token seen earlier says about itself now. A token that can no longer be read
-    /// has, for the person using it, been removed: modules report that with anything from
-    /// CKR_TOKEN_NOT_PRESENT to CKR_GENERAL_ERROR.
-    pub fn token(&self, token_ref: TokenRef) -> Result<TokenInfo> {
-        self.token_info(token_ref.provider, slot(token_ref.slot_id)?)
-            .map_err(|e| match e {
-                Error::Pkcs11 { .. } | Error::NoToken { .. } => Error::CardRemoved,
-                other => other,
-            })
-    }
-
-    fn token_info(&self, provider: usize, slot: Slot) -> Result<TokenInfo> {
-        let info = self
-            .context
-            .get_token_info(slot)
-            .map_err(|e| map_error("C_GetTokenInfo", e))?;
-        // An uninitialised token (SoftHSM's spare slot, a blank card) holds no keys; listing it
-        // would only make "which card?" ambiguous.
-        if !info.token_initialized() {
-            return Err(Error::NoToken { serial: None });
-        }
-        let slot_description = self
-            .context
-            .get_slot_info(slot)
-            .map(|s| s.slot_description().trim().to_owned())
-            .unwrap_or_default();
-        // cryptoki replaces bytes that are not UTF-8 with U+FFFD; a card's own text never has
-        // them, and a serial that changes meaning cannot identify a card.
-        let field = |name: &str, value: &str| {
-            clean_text(value).ok_or_else(|| {
-                self.garbage(
-                    "C_GetTokenInfo",
-                    format!("the token {name} is not UTF-8 text"),
-                )
-            })
-        };
-        let label = field("label", info.label())?;
-        let serial = field("serial number", info.serial_number())?;
-        let manufacturer = field("manufacturer", info.manufacturer_id())?;
-        let model = field("model", info.model())?;
-        let pin_state = if info.user_pin_locked() {
-            PinState::Locked
-        } else if info.user_pin_final_try() {
-            PinState::FinalTry
-        } else if info.user_pin_count_low() {
-            PinState::CountLow
-        } else {
-            PinState::Ok
-        };
-        Ok(TokenInfo {
-            token_ref: TokenRef {
-                provider,
-                slot_id: slot.id(),
-            },
-            label,
-            manufacturer,
-            model,
-            serial,
-            slot_description,
-            module: self.path.display().to_string(),
-            pin_limits: PinLimits::from_token(
-                info.min_pin_length() as u64,
-                info.max_pin_length() as u64,
-            ),
-            pin_state,
-            tries_left: None,
-            demo: false,
-            pin_pad: info.protected_authentication_path(),
-        })
     }
 
     /// Every certificate object on the token, parsed. Objects that are not X.509 certificates

@@ -113,7 +113,12 @@ fn a_legacy_page_pin_is_used_except_on_the_final_try() {
         .unwrap();
     assert!(bench.asked().is_empty());
     bench.to_final_try();
+    let calls = bench.card_calls();
     // The page's (wrong) PIN is dropped unsent: the user types the last try in the dialog.
+    // The certificate is remembered with the card's state before the wrong tries, so the
+    // request is first decided on a stale "no tries spent": the fresh state read in the
+    // token's turn stops it before the login and it is decided again, as a request that waited
+    // while another spent the tries would be.
     bench
         .service
         .sign(&legacy_page(TRUSTED), sign_request(Some(WRONG)))
@@ -121,6 +126,11 @@ fn a_legacy_page_pin_is_used_except_on_the_final_try() {
     assert_eq!(
         bench.asked(),
         vec![format!("pin for {TRUSTED} (Some(1) tries left)")]
+    );
+    assert_eq!(
+        bench.card_calls(),
+        calls + 1,
+        "only the dialog's PIN was sent"
     );
 }
 

@@ -313,6 +313,18 @@ impl IpcClient {
             .map_err(|e| format!("write to the daemon: {e}"))
     }
 
+    /// Writes frames already encoded (see [`IpcClient::frame`]).
+    pub fn send_encoded(&mut self, frames: &[u8]) -> Result<(), String> {
+        self.stream
+            .write_all(frames)
+            .map_err(|e| format!("write to the daemon: {e}"))
+    }
+
+    /// `message` as a frame, for [`IpcClient::send_encoded`].
+    pub fn frame(message: &Value) -> Result<Vec<u8>, String> {
+        encode(message.to_string().as_bytes()).map_err(|e| e.to_string())
+    }
+
     /// The next frame.
     pub fn recv(&mut self) -> Result<Value, String> {
         let payload = read_frame(&mut self.stream).map_err(|e| format!("read: {e}"))?;
