@@ -455,6 +455,21 @@ impl Direct {
         drop(session);
         signature
     }
+
+    /// [`Direct::sign_fresh`] after a C_GetTokenInfo: every call the agent makes on the token
+    /// for a signature. The PIN rules need the card's state read fresh right before the login
+    /// (its serial, whether it is locked or on its final try); on SoftHSM that read checks the
+    /// token's files and costs a few percent of a signature.
+    pub fn sign_as_the_agent_does(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        let info = self
+            .pkcs11
+            .get_token_info(self.slot)
+            .map_err(|e| format!("C_GetTokenInfo: {e}"))?;
+        if info.user_pin_locked() {
+            return Err("the fixture token is locked".to_owned());
+        }
+        self.sign_fresh(data)
+    }
 }
 
 fn sign_key(session: &Session) -> Result<ObjectHandle, String> {
