@@ -243,3 +243,61 @@ fn time_up_during_the_card_operation_discards_its_result() {
     assert_eq!(frames[0]["id"], 8);
     assert_eq!(frames[0]["error"]["code"], "TIMEOUT", "{frames:?}");
 }
+
+/// The same deadline where the daemon runs a socket request on its own runtime thread
+/// (`deadline::call_in_place`). That needs a runtime with worker threads, whose clock cannot be
+/// paused: a short limit stands in for the ladder's budget (nothing here depends on how long
+/// anything takes). The dialog closes at the deadline, the PIN typed after it never reaches
+/// the card, and the caller hears TIMEOUT.
+#[test]
+fn in_place_time_up_with_the_pin_dialog_open_closes_it_and_its_late_pin_never_reaches_the_card() {
+    use crate::service::caller::{decide_ipc, IpcFacts};
+    use crate::service::SignRequest;
+    use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
+
+    let mut setup = setup(false);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let service = setup.service.clone();
+    let client = Client::new();
+    let facts = IpcFacts {
+        origin: Some(SITE),
+        legacy: false,
+        smartpki: false,
+    };
+    let caller = decide_ipc(facts, service.extensions(), Language::En, client.clone()).unwrap();
+    let request = SignRequest {
+        certificate: Some(demo_thumbprint()),
+        input: SignInput::Data(b"data".to_vec()),
+        hash: HashAlgorithm::Sha256,
+        format: SignFormat::Pkcs1,
+        cms: CmsOptions::default(),
+        pin: None,
+        slot_description: None,
+        with_card_serial: false,
+        check_validity: false,
+    };
+    let queue = crate::work_queue::ClientKey::Local(1);
+    let limit = Duration::from_millis(300);
+    let outcome = runtime.block_on(crate::service::deadline::call_in_place(
+        &service,
+        &client,
+        queue,
+        limit,
+        move |service| service.sign(&caller, request),
+    ));
+    assert!(
+        matches!(outcome, Err(crate::error::Error::Timeout)),
+        "{outcome:?}"
+    );
+    assert_eq!(setup.seen.try_recv(), Ok(Seen::DialogOpen));
+    assert_eq!(setup.seen.try_recv(), Ok(Seen::DialogClosed));
+    assert_eq!(
+        setup.calls.load(Ordering::SeqCst),
+        0,
+        "the PIN typed after the deadline was not sent to the card"
+    );
+}
