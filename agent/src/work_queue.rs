@@ -1,7 +1,5 @@
 //! The one way blocking service work runs: requests wait for a worker in a queue per client,
-//! and only a handful of threads run it, whatever the number of requests (a request granted a
-//! worker runs on a blocking thread, or on its own runtime thread, which hands the runtime's
-//! other tasks to another thread meanwhile: see `service::deadline`).
+//! and only a handful of blocking threads exist, whatever the number of requests.
 //!
 //! Cards sign one operation at a time per token (see the card core's turn), and dialogs come
 //! one at a time: a thread per waiting request would only hold a stack and its buffers while
@@ -18,7 +16,7 @@
 //!   the fewest served so far, then the one that came first; and one client never has more
 //!   than [`PER_CLIENT_RUNNING`] requests running. A tab sending a hundred signatures does not
 //!   hold back another tab's single login: that login goes next.
-//! - **Bounded.** At most [`WORKERS`] threads run service work at once (and the
+//! - **Bounded.** At most [`WORKERS`] blocking threads run service work at once (and the
 //!   daemon's runtime caps its blocking pool just above, see [`BLOCKING_THREADS`]).
 
 use std::collections::{HashMap, VecDeque};
@@ -135,11 +133,7 @@ impl WorkQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until `client` may have a worker, and holds it until the returned slot is
-    /// dropped: for a caller that runs its work on its own thread (see
-    /// `service::deadline::call_in_place`). Fails at once with [`Error::Busy`] like
-    /// [`WorkQueue::run`]; dropping the future while it waits gives its place up.
-    pub(crate) async fn enter(self: &Arc<Self>, client: ClientKey) -> Result<Slot> {
+    async fn enter(self: &Arc<Self>, client: ClientKey) -> Result<Slot> {
         let wake = {
             let mut guard = self.lock();
             let state = &mut *guard;
@@ -238,7 +232,7 @@ fn dispatch(state: &mut State) {
 }
 
 /// A worker held by one request; dropping it frees the worker for the next.
-pub(crate) struct Slot {
+struct Slot {
     queue: Arc<WorkQueue>,
     client: ClientKey,
 }

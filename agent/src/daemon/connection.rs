@@ -25,8 +25,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::outbox::Outbox;
-
 use crate::error::Error;
 use crate::framed::FrameReader;
 use crate::pinentry::Client;
@@ -35,6 +33,8 @@ use card_agent_protocol::timeouts;
 use crate::service::caller::{self, Api, Caller, IpcFacts, Who};
 use crate::service::{deadline, Service};
 
+/// Responses waiting for the writer; a client that stops reading stalls only itself.
+const OUTGOING_QUEUE: usize = 32;
 /// Longest a frame may take to arrive once its first byte has: a whole frame (at most a few
 /// MB) crosses a local socket in milliseconds, so a client that stops in the middle of one is
 /// broken or hostile, and it would hold one of the daemon's connection slots for good. An idle
@@ -46,10 +46,16 @@ pub async fn serve<S>(stream: S, service: Arc<Service>, lang: Language)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (reader, writer) = tokio::io::split(stream);
-    let out = Arc::new(Outbox::new(writer));
-    // Each request's task holds a sender: when all are gone, every answer has been written.
-    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let (reader, mut writer) = tokio::io::split(stream);
+    let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(OUTGOING_QUEUE);
+    let writer_task = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if writer.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
 
     let mut frames = FrameReader::new(reader).with_deadline(FRAME_TIMEOUT);
     let mut subscription: Option<JoinHandle<()>> = None;
@@ -62,7 +68,7 @@ where
     loop {
         match frames.read_frame().await {
             Ok(Some(payload)) => {
-                let context = (&service, &smartpki, &client, &running, &alive);
+                let context = (&service, &smartpki, &client, &running);
                 on_frame(payload, context, lang, &out, &mut subscription, connection).await;
             }
             Ok(None) => break,
@@ -74,7 +80,7 @@ where
                     Some(body) => {
                         tracing::warn!(error = %e, "closing the connection after a bad frame");
                         let _ = out
-                            .send(&Response::error(None, body).frame_for_browser())
+                            .send(Response::error(None, body).frame_for_browser())
                             .await;
                     }
                     None => tracing::debug!(error = %e, "the client left"),
@@ -92,9 +98,8 @@ where
     for request in running.take_all() {
         service.client_gone(&request);
     }
-    drop(alive);
-    let _ = all_done.recv().await;
-    out.close().await;
+    drop(out);
+    let _ = writer_task.await;
 }
 
 /// The daemon's number for each connection, naming a local program's queue in the work queue
@@ -120,13 +125,12 @@ where
 }
 
 /// What a frame is answered with: the service, the connection's SmartPKI ports, its client,
-/// its requests still running, and the sender each request's task holds until it answered.
+/// its requests still running.
 type FrameContext<'a> = (
     &'a Arc<Service>,
     &'a Arc<crate::smartpki::Ports>,
     &'a Client,
     &'a Arc<Running>,
-    &'a mpsc::Sender<()>,
 );
 
 /// The requests of one connection still running, each with the dialog client it runs as, so
@@ -180,16 +184,16 @@ impl Running {
 
 async fn on_frame(
     payload: &[u8],
-    (service, smartpki, client, running, alive): FrameContext<'_>,
+    (service, smartpki, client, running): FrameContext<'_>,
     lang: Language,
-    out: &Arc<Outbox>,
+    out: &mpsc::Sender<Vec<u8>>,
     subscription: &mut Option<JoinHandle<()>>,
     connection: u64,
 ) {
     let request = match parse_request(payload) {
         Ok(r) => r,
         Err(invalid) => {
-            let _ = out.send(&invalid.to_response().frame_for_browser()).await;
+            let _ = out.send(invalid.to_response().frame_for_browser()).await;
             return;
         }
     };
@@ -209,14 +213,14 @@ async fn on_frame(
                 }
                 Err(e) => Response::error(request.id, e.to_wire(lang)),
             };
-            let _ = out.send(&reply.frame_for_browser()).await;
+            let _ = out.send(reply.frame_for_browser()).await;
         }
         Command::Unsubscribe => {
             if let Some(task) = subscription.take() {
                 task.abort();
             }
             let reply = Response::result(request.id, &SubscriptionResult { subscribed: false });
-            let _ = out.send(&reply.frame_for_browser()).await;
+            let _ = out.send(reply.frame_for_browser()).await;
         }
         Command::Cancel(args) => {
             // Only this connection's own requests: another connection's ids are not visible.
@@ -231,7 +235,7 @@ async fn on_frame(
                 cancelled: !cancelled.is_empty(),
             };
             let _ = out
-                .send(&Response::result(request.id, &result).frame_for_browser())
+                .send(Response::result(request.id, &result).frame_for_browser())
                 .await;
         }
         _ => {
@@ -240,13 +244,12 @@ async fn on_frame(
             let request_client = client.child();
             let n = running.start(&request.id, &request_client);
             let (service, out, running) = (service.clone(), out.clone(), Arc::clone(running));
-            let (smartpki, alive) = (smartpki.clone(), alive.clone());
+            let smartpki = smartpki.clone();
             tokio::spawn(async move {
                 let id = request.id.clone();
                 let reply = run(request, service, smartpki, lang, request_client, connection).await;
                 running.finish(&id, n);
-                let _ = out.send(&reply.frame_for_browser()).await;
-                drop(alive);
+                let _ = out.send(reply.frame_for_browser()).await;
             });
         }
     }
@@ -267,11 +270,9 @@ fn decide(
     caller::decide_ipc(facts, service.extensions(), lang, client)
 }
 
-/// Runs one command when the work queue grants it a worker, on this task's own thread (see
-/// [`deadline::call_in_place`]), bounded in time. The request has a client of its own
-/// (`request_client`, a child of the connection's): when its time is up or the client cancels
-/// it (the connection's reader task sees both), its dialog closes and no card operation starts
-/// for it any more.
+/// Runs one command on a blocking thread, bounded in time. The request has a client of its
+/// own (`request_client`, a child of the connection's): when its time is up or the client
+/// cancels it, its dialog closes and no card operation starts for it any more.
 async fn run(
     request: Request,
     service: Arc<Service>,
@@ -303,15 +304,14 @@ async fn run(
     // Every tab shares the native host's connection: a page waits in its origin's queue on
     // it, a local program (or the extension's own page) in its connection's.
     let queue = caller.queue_key(connection);
-    let outcome =
-        deadline::call_in_place(&service, &request_client, queue, limit, move |service| {
-            if crate::smartpki::glue::is_smartpki(&command) {
-                crate::smartpki::glue::run(service, &caller, &smartpki, command)
-            } else {
-                super::dispatch::run(service, &caller, command)
-            }
-        })
-        .await;
+    let outcome = deadline::call(&service, &request_client, queue, limit, move |service| {
+        if crate::smartpki::glue::is_smartpki(&command) {
+            crate::smartpki::glue::run(service, &caller, &smartpki, command)
+        } else {
+            super::dispatch::run(service, &caller, command)
+        }
+    })
+    .await;
     match outcome {
         Ok(value) => Response::ok(id, value),
         Err(e) => {
@@ -324,7 +324,7 @@ async fn run(
 /// Pushes every card and reader event to this connection until aborted.
 fn forward_events(
     mut events: tokio::sync::broadcast::Receiver<card_agent_protocol::message::Event>,
-    out: Arc<Outbox>,
+    out: mpsc::Sender<Vec<u8>>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -336,7 +336,7 @@ fn forward_events(
                     let Ok(frame) = card_agent_protocol::frame::encode(&json) else {
                         continue;
                     };
-                    if !out.send(&frame).await {
+                    if out.send(frame).await.is_err() {
                         break;
                     }
                 }

@@ -5,7 +5,6 @@ pub(crate) mod connection;
 mod dispatch;
 #[cfg(test)]
 mod ladder_tests;
-mod outbox;
 
 use std::path::PathBuf;
 use std::sync::Arc;

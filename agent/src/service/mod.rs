@@ -8,7 +8,7 @@
 //! certificate signs (the card core's `choose_certificate`) — is decided here, once.
 //!
 //! Service calls block (cards and dialogs are slow and synchronous); async transports run them
-//! through the work queue, on one of its few workers (see [`deadline`]).
+//! on blocking threads.
 
 mod authenticate;
 pub mod caller;
