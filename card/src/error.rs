@@ -198,11 +198,13 @@ pub enum Error {
     /// was discarded.
     #[error("the caller stopped waiting; the card operation was not started or its result was discarded")]
     CallerGone,
-    /// The card's PIN tries changed while the request waited for its turn, so the PIN's source
-    /// decided before no longer holds (a page's PIN on what became the final try): nothing was
-    /// sent to the card. The service decides again on the new state; this reaches a caller
-    /// only if the state keeps changing.
-    #[error("the card's PIN tries changed while the request waited; nothing was sent to the card")]
+    /// The card reached its final try while the request waited for its turn, so a page's PIN
+    /// may no longer be used: nothing was sent to the card. The service then asks in its own
+    /// dialog (the PIN-source table's final-try row), so a caller does not see this; should it
+    /// escape, it says a PIN from the dialog is needed.
+    #[error(
+        "the card reached its final PIN try while the request waited; nothing was sent to the card"
+    )]
     PinStateChanged,
     /// The browser-supplied origin is not a well-formed `scheme://host[:port]`.
     #[error("invalid origin \"{input}\": {reason}")]
@@ -382,7 +384,8 @@ impl Error {
             Error::CardRemoved => ErrorCode::CardRemoved,
             Error::Io { .. } => ErrorCode::IoError,
             Error::Timeout | Error::CallerGone => ErrorCode::Timeout,
-            Error::Busy | Error::PinStateChanged => ErrorCode::Busy,
+            Error::Busy => ErrorCode::Busy,
+            Error::PinStateChanged => ErrorCode::PinRequired,
             Error::CallerNotAllowed { .. } | Error::UnknownCaller { .. } => {
                 ErrorCode::SiteNotTrusted
             }

@@ -82,20 +82,15 @@ pub fn decide(who: &Who, setting: PinEntry, offered: bool, state: PinState) -> R
     }
 }
 
-/// Decisions one operation may need: the first on the remembered state, one more for each
-/// change of the card's PIN state seen in the turn (tries only go one way: at most one such
-/// change matters).
-const MAX_DECISIONS: usize = 3;
-
 impl Service {
     /// Runs a card operation on `token` for `caller` with the PIN from the source the table
     /// allows, and the operation's outcome unless the caller stopped waiting meanwhile.
     ///
     /// `operation` gets the PIN and the check ([`Admit`]) to pass to the card core, which
     /// runs it on the token's fresh state in the token's turn. A PIN the request carried is
-    /// sent only if that state still allows it; when it does not (the card reached its final
-    /// try while the request waited), nothing reaches the card, the page's PIN is wiped unsent,
-    /// and the decision is made again on the new state (the dialog asks).
+    /// sent only if that state still allows it. The only state that does not is a page's PIN
+    /// on the card's final try, reached while the request waited: nothing reaches the card,
+    /// the page's PIN is wiped unsent, and the dialog asks, as the table's final-try row says.
     pub(super) fn with_pin<T>(
         &self,
         caller: &Caller,
@@ -105,20 +100,21 @@ impl Service {
         what: &'static str,
         operation: impl Fn(&Pin, Admit<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut offered = offered.map(|p| Pin::new(p.into_inner()));
-        let mut state = token.clone();
-        for _ in 0..MAX_DECISIONS {
-            let (pin, source) = self.obtain_pin(caller, offered.take(), &state, holder)?;
-            let admit = |fresh: &TokenInfo| self.still_allowed(caller, what, source, fresh);
-            match operation(&pin, &admit) {
-                Err(Error::PinStateChanged) => {
-                    offered = (source == Source::Request).then_some(pin);
-                    state = self.fresh_state(token)?;
-                }
-                outcome => return discard_if_gone(caller, what, outcome),
+        let offered = offered.map(|p| Pin::new(p.into_inner()));
+        let (pin, source) = self.obtain_pin(caller, offered, token, holder)?;
+        let admit = |fresh: &TokenInfo| self.still_allowed(caller, what, source, fresh);
+        let outcome = match operation(&pin, &admit) {
+            Err(Error::PinStateChanged) => {
+                drop(pin);
+                let fresh = self.core.token_state(token)?;
+                let pin = self.dialog_pin(caller, &fresh, holder, true)?;
+                let admit =
+                    |fresh: &TokenInfo| self.still_allowed(caller, what, Source::Dialog, fresh);
+                operation(&pin, &admit)
             }
-        }
-        Err(Error::PinStateChanged)
+            outcome => outcome,
+        };
+        discard_if_gone(caller, what, outcome)
     }
 
     /// The check in the token's turn (see [`Admit`]): the caller still waits, and a PIN from
@@ -142,15 +138,6 @@ impl Service {
         Ok(())
     }
 
-    /// The token's state read now: the same card, or `CardRemoved`.
-    fn fresh_state(&self, token: &TokenInfo) -> Result<TokenInfo> {
-        let fresh = self.core.token(token.token_ref)?;
-        if fresh.serial != token.serial {
-            return Err(Error::CardRemoved);
-        }
-        Ok(fresh)
-    }
-
     /// The PIN for one operation on `token`, from the source the table allows, and that
     /// source. `token`'s state may be as remembered: a PIN from the request is checked again
     /// in the turn; any other outcome (a dialog, a PIN-pad notice, a refusal) is decided on
@@ -170,7 +157,8 @@ impl Service {
                 return Err(Error::PinFromPage);
             }
             drop(from_request);
-            let token = self.fresh_state(token)?;
+            let token = self.core.token_state(token)?;
+            // No PIN from the request: nothing for the turn to check again.
             return Ok((self.pin_on_reader(caller, &token, holder), Source::Dialog));
         }
         let (who, setting, offered) = (
@@ -182,25 +170,37 @@ impl Service {
         let (source, token) = match decide(who, setting, offered, token.pin_state) {
             Ok(Source::Request) => (Source::Request, token),
             _ => {
-                fresh = self.fresh_state(token)?;
+                fresh = self.core.token_state(token)?;
                 (decide(who, setting, offered, fresh.pin_state)?, &fresh)
             }
         };
         match (source, from_request) {
             (Source::Request, Some(pin)) => Ok((pin, Source::Request)),
             (_, offered) => {
-                // A PIN that may not be used (the card's final try) is wiped here, unsent; the
-                // dialog alone may ask now, and without one the request is refused as such.
+                // A PIN that may not be used (the card's final try) is wiped here, unsent.
                 let dropped = offered.is_some();
                 drop(offered);
-                let dialogs = self.dialogs().map_err(|e| match e {
-                    Error::NoPinDialog { tried } if dropped => Error::FinalTryNeedsDialog { tried },
-                    e => e,
-                })?;
-                let pin = self.ask_pin(dialogs, caller, token, holder)?;
+                let pin = self.dialog_pin(caller, token, holder, dropped)?;
                 Ok((pin, Source::Dialog))
             }
         }
+    }
+
+    /// The PIN from the agent's own dialog, for `token` in the state given. When the request's
+    /// PIN was `dropped` (the card's final try), a missing dialog program refuses the request
+    /// as such.
+    fn dialog_pin(
+        &self,
+        caller: &Caller,
+        token: &TokenInfo,
+        holder: &str,
+        dropped: bool,
+    ) -> Result<Pin> {
+        let dialogs = self.dialogs().map_err(|e| match e {
+            Error::NoPinDialog { tried } if dropped => Error::FinalTryNeedsDialog { tried },
+            e => e,
+        })?;
+        self.ask_pin(dialogs, caller, token, holder)
     }
 
     /// The PIN-pad case: the notice dialog, kept open while the reader takes the PIN. Without

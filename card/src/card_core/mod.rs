@@ -388,17 +388,23 @@ impl CardCore {
         })
     }
 
-    /// The PIN gate, in the token's turn: the token's state read once, fresh, then the caller's
-    /// own check of it ([`Admit`]), the format rule and the lock state, before anything reaches
-    /// the card.
-    fn pin_gate(&self, expected: &TokenInfo, pin: &Pin, admit: Admit<'_>) -> Result<TokenInfo> {
+    /// The state of `expected`'s token read now (its serial and PIN flags), or `CardRemoved`
+    /// when another card is in the slot: the caller chose a certificate on the first one
+    /// (maybe from what was remembered of the slot, which is then forgotten).
+    pub fn token_state(&self, expected: &TokenInfo) -> Result<TokenInfo> {
         let token = self.provider(expected.token_ref)?.token_state(expected)?;
-        // Another card in the same slot: the caller chose a certificate on the first one (maybe
-        // from what was remembered of the slot, which is stale now).
         if token.serial != expected.serial {
             self.certificates.clear();
             return Err(Error::CardRemoved);
         }
+        Ok(token)
+    }
+
+    /// The PIN gate, in the token's turn: the token's state read once, fresh, then the caller's
+    /// own check of it ([`Admit`]), the format rule and the lock state, before anything reaches
+    /// the card.
+    fn pin_gate(&self, expected: &TokenInfo, pin: &Pin, admit: Admit<'_>) -> Result<TokenInfo> {
+        let token = self.token_state(expected)?;
         admit(&token)?;
         // On a PIN-pad reader the reader takes the PIN: there is nothing here to check, and
         // what a request carried is never sent (see `Pin::on_reader`).

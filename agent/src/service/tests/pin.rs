@@ -137,6 +137,12 @@ fn a_legacy_page_pin_is_used_except_on_the_final_try() {
 #[test]
 fn on_the_final_try_without_a_dialog_the_page_pin_is_refused_unsent() {
     let bench = Bench::new(None, PinEntry::Auto);
+    // A signature first, so the certificate is remembered with the card's state before the
+    // wrong tries: the page's request is refused in the token's turn, on the fresh state.
+    bench
+        .service
+        .sign(&local(), sign_request(Some(DEMO_PIN)))
+        .unwrap();
     bench.to_final_try();
     let calls = bench.card_calls();
     let e = bench
