@@ -11,8 +11,8 @@
 //! A PIN that may not be used is dropped (wiped) unsent; a rejected PIN is never sent again.
 //!
 //! The table is applied to the card's state as the operation's turn reads it, right before the
-//! login (the one read of it per operation): a request that waited while another spent a try
-//! is decided again (see [`Service::with_pin`]).
+//! login (the one read of it per operation): a page's PIN whose request waited while the card
+//! reached its final try is wiped unsent, and the dialog asks (see [`Service::with_pin`]).
 
 use card_agent_protocol::secret::SecretString;
 

@@ -117,8 +117,8 @@ fn a_legacy_page_pin_is_used_except_on_the_final_try() {
     // The page's (wrong) PIN is dropped unsent: the user types the last try in the dialog.
     // The certificate is remembered with the card's state before the wrong tries, so the
     // request is first decided on a stale "no tries spent": the fresh state read in the
-    // token's turn stops it before the login and it is decided again, as a request that waited
-    // while another spent the tries would be.
+    // token's turn stops it before the login and the dialog asks, as it would for a request
+    // that waited while another spent the tries.
     bench
         .service
         .sign(&legacy_page(TRUSTED), sign_request(Some(WRONG)))
