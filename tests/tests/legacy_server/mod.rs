@@ -27,7 +27,11 @@ pub fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
     LOG.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let writer = buf.clone();
+        // No timestamps: the tests search this log for PINs, and a clock's digits may spell one
+        // (16:14:55.975310 held the wrong PIN 975310 once).
         let _ = tracing_subscriber::fmt()
+            .without_time()
+            .with_ansi(false)
             .with_max_level(tracing::Level::DEBUG)
             .with_writer(move || LogWriter(writer.clone()))
             .try_init();
