@@ -1,16 +1,27 @@
-//! The daemon's memory allocator settings. glibc keeps what a burst of requests freed in its
-//! per-thread arenas and the stacks of exited threads in a cache, megabytes the daemon then
-//! holds while idle (BENCHMARKS.md, "daemon at rest"). With buffers of a page or more served
-//! from their own mappings, freeing gives them back to the system, and exited threads' stacks
-//! are not kept. glibc reads its tunables only when a process starts, so whoever starts the
-//! daemon passes them: `ipc::start_daemon` (the browser's native host, the tray, the command
-//! line) and the systemd unit. Other C libraries ignore the variable.
+//! The daemon's memory after a burst. glibc keeps what a burst of requests freed in its arenas,
+//! and the stacks of exited threads in a cache: megabytes the daemon would then hold while idle
+//! (BENCHMARKS.md, "daemon at rest"). So, once the daemon's work queue has been quiet for
+//! [`QUIET`], the daemon asks glibc to give its free pages back ([`give_back`]), and exited
+//! threads' stacks are not cached ([`GLIBC_TUNABLES`]).
+//!
+//! Giving back once after a burst, rather than serving every buffer of a page or more from its
+//! own mapping (glibc's `mmap_threshold`, which this replaced), keeps the signing path free of
+//! a map and unmap per buffer: each unmap interrupts the other core to flush its TLB, which
+//! cost about a tenth of the burst's throughput (BENCHMARKS.md). glibc reads its tunables only
+//! when a process starts, so whoever starts the daemon passes them: `ipc::start_daemon` (the
+//! browser's native host, the tray, the command line) and the systemd unit. Other C libraries
+//! ignore the variable, and have no pages to give back the way glibc keeps them.
 
 use std::process::Command;
+use std::time::Duration;
 
 /// The tunables, in `GLIBC_TUNABLES` syntax.
-pub const GLIBC_TUNABLES: &str =
-    "glibc.malloc.mmap_threshold=4096:glibc.pthread.stack_cache_size=0";
+pub const GLIBC_TUNABLES: &str = "glibc.pthread.stack_cache_size=0";
+
+/// How long the work queue stays empty before the daemon gives memory back: long enough that
+/// a page's next request (a sign after a certificate list) does not find its buffers gone,
+/// short enough that an idle daemon is small again at once.
+pub const QUIET: Duration = Duration::from_secs(2);
 
 /// Gives a daemon about to be started our tunables, unless the user set their own.
 pub fn tune(command: &mut Command) {
@@ -18,6 +29,32 @@ pub fn tune(command: &mut Command) {
         command.env("GLIBC_TUNABLES", GLIBC_TUNABLES);
     }
 }
+
+/// Gives back memory after every burst of `queue`'s work, for as long as the daemon runs.
+pub async fn give_back_after_bursts(queue: std::sync::Arc<crate::work_queue::WorkQueue>) {
+    let mut seen = 0;
+    loop {
+        seen = queue.quiet_after(seen, QUIET).await;
+        give_back();
+    }
+}
+
+/// Asks glibc to return the free pages of all its arenas to the system (`malloc_trim(0)`:
+/// the heap's top and, since glibc 2.8, whole free pages inside it). It locks each arena in
+/// turn, so it runs only when the daemon is quiet.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn give_back() {
+    // SAFETY: malloc_trim takes no pointers and holds each arena's lock while it works, as
+    // every allocator call does; it is sound to call from any thread at any time.
+    let released = unsafe { libc::malloc_trim(0) } == 1;
+    tracing::debug!(released, "gave the allocator's free memory back");
+}
+
+/// Other allocators (musl, macOS, Windows) give large blocks back themselves and have no such
+/// call.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn give_back() {}
 
 #[cfg(test)]
 mod tests {

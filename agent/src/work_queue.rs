@@ -73,13 +73,16 @@ pub const LEGACY_API: u64 = 0;
 #[derive(Debug, Default)]
 pub struct WorkQueue {
     state: Mutex<State>,
+    /// Told each time the last request finishes and nothing waits (see [`WorkQueue::quiet`]).
+    idle: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
 struct State {
     clients: HashMap<ClientKey, ClientState>,
     running: usize,
-    /// Counts clients as they appear, so that equals are served in the order they came.
+    /// Counts requests as they come, so that equals are served in the order they came (and
+    /// a quiet period can tell that nothing came).
     arrivals: u64,
 }
 
@@ -126,6 +129,35 @@ impl WorkQueue {
     /// Requests running now (for tests and the bench's view of the daemon).
     pub fn running(&self) -> usize {
         self.lock().running
+    }
+
+    /// Returns once requests have come since `seen` (what an earlier call returned; 0 at
+    /// first) and the queue has then been empty for `period`: none running, none waiting, none
+    /// come. Returns the count to pass next time. Waits without a timer while nothing comes or
+    /// requests keep coming, so an idle daemon is not woken.
+    pub async fn quiet_after(&self, seen: u64, period: std::time::Duration) -> u64 {
+        loop {
+            let (empty, arrivals) = self.emptiness();
+            if !empty || arrivals == seen {
+                // Told when the last running request finishes (a permit is kept if that
+                // happens before this waits).
+                self.idle.notified().await;
+                continue;
+            }
+            tokio::time::sleep(period).await;
+            if self.emptiness() == (true, arrivals) {
+                return arrivals;
+            }
+        }
+    }
+
+    /// Whether nothing runs or waits, and how many requests have come so far.
+    fn emptiness(&self) -> (bool, u64) {
+        let state = self.lock();
+        (
+            state.running == 0 && state.clients.is_empty(),
+            state.arrivals,
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -192,6 +224,9 @@ impl WorkQueue {
             }
         }
         dispatch(state);
+        if state.running == 0 && state.clients.is_empty() {
+            self.idle.notify_one();
+        }
     }
 }
 

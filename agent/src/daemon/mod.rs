@@ -70,6 +70,9 @@ pub fn run(options: ServeOptions) -> Result<()> {
             watch_readers(service.clone())
         };
         let _legacy = start_legacy_api(&options.config.http_listen, service.clone()).await;
+        let _memory = tokio::spawn(crate::allocator::give_back_after_bursts(
+            service.queue().clone(),
+        ));
         tracing::info!(socket = %endpoint.socket.display(), "card-agent daemon ready");
         eprintln!(
             "card-agent {} listening on {}",

@@ -194,3 +194,70 @@ async fn a_caller_that_gives_up_while_waiting_frees_its_place() {
     }
     assert_eq!(queue.running(), 0);
 }
+
+/// Whether `queue.quiet_after(seen, period)` is still waiting after a day of the paused clock.
+async fn quiet_waits_a_day(queue: &Arc<WorkQueue>, seen: u64, period: std::time::Duration) -> bool {
+    let queue = queue.clone();
+    let waiting = tokio::spawn(async move { queue.quiet_after(seen, period).await });
+    // Moved by hand: the paused clock does not move by itself while a blocking job runs.
+    tokio::time::advance(std::time::Duration::from_secs(86_400)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let still = !waiting.is_finished();
+    waiting.abort();
+    still
+}
+
+/// Runs one job to its end.
+async fn run_one(queue: &Arc<WorkQueue>, jobs: &Jobs, name: &str) {
+    let job = submit(queue, jobs, page("tab"), name);
+    jobs.finish(name);
+    job.await.unwrap().unwrap();
+}
+
+/// The daemon gives memory back after a burst (crate::allocator): the queue says when it has
+/// been quiet, once per burst, and never while idle with nothing come (an idle daemon must
+/// not wake). The clock is tokio's paused test clock.
+#[tokio::test(start_paused = true)]
+async fn quiet_comes_once_after_each_burst_and_never_while_nothing_comes() {
+    let (queue, jobs) = (WorkQueue::new(), Jobs::default());
+    let period = std::time::Duration::from_secs(2);
+    assert!(
+        quiet_waits_a_day(&queue, 0, period).await,
+        "before any request"
+    );
+
+    let running = submit(&queue, &jobs, page("tab"), "sign");
+    while jobs.started("sign") == 0 {
+        // The job starts on a blocking thread, in real time: no paused-clock sleep here.
+        tokio::task::yield_now().await;
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        quiet_waits_a_day(&queue, 0, period).await,
+        "while a request runs"
+    );
+    jobs.finish("sign");
+    running.await.unwrap().unwrap();
+    let started = tokio::time::Instant::now();
+    let seen = queue.quiet_after(0, period).await;
+    assert!(started.elapsed() >= period);
+    assert_eq!(seen, 1);
+    assert!(
+        quiet_waits_a_day(&queue, seen, period).await,
+        "twice for one burst"
+    );
+
+    // A request that comes during the quiet period starts the period again.
+    let waiting = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.quiet_after(seen, period).await })
+    };
+    run_one(&queue, &jobs, "first").await;
+    tokio::time::sleep(period / 2).await;
+    run_one(&queue, &jobs, "second").await;
+    let after_second = tokio::time::Instant::now();
+    assert_eq!(waiting.await.unwrap(), 3);
+    assert!(after_second.elapsed() >= period);
+}
