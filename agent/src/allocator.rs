@@ -1,22 +1,30 @@
-//! The daemon's memory after a burst. glibc keeps what a burst of requests freed in its arenas,
-//! and the stacks of exited threads in a cache: megabytes the daemon would then hold while idle
-//! (BENCHMARKS.md, "daemon at rest"). So, once the daemon's work queue has been quiet for
-//! [`QUIET`], the daemon asks glibc to give its free pages back ([`give_back`]), and exited
-//! threads' stacks are not cached ([`GLIBC_TUNABLES`]).
+//! The daemon's memory after a burst. glibc keeps what a burst of requests freed: in its
+//! arenas (one per thread that allocated, up to eight per core), in each thread's cache of
+//! small blocks, and the stacks of exited threads in a cache of their own. That is megabytes
+//! the daemon would then hold while idle (BENCHMARKS.md, "daemon at rest"). So:
 //!
-//! Giving back once after a burst, rather than serving every buffer of a page or more from its
-//! own mapping (glibc's `mmap_threshold`, which this replaced), keeps the signing path free of
-//! a map and unmap per buffer: each unmap interrupts the other core to flush its TLB, which
-//! cost about a tenth of the burst's throughput (BENCHMARKS.md). glibc reads its tunables only
-//! when a process starts, so whoever starts the daemon passes them: `ipc::start_daemon` (the
-//! browser's native host, the tray, the command line) and the systemd unit. Other C libraries
-//! ignore the variable, and have no pages to give back the way glibc keeps them.
+//! - once the daemon's work queue has been quiet for [`QUIET`], the daemon asks glibc to give
+//!   the free pages back ([`give_back`]);
+//! - [`GLIBC_TUNABLES`] keeps everything in one arena with no per-thread caches, so what is
+//!   free is where that call finds it, and exited threads' stacks are not kept.
+//!
+//! The daemon's threads are few and bounded ([`crate::work_queue`]), so one arena costs them
+//! nothing measurable. Giving back once after a burst, rather than serving every buffer of a
+//! page or more from its own mapping (glibc's `mmap_threshold`, which this replaced), keeps
+//! the signing path free of a map and an unmap per buffer, in SoftHSM and OpenSSL too: each
+//! unmap interrupts the other core to flush its TLB.
+//!
+//! glibc reads its tunables only when a process starts, so whoever starts the daemon passes
+//! them: `ipc::start_daemon` (the browser's native host, the tray, the command line) and the
+//! systemd unit. Other C libraries ignore the variable, and have no pages to give back the way
+//! glibc keeps them.
 
 use std::process::Command;
 use std::time::Duration;
 
 /// The tunables, in `GLIBC_TUNABLES` syntax.
-pub const GLIBC_TUNABLES: &str = "glibc.pthread.stack_cache_size=0";
+pub const GLIBC_TUNABLES: &str =
+    "glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0:glibc.pthread.stack_cache_size=0";
 
 /// How long the work queue stays empty before the daemon gives memory back: long enough that
 /// a page's next request (a sign after a certificate list) does not find its buffers gone,

@@ -76,40 +76,45 @@ pub fn run(fixtures: &Fixtures, window: Duration) -> Result<(), String> {
 
     let per_minute = |n: u64| n as f64 * 60.0 / window.as_secs_f64();
     println!(
-        "\n### 4. Daemon at rest (SoftHSM token; pcscd: {})\n\n| state | VmRSS | VmHWM | threads |\n|---|---|---|---|",
+        "\n### 4. Daemon at rest (SoftHSM token; pcscd: {})\n\n| state | VmRSS | of it anonymous | VmHWM | threads |\n|---|---|---|---|---|",
         match &pcsc {
             Ok(()) => "running with the vpcd readers".to_owned(),
             Err(e) => format!("**not available** ({e})"),
         }
     );
     println!(
-        "| idle, {} s after start-up | {} | {} | {} |",
+        "| idle, {} s after start-up | {} | {} | {} | {} |",
         SETTLE.as_secs(),
         kb(started.rss),
+        kb(started.anon),
         kb(started.hwm),
         quiet.threads
     );
     println!(
-        "| idle, just before the load (after the subscribed window) | {} | {} | |",
+        "| idle, just before the load (after the subscribed window) | {} | {} | {} | |",
         kb(before_load.rss),
+        kb(before_load.anon),
         kb(before_load.hwm)
     );
     println!(
-        "| idle, {} s after one signature (the first use of the signing path) | {} | {} | |",
+        "| idle, {} s after one signature (the first use of the signing path) | {} | {} | {} | |",
         SETTLE.as_secs(),
         kb(after_one.rss),
+        kb(after_one.anon),
         kb(after_one.hwm)
     );
     println!(
-        "| right after {} concurrent signs | {} | {} | {threads_just_after} |",
+        "| right after {} concurrent signs | {} | {} | {} | {threads_just_after} |",
         throughput::REQUESTS,
         kb(just_after.rss),
+        kb(just_after.anon),
         kb(just_after.hwm)
     );
     println!(
-        "| idle, {} s after that load | {} | {} | {threads_after} |",
+        "| idle, {} s after that load | {} | {} | {} | {threads_after} |",
         SETTLE.as_secs(),
         kb(after.rss),
+        kb(after.anon),
         kb(after.hwm)
     );
     println!(
@@ -143,13 +148,15 @@ pub fn run(fixtures: &Fixtures, window: Duration) -> Result<(), String> {
         RSS_GOAL,
         format!(
             "VmRSS {} idle after start-up, {} just before the load, {} idle after it \
-             (+{}: +{} from the first signature, +{} from the burst after it; peak VmHWM {})",
+             (+{}: +{} from the first signature, +{} from the burst after it; anonymous +{}; \
+             peak VmHWM {})",
             kb(started.rss),
             kb(before_load.rss),
             kb(after.rss),
             kb(grown),
             kb(after_one.rss.saturating_sub(before_load.rss)),
             kb(after.rss.saturating_sub(after_one.rss)),
+            kb(after.anon.saturating_sub(before_load.anon)),
             kb(after.hwm)
         ),
         rss < 15 * 1024 && grown <= 1024,
@@ -171,10 +178,13 @@ pub fn run(fixtures: &Fixtures, window: Duration) -> Result<(), String> {
     Ok(())
 }
 
-/// Resident memory, kB.
+/// Resident memory, kB: the whole (VmRSS), its peak, and the part that is the daemon's own
+/// (anonymous: heap, stacks) rather than pages of its binary and libraries, which the kernel
+/// shares and can drop.
 struct Memory {
     rss: u64,
     hwm: u64,
+    anon: u64,
 }
 
 fn memory(pid: u32) -> Result<Memory, String> {
@@ -191,6 +201,7 @@ fn memory(pid: u32) -> Result<Memory, String> {
     Ok(Memory {
         rss: field("VmRSS:")?,
         hwm: field("VmHWM:")?,
+        anon: field("RssAnon:")?,
     })
 }
 
