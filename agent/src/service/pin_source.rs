@@ -83,6 +83,14 @@ pub fn decide(who: &Who, setting: PinEntry, offered: bool, state: PinState) -> R
 }
 
 impl Service {
+    /// Whether a PIN `caller` sends for `token` is the one that goes to the card (the table
+    /// above, on the token's state as last read; a PIN-pad reader takes its own): what a
+    /// channel needs to tell a refusal of the caller's PIN from one of the dialog's.
+    pub fn uses_request_pin(&self, caller: &Caller, token: &TokenInfo) -> bool {
+        let source = decide(caller.who(), self.settings.pin_entry, true, token.pin_state);
+        !token.pin_pad && matches!(source, Ok(Source::Request))
+    }
+
     /// Runs a card operation on `token` for `caller` with the PIN from the source the table
     /// allows, and the operation's outcome unless the caller stopped waiting meanwhile.
     ///

@@ -15,9 +15,7 @@ use super::pin_unwrap::PortKey;
 use super::port::{Chosen, Door, Port, SignShape};
 use super::ports::Ports;
 use crate::error::{Error, Result};
-use crate::pin::PinState;
 use crate::policy::Origin;
-use crate::service::pin_source::{request_pin, RequestPin};
 use crate::service::{Caller, Service, SignRequest};
 use crate::signer::{CmsOptions, HashAlgorithm, SignFormat, SignInput};
 use crate::token::{TokenCertificate, TokenInfo};
@@ -119,13 +117,8 @@ impl Door for ServiceDoor<'_> {
     /// The service's PIN-source table for this caller (SmartPKI pages: the page's PIN unless
     /// the card is on its final try, when only the agent's dialog asks).
     fn takes_page_pin(&self, chosen: &Chosen) -> bool {
-        match request_pin(self.caller.who()) {
-            RequestPin::Never => false,
-            RequestPin::Always => true,
-            RequestPin::UnlessFinalTry => self
-                .card(chosen)
-                .is_some_and(|t| t.pin_state != PinState::FinalTry),
-        }
+        self.card(chosen)
+            .is_some_and(|token| self.service.uses_request_pin(self.caller, &token))
     }
 
     fn signing_certificate(&self, slot: Slot) -> Result<Chosen> {

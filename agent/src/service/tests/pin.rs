@@ -4,6 +4,7 @@ use super::*;
 use crate::pin::PinState;
 use crate::service::pin_source::{decide, request_pin, RequestPin, Source};
 use crate::service::Who;
+use crate::token::TokenInfo;
 
 #[test]
 fn the_table_row_by_row() {
@@ -194,4 +195,35 @@ fn a_caller_gone_before_its_turn_starts_nothing_on_the_card() {
     assert!(bench.service.sign(&gone, sign_request(None)).is_err());
     assert!(bench.asked().is_empty(), "{:?}", bench.asked());
     assert_eq!(bench.card_calls(), 0);
+}
+
+#[test]
+fn a_channel_learns_from_the_table_whether_the_callers_pin_is_the_one_sent() {
+    let bench = Bench::new(None, PinEntry::Auto);
+    let (token, _) = bench.service.certificates(&local()).unwrap().remove(0);
+    let (legacy, new_api) = (legacy_page(TRUSTED), page(TRUSTED));
+    let on = |state, pin_pad| TokenInfo {
+        pin_state: state,
+        pin_pad,
+        ..token.clone()
+    };
+    assert!(bench
+        .service
+        .uses_request_pin(&legacy, &on(PinState::Ok, false)));
+    assert!(!bench
+        .service
+        .uses_request_pin(&legacy, &on(PinState::FinalTry, false)));
+    assert!(!bench
+        .service
+        .uses_request_pin(&legacy, &on(PinState::Ok, true)));
+    assert!(!bench
+        .service
+        .uses_request_pin(&new_api, &on(PinState::Ok, false)));
+    assert!(bench
+        .service
+        .uses_request_pin(&local(), &on(PinState::FinalTry, false)));
+    let dialog_only = Bench::new(None, PinEntry::Dialog);
+    assert!(!dialog_only
+        .service
+        .uses_request_pin(&legacy, &on(PinState::Ok, false)));
 }
