@@ -4,7 +4,7 @@
 //! the daemon would then hold while idle (BENCHMARKS.md, "daemon at rest"). So:
 //!
 //! - once the daemon's work queue has been quiet for [`QUIET`], the daemon asks glibc to give
-//!   the free pages back ([`give_back`]);
+//!   the free pages back ([`give_back`]; `daemon::give_back_after_bursts`);
 //! - [`GLIBC_TUNABLES`] keeps everything in one arena with no per-thread caches, so what is
 //!   free is where that call finds it, and exited threads' stacks are not kept.
 //!
@@ -35,15 +35,6 @@ pub const QUIET: Duration = Duration::from_secs(2);
 pub fn tune(command: &mut Command) {
     if cfg!(target_os = "linux") && std::env::var_os("GLIBC_TUNABLES").is_none() {
         command.env("GLIBC_TUNABLES", GLIBC_TUNABLES);
-    }
-}
-
-/// Gives back memory after every burst of `queue`'s work, for as long as the daemon runs.
-pub async fn give_back_after_bursts(queue: std::sync::Arc<crate::work_queue::WorkQueue>) {
-    let mut seen = 0;
-    loop {
-        seen = queue.quiet_after(seen, QUIET).await;
-        give_back();
     }
 }
 

@@ -70,9 +70,7 @@ pub fn run(options: ServeOptions) -> Result<()> {
             watch_readers(service.clone())
         };
         let _legacy = start_legacy_api(&options.config.http_listen, service.clone()).await;
-        let _memory = tokio::spawn(crate::allocator::give_back_after_bursts(
-            service.queue().clone(),
-        ));
+        let _memory = tokio::spawn(give_back_after_bursts(service.queue().clone()));
         tracing::info!(socket = %endpoint.socket.display(), "card-agent daemon ready");
         eprintln!(
             "card-agent {} listening on {}",
@@ -88,6 +86,16 @@ pub fn run(options: ServeOptions) -> Result<()> {
     // Dropping the runtime would wait for every blocking task without limit.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
     served
+}
+
+/// Gives the allocator's free memory back after every burst of service work, for as long as
+/// the daemon runs (see [`crate::allocator`]): once per burst, never while nothing comes.
+async fn give_back_after_bursts(queue: Arc<crate::work_queue::WorkQueue>) {
+    let mut seen = 0;
+    loop {
+        seen = queue.quiet_after(seen, crate::allocator::QUIET).await;
+        crate::allocator::give_back();
+    }
 }
 
 /// Starts the HiPKI-compatible HTTP API. A taken port (HiPKI itself still installed, say) is
