@@ -73,7 +73,7 @@ pub const LEGACY_API: u64 = 0;
 #[derive(Debug, Default)]
 pub struct WorkQueue {
     state: Mutex<State>,
-    /// Told each time the last request finishes and nothing waits (see [`WorkQueue::quiet`]).
+    /// Told each time the last request finishes and nothing waits (see [`WorkQueue::quiet_after`]).
     idle: tokio::sync::Notify,
 }
 
@@ -94,6 +94,13 @@ struct ClientState {
     /// Requests handed a worker since the client appeared (it is forgotten when idle).
     served: u64,
     arrived: u64,
+}
+
+impl State {
+    /// Nothing runs and nothing waits.
+    fn is_empty(&self) -> bool {
+        self.running == 0 && self.clients.is_empty()
+    }
 }
 
 impl ClientState {
@@ -154,10 +161,7 @@ impl WorkQueue {
     /// Whether nothing runs or waits, and how many requests have come so far.
     fn emptiness(&self) -> (bool, u64) {
         let state = self.lock();
-        (
-            state.running == 0 && state.clients.is_empty(),
-            state.arrivals,
-        )
+        (state.is_empty(), state.arrivals)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -224,7 +228,7 @@ impl WorkQueue {
             }
         }
         dispatch(state);
-        if state.running == 0 && state.clients.is_empty() {
+        if state.is_empty() {
             self.idle.notify_one();
         }
     }

@@ -1,6 +1,6 @@
-//! Measure 4: the daemon at rest. Resident memory (VmRSS, and the peak VmHWM) of an idle
-//! `card-agent serve` on the SoftHSM token after start-up, after its first signature and after
-//! the 200-request load;
+//! Measure 4: the daemon at rest. Resident memory (VmRSS, the anonymous part of it, and the
+//! peak VmHWM) of an idle `card-agent serve` on the SoftHSM token after start-up, after its
+//! first signature and after the 200-request load;
 //! wake-ups with nothing happening: the sum of voluntary and involuntary context switches of
 //! every thread (/proc/PID/task/*/status) across an idle window, without and with a subscribed
 //! native host, with pcscd running with its vpcd readers.
