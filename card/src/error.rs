@@ -73,6 +73,13 @@ pub enum Error {
         /// Tries left, when known.
         tries_left: Option<u8>,
     },
+    /// The card already refused this PIN, so it was not sent again (see the card core's
+    /// refused PINs). Pages hear it as a wrong PIN, which it is.
+    #[error("wrong PIN: the card already refused it, so it was not sent again{}", tries_text(*.tries_left))]
+    PinAlreadyRefused {
+        /// Tries left, as the card reported them just now, when known.
+        tries_left: Option<u8>,
+    },
     /// The PIN is locked.
     #[error("the PIN is locked")]
     PinLocked,
@@ -375,7 +382,7 @@ impl Error {
             Error::KeyNotFound => ErrorCode::KeyNotFound,
             Error::CertificateNotValid { expired: true } => ErrorCode::CertExpired,
             Error::CertificateNotValid { expired: false } => ErrorCode::CertNotYetValid,
-            Error::PinIncorrect { .. } => ErrorCode::PinIncorrect,
+            Error::PinIncorrect { .. } | Error::PinAlreadyRefused { .. } => ErrorCode::PinIncorrect,
             Error::PinLocked => ErrorCode::PinLocked,
             Error::PinFormat(_) => ErrorCode::PinFormat,
             Error::PinRequired => ErrorCode::PinRequired,
@@ -404,7 +411,9 @@ impl Error {
     /// Tries left, for the errors that know it.
     pub fn tries_left(&self) -> Option<u8> {
         match self {
-            Error::PinIncorrect { tries_left } => *tries_left,
+            Error::PinIncorrect { tries_left } | Error::PinAlreadyRefused { tries_left } => {
+                *tries_left
+            }
             Error::PinLocked => Some(0),
             Error::Agent(body) => body.retries_left,
             _ => None,
@@ -425,6 +434,12 @@ impl Error {
             Error::PinIncorrect {
                 tries_left: Some(n),
             } => detail("error.detail.tries_left", &[("tries", n)]),
+            Error::PinAlreadyRefused {
+                tries_left: Some(n),
+            } => detail("error.detail.pin_already_refused_tries", &[("tries", n)]),
+            Error::PinAlreadyRefused { tries_left: None } => {
+                detail("error.detail.pin_already_refused", &[])
+            }
             Error::BadOrigin { input, reason } => detail(
                 "error.detail.bad_origin",
                 &[("reason", &reason.message(lang)), ("input", input)],

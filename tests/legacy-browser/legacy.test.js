@@ -22,6 +22,8 @@ const CANCELLED = 0x76000999;
 const TWO_TRIES_LEFT = 0x80000002;
 const DEMO_PIN = "123456";
 const WRONG_PIN = "975318";
+// Another wrong PIN: the same one again never reaches the card (the daemon is shared by the suites).
+const OTHER_WRONG_PIN = "864202";
 const TBS = "申請書 application form: a+b=c & 100%\n姓名: \"王小明\" C:\\forms"; // a line break, quotes, a backslash
 const T = { timeout: 4 * GUARD_MS };
 
@@ -53,7 +55,7 @@ after(async () => {
   // The daemon heard every PIN the pages sent; none may be in its log (RUST_LOG=debug).
   const log = daemon?.log() ?? "";
   assert.match(log, /legacy request failed/, "the daemon logged the requests (RUST_LOG=debug)");
-  for (const pin of [DEMO_PIN, WRONG_PIN]) {
+  for (const pin of [DEMO_PIN, WRONG_PIN, OTHER_WRONG_PIN]) {
     // Not preceded by a digit or dot, so a timestamp's microseconds never match.
     assert.doesNotMatch(log, new RegExp(`(?<![\\d.])${pin}(?!\\d)`), "a PIN reached the daemon's log");
   }
@@ -211,6 +213,11 @@ describe("without the extension (plain HTTP to the agent)", () => {
     const wrong = await legacy(page, "xhrSign", TBS, WRONG_PIN);
     assert.equal(wrong.result.ret_code, LOGIN, JSON.stringify(wrong.result));
     assert.equal(wrong.result.last_error, TWO_TRIES_LEFT);
+    // A page signing a batch with the PIN it was given sends the same wrong PIN again: the
+    // answer is the same, and the card is not asked, so it still has two tries.
+    const again = await legacy(page, "xhrSign", TBS, WRONG_PIN);
+    assert.equal(again.result.ret_code, LOGIN, JSON.stringify(again.result));
+    assert.equal(again.result.last_error, TWO_TRIES_LEFT);
     const right = await legacy(page, "xhrSign", TBS, DEMO_PIN);
     assert.equal(right.result.ret_code, OK, "the right PIN resets the counter");
     await page.close();
@@ -367,7 +374,7 @@ describe("with the extension (legacy calls through the native host)", () => {
 
   test("a wrong PIN is 0x76100006 with the tries left in last_error; the right one signs again", T, async () => {
     const page = await open(browser, TRUSTED_HOST, { viaExtension: true });
-    const wrong = await legacy(page, "xhrSign", TBS, WRONG_PIN);
+    const wrong = await legacy(page, "xhrSign", TBS, OTHER_WRONG_PIN);
     assert.equal(wrong.result.ret_code, LOGIN, JSON.stringify(wrong.result));
     assert.equal(wrong.result.last_error, TWO_TRIES_LEFT);
     const right = await legacy(page, "xhrSign", TBS, DEMO_PIN);

@@ -367,8 +367,14 @@ fn error_codes_pages_check() {
         code(sign_package(serde_json::json!({"pin": "000000"}))),
         (LOGIN, 0x8000_0002)
     );
+    // The same wrong PIN again (a page that keeps its PIN for a batch) is answered as wrong,
+    // with the card's count, and never reaches the card.
     assert_eq!(
         code(sign_package(serde_json::json!({"pin": "000000"}))),
+        (LOGIN, 0x8000_0002)
+    );
+    assert_eq!(
+        code(sign_package(serde_json::json!({"pin": "000001"}))),
         (LOGIN, 0x8000_0001)
     );
     // The card's final try is never spent by a page: its PIN is dropped unsent and the
@@ -384,7 +390,7 @@ fn error_codes_pages_check() {
     let dialogs = std::fs::read_to_string(&log).unwrap();
     assert_eq!(dialogs.matches("GETPIN").count(), 1, "{dialogs}");
     assert_eq!(
-        code(sign_package(serde_json::json!({"pin": "000000"}))),
+        code(sign_package(serde_json::json!({"pin": "000002"}))),
         (LOGIN, 0x8000_0002)
     );
     let msg = s.sign(TRUSTED, &sign_package(serde_json::json!({"pin": "12345"})));

@@ -377,8 +377,8 @@ fn an_abandoned_request_closes_its_dialog_and_never_signs() {
 #[test]
 fn a_page_pin_is_not_used_on_the_cards_final_try() {
     let s = start("cancel");
-    for left in [0x8000_0002u64, 0x8000_0001] {
-        let v = s.sign(TRUSTED, &sign_package("000000", "x"));
+    for (wrong, left) in [("000000", 0x8000_0002u64), ("000001", 0x8000_0001)] {
+        let v = s.sign(TRUSTED, &sign_package(wrong, "x"));
         assert_eq!(
             (v["ret_code"].as_u64(), v["last_error"].as_u64()),
             (Some(LOGIN), Some(left))

@@ -13,6 +13,8 @@ use support::*;
 
 const SHOP: &str = "https://shop.example.com";
 const WRONG_PIN: &str = "975310";
+const OTHER_WRONG_PIN: &str = "864209";
+const THIRD_WRONG_PIN: &str = "753197";
 
 /// A sandbox whose fake pinentry answers `action` (and `pin` to GETPIN).
 fn sandbox(config: &str, action: &str, pin: &str) -> Sandbox {
@@ -246,7 +248,8 @@ fn a_wrong_pin_in_the_dialog_counts_and_the_next_dialog_says_so() {
     let reply = host.call("sign", sign_args(&thumbprint, None));
     assert_eq!(error_code(&reply), "PIN_INCORRECT", "{reply}");
     assert_eq!(reply["error"]["retriesLeft"], 2, "{reply}");
-    let reply = host.call("verify-pin", json!({}));
+    // The person types another wrong PIN: the same one again is never sent (below).
+    let reply = host.call_typing("verify-pin", json!({}), OTHER_WRONG_PIN);
     assert_eq!(error_code(&reply), "PIN_INCORRECT", "{reply}");
     assert_eq!(reply["error"]["retriesLeft"], 1, "{reply}");
     let descriptions = dialog_lines(&sandbox, "SETDESC");
@@ -266,18 +269,27 @@ fn a_wrong_pin_in_the_dialog_counts_and_the_next_dialog_says_so() {
         warnings.last().is_some_and(|w| w.contains("Wrong PIN")),
         "{warnings:?}"
     );
+    // The first wrong PIN typed again is answered as wrong without reaching the card: the
+    // card keeps its last try, and the person hears why.
+    let reply = host.call_typing("verify-pin", json!({}), WRONG_PIN);
+    assert_eq!(error_code(&reply), "PIN_INCORRECT", "{reply}");
+    assert_eq!(reply["error"]["retriesLeft"], 1, "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("already refused"), "{reply}");
+    let status = host.call("status", json!({}));
+    assert_eq!(result(&status)["tokens"][0]["pinTriesLeft"], 1, "{status}");
     // The last try is announced as such, and once the card is locked nobody is asked.
-    let reply = host.call("verify-pin", json!({}));
+    let reply = host.call_typing("verify-pin", json!({}), THIRD_WRONG_PIN);
     assert_eq!(error_code(&reply), "PIN_LOCKED", "{reply}");
     let warnings = dialog_lines(&sandbox, "SETERROR");
     assert!(
         warnings.last().is_some_and(|w| w.contains("Last try")),
         "{warnings:?}"
     );
-    assert_eq!(count(&sandbox, "GETPIN"), 3);
+    assert_eq!(count(&sandbox, "GETPIN"), 4);
     let reply = host.call("sign", sign_args(&thumbprint, None));
     assert_eq!(error_code(&reply), "PIN_LOCKED", "{reply}");
-    assert_eq!(count(&sandbox, "GETPIN"), 3, "no dialog for a locked card");
+    assert_eq!(count(&sandbox, "GETPIN"), 4, "no dialog for a locked card");
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //!
 //! A request without a PIN gets the agent's own dialog, except under `pin_entry = "page"`
 //! (kiosks without a desktop), where a page's request must carry one ([`Error::PinRequired`]).
-//! A PIN that may not be used is dropped (wiped) unsent; a rejected PIN is never sent again.
+//! A PIN that may not be used is dropped (wiped) unsent; a PIN the card refused is never sent
+//! to it again (the card core's rule, for every source: see `card_core::refused`).
 //!
 //! The table is applied to the card's state as the operation's turn reads it, right before the
 //! login (the one read of it per operation): a page's PIN whose request waited while the card
@@ -83,14 +84,6 @@ pub fn decide(who: &Who, setting: PinEntry, offered: bool, state: PinState) -> R
 }
 
 impl Service {
-    /// Whether a PIN `caller` sends for `token` is the one that goes to the card (the table
-    /// above, on the token's state as last read; a PIN-pad reader takes its own): what a
-    /// channel needs to tell a refusal of the caller's PIN from one of the dialog's.
-    pub fn uses_request_pin(&self, caller: &Caller, token: &TokenInfo) -> bool {
-        let source = decide(caller.who(), self.settings.pin_entry, true, token.pin_state);
-        !token.pin_pad && matches!(source, Ok(Source::Request))
-    }
-
     /// Runs a card operation on `token` for `caller` with the PIN from the source the table
     /// allows, and the operation's outcome unless the caller stopped waiting meanwhile.
     ///

@@ -103,24 +103,9 @@ impl ServiceDoor<'_> {
     fn cards(&self) -> Result<Vec<(TokenInfo, Vec<TokenCertificate>)>> {
         self.service.certificates(self.caller)
     }
-
-    fn card(&self, chosen: &Chosen) -> Option<TokenInfo> {
-        self.cards()
-            .ok()?
-            .into_iter()
-            .map(|(token, _)| token)
-            .find(|t| t.serial == chosen.card_serial)
-    }
 }
 
 impl Door for ServiceDoor<'_> {
-    /// The service's PIN-source table for this caller (SmartPKI pages: the page's PIN unless
-    /// the card is on its final try, when only the agent's dialog asks).
-    fn takes_page_pin(&self, chosen: &Chosen) -> bool {
-        self.card(chosen)
-            .is_some_and(|token| self.service.uses_request_pin(self.caller, &token))
-    }
-
     fn signing_certificate(&self, slot: Slot) -> Result<Chosen> {
         let cards = self.cards()?;
         let cards: Vec<_> = match slot {
@@ -201,10 +186,6 @@ impl Door for ServiceDoor<'_> {
             check_validity: false,
         };
         Ok(self.service.sign(self.caller, request)?.signature)
-    }
-
-    fn tries_left(&self, chosen: &Chosen) -> Option<u8> {
-        self.card(chosen)?.known_tries_left()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The PIN a SmartPKI page sends, and what the port remembers about it.
+//! The PIN a SmartPKI page sends.
 //!
 //! SmartPKI's page script replaces every PIN with `RSA(pin + "_PKI")` under the port's public
 //! key (PKCS#1 v1.5 type 2, the result as hex, jsbn's `RSAKey.encrypt`), or leaves it in clear
@@ -6,25 +6,14 @@
 //! is used; [`PortKey::unwrap_pin`] gives back the PIN in a zeroizing [`Pin`], and every PIN
 //! rule applies to it afterwards as to any other.
 //!
-//! [`RejectedPins`] remembers, for the life of the port, that the card refused a PIN, so that the
-//! same PIN, sent again by the next step of the chain or the next click, never reaches the card
-//! again. It keeps a keyed SHA-256 of (card serial, PIN) under a random per-port secret: without
-//! the secret, which never leaves this process and is wiped with the port, the digest cannot be
-//! turned back into the PIN by trying the million 6-digit PINs.
-//!
 //! The page is the only party that encrypts under its port's key and it knows its own PIN, so a
 //! decryption failure tells it nothing it does not know (no padding oracle to exploit); the key
 //! is fresh for every port and gone when the port closes.
 
-use std::collections::VecDeque;
-
 use card_agent_protocol::secret::SecretString;
-use rand::RngCore as _;
 use rsa::traits::PublicKeyParts as _;
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq as _;
-use zeroize::{Zeroize as _, Zeroizing};
+use zeroize::Zeroizing;
 
 use super::codes::ChainError;
 use crate::error::{Error, Result};
@@ -90,70 +79,6 @@ impl PortKey {
             .strip_suffix(PIN_SUFFIX)
             .ok_or(ChainError::PinNotDecrypted)?;
         Ok(Pin::new(pin.to_owned()))
-    }
-}
-
-/// How many rejected PINs a port remembers: a card locks after three wrong ones, so a few
-/// more cover a second card on the same port.
-const REMEMBERED: usize = 8;
-
-/// The PINs a card refused on this port, as keyed digests (see the module documentation).
-pub struct RejectedPins {
-    secret: Zeroizing<[u8; 32]>,
-    digests: VecDeque<[u8; 32]>,
-}
-
-impl Default for RejectedPins {
-    fn default() -> Self {
-        let mut secret = Zeroizing::new([0u8; 32]);
-        rand::rngs::OsRng.fill_bytes(&mut *secret);
-        RejectedPins {
-            secret,
-            digests: VecDeque::with_capacity(REMEMBERED),
-        }
-    }
-}
-
-/// A keyed digest of (card serial, PIN), computed before the PIN goes to the card so that a
-/// refusal can be remembered after the PIN is gone.
-#[derive(Clone, Copy)]
-pub struct PinDigest([u8; 32]);
-
-impl RejectedPins {
-    /// The digest of `pin` for the card `card_serial`, under this port's secret.
-    pub fn digest(&self, card_serial: &str, pin: &Pin) -> PinDigest {
-        let mut hash = Sha256::new();
-        hash.update(*self.secret);
-        // Length-prefixed, so (serial, PIN) pairs cannot run into each other.
-        hash.update((card_serial.len() as u64).to_be_bytes());
-        hash.update(card_serial.as_bytes());
-        hash.update(pin.expose().as_bytes());
-        PinDigest(hash.finalize().into())
-    }
-
-    /// Remembers that the card refused the PIN of `digest`.
-    pub fn remember(&mut self, digest: PinDigest) {
-        if self.digests.len() == REMEMBERED {
-            if let Some(mut oldest) = self.digests.pop_front() {
-                oldest.zeroize();
-            }
-        }
-        self.digests.push_back(digest.0);
-    }
-
-    /// Whether the card already refused the PIN of `digest` on this port.
-    pub fn contains(&self, digest: &PinDigest) -> bool {
-        self.digests
-            .iter()
-            .any(|d| bool::from(d.as_slice().ct_eq(digest.0.as_slice())))
-    }
-}
-
-impl Drop for RejectedPins {
-    fn drop(&mut self) {
-        for d in self.digests.iter_mut() {
-            d.zeroize();
-        }
     }
 }
 
@@ -239,31 +164,6 @@ pub(crate) mod tests {
         assert_eq!(
             key.unwrap_pin(too_long).unwrap_err(),
             ChainError::PinNotDecrypted
-        );
-    }
-
-    #[test]
-    fn rejected_pins_are_remembered_per_card_and_bounded() {
-        let mut rejected = RejectedPins::default();
-        let wrong = Pin::new("111111".to_owned());
-        let digest = rejected.digest("CARD1", &wrong);
-        assert!(!rejected.contains(&digest));
-        rejected.remember(digest);
-        assert!(rejected.contains(&rejected.digest("CARD1", &wrong)));
-        // Another card may take that PIN; another PIN was not refused.
-        assert!(!rejected.contains(&rejected.digest("CARD2", &wrong)));
-        assert!(!rejected.contains(&rejected.digest("CARD1", &Pin::new("111112".to_owned()))));
-        // The digest is keyed: another port's memory does not recognise it.
-        let other = RejectedPins::default();
-        assert!(!other.contains(&other.digest("CARD1", &wrong)));
-        for i in 0..REMEMBERED {
-            let d = rejected.digest("CARD1", &Pin::new(format!("2222{i:02}")));
-            rejected.remember(d);
-        }
-        assert_eq!(rejected.digests.len(), REMEMBERED);
-        assert!(
-            !rejected.contains(&rejected.digest("CARD1", &wrong)),
-            "the oldest is forgotten"
         );
     }
 }

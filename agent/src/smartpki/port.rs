@@ -1,5 +1,5 @@
-//! One SmartPKI port: its key, the PINs its card refused, and the chain of steps a page runs on
-//! it (`Initial`, `LoadCertificateByHca`, `LoadContent`, `Sign`, `Output`, `GetAll`, `Close`).
+//! One SmartPKI port: its key and the chain of steps a page runs on it (`Initial`,
+//! `LoadCertificateByHca`, `LoadContent`, `Sign`, `Output`, `GetAll`, `Close`).
 //!
 //! The port only keeps state and applies SmartPKI's order of steps; everything that touches a
 //! site, a PIN source or a card goes through a [`Door`] (the service, in `glue.rs`).
@@ -7,9 +7,9 @@
 //! The PIN rule of this channel: one user action sends the PIN up to four times (the sample
 //! login sends it with `LoadCertificateByHca`, `Sign`, then `LoadCertificateByHca` and
 //! `ReadUserData` again). The page stops its chain at the first failure, so a wrong PIN costs
-//! the card one try; and once the card has refused a PIN on this port, that PIN is answered
-//! `PIN_INCORRECT` here, with the tries left as the card says them, without reaching the card
-//! again (see [`RejectedPins`]).
+//! the card one try; and once the card has refused a PIN, the card core answers that PIN
+//! `PIN_INCORRECT`, with the tries left as the card says them, without sending it again (the
+//! rule holds for every channel: see `card_core::refused`).
 
 use base64::Engine as _;
 use card_agent_protocol::message::{SmartPkiCertificate, SmartPkiInfo, SmartPkiReply};
@@ -18,11 +18,10 @@ use zeroize::Zeroizing;
 
 use super::codes::{ChainError, StepError};
 use super::message::{OutputFormat, Slot, Step, Style};
-use super::pin_unwrap::{PortKey, RejectedPins};
+use super::pin_unwrap::PortKey;
 use super::record::record;
 use crate::certificate::CertificateInfo;
 use crate::error::Error;
-use crate::pin::Pin;
 
 /// The version `info` reports: the lowest SmartPKI module version pages accept on Windows
 /// ("6.0.1.0"; macOS pages accept "6.0.0.9"), compared as strings by the page library.
@@ -51,10 +50,6 @@ pub struct SignShape {
 pub trait Door {
     /// The signing certificate on the card at `slot` (the only one present for [`Slot::Any`]).
     fn signing_certificate(&self, slot: Slot) -> Result<Chosen, Error>;
-    /// Whether the page's PIN will be used for the chosen card now (the channel's PIN source);
-    /// when not (the card's final try), the service drops it and asks in its own dialog, and a
-    /// refusal is not the page PIN's.
-    fn takes_page_pin(&self, chosen: &Chosen) -> bool;
     /// Checks the PIN on the chosen card: one login.
     fn verify_pin(&self, chosen: &Chosen, pin: Option<SecretString>) -> Result<(), Error>;
     /// Signs `content` with the chosen certificate's key.
@@ -65,8 +60,6 @@ pub trait Door {
         content: &[u8],
         shape: SignShape,
     ) -> Result<Vec<u8>, Error>;
-    /// The tries the chosen card says are left, when it says.
-    fn tries_left(&self, chosen: &Chosen) -> Option<u8>;
 }
 
 /// The chain in progress (reset by `Initial` and `Close`).
@@ -82,7 +75,6 @@ struct Chain {
 /// One open port.
 pub struct Port {
     key: PortKey,
-    rejected: RejectedPins,
     chain: Chain,
 }
 
@@ -91,7 +83,6 @@ impl Port {
     pub fn new(key: PortKey) -> Self {
         Port {
             key,
-            rejected: RejectedPins::default(),
             chain: Chain::default(),
         }
     }
@@ -132,7 +123,7 @@ impl Port {
             Step::LoadCertificateByHca { pin } => {
                 let chosen = self.chosen(door, slot)?;
                 let pin = self.page_pin(pin)?;
-                self.with_pin(door, &chosen, pin, |pin| door.verify_pin(&chosen, pin))?;
+                door.verify_pin(&chosen, Some(pin))?;
                 self.certificate_reply(door, slot)
             }
             Step::LoadContent { content } => {
@@ -149,9 +140,7 @@ impl Port {
                 let chosen = self.chosen(door, slot)?;
                 let pin = self.page_pin(pin)?;
                 let shape = SignShape { style, sign_time };
-                let signature = self.with_pin(door, &chosen, pin, |pin| {
-                    door.sign(&chosen, pin, &content, shape)
-                })?;
+                let signature = door.sign(&chosen, Some(pin), &content, shape)?;
                 self.chain.signature = Some(signature);
                 Ok(SmartPkiReply::ok())
             }
@@ -198,42 +187,12 @@ impl Port {
         Ok(reply)
     }
 
-    /// The PIN the page sent, decrypted with the port's key.
-    fn page_pin(&self, sent: Option<SecretString>) -> Result<Pin, StepError> {
+    /// The PIN the page sent, decrypted with the port's key, as the service takes it (the
+    /// decrypted copy is wiped here).
+    fn page_pin(&self, sent: Option<SecretString>) -> Result<SecretString, StepError> {
         let sent = sent.filter(|p| !p.is_empty()).ok_or(ChainError::NoPin)?;
-        Ok(self.key.unwrap_pin(sent)?)
-    }
-
-    /// Runs one card operation with the page's `pin`, unless the card already refused that PIN
-    /// on this port; remembers a refusal of the page's PIN (not one of a PIN the dialog asked
-    /// for in its place).
-    fn with_pin<T>(
-        &mut self,
-        door: &dyn Door,
-        chosen: &Chosen,
-        pin: Pin,
-        operation: impl FnOnce(Option<SecretString>) -> Result<T, Error>,
-    ) -> Result<T, StepError> {
-        let digest = self.rejected.digest(&chosen.card_serial, &pin);
-        if self.rejected.contains(&digest) {
-            return Err(Error::PinIncorrect {
-                tries_left: door.tries_left(chosen),
-            }
-            .into());
-        }
-        let page_pin_used = door.takes_page_pin(chosen);
-        // The service takes the PIN as the protocol's secret; `pin` is wiped when dropped here.
-        let secret = SecretString::new(pin.expose().to_owned());
-        drop(pin);
-        match operation(Some(secret)) {
-            Err(e @ Error::PinIncorrect { .. }) => {
-                if page_pin_used {
-                    self.rejected.remember(digest);
-                }
-                Err(e.into())
-            }
-            other => Ok(other?),
-        }
+        let pin = self.key.unwrap_pin(sent)?;
+        Ok(SecretString::new(pin.expose().to_owned()))
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Two rules live here because every operation passes through:
 //! - the PIN gate: a PIN is checked against [`crate::pin::PinLimits`] and the token's lock state
-//!   *before* any login, so a malformed PIN never reaches a card and never costs a try;
+//!   *before* any login, so a malformed PIN never reaches a card and never costs a try, and a
+//!   PIN the card refused is never sent to it again (see [`refused`]);
 //! - one operation at a time per token: concurrent callers queue for the token's turn, first
 //!   come first served (see [`turn`]), because a smart card is a single-threaded device and
 //!   interleaved logins would confuse its state.
@@ -24,6 +25,7 @@ mod choice;
 pub mod counting;
 mod listing;
 mod provider;
+mod refused;
 pub mod turn;
 
 use crate::demo::DemoToken;
@@ -46,6 +48,7 @@ use cache::CertificateCache;
 pub use choice::{CertificateWanted, Purpose};
 pub use listing::{Duplicate, Listing};
 pub use provider::TokenProvider;
+use refused::RefusedPins;
 
 /// Which modules to load.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +74,7 @@ pub struct CardCore {
     reported: Vec<(usize, usize)>,
     turns: Mutex<HashMap<TokenRef, Arc<Turn>>>,
     certificates: CertificateCache,
+    refused: RefusedPins,
 }
 
 impl CardCore {
@@ -116,6 +120,7 @@ impl CardCore {
             modules,
             turns: Mutex::default(),
             certificates: CertificateCache::default(),
+            refused: RefusedPins::default(),
         }
     }
 
@@ -161,6 +166,7 @@ impl CardCore {
             reported,
             turns: Mutex::default(),
             certificates: CertificateCache::default(),
+            refused: RefusedPins::default(),
         }
     }
 
@@ -220,9 +226,12 @@ impl CardCore {
         })
     }
 
-    /// Forgets every remembered certificate: a card was inserted or removed somewhere.
-    pub fn forget_certificates(&self) {
+    /// A card was inserted or removed somewhere: every remembered certificate is forgotten (a
+    /// slot may hold another card now), and so is every PIN a card refused (see [`refused`]:
+    /// taking a card out and back in is how a person tries a refused PIN again).
+    pub fn cards_changed(&self) {
         self.certificates.clear();
+        self.refused.clear();
     }
 
     /// Chooses a token: the one with `serial`, or the only one present. Never picks one of
@@ -315,9 +324,8 @@ impl CardCore {
     /// [`CardCore::verify_pin`], started only if `admit` accepts the token's fresh state when
     /// the token's turn comes (see [`Admit`]): otherwise the card is not touched.
     pub fn verify_pin_if(&self, token: &TokenInfo, pin: &Pin, admit: Admit<'_>) -> Result<()> {
-        self.with_turn(token.token_ref, || {
-            let token = self.pin_gate(token, pin, admit)?;
-            self.provider(token.token_ref)?.verify_pin(&token, pin)
+        self.with_pin_turn(token, pin, admit, |token| {
+            self.provider(token.token_ref)?.verify_pin(token, pin)
         })
     }
 
@@ -350,11 +358,10 @@ impl CardCore {
         cms: &CmsOptions,
         admit: Admit<'_>,
     ) -> Result<Vec<u8>> {
-        self.with_turn(token.token_ref, || {
-            let token = self.pin_gate(token, pin, admit)?;
+        self.with_pin_turn(token, pin, admit, |token| {
             let provider = self.provider(token.token_ref)?;
             let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| {
-                provider.sign_raw(&token, &cert.id, pin, mechanism, data)
+                provider.sign_raw(token, &cert.id, pin, mechanism, data)
             };
             signer::sign_with(&mut raw_sign, &cert.info, hash_alg, input, format, cms)
         })
@@ -381,10 +388,9 @@ impl CardCore {
         ciphertext: &[u8],
         admit: Admit<'_>,
     ) -> Result<Vec<u8>> {
-        self.with_turn(token.token_ref, || {
-            let token = self.pin_gate(token, pin, admit)?;
+        self.with_pin_turn(token, pin, admit, |token| {
             self.provider(token.token_ref)?
-                .decrypt_raw(&token, &cert.id, pin, ciphertext)
+                .decrypt_raw(token, &cert.id, pin, ciphertext)
         })
     }
 
@@ -398,6 +404,32 @@ impl CardCore {
             return Err(Error::CardRemoved);
         }
         Ok(token)
+    }
+
+    /// Runs `operation`, which sends `pin` to the card, in the token's turn: through the PIN
+    /// gate first, and with a refusal of the PIN remembered so that it never reaches this card
+    /// again (see [`refused`]). A PIN-pad reader takes its own PIN, which the agent never sees.
+    fn with_pin_turn<R>(
+        &self,
+        token: &TokenInfo,
+        pin: &Pin,
+        admit: Admit<'_>,
+        operation: impl FnOnce(&TokenInfo) -> Result<R>,
+    ) -> Result<R> {
+        self.with_turn(token.token_ref, || {
+            let token = self.pin_gate(token, pin, admit)?;
+            let digest = (!token.pin_pad).then(|| self.refused.digest(&token.serial, pin));
+            if digest.as_ref().is_some_and(|d| self.refused.contains(d)) {
+                return Err(Error::PinAlreadyRefused {
+                    tries_left: token.known_tries_left(),
+                });
+            }
+            let outcome = operation(&token);
+            if let (Err(Error::PinIncorrect { .. }), Some(digest)) = (&outcome, digest) {
+                self.refused.remember(digest);
+            }
+            outcome
+        })
     }
 
     /// The PIN gate, in the token's turn: the token's state read once, fresh, then the caller's

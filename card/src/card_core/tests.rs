@@ -32,7 +32,7 @@ fn three_wrong_pins_lock_and_the_right_pin_no_longer_helps() {
         PinState::CountLow
     );
     assert!(matches!(
-        core.verify_pin(&token, &pin("000000")),
+        core.verify_pin(&token, &pin("000001")),
         Err(Error::PinIncorrect {
             tries_left: Some(1)
         })
@@ -42,7 +42,7 @@ fn three_wrong_pins_lock_and_the_right_pin_no_longer_helps() {
         PinState::FinalTry
     );
     assert!(matches!(
-        core.verify_pin(&token, &pin("000000")),
+        core.verify_pin(&token, &pin("000002")),
         Err(Error::PinLocked)
     ));
     assert!(matches!(
@@ -52,6 +52,63 @@ fn three_wrong_pins_lock_and_the_right_pin_no_longer_helps() {
     let info = core.token(token.token_ref).unwrap();
     assert_eq!(info.pin_state, PinState::Locked);
     assert_eq!(info.known_tries_left(), Some(0));
+}
+
+#[test]
+fn a_pin_the_card_refused_never_reaches_it_again_until_the_cards_change() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let core = CountingCard::new()
+        .unwrap()
+        .counting_into(calls.clone())
+        .into_core();
+    let token = core.select_token(None).unwrap();
+    let wrong = || pin("000000");
+    assert!(matches!(
+        core.verify_pin(&token, &wrong()),
+        Err(Error::PinIncorrect { .. })
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The same PIN again, for a signature this time: refused in the turn, with the tries the
+    // card reports, and the card is not asked.
+    let cert = core.certificates(token.token_ref).unwrap().remove(0);
+    let signed = core.sign(
+        &token,
+        &cert,
+        &wrong(),
+        HashAlgorithm::Sha256,
+        &SignInput::Data(b"form".to_vec()),
+        SignFormat::Pkcs1,
+        &CmsOptions::default(),
+    );
+    assert!(
+        matches!(
+            signed,
+            Err(Error::PinAlreadyRefused {
+                tries_left: Some(2)
+            })
+        ),
+        "{signed:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        core.token(token.token_ref).unwrap().known_tries_left(),
+        Some(2)
+    );
+    // The right PIN still works; the refused one stays refused.
+    core.verify_pin(&token, &pin(crate::demo::DEMO_PIN))
+        .unwrap();
+    assert!(matches!(
+        core.verify_pin(&token, &wrong()),
+        Err(Error::PinAlreadyRefused { .. })
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // A card event (the card out and back in) forgets it.
+    core.cards_changed();
+    assert!(matches!(
+        core.verify_pin(&token, &wrong()),
+        Err(Error::PinIncorrect { .. })
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
 #[test]
@@ -122,7 +179,7 @@ fn remembered_certificates_belong_to_one_token_serial_until_forgotten() {
     assert!(cache.get(token.token_ref, &token.serial).is_some());
     // Another card in the same slot has another serial: never answered from this entry.
     assert!(cache.get(token.token_ref, "another card").is_none());
-    core.forget_certificates();
+    core.cards_changed();
     assert!(cache.get(token.token_ref, &token.serial).is_none());
     assert_eq!(core.certificates(token.token_ref).unwrap(), first);
 }
@@ -231,7 +288,7 @@ fn a_remembered_certificate_named_by_thumbprint_skips_the_module_and_the_turn_re
     ));
     assert_eq!(count(), (2, 4));
     // Forgotten (a reader event): listed again.
-    core.forget_certificates();
+    core.cards_changed();
     core.find_certificate(Some(&thumbprint)).unwrap();
     assert_eq!(count(), (3, 5));
 }

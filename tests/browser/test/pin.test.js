@@ -1,5 +1,6 @@
 // Wrong PINs on the demo token, which counts tries like a card (3, then locked): the page says
-// how many tries are left, a right PIN resets the count, and a locked card is said to be locked.
+// how many tries are left, the same wrong PIN typed again costs no try, a right PIN resets the
+// count, and a locked card is said to be locked.
 // SoftHSM2 never counts tries, so this runs on `card-agent serve --demo`, started by the test;
 // the native host connects to it instead of starting its own.
 
@@ -31,6 +32,12 @@ for (const browser of BROWSERS) describe(`PIN tries on the demo token (${browser
     assert.match(outcome.text, /PIN 碼錯誤，還可以再試 2 次。/);
     assert.match(outcome.text, /Wrong PIN: 2 tries left\./);
 
+    // The same wrong PIN typed again never reaches the card: wrong, and the count stays.
+    outcome = await logIn(page);
+    assert.equal(outcome.code, "PIN_INCORRECT");
+    assert.match(outcome.text, /還可以再試 2 次/);
+
+    await stack.setPinentry({ pin: "246801" });
     outcome = await logIn(page);
     assert.equal(outcome.code, "PIN_INCORRECT");
     assert.match(outcome.text, /還可以再試 1 次/);
@@ -46,9 +53,12 @@ for (const browser of BROWSERS) describe(`PIN tries on the demo token (${browser
   });
 
   test("three wrong PINs lock the card, and the page says so", async () => {
+    // A person trying three different wrong PINs (the same one again would not count).
     await stack.setPinentry({ pin: "975318" });
     assert.match((await logIn(page)).text, /還可以再試 2 次/);
+    await stack.setPinentry({ pin: "864202" });
     assert.match((await logIn(page)).text, /還可以再試 1 次/);
+    await stack.setPinentry({ pin: "753196" });
     const locked = await logIn(page);
     assert.equal(locked.code, "PIN_LOCKED");
     assert.match(locked.text, /PIN 碼已鎖住/);

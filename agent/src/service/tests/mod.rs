@@ -29,6 +29,9 @@ const TRUSTED: &str = "https://www.example.gov.tw";
 const UNKNOWN: &str = "https://shop.example.com";
 /// A wrong but well-formed PIN.
 const WRONG: &str = "975310";
+/// Another one: a PIN the card refused is never sent to it again, so each wrong try needs its
+/// own.
+const WRONG_TOO: &str = "864200";
 
 /// The scripted dialogs: answer the PIN prompt with `pin` (or cancel), the site question with
 /// `approve`, and record what was asked.
@@ -122,10 +125,10 @@ impl Bench {
 
     /// Spends wrong PINs as a local program until the card is at its final try.
     fn to_final_try(&self) {
-        for _ in 0..2 {
+        for wrong in [WRONG, WRONG_TOO] {
             let e = self
                 .service
-                .verify_pin(&local(), None, Some(secret(WRONG)))
+                .verify_pin(&local(), None, Some(secret(wrong)))
                 .unwrap_err();
             assert!(matches!(e, Error::PinIncorrect { .. }), "{e:?}");
         }

@@ -4,7 +4,6 @@ use super::*;
 use crate::pin::PinState;
 use crate::service::pin_source::{decide, request_pin, RequestPin, Source};
 use crate::service::Who;
-use crate::token::TokenInfo;
 
 #[test]
 fn the_table_row_by_row() {
@@ -198,32 +197,63 @@ fn a_caller_gone_before_its_turn_starts_nothing_on_the_card() {
 }
 
 #[test]
-fn a_channel_learns_from_the_table_whether_the_callers_pin_is_the_one_sent() {
-    let bench = Bench::new(None, PinEntry::Auto);
-    let (token, _) = bench.service.certificates(&local()).unwrap().remove(0);
-    let (legacy, new_api) = (legacy_page(TRUSTED), page(TRUSTED));
-    let on = |state, pin_pad| TokenInfo {
-        pin_state: state,
-        pin_pad,
-        ..token.clone()
-    };
-    assert!(bench
+fn a_pin_the_card_refused_is_never_sent_again_whatever_its_source() {
+    // The dialog's person types the same wrong PIN the page sent.
+    let bench = Bench::new(Some(dialogs_answering(WRONG)), PinEntry::Auto);
+    let e = bench
         .service
-        .uses_request_pin(&legacy, &on(PinState::Ok, false)));
-    assert!(!bench
+        .sign(&legacy_page(TRUSTED), sign_request(Some(WRONG)))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::PinIncorrect {
+                tries_left: Some(2)
+            }
+        ),
+        "{e:?}"
+    );
+    let calls = bench.card_calls();
+    // The same PIN again: from the page (a batch that keeps its PIN), from a local program,
+    // typed in the agent's dialog. Each is answered as a wrong PIN, with the card's own count,
+    // and none reaches the card.
+    let again = [
+        bench
+            .service
+            .sign(&legacy_page(TRUSTED), sign_request(Some(WRONG))),
+        bench.service.sign(&local(), sign_request(Some(WRONG))),
+        bench.service.sign(&page(TRUSTED), sign_request(None)),
+    ];
+    for outcome in again {
+        let e = outcome.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::PinAlreadyRefused {
+                    tries_left: Some(2)
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), card_agent_protocol::ErrorCode::PinIncorrect);
+    }
+    assert_eq!(
+        bench.card_calls(),
+        calls,
+        "the refused PIN was not sent again"
+    );
+    // Another PIN goes to the card as always.
+    bench
         .service
-        .uses_request_pin(&legacy, &on(PinState::FinalTry, false)));
-    assert!(!bench
+        .sign(&local(), sign_request(Some(DEMO_PIN)))
+        .unwrap();
+    assert_eq!(bench.card_calls(), calls + 1);
+    // A card taken out and put back in may be tried with that PIN again.
+    bench.service.card_event(None);
+    let e = bench
         .service
-        .uses_request_pin(&legacy, &on(PinState::Ok, true)));
-    assert!(!bench
-        .service
-        .uses_request_pin(&new_api, &on(PinState::Ok, false)));
-    assert!(bench
-        .service
-        .uses_request_pin(&local(), &on(PinState::FinalTry, false)));
-    let dialog_only = Bench::new(None, PinEntry::Dialog);
-    assert!(!dialog_only
-        .service
-        .uses_request_pin(&legacy, &on(PinState::Ok, false)));
+        .verify_pin(&local(), None, Some(secret(WRONG)))
+        .unwrap_err();
+    assert!(matches!(e, Error::PinIncorrect { .. }), "{e:?}");
+    assert_eq!(bench.card_calls(), calls + 2);
 }
