@@ -6,10 +6,14 @@
 //! - once the daemon's work queue has been quiet for [`QUIET`], the daemon asks glibc to give
 //!   the free pages back ([`give_back`]; `daemon::give_back_after_bursts`);
 //! - [`GLIBC_TUNABLES`] keeps everything in one arena with no per-thread caches, so what is
-//!   free is where that call finds it, and exited threads' stacks are not kept.
+//!   free is where that call finds it, and exited threads' stacks are not kept;
+//! - the burst's worker threads exit after [`WORKER_KEEP_ALIVE`] idle, before that call, so
+//!   nothing of theirs is still held when it runs.
 //!
-//! The daemon's threads are few and bounded ([`crate::work_queue`]), so one arena costs them
-//! nothing measurable. Giving back once after a burst, rather than serving every buffer of a
+//! The price is CPU: without per-thread caches every small allocation (SoftHSM's OpenSSL makes
+//! many) takes the one arena's lock, about a tenth of the daemon's CPU per signature under a
+//! burst; glibc's defaults would keep 0.5–0.8 MB more once the burst is over (BENCHMARKS.md,
+//! "what each change did"). Giving back once after a burst, rather than serving every buffer of a
 //! page or more from its own mapping (glibc's `mmap_threshold`, which this replaced), keeps
 //! the signing path free of a map and an unmap per buffer, in SoftHSM and OpenSSL too: each
 //! unmap interrupts the other core to flush its TLB.
@@ -30,6 +34,10 @@ pub const GLIBC_TUNABLES: &str =
 /// a page's next request (a sign after a certificate list) does not find its buffers gone,
 /// short enough that an idle daemon is small again at once.
 pub const QUIET: Duration = Duration::from_secs(2);
+
+/// How long an idle blocking worker thread lives: less than [`QUIET`], so that the threads of
+/// a burst have exited, their small-block caches back in the arena, when memory is given back.
+pub const WORKER_KEEP_ALIVE: Duration = Duration::from_secs(1);
 
 /// Gives a daemon about to be started our tunables, unless the user set their own.
 pub fn tune(command: &mut Command) {

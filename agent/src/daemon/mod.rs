@@ -59,6 +59,7 @@ pub fn run(options: ServeOptions) -> Result<()> {
     // bound hold whatever happens (see crate::work_queue).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(crate::work_queue::BLOCKING_THREADS)
+        .thread_keep_alive(crate::allocator::WORKER_KEEP_ALIVE)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;

@@ -5,6 +5,8 @@
 //! and three lock a government card. The card core remembers every PIN a card refused, for
 //! that card, whatever the channel or the PIN's source (a page, a local program, the agent's
 //! own dialog); the same PIN for the same card is then refused before anything reaches it.
+//! A refusal in a key's context-specific login counts too: the agent sends the same PIN there
+//! (a card with a separate signature PIN would otherwise lose that PIN's tries one per resend).
 //!
 //! Only keyed digests are kept: SHA-256 over a random secret made for this process, the card's
 //! serial and the PIN. Without the secret, which never leaves the process, a digest cannot be
