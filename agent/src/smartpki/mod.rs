@@ -4,8 +4,9 @@
 //!
 //! ## Layout
 //! - `message.rs`: one page message read into a [`message::Step`] (pure).
-//! - `port.rs`: one port's key, rejected PINs and sign chain; the [`port::Door`] it needs.
-//! - `pin_unwrap.rs`: the port's RSA key, the page's `RSA(pin + "_PKI")`, rejected-PIN digests.
+//! - `port.rs`: one port's key and sign chain; the [`port::Door`] it needs.
+//! - `pin_unwrap.rs`: the port's RSA key and the page's `RSA(pin + "_PKI")`. A PIN the card
+//!   refused is never sent again: the card core's rule, for every channel.
 //! - `record.rs`: the certificate record and its `certType` (pure).
 //! - `codes.rs`: the `errorCode` numbers and messages pages receive.
 //! - `ports.rs`: the ports of one daemon connection, each bound to its origin.
