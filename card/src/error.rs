@@ -73,6 +73,11 @@ pub enum Error {
         /// Tries left, when known.
         tries_left: Option<u8>,
     },
+    /// A key with a login of its own (CKA_ALWAYS_AUTHENTICATE) refused the PIN after the card's
+    /// user login had accepted it: the key has a PIN of its own, whose count the card does not
+    /// report (so no tries left are given).
+    #[error("wrong PIN for this key's own login")]
+    KeyPinIncorrect,
     /// The card already refused this PIN, so it was not sent again (see the card core's
     /// refused PINs). Pages hear it as a wrong PIN, which it is.
     #[error("wrong PIN: the card already refused it, so it was not sent again{}", tries_text(*.tries_left))]
@@ -382,7 +387,9 @@ impl Error {
             Error::KeyNotFound => ErrorCode::KeyNotFound,
             Error::CertificateNotValid { expired: true } => ErrorCode::CertExpired,
             Error::CertificateNotValid { expired: false } => ErrorCode::CertNotYetValid,
-            Error::PinIncorrect { .. } | Error::PinAlreadyRefused { .. } => ErrorCode::PinIncorrect,
+            Error::PinIncorrect { .. }
+            | Error::PinAlreadyRefused { .. }
+            | Error::KeyPinIncorrect => ErrorCode::PinIncorrect,
             Error::PinLocked => ErrorCode::PinLocked,
             Error::PinFormat(_) => ErrorCode::PinFormat,
             Error::PinRequired => ErrorCode::PinRequired,
@@ -500,6 +507,7 @@ impl Error {
             | Error::Timeout
             | Error::Busy
             | Error::PinIncorrect { tries_left: None }
+            | Error::KeyPinIncorrect
             | Error::PinFormat(_) => base.to_owned(),
             other => detail("error.detail.generic", &[("detail", other)]),
         }

@@ -164,11 +164,14 @@ impl Service {
         Ok(self.events.subscribe())
     }
 
-    /// A card or reader changed: remembered certificates and refused PINs are forgotten (a slot
-    /// may hold another card now; see [`CardCore::cards_changed`]) and `event`, if any, goes to
-    /// every subscriber.
+    /// A card or reader changed: remembered certificates are forgotten (a slot may hold
+    /// another card now), and the PINs cards refused once a card has left its reader (see
+    /// [`CardCore::card_left`]); `event`, if any, goes to every subscriber.
     pub fn card_event(&self, event: Option<Event>) {
-        self.core.cards_changed();
+        match &event {
+            Some(Event::CardRemoved { .. } | Event::ReaderRemoved { .. }) => self.core.card_left(),
+            _ => self.core.cards_changed(),
+        }
         if let Some(event) = event {
             // No subscriber is not an error: events are only for whoever listens now.
             let _ = self.events.send(event);

@@ -32,6 +32,9 @@ pub struct CountingCard {
     /// Set: another card (another serial) is in the slot.
     pub swapped: Arc<AtomicBool>,
     before_operation: Option<Hook>,
+    /// A PIN of the keys' own (CKA_ALWAYS_AUTHENTICATE with its own PIN): a signature whose PIN
+    /// the user login accepts but this one does not fails as the key's login would.
+    key_pin: Option<String>,
 }
 
 impl CountingCard {
@@ -44,6 +47,7 @@ impl CountingCard {
             listings: Arc::default(),
             swapped: Arc::default(),
             before_operation: None,
+            key_pin: None,
         })
     }
 
@@ -56,6 +60,12 @@ impl CountingCard {
     /// Runs `hook` before each signature or decryption (after counting it).
     pub fn before_operation(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.before_operation = Some(Box::new(hook));
+        self
+    }
+
+    /// Gives the keys a PIN of their own, `pin`, asked after the user login for a signature.
+    pub fn with_key_pin(mut self, pin: &str) -> Self {
+        self.key_pin = Some(pin.to_owned());
         self
     }
 
@@ -118,6 +128,13 @@ impl TokenProvider for CountingCard {
         input: &[u8],
     ) -> Result<Vec<u8>> {
         self.operation();
+        if let Some(key_pin) = &self.key_pin {
+            // The user login first, as a module does; then the key's own.
+            TokenProvider::verify_pin(&self.demo, token, pin)?;
+            if pin.expose() != key_pin {
+                return Err(crate::error::Error::KeyPinIncorrect);
+            }
+        }
         TokenProvider::sign_raw(&self.demo, token, key_id, pin, mechanism, input)
     }
     fn decrypt_raw(

@@ -4,7 +4,7 @@
 //! Two rules live here because every operation passes through:
 //! - the PIN gate: a PIN is checked against [`crate::pin::PinLimits`] and the token's lock state
 //!   *before* any login, so a malformed PIN never reaches a card and never costs a try, and a
-//!   PIN the card refused is never sent to it again (see [`refused`]);
+//!   PIN the card refused is never sent to it again (see `refused`);
 //! - one operation at a time per token: concurrent callers queue for the token's turn, first
 //!   come first served (see [`turn`]), because a smart card is a single-threaded device and
 //!   interleaved logins would confuse its state.
@@ -24,13 +24,14 @@ mod choice;
 #[cfg(any(test, feature = "testing"))]
 pub mod counting;
 mod listing;
+mod pin_turn;
 mod provider;
 mod refused;
 pub mod turn;
 
 use crate::demo::DemoToken;
 use crate::error::{Choice, Error, Result};
-use crate::pin::{Pin, PinState};
+use crate::pin::Pin;
 use crate::pkcs11::discovery::{self, ModuleCandidate};
 use crate::pkcs11::Module;
 use crate::signer::{self, CmsOptions, HashAlgorithm, RawMechanism, SignFormat, SignInput};
@@ -226,10 +227,16 @@ impl CardCore {
         })
     }
 
-    /// A card was inserted or removed somewhere: every remembered certificate is forgotten (a
-    /// slot may hold another card now), and so is every PIN a card refused (see [`refused`]:
-    /// taking a card out and back in is how a person tries a refused PIN again).
+    /// A card or reader changed somewhere: every remembered certificate is forgotten (a slot
+    /// may hold another card now).
     pub fn cards_changed(&self) {
+        self.certificates.clear();
+    }
+
+    /// A card left its reader (or the reader went): every PIN a card refused is forgotten (see
+    /// `refused`: taking a card out and back in is how a person tries a refused PIN again).
+    /// Which card left is not known here, so the refusals of every card go.
+    pub fn card_left(&self) {
         self.certificates.clear();
         self.refused.clear();
     }
@@ -324,7 +331,7 @@ impl CardCore {
     /// [`CardCore::verify_pin`], started only if `admit` accepts the token's fresh state when
     /// the token's turn comes (see [`Admit`]): otherwise the card is not touched.
     pub fn verify_pin_if(&self, token: &TokenInfo, pin: &Pin, admit: Admit<'_>) -> Result<()> {
-        self.with_pin_turn(token, pin, admit, |token| {
+        self.with_pin_turn(token, pin, None, admit, |token| {
             self.provider(token.token_ref)?.verify_pin(token, pin)
         })
     }
@@ -358,7 +365,7 @@ impl CardCore {
         cms: &CmsOptions,
         admit: Admit<'_>,
     ) -> Result<Vec<u8>> {
-        self.with_pin_turn(token, pin, admit, |token| {
+        self.with_pin_turn(token, pin, Some(&cert.id), admit, |token| {
             let provider = self.provider(token.token_ref)?;
             let mut raw_sign = |mechanism: RawMechanism, data: &[u8]| {
                 provider.sign_raw(token, &cert.id, pin, mechanism, data)
@@ -388,7 +395,7 @@ impl CardCore {
         ciphertext: &[u8],
         admit: Admit<'_>,
     ) -> Result<Vec<u8>> {
-        self.with_pin_turn(token, pin, admit, |token| {
+        self.with_pin_turn(token, pin, Some(&cert.id), admit, |token| {
             self.provider(token.token_ref)?
                 .decrypt_raw(token, &cert.id, pin, ciphertext)
         })
@@ -402,49 +409,6 @@ impl CardCore {
         if token.serial != expected.serial {
             self.certificates.clear();
             return Err(Error::CardRemoved);
-        }
-        Ok(token)
-    }
-
-    /// Runs `operation`, which sends `pin` to the card, in the token's turn: through the PIN
-    /// gate first, and with a refusal of the PIN remembered so that it never reaches this card
-    /// again (see [`refused`]). A PIN-pad reader takes its own PIN, which the agent never sees.
-    fn with_pin_turn<R>(
-        &self,
-        token: &TokenInfo,
-        pin: &Pin,
-        admit: Admit<'_>,
-        operation: impl FnOnce(&TokenInfo) -> Result<R>,
-    ) -> Result<R> {
-        self.with_turn(token.token_ref, || {
-            let token = self.pin_gate(token, pin, admit)?;
-            let digest = (!token.pin_pad).then(|| self.refused.digest(&token.serial, pin));
-            if digest.as_ref().is_some_and(|d| self.refused.contains(d)) {
-                return Err(Error::PinAlreadyRefused {
-                    tries_left: token.known_tries_left(),
-                });
-            }
-            let outcome = operation(&token);
-            if let (Err(Error::PinIncorrect { .. }), Some(digest)) = (&outcome, digest) {
-                self.refused.remember(digest);
-            }
-            outcome
-        })
-    }
-
-    /// The PIN gate, in the token's turn: the token's state read once, fresh, then the caller's
-    /// own check of it ([`Admit`]), the format rule and the lock state, before anything reaches
-    /// the card.
-    fn pin_gate(&self, expected: &TokenInfo, pin: &Pin, admit: Admit<'_>) -> Result<TokenInfo> {
-        let token = self.token_state(expected)?;
-        admit(&token)?;
-        // On a PIN-pad reader the reader takes the PIN: there is nothing here to check, and
-        // what a request carried is never sent (see `Pin::on_reader`).
-        if !token.pin_pad {
-            token.pin_limits.check(pin)?;
-        }
-        if token.pin_state == PinState::Locked {
-            return Err(Error::PinLocked);
         }
         Ok(token)
     }

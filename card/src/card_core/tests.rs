@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 
 use super::counting::CountingCard;
 use super::*;
+use crate::pin::PinState;
 
 fn demo_core() -> CardCore {
     CardCore::open(&CoreOptions {
@@ -102,13 +103,55 @@ fn a_pin_the_card_refused_never_reaches_it_again_until_the_cards_change() {
         Err(Error::PinAlreadyRefused { .. })
     ));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    // A card event (the card out and back in) forgets it.
+    // Another card or reader coming does not forget it; a card leaving its reader does (the
+    // person takes the card out and puts it back).
     core.cards_changed();
+    assert!(matches!(
+        core.verify_pin(&token, &wrong()),
+        Err(Error::PinAlreadyRefused { .. })
+    ));
+    core.card_left();
     assert!(matches!(
         core.verify_pin(&token, &wrong()),
         Err(Error::PinIncorrect { .. })
     ));
     assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_pin_a_keys_own_login_refused_is_refused_for_that_key_only() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let core = CountingCard::new()
+        .unwrap()
+        .counting_into(calls.clone())
+        .with_key_pin("654321")
+        .into_core();
+    let token = core.select_token(None).unwrap();
+    let cert = core.certificates(token.token_ref).unwrap().remove(0);
+    let user_pin = || pin(crate::demo::DEMO_PIN);
+    let sign = |p: &Pin| {
+        core.sign(
+            &token,
+            &cert,
+            p,
+            HashAlgorithm::Sha256,
+            &SignInput::Data(b"form".to_vec()),
+            SignFormat::Pkcs1,
+            &CmsOptions::default(),
+        )
+    };
+    // The user login takes the card's PIN; the key's own login refuses it.
+    assert!(matches!(sign(&user_pin()), Err(Error::KeyPinIncorrect)));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // That key is not asked with it again (its count is the card's secret: none is given)...
+    assert!(matches!(
+        sign(&user_pin()),
+        Err(Error::PinAlreadyRefused { tries_left: None })
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // ...but the card's own login, which accepted it, still takes it.
+    core.verify_pin(&token, &user_pin()).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 #[test]

@@ -53,8 +53,13 @@ impl Module {
         function: &'static str,
     ) -> Error {
         match failure {
-            ReauthFailure::Call(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+            // On a PIN-pad reader the person typed the PIN again, wrongly: the card's own count.
+            ReauthFailure::Call(CkError::Pkcs11(RvError::PinIncorrect, _)) if token.pin_pad => {
                 self.after_wrong_pin(token)
+            }
+            // The user login accepted this PIN a moment ago: the key has a PIN of its own.
+            ReauthFailure::Call(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+                Error::KeyPinIncorrect
             }
             ReauthFailure::Call(e) => map_error(function, e),
             other => Error::Pkcs11 {

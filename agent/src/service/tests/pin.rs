@@ -248,8 +248,19 @@ fn a_pin_the_card_refused_is_never_sent_again_whatever_its_source() {
         .sign(&local(), sign_request(Some(DEMO_PIN)))
         .unwrap();
     assert_eq!(bench.card_calls(), calls + 1);
-    // A card taken out and put back in may be tried with that PIN again.
+    // Another reader's news changes nothing; a card taken out (and put back in) may be tried
+    // with that PIN again.
     bench.service.card_event(None);
+    let e = bench
+        .service
+        .verify_pin(&local(), None, Some(secret(WRONG)))
+        .unwrap_err();
+    assert!(matches!(e, Error::PinAlreadyRefused { .. }), "{e:?}");
+    bench
+        .service
+        .card_event(Some(card_agent_protocol::message::Event::CardRemoved {
+            reader: "Reader 0".to_owned(),
+        }));
     let e = bench
         .service
         .verify_pin(&local(), None, Some(secret(WRONG)))
