@@ -447,6 +447,7 @@ impl Error {
             Error::PinAlreadyRefused { tries_left: None } => {
                 detail("error.detail.pin_already_refused", &[])
             }
+            Error::KeyPinIncorrect => detail("error.detail.key_pin_incorrect", &[]),
             Error::BadOrigin { input, reason } => detail(
                 "error.detail.bad_origin",
                 &[("reason", &reason.message(lang)), ("input", input)],
@@ -507,7 +508,6 @@ impl Error {
             | Error::Timeout
             | Error::Busy
             | Error::PinIncorrect { tries_left: None }
-            | Error::KeyPinIncorrect
             | Error::PinFormat(_) => base.to_owned(),
             other => detail("error.detail.generic", &[("detail", other)]),
         }
@@ -550,6 +550,25 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pin_not_sent_again_and_a_keys_own_pin_are_explained_in_both_languages() {
+        let again = Error::PinAlreadyRefused {
+            tries_left: Some(2),
+        };
+        assert_eq!(again.code(), ErrorCode::PinIncorrect);
+        assert_eq!(again.tries_left(), Some(2));
+        assert!(again
+            .user_message(Language::En)
+            .contains("did not send it again"));
+        assert!(again.user_message(Language::ZhTw).contains("沒有再送出"));
+        assert!(again.user_message(Language::ZhTw).contains("剩餘 2 次"));
+        let key = Error::KeyPinIncorrect;
+        assert_eq!(key.code(), ErrorCode::PinIncorrect);
+        assert_eq!(key.tries_left(), None);
+        assert!(key.user_message(Language::En).contains("a PIN of its own"));
+        assert!(key.user_message(Language::ZhTw).contains("自己的 PIN 碼"));
+    }
 
     #[test]
     fn tries_left_is_reported_in_both_languages() {

@@ -52,6 +52,15 @@ struct Card {
     digests: VecDeque<PinDigest>,
 }
 
+impl Card {
+    /// Whether this card refused the PIN of `digest` (compared in constant time).
+    fn holds(&self, digest: &PinDigest) -> bool {
+        self.digests
+            .iter()
+            .any(|d| bool::from(d.0.as_slice().ct_eq(digest.0.as_slice())))
+    }
+}
+
 /// A keyed digest of (card serial, login, PIN), taken before the PIN goes to the card so that a
 /// refusal can be remembered once the PIN is gone.
 #[derive(Clone, PartialEq, Eq)]
@@ -97,16 +106,11 @@ impl RefusedPins {
     pub(super) fn contains(&self, serial: &str, digest: &PinDigest) -> bool {
         self.lock()
             .iter()
-            .filter(|card| card.serial == serial)
-            .flat_map(|card| card.digests.iter())
-            .any(|d| bool::from(d.0.as_slice().ct_eq(digest.0.as_slice())))
+            .any(|card| card.serial == serial && card.holds(digest))
     }
 
     /// Remembers that the card `serial` refused the PIN of `digest`.
     pub(super) fn remember(&self, serial: &str, digest: PinDigest) {
-        if self.contains(serial, &digest) {
-            return;
-        }
         let mut cards = self.lock();
         let mut card = match cards.iter().position(|c| c.serial == serial) {
             Some(at) => cards.remove(at),
@@ -116,10 +120,12 @@ impl RefusedPins {
             serial: serial.to_owned(),
             digests: VecDeque::with_capacity(PER_CARD),
         });
-        if card.digests.len() == PER_CARD {
-            card.digests.pop_front();
+        if !card.holds(&digest) {
+            if card.digests.len() == PER_CARD {
+                card.digests.pop_front();
+            }
+            card.digests.push_back(digest);
         }
-        card.digests.push_back(digest);
         if cards.len() == CARDS {
             cards.pop_front();
         }
