@@ -12,13 +12,19 @@
 //!   dialog would time a person, so the full path is composed: the IPC sign of a local
 //!   program (PIN in the request) plus the native host's hop, measured interleaved as
 //!   `version` through the host − `version` over IPC.
+//!
+//! The agent's own share is taken from pairs: each IPC sign beside a direct session + login +
+//! sign (in turn first), each `version` through the host beside one over IPC, and the median of
+//! the pairs' differences (`stats::Paired`). The difference of the medians over the whole
+//! measure is printed beside it.
 
 use std::time::Instant;
 
 use card_agent_protocol::encoding::encode_base64;
 
-use crate::setup::{self, AgentDaemon, Direct, Fixtures};
-use crate::stats::{self, fmt, Samples};
+use crate::setup::{self, AgentDaemon, Direct, Fixtures, IpcClient};
+
+use crate::stats::{self, fmt, Paired, Samples};
 
 /// Issue 16's goal for the agent's own share of a signature.
 const OWN_SHARE_GOAL: &str = "< 0.3 ms";
@@ -73,6 +79,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         Samples::default(),
     );
     let mut as_agent = Samples::default();
+    let (mut own_pairs, mut hop_pairs) = (Paired::default(), Paired::default());
     let mut id = 1;
     for _ in 0..ROUNDS {
         {
@@ -105,20 +112,24 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         }
         for _ in 0..BLOCK {
             let t = Instant::now();
-            direct.sign_fresh(&data)?;
-            fresh.push(t.elapsed());
-        }
-        for _ in 0..BLOCK {
-            let t = Instant::now();
             direct.sign_as_the_agent_does(&data)?;
             as_agent.push(t.elapsed());
         }
-        for _ in 0..BLOCK {
+        // The token's own calls and the agent's whole path, one after the other, in turn
+        // first: each pair's difference is the agent's share at that moment.
+        for i in 0..BLOCK {
             id += 1;
-            let t = Instant::now();
-            let reply = ipc.call(&setup::sign_request(id, &thumb, &data_b64))?;
-            via_ipc.push(t.elapsed());
-            setup::expect_result(&reply)?;
+            let request = setup::sign_request(id, &thumb, &data_b64);
+            let (direct_took, agent_took) = if i % 2 == 0 {
+                let d = time_direct(&direct, &data)?;
+                (d, time_ipc(&mut ipc, &request)?)
+            } else {
+                let a = time_ipc(&mut ipc, &request)?;
+                (time_direct(&direct, &data)?, a)
+            };
+            fresh.push(direct_took);
+            via_ipc.push(agent_took);
+            own_pairs.push(agent_took, direct_took);
         }
         for _ in 0..BLOCK {
             id += 1;
@@ -126,11 +137,14 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
                 serde_json::json!({"id": id, "command": "version", "origin": setup::ORIGIN});
             let t = Instant::now();
             let (_, reply) = host.call(&version)?;
-            full.push(t.elapsed());
+            let through_host = t.elapsed();
+            full.push(through_host);
             setup::expect_result(&reply)?;
             let t = Instant::now();
             let reply = ipc.call(&version)?;
-            ipc_version.push(t.elapsed());
+            let over_ipc = t.elapsed();
+            ipc_version.push(over_ipc);
+            hop_pairs.push(through_host, over_ipc);
             setup::expect_result(&reply)?;
         }
     }
@@ -168,7 +182,11 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
     // The full path a browser takes, composed (see the module's comment).
     let full_path = via_ipc.median() + host_hop;
     let added = full_path.saturating_sub(sign);
-    let own = full_path.saturating_sub(fresh.median());
+    // The agent's own share from the pairs: each IPC sign less the direct one beside it, and
+    // each `version` through the host less the one over IPC beside it (see `Paired`).
+    let own = own_pairs.median() + hop_pairs.median();
+    // The same as a difference of medians over the whole measure, as before the pairs.
+    let own_unpaired = full_path.saturating_sub(fresh.median());
     // The same, counting the state read the PIN rules require as the token's work.
     let beyond_token_calls = full_path.saturating_sub(as_agent.median());
     let session_login = fresh.median().saturating_sub(sign);
@@ -177,7 +195,8 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         "Added cost at the median, full path − direct C_Sign: **{}** ({:.0} % of the SoftHSM \
          sign). Of that, the fresh session and login per operation (the token's own work, \
          which the agent does on purpose): {} ({:.0} %); the agent's own share, full path − \
-         direct session + login + sign: **{}** ({:.0} %); the native host hop (`version` \
+         direct session + login + sign, the median of back-to-back pairs: **{}** ({:.0} %; \
+         as the difference of the two medians over the whole measure: {}); the native host hop (`version` \
          through the host − over IPC): {}; finding the certificate again for each request (token list and \
          every certificate read from the module): {}. Counting the token state read that the PIN \
          rules require before each login (C_GetTokenInfo) as the token's work, the agent's share \
@@ -188,6 +207,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         pct(session_login),
         fmt(own),
         pct(own),
+        fmt(own_unpaired),
         fmt(host_hop),
         fmt(find.median()),
         fmt(beyond_token_calls),
@@ -196,11 +216,13 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         name,
         OWN_SHARE_GOAL,
         format!(
-            "agent's own share {} ({:.0} % of a SoftHSM sign); full path − C_Sign {} ({:.0} %), \
+            "agent's own share {} ({:.0} % of a SoftHSM sign; median of back-to-back pairs; as a \
+             difference of medians {}); full path − C_Sign {} ({:.0} %), \
              of it the token's own session + login {}; beyond every token call the agent makes \
              (the PIN rules' state read included) {}",
             fmt(own),
             pct(own),
+            fmt(own_unpaired),
             fmt(added),
             pct(added),
             fmt(session_login),
@@ -219,4 +241,23 @@ fn skip(name: &str, why: &str) {
         "-".to_owned(),
         stats::Verdict::Skipped(why.to_owned()),
     );
+}
+
+/// One direct session + login + find key + sign + logout + close, timed.
+fn time_direct(direct: &Direct, data: &[u8]) -> Result<std::time::Duration, String> {
+    let t = Instant::now();
+    direct.sign_fresh(data)?;
+    Ok(t.elapsed())
+}
+
+/// One sign request over IPC, timed; its answer must be a signature.
+fn time_ipc(
+    ipc: &mut IpcClient,
+    request: &serde_json::Value,
+) -> Result<std::time::Duration, String> {
+    let t = Instant::now();
+    let reply = ipc.call(request)?;
+    let took = t.elapsed();
+    setup::expect_result(&reply)?;
+    Ok(took)
 }

@@ -52,6 +52,32 @@ impl Samples {
     }
 }
 
+/// Differences between two timings taken back to back (`a − b`, each pair within
+/// milliseconds). This machine's speed drifts by tens of percent over seconds, more than the
+/// differences measured; a pair shares the moment, so the median of the pairs' differences
+/// follows the difference, not the drift (a difference of two medians taken over a minute
+/// carries the drift of both).
+#[derive(Default)]
+pub struct Paired(Vec<i128>);
+
+impl Paired {
+    /// Adds one pair's difference, `a − b`.
+    pub fn push(&mut self, a: Duration, b: Duration) {
+        self.0.push(a.as_nanos() as i128 - b.as_nanos() as i128);
+    }
+
+    /// The median difference (the upper one for an even count), zero when it is negative or
+    /// there are no pairs.
+    pub fn median(&self) -> Duration {
+        let mut s = self.0.clone();
+        s.sort_unstable();
+        let Some(&m) = s.get(s.len() / 2) else {
+            return Duration::ZERO;
+        };
+        Duration::from_nanos(u64::try_from(m.max(0)).unwrap_or(u64::MAX))
+    }
+}
+
 /// Times `runs` calls of `f`.
 pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Samples {
     Samples(
