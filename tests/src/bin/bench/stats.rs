@@ -13,6 +13,11 @@ impl Samples {
         self.0.push(d);
     }
 
+    /// Adds every timing of `other`.
+    pub fn extend(&mut self, other: &Samples) {
+        self.0.extend_from_slice(&other.0);
+    }
+
     /// How many timings.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -52,7 +57,7 @@ impl Samples {
     }
 }
 
-/// Differences between two timings taken back to back (`a − b`, each pair within
+/// Differences between two timings taken back to back (`a − b`, each pair within tens of
 /// milliseconds). This machine's speed drifts by tens of percent over seconds, more than the
 /// differences measured; a pair shares the moment, so the median of the pairs' differences
 /// follows the difference, not the drift (a difference of two medians taken over a minute
