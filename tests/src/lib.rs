@@ -12,6 +12,8 @@
 //!   private desktop (D-Bus session bus, Xvfb, StatusNotifier watcher and tray host).
 //! - [`daemon`]: the real daemon and native host in an isolated environment, framed messages,
 //!   and the check that no log holds a PIN.
+//! - [`pin_gate`]: a gate in front of the fake pinentry's answers, so a test decides when a
+//!   dialog on screen is answered.
 //! - [`faults`]: leak checks for fault tests (open file descriptors, PKCS#11 sessions and
 //!   logins through `pkcs11-spy`).
 //! - [`p11_wrap`]: the wrapper module (`tests/p11-wrap`): SoftHSM2 behaving like real card
@@ -29,6 +31,7 @@ pub mod fuzz_harness;
 pub mod load;
 pub mod p11_wrap;
 pub mod pcscd;
+pub mod pin_gate;
 pub mod softhsm;
 pub mod user_session;
 pub mod virtual_card;

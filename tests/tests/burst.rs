@@ -10,14 +10,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use card_agent::work_queue::{BLOCKING_THREADS, PER_CLIENT_LIMIT, WORKERS};
-use card_agent_testbed::daemon::{Sandbox, HANG_GUARD};
+use card_agent::work_queue::{BLOCKING_THREADS, PER_CLIENT_LIMIT, PER_CLIENT_RUNNING};
+use card_agent_testbed::daemon::{Host, Sandbox, HANG_GUARD};
 use card_agent_testbed::load::{self, Reply};
+use card_agent_testbed::pin_gate::PinGate;
 use serde_json::{json, Value};
 use support::*;
 
 const BUSY_TAB: &str = "https://busy.example.gov.tw";
 const LOGIN_TAB: &str = "https://login.example.gov.tw";
+const THIRD_TAB: &str = "https://third.example.gov.tw";
 
 /// A page's sign request: no PIN (pages never send one; the agent's dialog asks).
 fn page_sign(id: i64, origin: &str, thumbprint: &str, data: &str) -> Value {
@@ -46,6 +48,17 @@ fn frames(messages: &[Value]) -> Vec<u8> {
     bytes
 }
 
+/// Takes the native host's next answer into `order` and `replies`, and returns its id.
+fn receive(host: &mut Host, order: &mut Vec<i64>, replies: &mut HashMap<i64, Value>) -> i64 {
+    let reply = host.recv();
+    let id = reply["id"]
+        .as_i64()
+        .expect("every answer has its request's id");
+    order.push(id);
+    assert!(replies.insert(id, reply).is_none(), "answered twice: {id}");
+    id
+}
+
 fn threads_of(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .map(|d| d.count())
@@ -54,9 +67,13 @@ fn threads_of(pid: u32) -> usize {
 
 /// One tab sends a hundred signatures, then another tab (same browser, same native host
 /// connection) sends one login. Each needs its PIN dialog (the fake pinentry types the PIN),
-/// one dialog at a time. The login is answered after at most the few signatures that were
-/// already running, not after the hundred; the busy tab hears BUSY for what its queue cannot
-/// hold, and everything else it asked is signed.
+/// one dialog at a time. The login is answered after at most the signatures that were already
+/// running, not after the hundred; the busy tab hears BUSY for what its queue cannot hold, and
+/// everything else it asked is signed.
+///
+/// The busy tab's first dialog waits at a gate until the daemon has read every message, so
+/// that nothing is signed before the login is queued, however slow the machine: a third tab's
+/// `status` behind the login is answered on a free worker, which proves the login was read.
 #[test]
 fn a_tab_sending_a_hundred_signatures_does_not_hold_back_another_tabs_login() {
     let mut sandbox = Sandbox::new();
@@ -64,16 +81,23 @@ fn a_tab_sending_a_hundred_signatures_does_not_hold_back_another_tabs_login() {
         .config(TRUSTED_CONFIG)
         .set_env("FAKE_PINENTRY_ACTION", "pin")
         .set_env("FAKE_PINENTRY_PIN", card_agent::demo::DEMO_PIN);
+    let gate = PinGate::new(&mut sandbox);
     let daemon = sandbox.serve(&["--demo"]);
     let mut host = sandbox.host();
     let thumbprint = demo_thumbprint(&mut host);
 
+    gate.close();
     let mut messages: Vec<Value> = (1..=100)
         .map(|i| page_sign(i, BUSY_TAB, &thumbprint, &format!("busy {i}")))
         .collect();
     const LOGIN: i64 = 1000;
+    const STATUS: i64 = 2000;
     messages.push(
         json!({"id": LOGIN, "command": "verify-pin", "origin": LOGIN_TAB,
+                         "arguments": {}}),
+    );
+    messages.push(
+        json!({"id": STATUS, "command": "status", "origin": THIRD_TAB,
                          "arguments": {}}),
     );
     host.send_raw(&frames(&messages))
@@ -82,26 +106,30 @@ fn a_tab_sending_a_hundred_signatures_does_not_hold_back_another_tabs_login() {
     // Every answer, in the order the native host passes them on.
     let mut order = Vec::new();
     let mut replies = HashMap::new();
+    while receive(&mut host, &mut order, &mut replies) != STATUS {}
+    // Every message is in: the "user" answers the first dialog, and the others at once.
+    gate.open();
+    drop(gate.dialog_up());
     while replies.len() < messages.len() {
-        let reply = host.recv();
-        let id = reply["id"]
-            .as_i64()
-            .expect("every answer has its request's id");
-        order.push(id);
-        assert!(replies.insert(id, reply).is_none(), "answered twice: {id}");
+        receive(&mut host, &mut order, &mut replies);
     }
+    assert!(
+        result(&replies[&STATUS]).is_object(),
+        "{}",
+        replies[&STATUS]
+    );
 
     let login = &replies[&LOGIN];
     assert_eq!(result(login)["verified"], true, "{login}");
     let signed_before_login = order
         .iter()
         .take_while(|&&id| id != LOGIN)
-        .filter(|id| replies[id].get("result").is_some())
+        .filter(|id| replies[id].get("result").is_some() && **id != STATUS)
         .count();
-    // The busy tab had at most two requests running when the login came (the rest waited in
-    // its queue), and the dialog's and the token's turns are first come, first served.
+    // The busy tab had at most its running requests ahead of the login (the rest waited in its
+    // queue), and the dialog's and the token's turns are first come, first served.
     assert!(
-        signed_before_login <= WORKERS,
+        signed_before_login <= PER_CLIENT_RUNNING,
         "{signed_before_login} of the busy tab's signatures went before the other tab's login: {order:?}"
     );
 
@@ -114,11 +142,12 @@ fn a_tab_sending_a_hundred_signatures_does_not_hold_back_another_tabs_login() {
         let message = reply["error"]["message"].as_str().unwrap_or_default();
         assert!(!message.is_empty(), "{reply}");
     }
-    // A hundred at once cannot all fit a queue of 32; the ones that fit are all signed.
-    assert!(
-        !busy.is_empty() && busy.len() <= 100 - PER_CLIENT_LIMIT,
-        "{} BUSY answers",
-        busy.len()
+    // Nothing finished before every message was read: the queue took exactly its bound, and
+    // every one it took is signed.
+    assert_eq!(
+        busy.len(),
+        100 - PER_CLIENT_LIMIT,
+        "BUSY answers: {order:?}"
     );
 
     // The busy tab is served again once its answers are out.

@@ -16,8 +16,6 @@
 
 mod support;
 
-use std::fs::OpenOptions;
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -26,6 +24,7 @@ use card_agent_testbed::daemon::{Daemon, Host, Sandbox, HANG_GUARD};
 use card_agent_testbed::faults::{assert_fds_return_to, open_fds, Spy};
 use card_agent_testbed::load::{self, Reply};
 use card_agent_testbed::pcscd;
+use card_agent_testbed::pin_gate::PinGate;
 use card_agent_testbed::softhsm::{Options, SoftHsm, SOFTHSM_MODULE, USER_PIN};
 use card_agent_testbed::virtual_card::{VirtualCard, PORT_0, READER_0, READER_1};
 use serde_json::{json, Value};
@@ -92,24 +91,6 @@ fn next_event_for(host: &mut Host, reader: &str) -> Value {
     }
 }
 
-/// Opens `fifo` for writing, bounded: the open returns once the fake pinentry opened it for
-/// reading, that is, once the PIN dialog is on screen.
-fn open_gate(fifo: &std::path::Path) -> std::fs::File {
-    let (tx, rx) = mpsc::channel();
-    let path = fifo.to_owned();
-    thread::spawn(move || {
-        let _ = tx.send(OpenOptions::new().write(true).open(path));
-    });
-    rx.recv_timeout(HANG_GUARD)
-        .unwrap_or_else(|_| {
-            panic!(
-                "no PIN dialog opened {} within {HANG_GUARD:?}",
-                fifo.display()
-            )
-        })
-        .expect("open the gate FIFO")
-}
-
 /// SoftHSM's token directory (the token is a directory: moving it away pulls the "card").
 fn token_dir(hsm: &SoftHsm) -> std::path::PathBuf {
     let tokens = hsm.dir().join("tokens");
@@ -137,14 +118,7 @@ fn card_removed_while_its_pin_dialog_is_open() {
         .set_env("SOFTHSM2_CONF", hsm.conf())
         .set_env("FAKE_PINENTRY_PIN", USER_PIN);
     let spy = Spy::install(&mut sandbox, SOFTHSM_MODULE);
-    let gate = sandbox.dir().join("gate.fifo");
-    let control = sandbox.dir().join("pinentry.control");
-    sandbox.set_env("FAKE_PINENTRY_CONTROL", &control);
-    let made = std::process::Command::new("mkfifo")
-        .arg(&gate)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    let gate = PinGate::new(&mut sandbox);
     let daemon = sandbox.serve(&[]);
     let thumbprint = sha256_hex(&hsm.sign_cert);
     let baseline = fd_baseline(&sandbox, &daemon, |h| {
@@ -158,11 +132,11 @@ fn card_removed_while_its_pin_dialog_is_open() {
     assert_eq!(next_event_for(&mut host, READER_0)["type"], "card-inserted");
 
     // The dialog waits at the gate until the card is gone.
-    std::fs::write(&control, format!("gate={}\n", gate.display())).expect("control file");
+    gate.close();
     let id = host.next_id();
     host.send(&json!({"id": id, "command": "sign", "origin": SITE,
                       "arguments": sign_args(&thumbprint, b"pulled", None)}));
-    let open_gate_file = open_gate(&gate);
+    let open_gate_file = gate.dialog_up();
     let pulled = hsm.dir().join("pulled-token");
     let token = token_dir(&hsm);
     std::fs::rename(&token, &pulled).expect("pull the token");
@@ -201,7 +175,7 @@ fn card_removed_while_its_pin_dialog_is_open() {
 
     // Reinserted, on a fresh daemon: the PIN is asked again (nothing typed for the pulled card
     // survives) and presented once.
-    std::fs::write(&control, "").expect("control file");
+    gate.open();
     std::fs::rename(&pulled, &token).expect("reinsert the token");
     let _daemon = sandbox.serve(&[]);
     let mut host = sandbox.host();
