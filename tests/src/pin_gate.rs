@@ -3,7 +3,7 @@
 //! that what it checks follows from the order of events, never from timing.
 
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
@@ -16,20 +16,30 @@ pub struct PinGate {
     fifo: PathBuf,
 }
 
+/// The control file's name in the directory of a [`PinGate`].
+pub const CONTROL_FILE: &str = "pinentry.control";
+
 impl PinGate {
     /// Makes the FIFO and points the sandbox's fake pinentry at the control file, which
     /// starts empty (dialogs answer at once). Call before starting the daemon.
     pub fn new(sandbox: &mut Sandbox) -> PinGate {
+        let gate = PinGate::in_dir(sandbox.dir());
+        sandbox.set_env("FAKE_PINENTRY_CONTROL", &gate.control);
+        gate
+    }
+
+    /// A gate in `dir` for a harness that starts the fake pinentry itself, with its
+    /// `FAKE_PINENTRY_CONTROL` pointing at `dir`/[`CONTROL_FILE`].
+    pub fn in_dir(dir: &Path) -> PinGate {
         let gate = PinGate {
-            control: sandbox.dir().join("pinentry.control"),
-            fifo: sandbox.dir().join("gate.fifo"),
+            control: dir.join(CONTROL_FILE),
+            fifo: dir.join("gate.fifo"),
         };
         let made = Command::new("mkfifo")
             .arg(&gate.fifo)
             .status()
             .expect("run mkfifo");
         assert!(made.success(), "mkfifo {}", gate.fifo.display());
-        sandbox.set_env("FAKE_PINENTRY_CONTROL", &gate.control);
         gate
     }
 

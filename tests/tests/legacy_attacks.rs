@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use card_agent::config::PinEntry;
+use card_agent_testbed::pin_gate::{PinGate, CONTROL_FILE};
 use serde_json::{json, Value};
 
 mod legacy_server;
@@ -338,28 +339,20 @@ fn add_domain_names_the_requesting_page_not_the_parameter() {
 /// #6: when the HTTP client goes away its dialog closes and no card operation starts.
 #[test]
 fn an_abandoned_request_closes_its_dialog_and_never_signs() {
+    let control = format!("{{dir}}/{CONTROL_FILE}");
     let s = start_custom(
         "pin",
         PinEntry::Auto,
-        &[("FAKE_PINENTRY_CONTROL", "{dir}/control")],
+        &[("FAKE_PINENTRY_CONTROL", control.as_str())],
     );
-    let gate = s.dir.path().join("gate");
-    assert!(Command::new("mkfifo")
-        .arg(&gate)
-        .status()
-        .unwrap()
-        .success());
-    std::fs::write(
-        s.dir.path().join("control"),
-        format!("gate={}\n", gate.display()),
-    )
-    .unwrap();
+    let gate = PinGate::in_dir(s.dir.path());
+    gate.close();
     let site = "https://abandoned.example.gov.tw";
     let body = form(&sign_package("", "abandoned text"));
     let mut client = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     write!(client, "POST /sign HTTP/1.1\r\nHost: localhost:{}\r\nOrigin: {site}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", s.port, body.len()).unwrap();
     // The dialog is up once its gate opens; then the page goes away, then the "user" types.
-    let writer = std::fs::OpenOptions::new().write(true).open(&gate).unwrap();
+    let writer = gate.dialog_up();
     drop(client);
     wait_for("the request to end", || {
         log_text().contains(&format!("went away ({site})"))
