@@ -63,7 +63,7 @@ impl Card {
 
 /// A keyed digest of (card serial, login, PIN), taken before the PIN goes to the card so that a
 /// refusal can be remembered once the PIN is gone.
-#[derive(Clone, PartialEq, Eq)]
+/// No `PartialEq`: digests are compared only in constant time ([`Card::holds`]).
 pub(super) struct PinDigest([u8; 32]);
 
 impl Drop for PinDigest {
@@ -223,6 +223,9 @@ mod tests {
         // cannot be looked up without the secret.
         let (a, b) = (RefusedPins::default(), RefusedPins::default());
         let (p, q) = (pin("123456"), pin("123456"));
-        assert!(a.digest("CARD-1", Login::User, &p) != b.digest("CARD-1", Login::User, &q));
+        assert_ne!(
+            a.digest("CARD-1", Login::User, &p).0,
+            b.digest("CARD-1", Login::User, &q).0
+        );
     }
 }
