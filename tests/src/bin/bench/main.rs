@@ -17,6 +17,7 @@ mod binary_size;
 mod card_event;
 mod card_speed;
 mod cold_start;
+mod hand_off;
 mod micro;
 mod setup;
 mod sign_cost;
@@ -47,6 +48,9 @@ enum Measure {
     /// 7. A real card's pace (the wrapper module): insertion to certificates, login to
     ///    signature, five tabs signing at once.
     CardSpeed,
+    /// 8. Threads alone, no agent: direct signatures handed to other threads (the floors
+    ///    under the two timing goals).
+    HandOff,
 }
 
 #[derive(Debug, Parser)]
@@ -82,6 +86,7 @@ fn main() {
         Measure::Throughput,
         Measure::Size,
         Measure::CardSpeed,
+        Measure::HandOff,
     ];
     let chosen: Vec<Measure> = all
         .into_iter()
@@ -103,6 +108,7 @@ fn main() {
             Measure::Throughput => throughput::run(&fixtures),
             Measure::Size => binary_size::run(),
             Measure::CardSpeed => card_speed::run(&fixtures),
+            Measure::HandOff => hand_off::run(&fixtures),
         });
         if let Err(e) = outcome {
             println!("\n**{measure:?} skipped**: {e}");
