@@ -16,25 +16,38 @@
 //!   the fewest served so far, then the one that came first; and one client never has more
 //!   than [`PER_CLIENT_RUNNING`] requests running. A tab sending a hundred signatures does not
 //!   hold back another tab's single login: that login goes next.
-//! - **Bounded.** At most [`WORKERS`] blocking threads run service work at once (and the
-//!   daemon's runtime caps its blocking pool just above, see [`BLOCKING_THREADS`]).
+//! - **Bounded.** At most [`WORKERS`] threads of the queue's own run service work (and the
+//!   daemon's runtime caps its blocking pool at a small reserve, see [`BLOCKING_THREADS`]).
+//! - **No hand-off between requests.** A waiting request is its job itself, not a caller to
+//!   wake: a worker that finishes one takes the next from the queue and runs it at once. In a
+//!   burst a worker never sleeps between requests, and no other thread is woken to start one
+//!   (on a virtual machine each such wake-up costs tens of microseconds and moves the token's
+//!   work between CPUs; BENCHMARKS.md, "threads alone").
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
+use crate::allocator::WORKER_KEEP_ALIVE;
 use crate::error::{Error, Result};
+
+mod job;
+
+use job::{Call, Job};
 
 /// Blocking workers for service work: one for the token in use, one preparing the next request
 /// (finding its certificate, encoding) while the token signs, and two for a dialog or another
 /// token. More would only wait on the token's turn or the one-dialog-at-a-time rule.
 pub const WORKERS: usize = 4;
 
-/// The runtime's whole blocking pool: the workers plus a small reserve for the runtime's own
-/// blocking calls. Every service call goes through [`WorkQueue`]; the cap makes the bound hold
-/// even if one did not.
-pub const BLOCKING_THREADS: usize = WORKERS + 2;
+/// The runtime's blocking pool, for its own few blocking calls (service work runs on the
+/// queue's workers, never there).
+pub const RUNTIME_BLOCKING_THREADS: usize = 2;
+
+/// Every blocking thread the daemon may add to its idle ones: the queue's workers and the
+/// runtime's blocking pool.
+pub const BLOCKING_THREADS: usize = WORKERS + RUNTIME_BLOCKING_THREADS;
 
 /// Most requests one client may have running; the rest wait in its queue. Below [`WORKERS`],
 /// so one client can never take every worker.
@@ -69,27 +82,43 @@ pub enum ClientKey {
 /// from 1). A page's legacy calls through the extension are queued with them.
 pub const LEGACY_API: u64 = 0;
 
-/// The queue in front of the blocking workers.
-#[derive(Debug, Default)]
+/// The queue and its blocking workers.
+#[derive(Default)]
 pub struct WorkQueue {
     state: Mutex<State>,
+    /// Wakes an idle worker when a job is ready for it.
+    ready: Condvar,
     /// Told each time the last request finishes and nothing waits (see [`WorkQueue::quiet_after`]).
     idle: tokio::sync::Notify,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for WorkQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkQueue")
+            .field("running", &self.running())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
 struct State {
     clients: HashMap<ClientKey, ClientState>,
+    /// Requests handed a worker: the ready ones and those a worker runs.
     running: usize,
+    /// Handed a worker, not yet taken by one, in the order they were handed.
+    ready: VecDeque<(ClientKey, Box<dyn Job>)>,
+    /// The queue's worker threads, and how many of them wait for a ready job.
+    workers: usize,
+    idle_workers: usize,
     /// Counts requests as they come, so that equals are served in the order they came (and
     /// a quiet period can tell that nothing came).
     arrivals: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct ClientState {
-    /// Each waiting request's wake-up: sending on it hands the request a worker.
-    waiting: VecDeque<oneshot::Sender<()>>,
+    /// The client's waiting requests, in the order they came.
+    waiting: VecDeque<Box<dyn Job>>,
     running: usize,
     /// Requests handed a worker since the client appeared (it is forgotten when idle).
     served: u64,
@@ -117,20 +146,22 @@ impl WorkQueue {
 
     /// Runs `work` on a blocking worker when it is `client`'s turn. Fails at once with
     /// [`Error::Busy`] when `client`'s queue is full (or too many clients wait). Dropping the
-    /// returned future while it waits gives its place up; once running, the work finishes
-    /// and only then frees its worker.
+    /// returned future while it waits gives its place up (its work never starts); once
+    /// running, the work finishes and only then frees its worker.
     pub async fn run<R: Send + 'static>(
         self: &Arc<Self>,
         client: ClientKey,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R> {
-        let slot = self.enter(client).await?;
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            work()
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("request failed: {e}")))
+        let (answer, answered) = oneshot::channel();
+        self.enter(client, Box::new(Call::new(work, answer)))?;
+        match answered.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(panicked)) => Err(Error::Internal(format!("request failed: {panicked}"))),
+            Err(_) => Err(Error::Internal(
+                "no worker could run the request".to_owned(),
+            )),
+        }
     }
 
     /// Requests running now (for tests and the bench's view of the daemon).
@@ -169,55 +200,47 @@ impl WorkQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn enter(self: &Arc<Self>, client: ClientKey) -> Result<Slot> {
-        let wake = {
-            let mut guard = self.lock();
-            let state = &mut *guard;
-            if !state.clients.contains_key(&client) && state.clients.len() >= MAX_CLIENTS {
-                return Err(Error::Busy);
-            }
-            state.arrivals += 1;
-            let arrived = state.arrivals;
-            let entry = state
-                .clients
-                .entry(client.clone())
-                .or_insert_with(|| ClientState {
-                    arrived,
-                    ..ClientState::default()
-                });
-            // Requests whose callers gave up no longer hold a place.
-            entry.waiting.retain(|w| !w.is_closed());
-            if entry.waiting.len() + entry.running >= PER_CLIENT_LIMIT {
-                return Err(Error::Busy);
-            }
-            // Nobody of this client waits ahead, and any other waiting client is waiting only
-            // for its own running requests (a free worker would have gone to it): go now.
-            if state.running < WORKERS
-                && entry.running < PER_CLIENT_RUNNING
-                && entry.waiting.is_empty()
-            {
-                entry.running += 1;
-                entry.served += 1;
-                state.running += 1;
-                return Ok(Slot {
-                    queue: self.clone(),
-                    client,
-                });
-            }
-            let (tx, rx) = oneshot::channel();
-            entry.waiting.push_back(tx);
-            rx
-        };
-        let mut ticket = Ticket {
-            wake: Some(wake),
-            queue: self.clone(),
-            client,
-        };
-        ticket.granted().await
+    /// Queues `job` for `client`, or refuses it at once when the client's queue (or the
+    /// queue of clients) is full.
+    fn enter(self: &Arc<Self>, client: ClientKey, job: Box<dyn Job>) -> Result<()> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if !state.clients.contains_key(&client) && state.clients.len() >= MAX_CLIENTS {
+            return Err(Error::Busy);
+        }
+        state.arrivals += 1;
+        let arrived = state.arrivals;
+        let entry = state.clients.entry(client).or_insert_with(|| ClientState {
+            arrived,
+            ..ClientState::default()
+        });
+        // Requests whose callers gave up no longer hold a place.
+        entry.waiting.retain(|j| !j.abandoned());
+        if entry.waiting.len() + entry.running >= PER_CLIENT_LIMIT {
+            return Err(Error::Busy);
+        }
+        entry.waiting.push_back(job);
+        dispatch(state);
+        self.attend(state);
+        Ok(())
     }
 
-    /// A worker is free: `client`'s request finished (or gave up the worker it was handed).
-    fn release(&self, client: &ClientKey) {
+    /// A worker thread's life: run the ready jobs, taking the next one itself each time, and
+    /// end after [`WORKER_KEEP_ALIVE`] with nothing to run.
+    fn work(self: Arc<Self>) {
+        let mut next = self.wait_for_job(self.lock());
+        while let Some((client, job)) = next {
+            // A caller that gave up after its request was handed a worker: it never starts.
+            if !job.abandoned() {
+                job.run();
+            }
+            next = self.finish(&client);
+        }
+    }
+
+    /// `client`'s request finished: frees its worker, hands free workers out, and returns the
+    /// job this worker runs next, waiting for one if none is ready.
+    fn finish(self: &Arc<Self>, client: &ClientKey) -> Option<(ClientKey, Box<dyn Job>)> {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.running = state.running.saturating_sub(1);
@@ -228,8 +251,62 @@ impl WorkQueue {
             }
         }
         dispatch(state);
+        // This worker takes the first ready job: no other thread is woken for it.
+        let mine = state.ready.pop_front();
+        self.attend(state);
         if state.is_empty() {
             self.idle.notify_one();
+        }
+        match mine {
+            Some(job) => Some(job),
+            None => self.wait_for_job(guard),
+        }
+    }
+
+    /// Waits as an idle worker for a ready job; `None` when none came within
+    /// [`WORKER_KEEP_ALIVE`] (the worker then ends, counted out).
+    fn wait_for_job(&self, mut guard: MutexGuard<'_, State>) -> Option<(ClientKey, Box<dyn Job>)> {
+        loop {
+            if let Some(job) = guard.ready.pop_front() {
+                return Some(job);
+            }
+            guard.idle_workers += 1;
+            let (woken, waited) = self
+                .ready
+                .wait_timeout(guard, WORKER_KEEP_ALIVE)
+                .unwrap_or_else(PoisonError::into_inner);
+            guard = woken;
+            guard.idle_workers -= 1;
+            if waited.timed_out() && guard.ready.is_empty() {
+                guard.workers -= 1;
+                return None;
+            }
+        }
+    }
+
+    /// Makes sure a worker will take each ready job: idle workers are woken for them, and
+    /// workers started while fewer exist than requests hold one (at most [`WORKERS`]).
+    fn attend(self: &Arc<Self>, state: &mut State) {
+        for _ in 0..state.ready.len().min(state.idle_workers) {
+            self.ready.notify_one();
+        }
+        while state.workers < state.running.min(WORKERS) {
+            if let Err(e) = job::start_worker(self.clone()) {
+                tracing::error!(error = %e, "cannot start a worker thread");
+                break;
+            }
+            state.workers += 1;
+        }
+        if state.workers == 0 {
+            // Not one worker could start: the ready requests fail now (their callers hear
+            // it) rather than wait for ever.
+            for (client, _job) in std::mem::take(&mut state.ready) {
+                state.running = state.running.saturating_sub(1);
+                if let Some(entry) = state.clients.get_mut(&client) {
+                    entry.running = entry.running.saturating_sub(1);
+                }
+            }
+            state.clients.retain(|_, c| !c.is_idle());
         }
     }
 }
@@ -244,7 +321,7 @@ fn dispatch(state: &mut State) {
             .filter(|(_, c)| c.running < PER_CLIENT_RUNNING)
             .filter_map(|(key, c)| {
                 // Requests whose callers gave up no longer wait.
-                c.waiting.retain(|w| !w.is_closed());
+                c.waiting.retain(|j| !j.abandoned());
                 (!c.waiting.is_empty()).then_some((key, c))
             })
             .min_by_key(|(_, c)| (c.running, c.served, c.arrived))
@@ -255,64 +332,14 @@ fn dispatch(state: &mut State) {
         let Some(entry) = state.clients.get_mut(&client) else {
             break;
         };
-        while let Some(wake) = entry.waiting.pop_front() {
-            // A caller may give up between the check above and now: skip to its next request.
-            if wake.send(()).is_ok() {
-                entry.running += 1;
-                entry.served += 1;
-                state.running += 1;
-                break;
-            }
+        if let Some(job) = entry.waiting.pop_front() {
+            entry.running += 1;
+            entry.served += 1;
+            state.running += 1;
+            state.ready.push_back((client.clone(), job));
         }
         if entry.is_idle() {
             state.clients.remove(&client);
-        }
-    }
-}
-
-/// A worker held by one request; dropping it frees the worker for the next.
-struct Slot {
-    queue: Arc<WorkQueue>,
-    client: ClientKey,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.queue.release(&self.client);
-    }
-}
-
-/// A request's place in its client's queue.
-struct Ticket {
-    wake: Option<oneshot::Receiver<()>>,
-    queue: Arc<WorkQueue>,
-    client: ClientKey,
-}
-
-impl Ticket {
-    async fn granted(&mut self) -> Result<Slot> {
-        let Some(wake) = self.wake.as_mut() else {
-            return Err(Error::Internal("queue ticket used twice".to_owned()));
-        };
-        let woken = wake.await;
-        self.wake = None;
-        woken.map_err(|_| Error::Internal("the work queue went away".to_owned()))?;
-        Ok(Slot {
-            queue: self.queue.clone(),
-            client: self.client.clone(),
-        })
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        // The caller gave up while waiting. If a worker was handed over in the meantime, it
-        // goes to the next request; otherwise the closed wake-up is skipped by the dispatcher.
-        if let Some(mut wake) = self.wake.take() {
-            wake.close();
-            if wake.try_recv().is_ok() {
-                self.queue.release(&self.client);
-            }
         }
     }
 }
