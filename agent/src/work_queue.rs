@@ -284,6 +284,15 @@ impl WorkQueue {
         }
     }
 
+    /// Starts one worker thread (the caller counts it).
+    fn start_worker(self: &Arc<Self>) -> std::io::Result<()> {
+        let queue = self.clone();
+        std::thread::Builder::new()
+            .name("card-agent-work".to_owned())
+            .spawn(move || queue.work())
+            .map(drop)
+    }
+
     /// Makes sure a worker will take each ready job: idle workers are woken for them, and
     /// workers started while fewer exist than requests hold one (at most [`WORKERS`]).
     fn attend(self: &Arc<Self>, state: &mut State) {
@@ -291,7 +300,7 @@ impl WorkQueue {
             self.ready.notify_one();
         }
         while state.workers < state.running.min(WORKERS) {
-            if let Err(e) = job::start_worker(self.clone()) {
+            if let Err(e) = self.start_worker() {
                 tracing::error!(error = %e, "cannot start a worker thread");
                 break;
             }

@@ -1,12 +1,9 @@
-//! A request's work as the queue keeps it while it waits, and the worker threads that run it.
+//! A request's work as the queue keeps it while it waits: any result type, behind one trait.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 
 use tokio::sync::oneshot;
-
-use super::WorkQueue;
 
 /// Waiting work of any result type: what the queue holds for each waiting request.
 pub(super) trait Job: Send {
@@ -51,12 +48,4 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "the request's work panicked".to_owned())
-}
-
-/// Starts one worker thread for `queue` (the caller has counted it).
-pub(super) fn start_worker(queue: Arc<WorkQueue>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("card-agent-work".to_owned())
-        .spawn(move || queue.work())
-        .map(drop)
 }
