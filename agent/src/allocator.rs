@@ -35,9 +35,8 @@ pub const GLIBC_TUNABLES: &str =
 /// short enough that an idle daemon is small again at once.
 pub const QUIET: Duration = Duration::from_secs(2);
 
-/// How long an idle worker thread lives (the work queue's, and the runtime's blocking pool's):
-/// less than [`QUIET`], so that the threads of a burst have exited, their stacks unmapped, when
-/// memory is given back.
+/// How long an idle blocking worker thread lives: less than [`QUIET`], so that the threads of
+/// a burst have exited, their small-block caches back in the arena, when memory is given back.
 pub const WORKER_KEEP_ALIVE: Duration = Duration::from_secs(1);
 
 /// Gives a daemon about to be started our tunables, unless the user set their own.

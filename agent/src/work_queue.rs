@@ -16,20 +16,21 @@
 //!   the fewest served so far, then the one that came first; and one client never has more
 //!   than [`PER_CLIENT_RUNNING`] requests running. A tab sending a hundred signatures does not
 //!   hold back another tab's single login: that login goes next.
-//! - **Bounded.** At most [`WORKERS`] threads of the queue's own run service work (and the
-//!   daemon's runtime caps its blocking pool at a small reserve, see [`BLOCKING_THREADS`]).
+//! - **Bounded.** At most [`WORKERS`] workers run service work at once, each a task on the
+//!   runtime's blocking pool (which the daemon caps just above, see [`BLOCKING_THREADS`]).
 //! - **No hand-off between requests.** A waiting request is its job itself, not a caller to
-//!   wake: a worker that finishes one takes the next from the queue and runs it at once. In a
-//!   burst a worker never sleeps between requests, and no other thread is woken to start one
-//!   (on a virtual machine each such wake-up costs tens of microseconds and moves the token's
-//!   work between CPUs; BENCHMARKS.md, "threads alone").
+//!   wake: a worker that finishes one takes the next from the queue and runs it at once, and
+//!   ends only when none is ready. In a burst a worker never sleeps between requests, and no
+//!   other thread is woken to start one (on a virtual machine each such wake-up costs tens of
+//!   microseconds and moves the token's work between CPUs; BENCHMARKS.md, "threads alone").
+//!   The workers being the runtime's blocking tasks, its shutdown grace covers them, and a
+//!   test's paused clock does not move while one runs.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
-use crate::allocator::WORKER_KEEP_ALIVE;
 use crate::error::{Error, Result};
 
 mod job;
@@ -41,13 +42,10 @@ use job::{Call, Job};
 /// token. More would only wait on the token's turn or the one-dialog-at-a-time rule.
 pub const WORKERS: usize = 4;
 
-/// The runtime's blocking pool, for its own few blocking calls (service work runs on the
-/// queue's workers, never there).
-pub const RUNTIME_BLOCKING_THREADS: usize = 2;
-
-/// Every blocking thread the daemon may add to its idle ones: the queue's workers and the
-/// runtime's blocking pool.
-pub const BLOCKING_THREADS: usize = WORKERS + RUNTIME_BLOCKING_THREADS;
+/// The runtime's whole blocking pool: the workers plus a small reserve for the runtime's own
+/// blocking calls. Every service call goes through [`WorkQueue`]; the cap makes the bound hold
+/// even if one did not.
+pub const BLOCKING_THREADS: usize = WORKERS + 2;
 
 /// Most requests one client may have running; the rest wait in its queue. Below [`WORKERS`],
 /// so one client can never take every worker.
@@ -82,12 +80,10 @@ pub enum ClientKey {
 /// from 1). A page's legacy calls through the extension are queued with them.
 pub const LEGACY_API: u64 = 0;
 
-/// The queue and its blocking workers.
+/// The queue and its workers.
 #[derive(Default)]
 pub struct WorkQueue {
     state: Mutex<State>,
-    /// Wakes an idle worker when a job is ready for it.
-    ready: Condvar,
     /// Told each time the last request finishes and nothing waits (see [`WorkQueue::quiet_after`]).
     idle: tokio::sync::Notify,
 }
@@ -107,9 +103,8 @@ struct State {
     running: usize,
     /// Handed a worker, not yet taken by one, in the order they were handed.
     ready: VecDeque<(ClientKey, Box<dyn Job>)>,
-    /// The queue's worker threads, and how many of them wait for a ready job.
+    /// Workers running (each a blocking task that runs ready jobs until none is left).
     workers: usize,
-    idle_workers: usize,
     /// Counts requests as they come, so that equals are served in the order they came (and
     /// a quiet period can tell that nothing came).
     arrivals: u64,
@@ -203,6 +198,20 @@ impl WorkQueue {
     /// Queues `job` for `client`, or refuses it at once when the client's queue (or the
     /// queue of clients) is full.
     fn enter(self: &Arc<Self>, client: ClientKey, job: Box<dyn Job>) -> Result<()> {
+        let mut gone = Vec::new();
+        let entered = self.enter_locked(client, job, &mut gone);
+        // Given-up requests' work is dropped here, outside the lock: dropping it runs whatever
+        // the work held, which must not find the queue locked.
+        drop(gone);
+        entered
+    }
+
+    fn enter_locked(
+        self: &Arc<Self>,
+        client: ClientKey,
+        job: Box<dyn Job>,
+        gone: &mut Vec<Box<dyn Job>>,
+    ) -> Result<()> {
         let mut guard = self.lock();
         let state = &mut *guard;
         if !state.clients.contains_key(&client) && state.clients.len() >= MAX_CLIENTS {
@@ -215,32 +224,38 @@ impl WorkQueue {
             ..ClientState::default()
         });
         // Requests whose callers gave up no longer hold a place.
-        entry.waiting.retain(|j| !j.abandoned());
+        take_abandoned(&mut entry.waiting, gone);
         if entry.waiting.len() + entry.running >= PER_CLIENT_LIMIT {
             return Err(Error::Busy);
         }
         entry.waiting.push_back(job);
-        dispatch(state);
-        self.attend(state);
+        dispatch(state, gone);
+        self.attend(state, gone);
         Ok(())
     }
 
-    /// A worker thread's life: run the ready jobs, taking the next one itself each time, and
-    /// end after [`WORKER_KEEP_ALIVE`] with nothing to run.
+    /// A worker's life: run ready jobs, taking the next one itself each time, until none is
+    /// ready.
     fn work(self: Arc<Self>) {
-        let mut next = self.wait_for_job(self.lock());
+        let mut next = self.next_job(&mut self.lock());
         while let Some((client, job)) = next {
             // A caller that gave up after its request was handed a worker: it never starts.
             if !job.abandoned() {
                 job.run();
             }
-            next = self.finish(&client);
+            let mut gone = Vec::new();
+            next = self.finish(&client, &mut gone);
+            drop(gone);
         }
     }
 
     /// `client`'s request finished: frees its worker, hands free workers out, and returns the
-    /// job this worker runs next, waiting for one if none is ready.
-    fn finish(self: &Arc<Self>, client: &ClientKey) -> Option<(ClientKey, Box<dyn Job>)> {
+    /// job this worker runs next, if one is ready.
+    fn finish(
+        self: &Arc<Self>,
+        client: &ClientKey,
+        gone: &mut Vec<Box<dyn Job>>,
+    ) -> Option<(ClientKey, Box<dyn Job>)> {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.running = state.running.saturating_sub(1);
@@ -250,58 +265,41 @@ impl WorkQueue {
                 state.clients.remove(client);
             }
         }
-        dispatch(state);
+        dispatch(state, gone);
         // This worker takes the first ready job: no other thread is woken for it.
-        let mine = state.ready.pop_front();
-        self.attend(state);
+        let mine = self.next_job(state);
+        self.attend(state, gone);
         if state.is_empty() {
             self.idle.notify_one();
         }
-        match mine {
-            Some(job) => Some(job),
-            None => self.wait_for_job(guard),
-        }
+        mine
     }
 
-    /// Waits as an idle worker for a ready job; `None` when none came within
-    /// [`WORKER_KEEP_ALIVE`] (the worker then ends, counted out).
-    fn wait_for_job(&self, mut guard: MutexGuard<'_, State>) -> Option<(ClientKey, Box<dyn Job>)> {
-        loop {
-            if let Some(job) = guard.ready.pop_front() {
-                return Some(job);
-            }
-            guard.idle_workers += 1;
-            let (woken, waited) = self
-                .ready
-                .wait_timeout(guard, WORKER_KEEP_ALIVE)
-                .unwrap_or_else(PoisonError::into_inner);
-            guard = woken;
-            guard.idle_workers -= 1;
-            if waited.timed_out() && guard.ready.is_empty() {
-                guard.workers -= 1;
-                return None;
-            }
+    /// The next ready job for a worker; `None` counts the worker out (it ends).
+    fn next_job(&self, state: &mut State) -> Option<(ClientKey, Box<dyn Job>)> {
+        let next = state.ready.pop_front();
+        if next.is_none() {
+            state.workers = state.workers.saturating_sub(1);
         }
+        next
     }
 
-    /// Starts one worker thread (the caller counts it).
-    fn start_worker(self: &Arc<Self>) -> std::io::Result<()> {
+    /// Starts one worker on the runtime's blocking pool (the caller counts it).
+    fn start_worker(self: &Arc<Self>) -> Result<()> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| Error::Internal(format!("no runtime to start a worker on: {e}")))?;
         let queue = self.clone();
-        std::thread::Builder::new()
-            .name("card-agent-work".to_owned())
-            .spawn(move || queue.work())
-            .map(drop)
+        // The worker's end is seen through the queue's state; its handle is not needed.
+        drop(runtime.spawn_blocking(move || queue.work()));
+        Ok(())
     }
 
-    /// Makes sure a worker will take each ready job: idle workers are woken for them, and
-    /// workers started while fewer exist than requests hold one (at most [`WORKERS`]).
-    fn attend(self: &Arc<Self>, state: &mut State) {
-        for _ in 0..state.ready.len().min(state.idle_workers) {
-            self.ready.notify_one();
-        }
+    /// Makes sure a worker will take each ready job: workers are started while fewer run than
+    /// requests hold one (at most [`WORKERS`]).
+    fn attend(self: &Arc<Self>, state: &mut State, gone: &mut Vec<Box<dyn Job>>) {
         while state.workers < state.running.min(WORKERS) {
             if let Err(e) = self.start_worker() {
-                tracing::error!(error = %e, "cannot start a worker thread");
+                tracing::error!(error = %e, "cannot start a worker");
                 break;
             }
             state.workers += 1;
@@ -309,7 +307,8 @@ impl WorkQueue {
         if state.workers == 0 {
             // Not one worker could start: the ready requests fail now (their callers hear
             // it) rather than wait for ever.
-            for (client, _job) in std::mem::take(&mut state.ready) {
+            for (client, job) in std::mem::take(&mut state.ready) {
+                gone.push(job);
                 state.running = state.running.saturating_sub(1);
                 if let Some(entry) = state.clients.get_mut(&client) {
                     entry.running = entry.running.saturating_sub(1);
@@ -320,9 +319,18 @@ impl WorkQueue {
     }
 }
 
+/// Moves the jobs whose callers gave up from `waiting` to `gone`, keeping the others' order.
+fn take_abandoned(waiting: &mut VecDeque<Box<dyn Job>>, gone: &mut Vec<Box<dyn Job>>) {
+    if waiting.iter().any(|j| j.abandoned()) {
+        let (left, kept): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|j| j.abandoned());
+        gone.extend(left);
+        waiting.extend(kept);
+    }
+}
+
 /// Hands free workers to the waiting clients that may run more: the fewest running first,
 /// then the fewest served, then the first come.
-fn dispatch(state: &mut State) {
+fn dispatch(state: &mut State, gone: &mut Vec<Box<dyn Job>>) {
     while state.running < WORKERS {
         let next = state
             .clients
@@ -330,7 +338,7 @@ fn dispatch(state: &mut State) {
             .filter(|(_, c)| c.running < PER_CLIENT_RUNNING)
             .filter_map(|(key, c)| {
                 // Requests whose callers gave up no longer wait.
-                c.waiting.retain(|j| !j.abandoned());
+                take_abandoned(&mut c.waiting, gone);
                 (!c.waiting.is_empty()).then_some((key, c))
             })
             .min_by_key(|(_, c)| (c.running, c.served, c.arrived))

@@ -73,34 +73,6 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
-/// The next thing seen. The request's work runs on the work queue's own threads, which the
-/// paused clock knows nothing of: left idle meanwhile it would move by itself to the next
-/// timer, the request's deadline. A blocking task of the runtime's own, in flight until the
-/// thing is seen, keeps it where the test put it.
-async fn next_seen(seen: &mut UnboundedReceiver<Seen>) -> Option<Seen> {
-    let (seen_it, wait) = std::sync::mpsc::channel::<()>();
-    let hold = tokio::task::spawn_blocking(move || {
-        let _ = wait.recv();
-    });
-    let next = seen.recv().await;
-    drop(seen_it);
-    let _ = hold.await;
-    next
-}
-
-/// Waits until the request's work, on one of the work queue's threads (which outlive the
-/// test's runtime), has ended: what it did to the card is then final.
-fn until_no_work_runs(service: &Service) {
-    let waited = std::time::Instant::now();
-    while service.queue().running() > 0 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(60),
-            "the request's work never ended"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 fn setup(hold_the_card: bool) -> Setup {
     let (seen_tx, seen) = unbounded_channel();
     let (release, held) = std::sync::mpsc::channel();
@@ -197,19 +169,19 @@ fn time_up_with_the_pin_dialog_open_closes_it_and_its_late_pin_never_reaches_the
             .write_all(&sign_request(&demo_thumbprint()))
             .await
             .unwrap();
-        assert_eq!(next_seen(&mut setup.seen).await, Some(Seen::DialogOpen));
+        assert_eq!(setup.seen.recv().await, Some(Seen::DialogOpen));
         // The page's wait is longer than the daemon's, which is longer than the dialog's: the
         // daemon's deadline is what ends it.
         tokio::time::advance(budget() + Duration::from_secs(1)).await;
         // The dialog is closed for the request (the stand-in's user types the PIN just then).
-        assert_eq!(next_seen(&mut setup.seen).await, Some(Seen::DialogClosed));
+        assert_eq!(setup.seen.recv().await, Some(Seen::DialogClosed));
         client.shutdown().await.unwrap();
         let frames = responses(client).await;
         serve.await.unwrap();
         frames
     });
+    // Wait for the request's blocking thread: the runtime's drop joins it.
     drop(runtime);
-    until_no_work_runs(&setup.service);
     assert_eq!(frames.len(), 1, "{frames:?}");
     assert_eq!(frames[0]["id"], 7);
     assert_eq!(frames[0]["error"]["code"], "TIMEOUT", "{frames:?}");
@@ -238,7 +210,7 @@ fn time_up_during_the_card_operation_discards_its_result() {
             .write_all(&encode(request.to_string().as_bytes()).unwrap())
             .await
             .unwrap();
-        assert_eq!(next_seen(&mut setup.seen).await, Some(Seen::CardStarted));
+        assert_eq!(setup.seen.recv().await, Some(Seen::CardStarted));
         tokio::time::advance(
             timeouts::daemon_budget(timeouts::Kind::Interactive, false) + Duration::from_secs(1),
         )
@@ -261,7 +233,6 @@ fn time_up_during_the_card_operation_discards_its_result() {
         rest
     });
     drop(runtime);
-    until_no_work_runs(&setup.service);
     assert_eq!(
         setup.calls.load(Ordering::SeqCst),
         1,

@@ -55,10 +55,10 @@ pub fn run(options: ServeOptions) -> Result<()> {
     // Take the lock before anything slow, so a second daemon is refused at once.
     let lock = endpoint.lock_instance()?;
     let service = Arc::new(build_service(&options)?);
-    // Service work waits in the work queue and runs on its workers, not on the runtime's
-    // blocking pool, which only keeps a small reserve (see crate::work_queue).
+    // Service work waits in the work queue, not on threads; the cap makes the thread count's
+    // bound hold whatever happens (see crate::work_queue).
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(crate::work_queue::RUNTIME_BLOCKING_THREADS)
+        .max_blocking_threads(crate::work_queue::BLOCKING_THREADS)
         .thread_keep_alive(crate::allocator::WORKER_KEEP_ALIVE)
         .enable_all()
         .build()
