@@ -96,13 +96,16 @@ impl std::fmt::Debug for WorkQueue {
     }
 }
 
+/// A request handed a worker: whose it is, and its work.
+type Ready = (ClientKey, Box<dyn Job>);
+
 #[derive(Default)]
 struct State {
     clients: HashMap<ClientKey, ClientState>,
     /// Requests handed a worker: the ready ones and those a worker runs.
     running: usize,
     /// Handed a worker, not yet taken by one, in the order they were handed.
-    ready: VecDeque<(ClientKey, Box<dyn Job>)>,
+    ready: VecDeque<Ready>,
     /// Workers running (each a blocking task that runs ready jobs until none is left).
     workers: usize,
     /// Counts requests as they come, so that equals are served in the order they came (and
@@ -198,20 +201,24 @@ impl WorkQueue {
     /// Queues `job` for `client`, or refuses it at once when the client's queue (or the
     /// queue of clients) is full.
     fn enter(self: &Arc<Self>, client: ClientKey, job: Box<dyn Job>) -> Result<()> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| Error::Internal(format!("no runtime to run the request on: {e}")))?;
         let mut gone = Vec::new();
-        let entered = self.enter_locked(client, job, &mut gone);
+        let start = self.enter_locked(client, job, &mut gone)?;
         // Given-up requests' work is dropped here, outside the lock: dropping it runs whatever
-        // the work held, which must not find the queue locked.
+        // the work held, which must not find the queue locked. Workers start outside it too.
         drop(gone);
-        entered
+        self.start_workers(&runtime, start);
+        Ok(())
     }
 
+    /// Queues `job`; returns how many workers to start for the ready jobs.
     fn enter_locked(
         self: &Arc<Self>,
         client: ClientKey,
         job: Box<dyn Job>,
         gone: &mut Vec<Box<dyn Job>>,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let mut guard = self.lock();
         let state = &mut *guard;
         if !state.clients.contains_key(&client) && state.clients.len() >= MAX_CLIENTS {
@@ -230,13 +237,12 @@ impl WorkQueue {
         }
         entry.waiting.push_back(job);
         dispatch(state, gone);
-        self.attend(state, gone);
-        Ok(())
+        Ok(workers_wanted(state))
     }
 
     /// A worker's life: run ready jobs, taking the next one itself each time, until none is
     /// ready.
-    fn work(self: Arc<Self>) {
+    fn work(self: Arc<Self>, runtime: &tokio::runtime::Handle) {
         let mut next = self.next_job(&mut self.lock());
         while let Some((client, job)) = next {
             // A caller that gave up after its request was handed a worker: it never starts.
@@ -244,18 +250,20 @@ impl WorkQueue {
                 job.run();
             }
             let mut gone = Vec::new();
-            next = self.finish(&client, &mut gone);
+            let start;
+            (next, start) = self.finish(&client, &mut gone);
             drop(gone);
+            self.start_workers(runtime, start);
         }
     }
 
     /// `client`'s request finished: frees its worker, hands free workers out, and returns the
-    /// job this worker runs next, if one is ready.
+    /// job this worker runs next, if one is ready, and how many more workers to start.
     fn finish(
         self: &Arc<Self>,
         client: &ClientKey,
         gone: &mut Vec<Box<dyn Job>>,
-    ) -> Option<(ClientKey, Box<dyn Job>)> {
+    ) -> (Option<Ready>, usize) {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.running = state.running.saturating_sub(1);
@@ -268,15 +276,15 @@ impl WorkQueue {
         dispatch(state, gone);
         // This worker takes the first ready job: no other thread is woken for it.
         let mine = self.next_job(state);
-        self.attend(state, gone);
+        let start = workers_wanted(state);
         if state.is_empty() {
             self.idle.notify_one();
         }
-        mine
+        (mine, start)
     }
 
     /// The next ready job for a worker; `None` counts the worker out (it ends).
-    fn next_job(&self, state: &mut State) -> Option<(ClientKey, Box<dyn Job>)> {
+    fn next_job(&self, state: &mut State) -> Option<Ready> {
         let next = state.ready.pop_front();
         if next.is_none() {
             state.workers = state.workers.saturating_sub(1);
@@ -284,39 +292,22 @@ impl WorkQueue {
         next
     }
 
-    /// Starts one worker on the runtime's blocking pool (the caller counts it).
-    fn start_worker(self: &Arc<Self>) -> Result<()> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| Error::Internal(format!("no runtime to start a worker on: {e}")))?;
-        let queue = self.clone();
-        // The worker's end is seen through the queue's state; its handle is not needed.
-        drop(runtime.spawn_blocking(move || queue.work()));
-        Ok(())
+    /// Starts `count` workers on `runtime`'s blocking pool (already counted in the state).
+    fn start_workers(self: &Arc<Self>, runtime: &tokio::runtime::Handle, count: usize) {
+        for _ in 0..count {
+            let (queue, handle) = (self.clone(), runtime.clone());
+            // The worker's end is seen through the queue's state; its handle is not needed.
+            drop(runtime.spawn_blocking(move || queue.work(&handle)));
+        }
     }
+}
 
-    /// Makes sure a worker will take each ready job: workers are started while fewer run than
-    /// requests hold one (at most [`WORKERS`]).
-    fn attend(self: &Arc<Self>, state: &mut State, gone: &mut Vec<Box<dyn Job>>) {
-        while state.workers < state.running.min(WORKERS) {
-            if let Err(e) = self.start_worker() {
-                tracing::error!(error = %e, "cannot start a worker");
-                break;
-            }
-            state.workers += 1;
-        }
-        if state.workers == 0 {
-            // Not one worker could start: the ready requests fail now (their callers hear
-            // it) rather than wait for ever.
-            for (client, job) in std::mem::take(&mut state.ready) {
-                gone.push(job);
-                state.running = state.running.saturating_sub(1);
-                if let Some(entry) = state.clients.get_mut(&client) {
-                    entry.running = entry.running.saturating_sub(1);
-                }
-            }
-            state.clients.retain(|_, c| !c.is_idle());
-        }
-    }
+/// How many workers to start so that a worker will take each ready job: one per request
+/// holding a worker, at most [`WORKERS`]. They are counted as running from now.
+fn workers_wanted(state: &mut State) -> usize {
+    let wanted = state.running.min(WORKERS).saturating_sub(state.workers);
+    state.workers += wanted;
+    wanted
 }
 
 /// Moves the jobs whose callers gave up from `waiting` to `gone`, keeping the others' order.
