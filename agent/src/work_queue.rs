@@ -16,15 +16,8 @@
 //!   the fewest served so far, then the one that came first; and one client never has more
 //!   than [`PER_CLIENT_RUNNING`] requests running. A tab sending a hundred signatures does not
 //!   hold back another tab's single login: that login goes next.
-//! - **Bounded.** At most [`WORKERS`] workers run service work at once, each a task on the
-//!   runtime's blocking pool (which the daemon caps just above, see [`BLOCKING_THREADS`]).
-//! - **No hand-off between requests.** A waiting request is its job itself, not a caller to
-//!   wake: a worker that finishes one takes the next from the queue and runs it at once, and
-//!   ends only when none is ready. In a burst a worker never sleeps between requests, and no
-//!   other thread is woken to start one (on a virtual machine each such wake-up costs tens of
-//!   microseconds and moves the token's work between CPUs; BENCHMARKS.md, "threads alone").
-//!   The workers being the runtime's blocking tasks, its shutdown grace covers them, and a
-//!   test's paused clock does not move while one runs.
+//! - **Bounded.** At most [`WORKERS`] blocking threads run service work at once (and the
+//!   daemon's runtime caps its blocking pool just above, see [`BLOCKING_THREADS`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,10 +25,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-
-mod job;
-
-use job::{Call, Job};
 
 /// Blocking workers for service work: one for the token in use, one preparing the next request
 /// (finding its certificate, encoding) while the token signs, and two for a dialog or another
@@ -80,43 +69,27 @@ pub enum ClientKey {
 /// from 1). A page's legacy calls through the extension are queued with them.
 pub const LEGACY_API: u64 = 0;
 
-/// The queue and its workers.
-#[derive(Default)]
+/// The queue in front of the blocking workers.
+#[derive(Debug, Default)]
 pub struct WorkQueue {
     state: Mutex<State>,
     /// Told each time the last request finishes and nothing waits (see [`WorkQueue::quiet_after`]).
     idle: tokio::sync::Notify,
 }
 
-impl std::fmt::Debug for WorkQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WorkQueue")
-            .field("running", &self.running())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A request handed a worker: whose it is, and its work.
-type Ready = (ClientKey, Box<dyn Job>);
-
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct State {
     clients: HashMap<ClientKey, ClientState>,
-    /// Requests handed a worker: the ready ones and those a worker runs.
     running: usize,
-    /// Handed a worker, not yet taken by one, in the order they were handed.
-    ready: VecDeque<Ready>,
-    /// Workers running (each a blocking task that runs ready jobs until none is left).
-    workers: usize,
     /// Counts requests as they come, so that equals are served in the order they came (and
     /// a quiet period can tell that nothing came).
     arrivals: u64,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct ClientState {
-    /// The client's waiting requests, in the order they came.
-    waiting: VecDeque<Box<dyn Job>>,
+    /// Each waiting request's wake-up: sending on it hands the request a worker.
+    waiting: VecDeque<oneshot::Sender<()>>,
     running: usize,
     /// Requests handed a worker since the client appeared (it is forgotten when idle).
     served: u64,
@@ -144,22 +117,20 @@ impl WorkQueue {
 
     /// Runs `work` on a blocking worker when it is `client`'s turn. Fails at once with
     /// [`Error::Busy`] when `client`'s queue is full (or too many clients wait). Dropping the
-    /// returned future while it waits gives its place up (its work never starts); once
-    /// running, the work finishes and only then frees its worker.
+    /// returned future while it waits gives its place up; once running, the work finishes
+    /// and only then frees its worker.
     pub async fn run<R: Send + 'static>(
         self: &Arc<Self>,
         client: ClientKey,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R> {
-        let (answer, answered) = oneshot::channel();
-        self.enter(client, Box::new(Call::new(work, answer)))?;
-        match answered.await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(panicked)) => Err(Error::Internal(format!("request failed: {panicked}"))),
-            Err(_) => Err(Error::Internal(
-                "no worker could run the request".to_owned(),
-            )),
-        }
+        let slot = self.enter(client).await?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("request failed: {e}")))
     }
 
     /// Requests running now (for tests and the bench's view of the daemon).
@@ -198,72 +169,55 @@ impl WorkQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `job` for `client`, or refuses it at once when the client's queue (or the
-    /// queue of clients) is full.
-    fn enter(self: &Arc<Self>, client: ClientKey, job: Box<dyn Job>) -> Result<()> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| Error::Internal(format!("no runtime to run the request on: {e}")))?;
-        let mut gone = Vec::new();
-        let start = self.enter_locked(client, job, &mut gone)?;
-        // Given-up requests' work is dropped here, outside the lock: dropping it runs whatever
-        // the work held, which must not find the queue locked. Workers start outside it too.
-        drop(gone);
-        self.start_workers(&runtime, start);
-        Ok(())
-    }
-
-    /// Queues `job`; returns how many workers to start for the ready jobs.
-    fn enter_locked(
-        self: &Arc<Self>,
-        client: ClientKey,
-        job: Box<dyn Job>,
-        gone: &mut Vec<Box<dyn Job>>,
-    ) -> Result<usize> {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        if !state.clients.contains_key(&client) && state.clients.len() >= MAX_CLIENTS {
-            return Err(Error::Busy);
-        }
-        state.arrivals += 1;
-        let arrived = state.arrivals;
-        let entry = state.clients.entry(client).or_insert_with(|| ClientState {
-            arrived,
-            ..ClientState::default()
-        });
-        // Requests whose callers gave up no longer hold a place.
-        take_abandoned(&mut entry.waiting, gone);
-        if entry.waiting.len() + entry.running >= PER_CLIENT_LIMIT {
-            return Err(Error::Busy);
-        }
-        entry.waiting.push_back(job);
-        dispatch(state, gone);
-        Ok(workers_wanted(state))
-    }
-
-    /// A worker's life: run ready jobs, taking the next one itself each time, until none is
-    /// ready.
-    fn work(self: Arc<Self>, runtime: &tokio::runtime::Handle) {
-        let mut next = self.next_job(&mut self.lock());
-        while let Some((client, job)) = next {
-            // A caller that gave up after its request was handed a worker: it never starts.
-            if !job.abandoned() {
-                job.run();
+    async fn enter(self: &Arc<Self>, client: ClientKey) -> Result<Slot> {
+        let wake = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            if !state.clients.contains_key(&client) && state.clients.len() >= MAX_CLIENTS {
+                return Err(Error::Busy);
             }
-            let mut gone = Vec::new();
-            let start;
-            (next, start) = self.finish(&client, &mut gone);
-            drop(gone);
-            self.start_workers(runtime, start);
-        }
+            state.arrivals += 1;
+            let arrived = state.arrivals;
+            let entry = state
+                .clients
+                .entry(client.clone())
+                .or_insert_with(|| ClientState {
+                    arrived,
+                    ..ClientState::default()
+                });
+            // Requests whose callers gave up no longer hold a place.
+            entry.waiting.retain(|w| !w.is_closed());
+            if entry.waiting.len() + entry.running >= PER_CLIENT_LIMIT {
+                return Err(Error::Busy);
+            }
+            // Nobody of this client waits ahead, and any other waiting client is waiting only
+            // for its own running requests (a free worker would have gone to it): go now.
+            if state.running < WORKERS
+                && entry.running < PER_CLIENT_RUNNING
+                && entry.waiting.is_empty()
+            {
+                entry.running += 1;
+                entry.served += 1;
+                state.running += 1;
+                return Ok(Slot {
+                    queue: self.clone(),
+                    client,
+                });
+            }
+            let (tx, rx) = oneshot::channel();
+            entry.waiting.push_back(tx);
+            rx
+        };
+        let mut ticket = Ticket {
+            wake: Some(wake),
+            queue: self.clone(),
+            client,
+        };
+        ticket.granted().await
     }
 
-    /// `client`'s request finished: frees its worker, hands free workers out, and returns the
-    /// job this worker runs next, if one is ready, and how many more workers to start.
-    fn finish(
-        self: &Arc<Self>,
-        client: &ClientKey,
-        gone: &mut Vec<Box<dyn Job>>,
-    ) -> (Option<Ready>, usize) {
+    /// A worker is free: `client`'s request finished (or gave up the worker it was handed).
+    fn release(&self, client: &ClientKey) {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.running = state.running.saturating_sub(1);
@@ -273,55 +227,16 @@ impl WorkQueue {
                 state.clients.remove(client);
             }
         }
-        dispatch(state, gone);
-        // This worker takes the first ready job: no other thread is woken for it.
-        let mine = self.next_job(state);
-        let start = workers_wanted(state);
+        dispatch(state);
         if state.is_empty() {
             self.idle.notify_one();
         }
-        (mine, start)
-    }
-
-    /// The next ready job for a worker; `None` counts the worker out (it ends).
-    fn next_job(&self, state: &mut State) -> Option<Ready> {
-        let next = state.ready.pop_front();
-        if next.is_none() {
-            state.workers = state.workers.saturating_sub(1);
-        }
-        next
-    }
-
-    /// Starts `count` workers on `runtime`'s blocking pool (already counted in the state).
-    fn start_workers(self: &Arc<Self>, runtime: &tokio::runtime::Handle, count: usize) {
-        for _ in 0..count {
-            let (queue, handle) = (self.clone(), runtime.clone());
-            // The worker's end is seen through the queue's state; its handle is not needed.
-            drop(runtime.spawn_blocking(move || queue.work(&handle)));
-        }
-    }
-}
-
-/// How many workers to start so that a worker will take each ready job: one per request
-/// holding a worker, at most [`WORKERS`]. They are counted as running from now.
-fn workers_wanted(state: &mut State) -> usize {
-    let wanted = state.running.min(WORKERS).saturating_sub(state.workers);
-    state.workers += wanted;
-    wanted
-}
-
-/// Moves the jobs whose callers gave up from `waiting` to `gone`, keeping the others' order.
-fn take_abandoned(waiting: &mut VecDeque<Box<dyn Job>>, gone: &mut Vec<Box<dyn Job>>) {
-    if waiting.iter().any(|j| j.abandoned()) {
-        let (left, kept): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|j| j.abandoned());
-        gone.extend(left);
-        waiting.extend(kept);
     }
 }
 
 /// Hands free workers to the waiting clients that may run more: the fewest running first,
 /// then the fewest served, then the first come.
-fn dispatch(state: &mut State, gone: &mut Vec<Box<dyn Job>>) {
+fn dispatch(state: &mut State) {
     while state.running < WORKERS {
         let next = state
             .clients
@@ -329,7 +244,7 @@ fn dispatch(state: &mut State, gone: &mut Vec<Box<dyn Job>>) {
             .filter(|(_, c)| c.running < PER_CLIENT_RUNNING)
             .filter_map(|(key, c)| {
                 // Requests whose callers gave up no longer wait.
-                take_abandoned(&mut c.waiting, gone);
+                c.waiting.retain(|w| !w.is_closed());
                 (!c.waiting.is_empty()).then_some((key, c))
             })
             .min_by_key(|(_, c)| (c.running, c.served, c.arrived))
@@ -340,14 +255,64 @@ fn dispatch(state: &mut State, gone: &mut Vec<Box<dyn Job>>) {
         let Some(entry) = state.clients.get_mut(&client) else {
             break;
         };
-        if let Some(job) = entry.waiting.pop_front() {
-            entry.running += 1;
-            entry.served += 1;
-            state.running += 1;
-            state.ready.push_back((client.clone(), job));
+        while let Some(wake) = entry.waiting.pop_front() {
+            // A caller may give up between the check above and now: skip to its next request.
+            if wake.send(()).is_ok() {
+                entry.running += 1;
+                entry.served += 1;
+                state.running += 1;
+                break;
+            }
         }
         if entry.is_idle() {
             state.clients.remove(&client);
+        }
+    }
+}
+
+/// A worker held by one request; dropping it frees the worker for the next.
+struct Slot {
+    queue: Arc<WorkQueue>,
+    client: ClientKey,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.queue.release(&self.client);
+    }
+}
+
+/// A request's place in its client's queue.
+struct Ticket {
+    wake: Option<oneshot::Receiver<()>>,
+    queue: Arc<WorkQueue>,
+    client: ClientKey,
+}
+
+impl Ticket {
+    async fn granted(&mut self) -> Result<Slot> {
+        let Some(wake) = self.wake.as_mut() else {
+            return Err(Error::Internal("queue ticket used twice".to_owned()));
+        };
+        let woken = wake.await;
+        self.wake = None;
+        woken.map_err(|_| Error::Internal("the work queue went away".to_owned()))?;
+        Ok(Slot {
+            queue: self.queue.clone(),
+            client: self.client.clone(),
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // The caller gave up while waiting. If a worker was handed over in the meantime, it
+        // goes to the next request; otherwise the closed wake-up is skipped by the dispatcher.
+        if let Some(mut wake) = self.wake.take() {
+            wake.close();
+            if wake.try_recv().is_ok() {
+                self.queue.release(&self.client);
+            }
         }
     }
 }
