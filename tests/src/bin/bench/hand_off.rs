@@ -1,5 +1,5 @@
 //! Measure 8: what this machine charges for threads, with no agent at all. The same direct
-//! signatures (fresh session + login + sign, as the agent makes them) three ways, interleaved:
+//! signatures (fresh session + login + sign, as the agent makes them) four ways, interleaved:
 //!
 //! - in one thread that never sleeps: the token's serial loop, the baseline of both timing
 //!   goals;
@@ -13,7 +13,7 @@
 //!
 //! These are the floors under the agent's own share and its throughput ratio on this machine:
 //! what the agent adds beyond them is its own. Paired like the goals (`stats::Paired`): each
-//! round's serial run in two halves around the other two.
+//! round's serial run in two halves around the other three.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
