@@ -13,10 +13,11 @@
 //! The price may be CPU: without per-thread caches every small allocation (SoftHSM's OpenSSL
 //! makes many) takes the one arena's lock. One A/B measured about a tenth of the daemon's CPU
 //! per signature under a burst, a later one nothing beyond the noise; glibc's defaults would
-//! keep 0.5–0.8 MB more once the burst is over (BENCHMARKS.md, "what each change did"). Giving back once after a burst, rather than serving every buffer of a
-//! page or more from its own mapping (glibc's `mmap_threshold`, which this replaced), keeps
-//! the signing path free of a map and an unmap per buffer, in SoftHSM and OpenSSL too: each
-//! unmap interrupts the other core to flush its TLB.
+//! keep 0.5–0.8 MB more once the burst is over (BENCHMARKS.md, "what each change did").
+//! Giving back once after a burst, rather than serving every buffer of a page or more from its
+//! own mapping (glibc's `mmap_threshold`, which this replaced), keeps the signing path free of
+//! a map and an unmap per buffer, in SoftHSM and OpenSSL too: each unmap interrupts the other
+//! core to flush its TLB.
 //!
 //! glibc reads its tunables only when a process starts, so whoever starts the daemon passes
 //! them: `ipc::start_daemon` (the browser's native host, the tray, the command line) and the

@@ -33,11 +33,11 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
     let data = setup::sign_data();
     let (mut handed, mut ratios, mut gated) = (Paired::default(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        let before = serial(&direct, &data, PER_ROUND / 2)?;
+        let before = direct.time_fresh(&data, PER_ROUND / 2)?;
         let one = handed_each(&direct, &data, PER_ROUND)?;
         let ring_alone = ring(&direct, &data, PER_ROUND, Direct::sign_fresh)?;
         let ring_gated = ring(&direct, &data, PER_ROUND, Direct::sign_as_the_agent_does)?;
-        let after = serial(&direct, &data, PER_ROUND - PER_ROUND / 2)?;
+        let after = direct.time_fresh(&data, PER_ROUND - PER_ROUND / 2)?;
         let serial_each = (before + after) / PER_ROUND as u32;
         handed.push(one / PER_ROUND as u32, serial_each);
         ratios.push((before + after).as_secs_f64() / ring_alone.as_secs_f64());
@@ -74,18 +74,12 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
 
 /// The median of `ratios` and their range, for the table.
 fn median_and_range(ratios: &mut [f64]) -> (f64, String) {
-    ratios.sort_by(f64::total_cmp);
-    let range = format!("{:.2}–{:.2}", ratios[0], ratios[ratios.len() - 1]);
-    (ratios[ratios.len() / 2], range)
-}
-
-/// `n` signatures in this thread, timed.
-fn serial(direct: &Direct, data: &[u8], n: usize) -> Result<Duration, String> {
-    let t = Instant::now();
-    for _ in 0..n {
-        direct.sign_fresh(data)?;
-    }
-    Ok(t.elapsed())
+    let median = stats::median_of(ratios);
+    let range = match (ratios.first(), ratios.last()) {
+        (Some(low), Some(high)) => format!("{low:.2}–{high:.2}"),
+        _ => "none".to_owned(),
+    };
+    (median, range)
 }
 
 /// `n` signatures, each handed to one other thread, which sleeps between them; timed from the

@@ -446,6 +446,16 @@ impl Direct {
             .map_err(|e| format!("C_Sign: {e}"))
     }
 
+    /// `n` signatures as [`Direct::sign_fresh`] makes them, one after another in this thread,
+    /// timed: the token's serial loop every measure compares with.
+    pub fn time_fresh(&self, data: &[u8], n: usize) -> Result<Duration, String> {
+        let t = Instant::now();
+        for _ in 0..n {
+            self.sign_fresh(data)?;
+        }
+        Ok(t.elapsed())
+    }
+
     /// What the agent does per operation: open a session, log in, find the key, sign, log
     /// out, close the session.
     pub fn sign_fresh(&self, data: &[u8]) -> Result<Vec<u8>, String> {

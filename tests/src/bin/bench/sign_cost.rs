@@ -125,7 +125,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         for turn in [round % 2 == 0, round % 2 == 1] {
             for _ in 0..BLOCK {
                 if turn {
-                    round_direct.push(time_direct(&direct, &data)?);
+                    round_direct.push(direct.time_fresh(&data, 1)?);
                 } else {
                     id += 1;
                     let request = setup::sign_request(id, &thumb, &data_b64);
@@ -246,13 +246,6 @@ fn skip(name: &str, why: &str) {
         "-".to_owned(),
         stats::Verdict::Skipped(why.to_owned()),
     );
-}
-
-/// One direct session + login + find key + sign + logout + close, timed.
-fn time_direct(direct: &Direct, data: &[u8]) -> Result<std::time::Duration, String> {
-    let t = Instant::now();
-    direct.sign_fresh(data)?;
-    Ok(t.elapsed())
 }
 
 /// One sign request over IPC, timed; its answer must be a signature.

@@ -83,6 +83,13 @@ impl Paired {
     }
 }
 
+/// The median of `values` (rates or ratios; the upper one for an even count), which it sorts.
+/// Zero for none.
+pub fn median_of(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Times `runs` calls of `f`.
 pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Samples {
     Samples(

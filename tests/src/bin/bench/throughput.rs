@@ -63,9 +63,9 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         // The token's serial run in two halves around the burst: the machine's speed drifts
         // over seconds (see `stats::Paired`), and a drift during the three parts weighs on
         // both sides of the ratio alike.
-        let before = serial_fresh(&direct, &data, REQUESTS / 2)?;
+        let before = direct.time_fresh(&data, REQUESTS / 2)?;
         let took = burst(&agent, &thumb, CONNECTIONS, REQUESTS / CONNECTIONS)?;
-        let after = serial_fresh(&direct, &data, REQUESTS - REQUESTS / 2)?;
+        let after = direct.time_fresh(&data, REQUESTS - REQUESTS / 2)?;
         let fresh = rate(REQUESTS, before + after);
         burst_times.push(took);
         agent_rates.push(rate(REQUESTS, took));
@@ -73,11 +73,11 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         ratios.push(rate(REQUESTS, took) / fresh);
     }
     let (agent_rate, fresh_rate, bare_rate) = (
-        median(&mut agent_rates),
-        median(&mut fresh_rates),
-        median(&mut bare_rates),
+        stats::median_of(&mut agent_rates),
+        stats::median_of(&mut fresh_rates),
+        stats::median_of(&mut bare_rates),
     );
-    let as_agent_rate = median(&mut as_agent_rates);
+    let as_agent_rate = stats::median_of(&mut as_agent_rates);
     burst_times.sort();
     println!(
         "\n### 5. Throughput: {REQUESTS} sign requests at once from {CONNECTIONS} connections \
@@ -105,7 +105,7 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
         .collect::<Vec<_>>()
         .join(", ");
     // The figure: the median of each burst's ratio to the serial run around it.
-    let ratio = median(&mut ratios);
+    let ratio = stats::median_of(&mut ratios);
     println!(
         "| agent: each burst / the serial run around it ({each}) | | **{ratio:.2}** (median) |"
     );
@@ -125,22 +125,8 @@ pub fn run(fixtures: &Fixtures) -> Result<(), String> {
     Ok(())
 }
 
-/// `n` direct signatures as the agent makes them (fresh session and login each), timed.
-fn serial_fresh(direct: &Direct, data: &[u8], n: usize) -> Result<Duration, String> {
-    let t = Instant::now();
-    for _ in 0..n {
-        direct.sign_fresh(data)?;
-    }
-    Ok(t.elapsed())
-}
-
 fn rate(n: usize, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64()
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Sends `per_connection` sign requests on each of `connections` connections to `agent`'s
